@@ -1,0 +1,816 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uffdscope tracepoint backend: stable tracepoints only, so it loads on
+ * kernels without kprobes or fentry.
+ *
+ * What is exact and how:
+ *  - faults: exceptions:page_fault_user + bpf_find_vma() tells whether the
+ *    faulting address lies in a VMA armed by a uffd, and which context;
+ *  - waiting: sched_switch of a thread with a uffd fault pending, checked
+ *    against the kernel stack (handle_userfault() on it), so a later,
+ *    unrelated sleep is never mistaken for a uffd wait;
+ *  - waking: sched_waking runs in the waker's context (sched_wakeup may run
+ *    on the target CPU), so the waker's identity is exact;
+ *  - ioctls/reads/creation: syscall tracepoints, with the fd resolved to its
+ *    struct file and the uffd identified by file->private_data (the
+ *    userfaultfd_ctx), which is the same across dup, fork and SCM_RIGHTS.
+ *
+ * Filtering happens before bpf_ringbuf_reserve(): only selected processes
+ * (and uffds they own or use) ever enter the ring.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "uffdscope.h"
+
+#define EBUSY 16
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* ---- configuration, set by user space before load (rodata) ---- */
+const volatile bool filter_tgids = false;    /* false: every process */
+const volatile bool follow_children = true;  /* traced parent => traced child */
+const volatile __u64 hu_start = 0;           /* handle_userfault() text range */
+const volatile __u64 hu_end = 0;             /* 0: range unknown, heuristic */
+const volatile __u64 vm_uffd_missing = 0x200;          /* VM_UFFD_MISSING */
+const volatile __u64 vm_uffd_wp = 0x1000;              /* VM_UFFD_WP */
+const volatile __u64 vm_uffd_minor = 1ULL << 41;       /* VM_UFFD_MINOR */
+const volatile __u64 wakeup_bytes = 0;       /* 0: wake the consumer per record */
+
+/* ---- maps ---- */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct uscope_counters);
+} counters SEC(".maps");
+
+/* Processes selected by the user (and, with follow_children, descendants). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u8);
+} traced_tgids SEC(".maps");
+
+/* uffd contexts owned or used by selected processes: another process using
+ * one of them (a separate fault-handler process) is traced for that uffd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, __u8);
+} traced_uffds SEC(".maps");
+
+#define PENDING_FAULTED 0
+#define PENDING_BLOCKED 1
+#define PENDING_WOKEN 2
+#define PENDING_RUNNING 3
+
+struct pending_fault {
+	__u64 address;
+	__u64 uffd;
+	__u64 fault_ts;
+	__u64 wake_ts;
+	__u32 tgid;
+	__u32 waker_tid;
+	__u32 state;
+	__u32 nblocks;
+};
+
+/* The last uffd fault of each thread, until it is known to be over. LRU: a
+ * thread that vanished without an exit event cannot pin an entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct pending_fault);
+} pending SEC(".maps");
+
+#define INFLIGHT_IOCTL 1
+#define INFLIGHT_DEV_NEW 2
+#define INFLIGHT_READ 3
+#define INFLIGHT_CREATE 4
+
+/* One syscall in flight per thread: enter state needed at exit. */
+struct inflight {
+	__u64 ts;
+	__u64 uffd;
+	__u64 cmd;
+	__u64 arg_ptr; /* ioctl arg, read buffer, or userfaultfd flags */
+	__u32 fd;
+	__u32 kind;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+/* The uffd's file_operations, learned from the first uffd seen, so later
+ * fd checks compare one pointer instead of a name. */
+__u64 uffd_fops = 0;
+
+/* Scratch space for stack walks (too large for the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64[USCOPE_STACK_DEPTH]);
+} stack_scratch SEC(".maps");
+
+/* ---- helpers ---- */
+static __always_inline struct uscope_counters *ctrs(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&counters, &zero);
+}
+
+static __always_inline bool tgid_selected(__u32 tgid)
+{
+	return !filter_tgids || bpf_map_lookup_elem(&traced_tgids, &tgid);
+}
+
+static __always_inline bool selected(__u32 tgid, __u64 uffd)
+{
+	if (tgid_selected(tgid))
+		return true;
+	return uffd && bpf_map_lookup_elem(&traced_uffds, &uffd);
+}
+
+static __always_inline void adopt_uffd(__u32 tgid, __u64 uffd)
+{
+	__u8 one = 1;
+
+	if (filter_tgids && uffd && bpf_map_lookup_elem(&traced_tgids, &tgid))
+		bpf_map_update_elem(&traced_uffds, &uffd, &one, BPF_ANY);
+}
+
+/* Reserve a record, counting the attempt and any failure by type. */
+static __always_inline void *reserve(__u32 type, __u32 size)
+{
+	struct uscope_counters *c = ctrs();
+	void *rec;
+
+	if (c && type <= USCOPE_REC_TYPE_COUNT)
+		c->produced[type]++;
+	rec = bpf_ringbuf_reserve(&events, size, 0);
+	if (!rec && c && type <= USCOPE_REC_TYPE_COUNT)
+		c->lost[type]++;
+	return rec;
+}
+
+static __always_inline void submit(void *rec)
+{
+	__u64 flags = 0;
+
+	/* Batch wake-ups: the consumer polls with a timeout, so it only needs
+	 * a nudge once enough data waits; this saves a wakeup per record. */
+	if (wakeup_bytes) {
+		if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+			flags = BPF_RB_FORCE_WAKEUP;
+		else
+			flags = BPF_RB_NO_WAKEUP;
+	}
+	bpf_ringbuf_submit(rec, flags);
+}
+
+static __always_inline void fill_current(struct uscope_header *h, __u32 type,
+					 __u32 size, __u64 ts)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->size = size;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ts_ns = ts;
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* fd -> struct file * of the current task, or NULL. */
+static __always_inline struct file *fd_file(__u32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline bool name_is(const char *name, const char *want, int n)
+{
+	char buf[16] = {};
+
+	if (bpf_probe_read_kernel_str(buf, sizeof(buf), name) != n + 1)
+		return false;
+	for (int i = 0; i < n && i < 16; i++)
+		if (buf[i] != want[i])
+			return false;
+	return true;
+}
+
+/* Is this file a userfaultfd? Anonymous inode named "[userfaultfd]". */
+static __always_inline bool is_uffd_file(struct file *f)
+{
+	__u64 fops;
+
+	if (!f)
+		return false;
+	fops = (__u64)BPF_CORE_READ(f, f_op);
+	if (uffd_fops)
+		return fops == uffd_fops;
+	if (!name_is((const char *)BPF_CORE_READ(f, f_path.dentry, d_name.name),
+		     "[userfaultfd]", 13))
+		return false;
+	uffd_fops = fops;
+	return true;
+}
+
+static __always_inline bool is_uffd_dev_file(struct file *f)
+{
+	return f && name_is((const char *)BPF_CORE_READ(f, f_path.dentry, d_name.name),
+			    "userfaultfd", 11);
+}
+
+static __always_inline __u64 file_uffd(struct file *f)
+{
+	return (__u64)BPF_CORE_READ(f, private_data);
+}
+
+static __always_inline __u32 uffd_features(__u64 uffd)
+{
+	struct userfaultfd_ctx *ctx = (struct userfaultfd_ctx *)uffd;
+
+	return uffd ? BPF_CORE_READ(ctx, features) : 0;
+}
+
+/* ---- faults ---- */
+/* exceptions:page_fault_user; not in vmlinux BTF, layout from its format file. */
+struct page_fault_user_args {
+	__u64 common;
+	__u64 address;
+	__u64 ip;
+	__u64 error_code;
+};
+
+struct vma_info {
+	__u64 uffd;
+	__u64 flags;
+	__u64 start;
+	__u64 end;
+};
+
+static long read_vma(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_info *vi = data;
+
+	vi->uffd = (__u64)vma->vm_userfaultfd_ctx.ctx;
+	vi->flags = vma->vm_flags;
+	vi->start = vma->vm_start;
+	vi->end = vma->vm_end;
+	return 0;
+}
+
+SEC("tracepoint/exceptions/page_fault_user")
+int fault_entry(struct page_fault_user_args *ctx)
+{
+	__u64 ts = bpf_ktime_get_boot_ns();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct vma_info vi = {};
+	struct uscope_fault *r;
+	struct pending_fault pf = {};
+	__u16 armed = 0;
+	long err;
+
+	if (!tgid_selected(tgid))
+		return 0;
+	err = bpf_find_vma(bpf_get_current_task_btf(), ctx->address, read_vma, &vi, 0);
+	if (err == -EBUSY) {
+		struct uscope_counters *c = ctrs();
+		if (c)
+			c->vma_lookup_failed++;
+		return 0;
+	}
+	if (err || !vi.uffd)
+		return 0;
+
+	if (vi.flags & vm_uffd_missing)
+		armed |= USCOPE_ARMED_MISSING;
+	if (vi.flags & vm_uffd_wp)
+		armed |= USCOPE_ARMED_WP;
+	if (vi.flags & vm_uffd_minor)
+		armed |= USCOPE_ARMED_MINOR;
+	if (!armed)
+		armed = USCOPE_ARMED_UNKNOWN;
+
+	pf.address = ctx->address;
+	pf.uffd = vi.uffd;
+	pf.fault_ts = ts;
+	pf.tgid = tgid;
+	pf.state = PENDING_FAULTED;
+	if (bpf_map_update_elem(&pending, &tid, &pf, BPF_ANY)) {
+		struct uscope_counters *c = ctrs();
+		if (c)
+			c->inflight_dropped++;
+	}
+
+	r = reserve(USCOPE_REC_FAULT, sizeof(*r));
+	if (!r)
+		return 0;
+	fill_current(&r->h, USCOPE_REC_FAULT, sizeof(*r), ts);
+	r->address = ctx->address;
+	r->ip = ctx->ip;
+	r->error_code = ctx->error_code;
+	r->uffd = vi.uffd;
+	r->vm_flags = vi.flags;
+	r->vma_start = vi.start;
+	r->vma_end = vi.end;
+	r->ctx_features = uffd_features(vi.uffd);
+	r->armed = armed;
+	r->pad = 0;
+	submit(r);
+	return 0;
+}
+
+/* ---- waiting, waking, running again ---- */
+/* sched_switch reports a preempted task's prev_state as TASK_REPORT_MAX. */
+#define TASK_STATE_PREEMPTED 0x100
+
+
+/* Is the current (about to sleep) task inside handle_userfault()? */
+static __always_inline int in_handle_userfault(void *ctx)
+{
+	__u32 zero = 0;
+	__u64 *frames = bpf_map_lookup_elem(&stack_scratch, &zero);
+	long n;
+
+	if (!frames)
+		return -1;
+	n = bpf_get_stack(ctx, frames, USCOPE_STACK_DEPTH * sizeof(__u64), 0);
+	if (n <= 0)
+		return -1;
+	for (int i = 0; i < USCOPE_STACK_DEPTH; i++) {
+		if (i * sizeof(__u64) >= n)
+			break;
+		if (frames[i] >= hu_start && frames[i] < hu_end)
+			return 1;
+	}
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_switch")
+int on_switch(struct trace_event_raw_sched_switch *ctx)
+{
+	__u64 ts = bpf_ktime_get_boot_ns();
+	__u32 prev = ctx->prev_pid, next = ctx->next_pid;
+	struct pending_fault *pf;
+	long state = ctx->prev_state;
+
+	pf = bpf_map_lookup_elem(&pending, &prev);
+	/* A sleep (not a preemption: TASK_RUNNING or the preempt marker). */
+	if (pf && state && !(state & TASK_STATE_PREEMPTED)) {
+		int how, in_hu;
+
+		if (hu_end) {
+			in_hu = in_handle_userfault(ctx);
+			if (in_hu < 0) {
+				struct uscope_counters *c = ctrs();
+				if (c)
+					c->stack_failed++;
+				goto next;
+			}
+			how = USCOPE_BLOCK_STACK;
+		} else {
+			/* No symbol range: only the first sleep right after the
+			 * fault counts, which is right for handle_userfault()
+			 * and wrong only for faults that never reach it. */
+			in_hu = pf->state == PENDING_FAULTED;
+			how = USCOPE_BLOCK_HEURISTIC;
+		}
+		if (!in_hu) {
+			/* Sleeping elsewhere: the uffd fault is over. */
+			bpf_map_delete_elem(&pending, &prev);
+		} else {
+			struct uscope_block *r;
+
+			pf->state = PENDING_BLOCKED;
+			pf->nblocks++;
+			r = reserve(USCOPE_REC_BLOCK, sizeof(*r));
+			if (r) {
+				fill_current(&r->h, USCOPE_REC_BLOCK, sizeof(*r), ts);
+				r->address = pf->address;
+				r->uffd = pf->uffd;
+				r->fault_ts_ns = pf->fault_ts;
+				r->prev_state = state;
+				r->how = how;
+				r->nblocks = pf->nblocks;
+				submit(r);
+			}
+		}
+	}
+next:
+	pf = bpf_map_lookup_elem(&pending, &next);
+	if (pf && pf->state == PENDING_WOKEN) {
+		struct uscope_resume *r;
+
+		pf->state = PENDING_RUNNING;
+		r = reserve(USCOPE_REC_RESUME, sizeof(*r));
+		if (!r)
+			return 0;
+		r->h.type = USCOPE_REC_RESUME;
+		r->h.size = sizeof(*r);
+		r->h.cpu = bpf_get_smp_processor_id();
+		r->h.ts_ns = ts;
+		r->h.pid = pf->tgid;
+		r->h.tid = next;
+		bpf_probe_read_kernel(r->h.comm, sizeof(r->h.comm), ctx->next_comm);
+		r->address = pf->address;
+		r->uffd = pf->uffd;
+		r->fault_ts_ns = pf->fault_ts;
+		r->wake_ts_ns = pf->wake_ts;
+		r->waker_tid = pf->waker_tid;
+		r->pad = 0;
+		submit(r);
+	}
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_waking")
+int on_waking(struct trace_event_raw_sched_wakeup_template *ctx)
+{
+	__u32 target = ctx->pid;
+	struct pending_fault *pf = bpf_map_lookup_elem(&pending, &target);
+	struct uscope_wake *r;
+	__u64 ts;
+
+	if (!pf || pf->state != PENDING_BLOCKED)
+		return 0;
+	ts = bpf_ktime_get_boot_ns();
+	pf->state = PENDING_WOKEN;
+	pf->wake_ts = ts;
+	pf->waker_tid = (__u32)bpf_get_current_pid_tgid();
+	r = reserve(USCOPE_REC_WAKE, sizeof(*r));
+	if (!r)
+		return 0;
+	fill_current(&r->h, USCOPE_REC_WAKE, sizeof(*r), ts);
+	r->address = pf->address;
+	r->uffd = pf->uffd;
+	r->fault_ts_ns = pf->fault_ts;
+	r->target_pid = pf->tgid;
+	r->target_tid = target;
+	submit(r);
+	return 0;
+}
+
+/* ---- ioctls ---- */
+#define UFFDIO_TYPE 0xAA
+#define USERFAULTFD_IOC_NEW_CMD 0xAA00 /* _IO(0xAA, 0x00) on /dev/userfaultfd */
+
+static __always_inline void read_arg(struct uscope_ioctl *r, __u64 arg_ptr)
+{
+	long err = bpf_probe_read_user(r->arg, sizeof(r->arg), (void *)arg_ptr);
+
+	r->arg_read_ok = err == 0;
+	if (err)
+		__builtin_memset(r->arg, 0, sizeof(r->arg));
+}
+
+SEC("tracepoint/syscalls/sys_enter_ioctl")
+int ioctl_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 ts = bpf_ktime_get_boot_ns();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	__u32 fd = (__u32)ctx->args[0];
+	__u64 cmd = (__u32)ctx->args[1];
+	__u64 arg_ptr = ctx->args[2];
+	struct inflight in = {};
+	struct uscope_ioctl *r;
+	struct file *f;
+	__u64 uffd;
+
+	/* Every uffd ioctl (and USERFAULTFD_IOC_NEW) has type 0xAA: a cheap
+	 * test before touching the fd table. */
+	if (((cmd >> 8) & 0xff) != UFFDIO_TYPE)
+		return 0;
+	f = fd_file(fd);
+	if (!f)
+		return 0;
+	if (!is_uffd_file(f)) {
+		if (cmd == USERFAULTFD_IOC_NEW_CMD && tgid_selected(tgid) &&
+		    is_uffd_dev_file(f)) {
+			in.ts = ts;
+			in.kind = INFLIGHT_DEV_NEW;
+			in.arg_ptr = arg_ptr; /* the flags, passed by value */
+			in.fd = fd;
+			bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
+		}
+		return 0;
+	}
+	uffd = file_uffd(f);
+	if (!selected(tgid, uffd))
+		return 0;
+	adopt_uffd(tgid, uffd);
+
+	in.ts = ts;
+	in.uffd = uffd;
+	in.cmd = cmd;
+	in.arg_ptr = arg_ptr;
+	in.fd = fd;
+	in.kind = INFLIGHT_IOCTL;
+	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY)) {
+		struct uscope_counters *c = ctrs();
+		if (c)
+			c->inflight_dropped++;
+	}
+
+	r = reserve(USCOPE_REC_IOCTL_ENTER, sizeof(*r));
+	if (!r)
+		return 0;
+	fill_current(&r->h, USCOPE_REC_IOCTL_ENTER, sizeof(*r), ts);
+	r->uffd = uffd;
+	r->cmd = cmd;
+	r->arg_ptr = arg_ptr;
+	read_arg(r, arg_ptr);
+	r->enter_ts_ns = ts;
+	r->ret = 0;
+	r->fd = fd;
+	r->ctx_features = uffd_features(uffd);
+	r->pad = 0;
+	submit(r);
+	return 0;
+}
+
+static __always_inline void emit_create(__u64 ts, __s64 ret, __u64 flags, __u32 source)
+{
+	struct uscope_uffd_create *r;
+	__u64 uffd = 0;
+
+	if (ret >= 0) {
+		struct file *f = fd_file((__u32)ret);
+		if (f && is_uffd_file(f))
+			uffd = file_uffd(f);
+	}
+	adopt_uffd(bpf_get_current_pid_tgid() >> 32, uffd);
+	r = reserve(USCOPE_REC_UFFD_CREATE, sizeof(*r));
+	if (!r)
+		return;
+	fill_current(&r->h, USCOPE_REC_UFFD_CREATE, sizeof(*r), ts);
+	r->uffd = uffd;
+	r->ret = ret;
+	r->flags = flags;
+	r->source = source;
+	r->pad = 0;
+	submit(r);
+}
+
+SEC("tracepoint/syscalls/sys_exit_ioctl")
+int ioctl_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 ts = bpf_ktime_get_boot_ns();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	struct uscope_ioctl *r;
+
+	if (!in)
+		return 0;
+	if (in->kind == INFLIGHT_DEV_NEW) {
+		emit_create(ts, ctx->ret, in->arg_ptr, USCOPE_CREATE_DEV);
+		goto out;
+	}
+	if (in->kind != INFLIGHT_IOCTL)
+		goto out;
+	r = reserve(USCOPE_REC_IOCTL_EXIT, sizeof(*r));
+	if (!r)
+		goto out;
+	fill_current(&r->h, USCOPE_REC_IOCTL_EXIT, sizeof(*r), ts);
+	r->uffd = in->uffd;
+	r->cmd = in->cmd;
+	r->arg_ptr = in->arg_ptr;
+	read_arg(r, in->arg_ptr);
+	r->enter_ts_ns = in->ts;
+	r->ret = ctx->ret;
+	r->fd = in->fd;
+	r->ctx_features = uffd_features(in->uffd);
+	r->pad = 0;
+	submit(r);
+out:
+	bpf_map_delete_elem(&inflight, &tid);
+	return 0;
+}
+
+/* ---- uffd creation ---- */
+SEC("tracepoint/syscalls/sys_enter_userfaultfd")
+int create_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct inflight in = {};
+
+	if (!tgid_selected(id >> 32))
+		return 0;
+	in.ts = bpf_ktime_get_boot_ns();
+	in.kind = INFLIGHT_CREATE;
+	in.arg_ptr = ctx->args[0];
+	bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_userfaultfd")
+int create_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+
+	if (!in || in->kind != INFLIGHT_CREATE)
+		return 0;
+	emit_create(bpf_ktime_get_boot_ns(), ctx->ret, in->arg_ptr, USCOPE_CREATE_SYSCALL);
+	bpf_map_delete_elem(&inflight, &tid);
+	return 0;
+}
+
+/* ---- messages read by the handler ---- */
+SEC("tracepoint/syscalls/sys_enter_read")
+int read_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	__u32 fd = (__u32)ctx->args[0];
+	struct inflight in = {};
+	struct file *f;
+	__u64 uffd;
+
+	/* No uffd seen yet anywhere: nothing to look for. */
+	if (!uffd_fops)
+		return 0;
+	f = fd_file(fd);
+	if (!f || !is_uffd_file(f))
+		return 0;
+	uffd = file_uffd(f);
+	if (!selected(tgid, uffd))
+		return 0;
+	in.ts = bpf_ktime_get_boot_ns();
+	in.uffd = uffd;
+	in.arg_ptr = ctx->args[1];
+	in.fd = fd;
+	in.kind = INFLIGHT_READ;
+	bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int read_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	struct inflight rd;
+	__u64 ts;
+	long ret = ctx->ret;
+	__u32 n;
+
+	if (!in || in->kind != INFLIGHT_READ)
+		return 0;
+	rd = *in;
+	bpf_map_delete_elem(&inflight, &tid);
+	if (ret <= 0)
+		return 0;
+	ts = bpf_ktime_get_boot_ns();
+	n = ret / USCOPE_UFFD_MSG_SIZE;
+	if (n > USCOPE_MAX_MSGS_PER_READ) {
+		struct uscope_counters *c = ctrs();
+		if (c)
+			c->msgs_truncated += n - USCOPE_MAX_MSGS_PER_READ;
+	}
+	for (__u32 i = 0; i < USCOPE_MAX_MSGS_PER_READ; i++) {
+		struct uscope_msg *r;
+		__u8 raw[USCOPE_UFFD_MSG_SIZE];
+
+		if (i >= n)
+			break;
+		if (bpf_probe_read_user(raw, sizeof(raw),
+					(void *)(rd.arg_ptr + i * USCOPE_UFFD_MSG_SIZE)))
+			break;
+		r = reserve(USCOPE_REC_MSG, sizeof(*r));
+		if (!r)
+			continue;
+		fill_current(&r->h, USCOPE_REC_MSG, sizeof(*r), ts);
+		r->uffd = rd.uffd;
+		r->read_enter_ts_ns = rd.ts;
+		r->event = raw[0];
+		r->pad8[0] = r->pad8[1] = r->pad8[2] = 0;
+		r->fd = rd.fd;
+		r->index = i;
+		r->in_read = n;
+		__builtin_memcpy(r->body, raw + 8, sizeof(r->body));
+		submit(r);
+	}
+	return 0;
+}
+
+/* ---- close ---- */
+SEC("tracepoint/syscalls/sys_enter_close")
+int close_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 fd = (__u32)ctx->args[0];
+	struct uscope_uffd_close *r;
+	struct file *f;
+	__u64 uffd;
+
+	if (!uffd_fops)
+		return 0;
+	f = fd_file(fd);
+	if (!f || !is_uffd_file(f))
+		return 0;
+	uffd = file_uffd(f);
+	if (!selected(tgid, uffd))
+		return 0;
+	r = reserve(USCOPE_REC_UFFD_CLOSE, sizeof(*r));
+	if (!r)
+		return 0;
+	fill_current(&r->h, USCOPE_REC_UFFD_CLOSE, sizeof(*r), bpf_ktime_get_boot_ns());
+	r->uffd = uffd;
+	r->fd = fd;
+	r->pad = 0;
+	submit(r);
+	return 0;
+}
+
+/* ---- processes ---- */
+static __always_inline void emit_proc(__u32 kind, __u32 other_pid, __u32 other_tid)
+{
+	struct uscope_proc *r = reserve(USCOPE_REC_PROC, sizeof(*r));
+
+	if (!r)
+		return;
+	fill_current(&r->h, USCOPE_REC_PROC, sizeof(*r), bpf_ktime_get_boot_ns());
+	r->kind = kind;
+	r->other_pid = other_pid;
+	r->other_tid = other_tid;
+	r->pad = 0;
+	submit(r);
+}
+
+SEC("tracepoint/sched/sched_process_fork")
+int on_fork(struct trace_event_raw_sched_process_fork *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 child = ctx->child_pid;
+	__u8 one = 1;
+
+	if (!filter_tgids || !bpf_map_lookup_elem(&traced_tgids, &tgid))
+		return 0;
+	/* The tracepoint names the child's tid only. A new process has
+	 * tgid == that tid and is now traced; a new thread adds a key no tgid
+	 * matches, removed again when the thread exits. */
+	if (follow_children)
+		bpf_map_update_elem(&traced_tgids, &child, &one, BPF_ANY);
+	emit_proc(USCOPE_PROC_FORK, child, child);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int on_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	if (!tgid_selected(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	emit_proc(USCOPE_PROC_EXEC, 0, 0);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int on_exit(struct trace_event_raw_sched_process_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct task_struct *task;
+	bool traced = tgid_selected(tgid);
+
+	bpf_map_delete_elem(&pending, &tid);
+	bpf_map_delete_elem(&inflight, &tid);
+	if (filter_tgids && tid != tgid)
+		bpf_map_delete_elem(&traced_tgids, &tid); /* see on_fork */
+	if (!ctx->group_dead || !traced)
+		return 0;
+	task = (struct task_struct *)bpf_get_current_task();
+	emit_proc(USCOPE_PROC_EXIT, BPF_CORE_READ(task, exit_code), 0);
+	if (filter_tgids)
+		bpf_map_delete_elem(&traced_tgids, &tgid);
+	return 0;
+}

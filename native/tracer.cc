@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// uffdscope native addon: a thin node-addon-api layer over libbpf.
+//
+// It knows nothing about userfaultfd semantics. It opens the bpftool
+// skeleton, applies the configuration the JavaScript side validated, loads,
+// attaches, and runs a consumer thread that drains the ring buffer and hands
+// JavaScript whole batches (one Buffer of many records per call). The
+// JavaScript side owns the API and the error class this file throws
+// (src/native/addon.ts registers it with setErrorClass()).
+//
+// Steps follow libbpf-bootstrap: open -> configure -> load -> attach -> poll,
+// each checked and named in the error it raises.
+
+#include <napi.h>
+
+#include <atomic>
+#include <chrono>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/types.h>
+#include <unistd.h>
+
+extern "C" {
+#include "uffdscope.h"
+}
+#include "uffdscope.skel.h"
+
+namespace {
+
+Napi::FunctionReference g_error_class;
+
+// The last libbpf messages, for errors (libbpf's own printing would tear
+// the terminal UI, so nothing goes to stderr).
+std::mutex g_log_mu;
+std::string g_last_log;
+
+int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  static thread_local char buf[65536];
+  int n = vsnprintf(buf, sizeof(buf), fmt, args);
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  g_last_log.append(buf, n > 0 ? std::min<size_t>(n, sizeof(buf) - 1) : 0);
+  if (g_last_log.size() > 16384) g_last_log.erase(0, g_last_log.size() - 16384);
+  return 0;
+}
+
+std::string take_log() {
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  std::string s;
+  s.swap(g_last_log);
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// Throws the JavaScript-defined error class (falls back to Error before
+// registration) with the failing step and errno attached.
+[[noreturn]] void throw_step(Napi::Env env, const std::string& step, int err,
+                             const std::string& what = "") {
+  std::string msg = step + ": " + (what.empty() ? strerror(err) : what);
+  std::string detail = take_log();
+  if (getenv("USCOPE_DEBUG")) fprintf(stderr, "throw_step %s: %s [%s]\n", step.c_str(), strerror(err), detail.c_str());
+  Napi::Object e;
+  if (!g_error_class.IsEmpty()) {
+    e = g_error_class.New({Napi::String::New(env, msg)});
+  } else {
+    e = Napi::Error::New(env, msg).Value();
+  }
+  e.Set("step", Napi::String::New(env, step));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("code", Napi::String::New(env, err ? (std::string("E") + std::to_string(err)) : ""));
+  if (!detail.empty()) e.Set("libbpfLog", Napi::String::New(env, detail));
+  throw Napi::Error(env, e);
+}
+
+struct Batch {
+  std::vector<uint8_t> bytes;
+  uint32_t count = 0;
+};
+
+class Tracer : public Napi::ObjectWrap<Tracer> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Tracer",
+                       {
+                           InstanceMethod("attach", &Tracer::Attach),
+                           InstanceMethod("start", &Tracer::Start),
+                           InstanceMethod("stop", &Tracer::Stop),
+                           InstanceMethod("close", &Tracer::Close),
+                           InstanceMethod("addTgid", &Tracer::AddTgid),
+                           InstanceMethod("removeTgid", &Tracer::RemoveTgid),
+                           InstanceMethod("addUffd", &Tracer::AddUffd),
+                           InstanceMethod("counters", &Tracer::Counters),
+                           InstanceMethod("programs", &Tracer::Programs),
+                       });
+  }
+
+  // new Tracer(config): open -> configure -> load. The config object was
+  // validated in JavaScript; here only types are enforced.
+  explicit Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
+    Napi::Env env = info.Env();
+    Napi::Object cfg = info[0].As<Napi::Object>();
+    auto u64 = [&](const char* k) -> uint64_t {
+      Napi::Value v = cfg.Get(k);
+      if (v.IsBigInt()) {
+        bool lossless;
+        return v.As<Napi::BigInt>().Uint64Value(&lossless);
+      }
+      return v.IsNumber() ? (uint64_t)v.As<Napi::Number>().Int64Value() : 0;
+    };
+    auto flag = [&](const char* k) { return cfg.Get(k).ToBoolean().Value(); };
+
+    take_log();
+    skel_ = uffdscope__open();
+    if (!skel_) throw_step(env, "open", errno);
+
+    // configure: rodata and map sizes must be set before load.
+    skel_->rodata->filter_tgids = flag("filterTgids");
+    skel_->rodata->follow_children = flag("followChildren");
+    skel_->rodata->hu_start = u64("handleUserfaultStart");
+    skel_->rodata->hu_end = u64("handleUserfaultEnd");
+    skel_->rodata->vm_uffd_missing = u64("vmUffdMissing");
+    skel_->rodata->vm_uffd_wp = u64("vmUffdWp");
+    skel_->rodata->vm_uffd_minor = u64("vmUffdMinor");
+    skel_->rodata->wakeup_bytes = u64("wakeupBytes");
+    uint64_t ring_bytes = u64("ringBytes");
+    if (ring_bytes) {
+      int err = bpf_map__set_max_entries(skel_->maps.events, (uint32_t)ring_bytes);
+      if (err) Fail(env, "configure ring buffer size", -err);
+    }
+    poll_timeout_ms_ = (int)u64("pollTimeoutMs");
+    batch_bytes_ = (size_t)u64("batchBytes");
+    if (poll_timeout_ms_ <= 0) poll_timeout_ms_ = 50;
+    if (batch_bytes_ < 4096) batch_bytes_ = 4096;
+
+    int err = uffdscope__load(skel_);
+    if (err) Fail(env, "load", -err);
+  }
+
+  ~Tracer() override {
+    if (!thread_.joinable()) Destroy();
+  }
+
+ private:
+  [[noreturn]] void Fail(Napi::Env env, const std::string& step, int err) {
+    Destroy();
+    throw_step(env, step, err);
+  }
+
+  // Only called with the consumer thread gone (see Start: the wrapper is
+  // referenced while the thread lives, so GC cannot get here earlier).
+  void Destroy() {
+    for (auto* l : links_) bpf_link__destroy(l);
+    links_.clear();
+    if (rb_) {
+      ring_buffer__free(rb_);
+      rb_ = nullptr;
+    }
+    if (skel_) {
+      uffdscope__destroy(skel_);  // detaches links, closes maps
+      skel_ = nullptr;
+    }
+  }
+
+  void Require(Napi::Env env) {
+    if (!skel_) throw_step(env, "use", EBADF, "tracer is closed");
+  }
+
+  // attach(): every program, named in the error when one fails.
+  Napi::Value Attach(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Require(env);
+    struct bpf_program* prog;
+    bpf_object__for_each_program(prog, skel_->obj) {
+      if (!bpf_program__autoload(prog)) continue;
+      struct bpf_link* link = bpf_program__attach(prog);
+      if (!link) {
+        int err = errno;
+        throw_step(env, std::string("attach ") + bpf_program__name(prog) + " (" +
+                            bpf_program__section_name(prog) + ")",
+                   err);
+      }
+      links_.push_back(link);
+    }
+    return env.Undefined();
+  }
+
+  static int OnRecord(void* ctx, void* data, size_t size) {
+    auto* self = static_cast<Tracer*>(ctx);
+    Batch& b = self->batch_;
+    const uint8_t* p = static_cast<const uint8_t*>(data);
+    b.bytes.insert(b.bytes.end(), p, p + size);
+    b.count++;
+    self->delivered_++;
+    if (b.bytes.size() >= self->batch_bytes_) self->Flush();
+    return 0;
+  }
+
+  // Hands the current batch to JavaScript. Blocks when JavaScript is
+  // behind (bounded queue): the ring buffer then fills and the kernel side
+  // counts what it could not reserve, so nothing is lost silently.
+  void Flush() {
+    if (batch_.count == 0) return;
+    auto* b = new Batch(std::move(batch_));
+    batch_ = Batch();
+    batch_.bytes.reserve(batch_bytes_ + 256);
+    auto deliver = [](Napi::Env env, Napi::Function cb, Batch* b) {
+      if (env == nullptr) {  // torn down with the batch still queued
+        delete b;
+        return;
+      }
+      uint32_t count = b->count;
+      auto buf = Napi::Buffer<uint8_t>::New(
+          env, b->bytes.data(), b->bytes.size(),
+          [](Napi::Env, uint8_t*, Batch* owner) { delete owner; }, b);
+      cb.Call({buf, Napi::Number::New(env, count)});
+    };
+    // Wait while the bounded queue is full (JavaScript is behind): the
+    // ring buffer fills meanwhile and the kernel counts what it could not
+    // reserve. close() may cut the wait short; that batch is counted.
+    for (;;) {
+      napi_status st = tsfn_.NonBlockingCall(b, deliver);
+      if (st == napi_ok) return;
+      if (st != napi_queue_full || closing_.load()) {
+        discarded_ += b->count;
+        delete b;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+
+  void Consume() {
+    while (!stopping_.load()) {
+      int n = ring_buffer__poll(rb_, poll_timeout_ms_);
+      if (n < 0 && n != -EINTR) {
+        poll_error_ = -n;
+        break;
+      }
+      Flush();
+    }
+    // Final drain: whatever the kernel submitted before stop.
+    ring_buffer__consume(rb_);
+    Flush();
+    tsfn_.Release();
+  }
+
+  // start(onBatch): spawns the consumer thread. Returns a Promise that
+  // resolves once stop() has drained and delivered the last batch.
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Require(env);
+    if (thread_.joinable()) throw_step(env, "start", EBUSY, "already started");
+    if (!info[0].IsFunction()) throw_step(env, "start", EINVAL, "onBatch must be a function");
+    rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), OnRecord, this, nullptr);
+    if (!rb_) throw_step(env, "ring_buffer__new", errno);
+    done_ = std::make_unique<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
+    tsfn_ = Napi::ThreadSafeFunction::New(
+        env, info[0].As<Napi::Function>(), "uffdscope-consumer",
+        /*maxQueueSize=*/64, /*initialThreadCount=*/1, this,
+        [](Napi::Env env, Tracer* self) {
+          if (self->thread_.joinable()) self->thread_.join();
+          self->Unref();
+          if (self->poll_error_) {
+            Napi::Object e = Napi::Error::New(env, std::string("poll: ") + strerror(self->poll_error_)).Value();
+            self->done_->Reject(e);
+          } else {
+            self->done_->Resolve(env.Undefined());
+          }
+        });
+    batch_.bytes.reserve(batch_bytes_ + 256);
+    stopping_ = false;
+    Ref();  // released by the finalizer above, after the thread is joined
+    thread_ = std::thread([this] { Consume(); });
+    return done_->Promise();
+  }
+
+  // stop(): asks the consumer to drain and finish; the promise from
+  // start() settles when it has.
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    stopping_ = true;
+    return info.Env().Undefined();
+  }
+
+  // close(): detach every program and free every map. Safe to call twice.
+  // Without a prior stop() the last queued batches may be discarded (and
+  // counted as such); stop() and awaiting start()'s promise first loses none.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    stopping_ = true;
+    closing_ = true;
+    if (thread_.joinable()) thread_.join();
+    Destroy();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value MapUpdate(const Napi::CallbackInfo& info, struct bpf_map* map, bool add,
+                        const void* key, size_t key_size, const char* what) {
+    Napi::Env env = info.Env();
+    uint8_t one = 1;
+    int err = add ? bpf_map__update_elem(map, key, key_size, &one, 1, BPF_ANY)
+                  : bpf_map__delete_elem(map, key, key_size, 0);
+    if (err && !(err == -ENOENT && !add)) throw_step(env, what, -err);
+    return env.Undefined();
+  }
+
+  Napi::Value AddTgid(const Napi::CallbackInfo& info) {
+    Require(info.Env());
+    uint32_t k = info[0].As<Napi::Number>().Uint32Value();
+    return MapUpdate(info, skel_->maps.traced_tgids, true, &k, sizeof(k), "add pid to filter");
+  }
+  Napi::Value RemoveTgid(const Napi::CallbackInfo& info) {
+    Require(info.Env());
+    uint32_t k = info[0].As<Napi::Number>().Uint32Value();
+    return MapUpdate(info, skel_->maps.traced_tgids, false, &k, sizeof(k), "remove pid from filter");
+  }
+  Napi::Value AddUffd(const Napi::CallbackInfo& info) {
+    Require(info.Env());
+    bool lossless;
+    uint64_t k = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+    return MapUpdate(info, skel_->maps.traced_uffds, true, &k, sizeof(k), "add uffd to filter");
+  }
+
+  // counters(): per-CPU accounting from the kernel side plus what this
+  // consumer delivered. Values are Numbers (exact below 2^53).
+  Napi::Value Counters(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Require(env);
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) throw_step(env, "counters: possible cpus", -ncpu);
+    std::vector<struct uscope_counters> per(ncpu);
+    uint32_t zero = 0;
+    int err = bpf_map__lookup_elem(skel_->maps.counters, &zero, sizeof(zero), per.data(),
+                                   sizeof(struct uscope_counters) * ncpu, 0);
+    if (err) throw_step(env, "counters: read map", -err);
+    Napi::Array cpus = Napi::Array::New(env, ncpu);
+    for (int c = 0; c < ncpu; c++) {
+      Napi::Object o = Napi::Object::New(env);
+      Napi::Array produced = Napi::Array::New(env, USCOPE_REC_TYPE_COUNT + 1);
+      Napi::Array lost = Napi::Array::New(env, USCOPE_REC_TYPE_COUNT + 1);
+      for (int t = 0; t <= USCOPE_REC_TYPE_COUNT; t++) {
+        produced.Set(t, Napi::Number::New(env, (double)per[c].produced[t]));
+        lost.Set(t, Napi::Number::New(env, (double)per[c].lost[t]));
+      }
+      o.Set("produced", produced);
+      o.Set("lost", lost);
+      o.Set("vmaLookupFailed", Napi::Number::New(env, (double)per[c].vma_lookup_failed));
+      o.Set("stackFailed", Napi::Number::New(env, (double)per[c].stack_failed));
+      o.Set("msgsTruncated", Napi::Number::New(env, (double)per[c].msgs_truncated));
+      o.Set("inflightDropped", Napi::Number::New(env, (double)per[c].inflight_dropped));
+      cpus.Set(c, o);
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("perCpu", cpus);
+    out.Set("delivered", Napi::Number::New(env, (double)delivered_.load()));
+    out.Set("discardedAtClose", Napi::Number::New(env, (double)discarded_.load()));
+    return out;
+  }
+
+  // programs(): name, section and kernel id of each loaded program, so the
+  // JavaScript side (and tests) can check with bpftool what is attached.
+  Napi::Value Programs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Require(env);
+    Napi::Array arr = Napi::Array::New(env);
+    struct bpf_program* prog;
+    uint32_t i = 0;
+    bpf_object__for_each_program(prog, skel_->obj) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", bpf_program__name(prog));
+      o.Set("section", bpf_program__section_name(prog));
+      struct bpf_prog_info pinfo = {};
+      __u32 len = sizeof(pinfo);
+      int fd = bpf_program__fd(prog);
+      if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &pinfo, &len) == 0)
+        o.Set("id", Napi::Number::New(env, pinfo.id));
+      arr.Set(i++, o);
+    }
+    return arr;
+  }
+
+  struct uffdscope* skel_ = nullptr;
+  struct ring_buffer* rb_ = nullptr;
+  std::vector<struct bpf_link*> links_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> closing_{false};
+  std::atomic<uint64_t> discarded_{0};
+  std::atomic<uint64_t> delivered_{0};
+  int poll_timeout_ms_ = 50;
+  int poll_error_ = 0;
+  size_t batch_bytes_ = 256 * 1024;
+  Batch batch_;
+  Napi::ThreadSafeFunction tsfn_;
+  std::unique_ptr<Napi::Promise::Deferred> done_;
+};
+
+// Struct sizes straight from the C compiler, for the test that checks the
+// generated TypeScript layout against the header.
+Napi::Value RecordSizes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+#define SZ(s) o.Set(#s, Napi::Number::New(env, sizeof(struct s)))
+  SZ(uscope_header);
+  SZ(uscope_fault);
+  SZ(uscope_block);
+  SZ(uscope_wake);
+  SZ(uscope_resume);
+  SZ(uscope_ioctl);
+  SZ(uscope_msg);
+  SZ(uscope_uffd_create);
+  SZ(uscope_uffd_close);
+  SZ(uscope_proc);
+  SZ(uscope_counters);
+#undef SZ
+  return o;
+}
+
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  g_error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), libbpf_version_string());
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  libbpf_set_print(libbpf_log);
+  libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
+  exports.Set("Tracer", Tracer::Init(env));
+  exports.Set("recordSizes", Napi::Function::New(env, RecordSizes));
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
+  exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
+  exports.Set("abi", Napi::Number::New(env, USCOPE_RECORD_ABI));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(uffdscope, Init)
