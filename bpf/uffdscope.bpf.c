@@ -482,13 +482,22 @@ int on_waking(struct trace_event_raw_sched_wakeup_template *ctx)
 #define UFFDIO_TYPE 0xAA
 #define USERFAULTFD_IOC_NEW_CMD 0xAA00 /* _IO(0xAA, 0x00) on /dev/userfaultfd */
 
-static __always_inline void read_arg(struct uscope_ioctl *r, __u64 arg_ptr)
+/* Copy the argument struct, _IOC_SIZE(cmd) bytes of it (at most 40), so a
+ * short struct at the end of a mapping still reads. */
+static __always_inline void read_arg(struct uscope_ioctl *r, __u64 cmd, __u64 arg_ptr)
 {
-	long err = bpf_probe_read_user(r->arg, sizeof(r->arg), (void *)arg_ptr);
+	__u32 size = (cmd >> 16) & 0x3fff;
+	long err;
 
+	__builtin_memset(r->arg, 0, sizeof(r->arg));
+	if (size > sizeof(r->arg))
+		size = sizeof(r->arg);
+	if (!size) {
+		r->arg_read_ok = 0;
+		return;
+	}
+	err = bpf_probe_read_user(r->arg, size, (void *)arg_ptr);
 	r->arg_read_ok = err == 0;
-	if (err)
-		__builtin_memset(r->arg, 0, sizeof(r->arg));
 }
 
 SEC("tracepoint/syscalls/sys_enter_ioctl")
@@ -547,7 +556,7 @@ int ioctl_enter(struct trace_event_raw_sys_enter *ctx)
 	r->uffd = uffd;
 	r->cmd = cmd;
 	r->arg_ptr = arg_ptr;
-	read_arg(r, arg_ptr);
+	read_arg(r, cmd, arg_ptr);
 	r->enter_ts_ns = ts;
 	r->ret = 0;
 	r->fd = fd;
@@ -603,7 +612,7 @@ int ioctl_exit(struct trace_event_raw_sys_exit *ctx)
 	r->uffd = in->uffd;
 	r->cmd = in->cmd;
 	r->arg_ptr = in->arg_ptr;
-	read_arg(r, in->arg_ptr);
+	read_arg(r, in->cmd, in->arg_ptr);
 	r->enter_ts_ns = in->ts;
 	r->ret = ctx->ret;
 	r->fd = in->fd;

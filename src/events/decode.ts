@@ -1,0 +1,271 @@
+// Record bytes -> typed events. Offsets come from layout.generated.ts, which
+// is generated from bpf/uffdscope.h: the layout is written once, in C.
+//
+// A batch is records back to back, each starting with uscope_header whose
+// `size` covers the whole record, so unknown (newer) record types are
+// stepped over and counted rather than misread.
+
+import { C, L } from './layout.generated.js';
+import type { ArmedMode, IoctlArgs, UffdEvent } from './types.js';
+import { ioctlName, msgEventName, pagefaultKind, type Uapi } from './uapi.js';
+
+export class DecodeError extends Error {}
+
+const H = L.uscope_header.fields;
+const HEADER_SIZE = L.uscope_header.size;
+
+const textDecoder = new TextDecoder('latin1');
+
+function comm(bytes: Uint8Array, at: number): string {
+  let end = at;
+  const stop = at + C.USCOPE_COMM_LEN;
+  while (end < stop && bytes[end] !== 0) end++;
+  return textDecoder.decode(bytes.subarray(at, end));
+}
+
+/** Argument struct field names per ioctl, in the order of their u64 words. */
+const ARG_FIELDS: Record<string, string[]> = {
+  UFFDIO_API: ['api', 'features', 'ioctls'],
+  UFFDIO_REGISTER: ['start', 'len', 'mode', 'ioctls'],
+  UFFDIO_UNREGISTER: ['start', 'len'],
+  UFFDIO_WAKE: ['start', 'len'],
+  UFFDIO_COPY: ['dst', 'src', 'len', 'mode', 'copy'],
+  UFFDIO_ZEROPAGE: ['start', 'len', 'mode', 'zeropage'],
+  UFFDIO_MOVE: ['dst', 'src', 'len', 'mode', 'move'],
+  UFFDIO_WRITEPROTECT: ['start', 'len', 'mode'],
+  UFFDIO_CONTINUE: ['start', 'len', 'mode', 'mapped'],
+  UFFDIO_POISON: ['start', 'len', 'mode', 'updated'],
+  UFFDIO_RWPROTECT: ['start', 'len', 'mode'],
+  UFFDIO_SET_MODE: ['enable', 'disable'],
+};
+/** Result fields are __s64 in the uapi (bytes done, or -errno). */
+const SIGNED_ARGS = new Set(['copy', 'zeropage', 'move', 'mapped', 'updated']);
+
+export function ioctlArgFields(name: string): readonly string[] {
+  return ARG_FIELDS[name] ?? [];
+}
+
+function armedModes(armed: number): ArmedMode[] {
+  const out: ArmedMode[] = [];
+  if (armed & C.USCOPE_ARMED_MISSING) out.push('missing');
+  if (armed & C.USCOPE_ARMED_WP) out.push('wp');
+  if (armed & C.USCOPE_ARMED_MINOR) out.push('minor');
+  if (armed & C.USCOPE_ARMED_UNKNOWN) out.push('unknown');
+  return out;
+}
+
+export interface DecodeStats {
+  records: number;
+  unknown: number;
+}
+
+/**
+ * Decodes `count` records (or all that fit when count is undefined) from
+ * `bytes`, calling `visit` for each. Throws DecodeError on a record whose
+ * size is impossible; everything before it has been visited.
+ */
+export function decodeRecords(
+  bytes: Uint8Array,
+  uapi: Uapi,
+  visit: (e: UffdEvent) => void,
+  count?: number,
+  stats: DecodeStats = { records: 0, unknown: 0 },
+): DecodeStats {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let off = 0;
+  let n = 0;
+  while (off < bytes.byteLength && (count === undefined || n < count)) {
+    if (off + HEADER_SIZE > bytes.byteLength) {
+      throw new DecodeError(`record ${n} at byte ${off}: header cut short (${bytes.byteLength - off} bytes left)`);
+    }
+    const type = dv.getUint16(off + H.type.offset, true);
+    const size = dv.getUint16(off + H.size.offset, true);
+    if (size < HEADER_SIZE || size % 8 !== 0 || off + size > bytes.byteLength) {
+      throw new DecodeError(`record ${n} at byte ${off}: impossible size ${size}`);
+    }
+    const e = decodeOne(dv, bytes, off, type, size, uapi);
+    n++;
+    stats.records++;
+    if (e) visit(e);
+    else stats.unknown++;
+    off += size;
+  }
+  if (count !== undefined && n !== count) {
+    throw new DecodeError(`batch says ${count} records but holds ${n}`);
+  }
+  return stats;
+}
+
+export function decodeAll(bytes: Uint8Array, uapi: Uapi, count?: number): UffdEvent[] {
+  const out: UffdEvent[] = [];
+  decodeRecords(bytes, uapi, (e) => out.push(e), count);
+  return out;
+}
+
+function expectSize(type: number, size: number, want: number): boolean {
+  // A record of a known type must be at least as large as this build's
+  // struct (a newer writer may append fields; an older one is rejected).
+  if (size < want) throw new DecodeError(`record type ${type}: size ${size} smaller than ${want}`);
+  return true;
+}
+
+function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, size: number, uapi: Uapi): UffdEvent | null {
+  const u64 = (at: number) => dv.getBigUint64(o + at, true);
+  const s64 = (at: number) => Number(dv.getBigInt64(o + at, true));
+  const u32 = (at: number) => dv.getUint32(o + at, true);
+  const base = {
+    ts: Number(u64(H.ts_ns.offset)),
+    cpu: u32(H.cpu.offset),
+    pid: u32(H.pid.offset),
+    tid: u32(H.tid.offset),
+    comm: comm(bytes, o + H.comm.offset),
+  };
+  switch (type) {
+    case C.USCOPE_REC_FAULT: {
+      const F = L.uscope_fault.fields;
+      expectSize(type, size, L.uscope_fault.size);
+      return {
+        type: 'fault',
+        ...base,
+        address: u64(F.address.offset),
+        ip: u64(F.ip.offset),
+        errorCode: Number(u64(F.error_code.offset)),
+        uffd: u64(F.uffd.offset),
+        vmFlags: u64(F.vm_flags.offset),
+        vmaStart: u64(F.vma_start.offset),
+        vmaEnd: u64(F.vma_end.offset),
+        ctxFeatures: u32(F.ctx_features.offset),
+        armed: armedModes(dv.getUint16(o + F.armed.offset, true)),
+      };
+    }
+    case C.USCOPE_REC_BLOCK: {
+      const F = L.uscope_block.fields;
+      expectSize(type, size, L.uscope_block.size);
+      return {
+        type: 'block',
+        ...base,
+        address: u64(F.address.offset),
+        uffd: u64(F.uffd.offset),
+        faultTs: Number(u64(F.fault_ts_ns.offset)),
+        prevState: Number(u64(F.prev_state.offset)),
+        how: u32(F.how.offset) === C.USCOPE_BLOCK_STACK ? 'stack' : 'heuristic',
+        nblocks: u32(F.nblocks.offset),
+      };
+    }
+    case C.USCOPE_REC_WAKE: {
+      const F = L.uscope_wake.fields;
+      expectSize(type, size, L.uscope_wake.size);
+      return {
+        type: 'wake',
+        ...base,
+        address: u64(F.address.offset),
+        uffd: u64(F.uffd.offset),
+        faultTs: Number(u64(F.fault_ts_ns.offset)),
+        targetPid: u32(F.target_pid.offset),
+        targetTid: u32(F.target_tid.offset),
+      };
+    }
+    case C.USCOPE_REC_RESUME: {
+      const F = L.uscope_resume.fields;
+      expectSize(type, size, L.uscope_resume.size);
+      return {
+        type: 'resume',
+        ...base,
+        address: u64(F.address.offset),
+        uffd: u64(F.uffd.offset),
+        faultTs: Number(u64(F.fault_ts_ns.offset)),
+        wakeTs: Number(u64(F.wake_ts_ns.offset)),
+        wakerTid: u32(F.waker_tid.offset),
+      };
+    }
+    case C.USCOPE_REC_IOCTL_ENTER:
+    case C.USCOPE_REC_IOCTL_EXIT: {
+      const F = L.uscope_ioctl.fields;
+      expectSize(type, size, L.uscope_ioctl.size);
+      const cmd = Number(u64(F.cmd.offset));
+      const name = ioctlName(cmd, uapi);
+      let args: IoctlArgs | null = null;
+      if (u32(F.arg_read_ok.offset)) {
+        args = {};
+        const names = ARG_FIELDS[name] ?? [];
+        names.forEach((field, i) => {
+          const at = F.arg.offset + i * 8;
+          args![field] = SIGNED_ARGS.has(field) ? dv.getBigInt64(o + at, true) : u64(at);
+        });
+      }
+      return {
+        type: type === C.USCOPE_REC_IOCTL_ENTER ? 'ioctl_enter' : 'ioctl_exit',
+        ...base,
+        uffd: u64(F.uffd.offset),
+        cmd,
+        name,
+        argPtr: u64(F.arg_ptr.offset),
+        args,
+        enterTs: Number(u64(F.enter_ts_ns.offset)),
+        ret: s64(F.ret.offset),
+        fd: u32(F.fd.offset),
+        ctxFeatures: u32(F.ctx_features.offset),
+      };
+    }
+    case C.USCOPE_REC_MSG: {
+      const F = L.uscope_msg.fields;
+      expectSize(type, size, L.uscope_msg.size);
+      const event = dv.getUint8(o + F.event.offset);
+      const body: [bigint, bigint, bigint] = [u64(F.body.offset), u64(F.body.offset + 8), u64(F.body.offset + 16)];
+      const eventName = msgEventName(event, uapi);
+      const e: UffdEvent = {
+        type: 'msg',
+        ...base,
+        uffd: u64(F.uffd.offset),
+        readEnterTs: Number(u64(F.read_enter_ts_ns.offset)),
+        event,
+        eventName,
+        fd: u32(F.fd.offset),
+        index: u32(F.index.offset),
+        inRead: u32(F.in_read.offset),
+        body,
+      };
+      if (eventName === 'pagefault') {
+        // struct uffd_msg.arg.pagefault: flags, address, feat.ptid (u32)
+        e.pagefault = {
+          flags: body[0],
+          address: body[1],
+          ptid: Number(body[2] & 0xffffffffn),
+          kind: pagefaultKind(body[0], uapi),
+        };
+      }
+      return e;
+    }
+    case C.USCOPE_REC_UFFD_CREATE: {
+      const F = L.uscope_uffd_create.fields;
+      expectSize(type, size, L.uscope_uffd_create.size);
+      return {
+        type: 'uffd_create',
+        ...base,
+        uffd: u64(F.uffd.offset),
+        ret: s64(F.ret.offset),
+        flags: Number(u64(F.flags.offset)),
+        source: u32(F.source.offset) === C.USCOPE_CREATE_DEV ? 'dev' : 'syscall',
+      };
+    }
+    case C.USCOPE_REC_UFFD_CLOSE: {
+      const F = L.uscope_uffd_close.fields;
+      expectSize(type, size, L.uscope_uffd_close.size);
+      return { type: 'uffd_close', ...base, uffd: u64(F.uffd.offset), fd: u32(F.fd.offset) };
+    }
+    case C.USCOPE_REC_PROC: {
+      const F = L.uscope_proc.fields;
+      expectSize(type, size, L.uscope_proc.size);
+      const k = u32(F.kind.offset);
+      return {
+        type: 'proc',
+        ...base,
+        kind: k === C.USCOPE_PROC_FORK ? 'fork' : k === C.USCOPE_PROC_EXEC ? 'exec' : 'exit',
+        otherPid: u32(F.other_pid.offset),
+        otherTid: u32(F.other_tid.offset),
+      };
+    }
+    default:
+      return null;
+  }
+}

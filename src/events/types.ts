@@ -1,0 +1,147 @@
+// Decoded uffdscope events: what every consumer (model, TUI, exporters,
+// check) sees, whether the source is live capture, a recording or a
+// generated scenario.
+//
+// Times are CLOCK_BOOTTIME nanoseconds as Numbers (exact to the nanosecond
+// for ~104 days of uptime, to a few ns after a year: fine for latencies).
+// Addresses and uffd ids are 64-bit, kept as bigint.
+
+export interface EventBase {
+  ts: number;
+  cpu: number;
+  /** tgid of the task the record is about (the waker for `wake`) */
+  pid: number;
+  tid: number;
+  comm: string;
+}
+
+export type ArmedMode = 'missing' | 'wp' | 'minor' | 'unknown';
+
+export interface FaultEvent extends EventBase {
+  type: 'fault';
+  address: bigint;
+  ip: bigint;
+  errorCode: number;
+  uffd: bigint;
+  vmFlags: bigint;
+  vmaStart: bigint;
+  vmaEnd: bigint;
+  ctxFeatures: number;
+  armed: ArmedMode[];
+}
+
+export interface BlockEvent extends EventBase {
+  type: 'block';
+  address: bigint;
+  uffd: bigint;
+  faultTs: number;
+  prevState: number;
+  how: 'stack' | 'heuristic';
+  nblocks: number;
+}
+
+/** The header (pid/tid/comm) is the WAKER; the target is the faulting thread. */
+export interface WakeEvent extends EventBase {
+  type: 'wake';
+  address: bigint;
+  uffd: bigint;
+  faultTs: number;
+  targetPid: number;
+  targetTid: number;
+}
+
+export interface ResumeEvent extends EventBase {
+  type: 'resume';
+  address: bigint;
+  uffd: bigint;
+  faultTs: number;
+  wakeTs: number;
+  wakerTid: number;
+}
+
+export type IoctlArgs = Record<string, bigint>;
+
+export interface IoctlEvent extends EventBase {
+  type: 'ioctl_enter' | 'ioctl_exit';
+  uffd: bigint;
+  cmd: number;
+  /** UFFDIO_COPY, UFFDIO_SET_MODE, ... (by type 0xAA and _IOC_NR) */
+  name: string;
+  argPtr: bigint;
+  /** decoded argument struct; null when user memory could not be read */
+  args: IoctlArgs | null;
+  enterTs: number;
+  /** syscall return value (0 on enter); -errno on failure */
+  ret: number;
+  fd: number;
+  ctxFeatures: number;
+}
+
+export interface MsgEvent extends EventBase {
+  type: 'msg';
+  uffd: bigint;
+  readEnterTs: number;
+  event: number;
+  /** pagefault, fork, remap, remove, unmap */
+  eventName: string;
+  fd: number;
+  index: number;
+  inRead: number;
+  /** the uffd_msg union as three 64-bit words */
+  body: [bigint, bigint, bigint];
+  /** for pagefault messages */
+  pagefault?: { flags: bigint; address: bigint; ptid: number; kind: 'missing' | 'wp' | 'minor' | 'rwp' };
+}
+
+export interface UffdCreateEvent extends EventBase {
+  type: 'uffd_create';
+  uffd: bigint;
+  ret: number;
+  flags: number;
+  source: 'syscall' | 'dev';
+}
+
+export interface UffdCloseEvent extends EventBase {
+  type: 'uffd_close';
+  uffd: bigint;
+  fd: number;
+}
+
+export interface ProcEvent extends EventBase {
+  type: 'proc';
+  kind: 'fork' | 'exec' | 'exit';
+  /** fork: child pid; exit: exit code */
+  otherPid: number;
+  otherTid: number;
+}
+
+export type UffdEvent =
+  | FaultEvent
+  | BlockEvent
+  | WakeEvent
+  | ResumeEvent
+  | IoctlEvent
+  | MsgEvent
+  | UffdCreateEvent
+  | UffdCloseEvent
+  | ProcEvent;
+
+export type EventType = UffdEvent['type'];
+
+export const EVENT_TYPES: readonly EventType[] = [
+  'fault',
+  'block',
+  'wake',
+  'resume',
+  'ioctl_enter',
+  'ioctl_exit',
+  'msg',
+  'uffd_create',
+  'uffd_close',
+  'proc',
+];
+
+/** Short, stable display form of a uffd id (its kernel context pointer). */
+export function uffdId(uffd: bigint): string {
+  return `0x${uffd.toString(16)}`;
+}
