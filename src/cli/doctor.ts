@@ -1,0 +1,159 @@
+// `uffdscope doctor`: what this host allows, found by trying, not guessing.
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { ensureTracefs } from '../capture/tracefs.js';
+import { privileges } from '../capture/privileges.js';
+import { textSymbolRange } from '../capture/kallsyms.js';
+import { LiveCapture, CaptureError, DEFAULT_RING_BYTES } from '../capture/liveCapture.js';
+import { loadAddon, type UffdApiProbe } from '../native/addon.js';
+import { bitNames, DEFAULT_UAPI, errnoName, type Uapi } from '../events/uapi.js';
+
+export interface BackendProbe {
+  name: 'fentry' | 'kprobe' | 'tracepoint';
+  tried: boolean;
+  ok: boolean;
+  detail: string;
+}
+
+export interface DoctorReport {
+  kernel: { release: string; version: string; machine: string };
+  btf: { ok: boolean; path: string };
+  tracefs: { ok: boolean; path: string; mountedNow: boolean; problem?: string };
+  privileges: { ok: boolean; euid: number; caps: Record<string, boolean>; problem?: string };
+  addon: { ok: boolean; libbpf?: string; problem?: string };
+  handleUserfault: { found: boolean; blockDetection: 'stack' | 'heuristic'; size?: number };
+  backends: BackendProbe[];
+  selectedBackend: string | null;
+  uffd: {
+    created: boolean;
+    via?: string;
+    errno?: string | null;
+    features?: string;
+    featureNames?: string[];
+    rwp: { requested: string; granted: boolean; errno: string | null; provisional: boolean };
+  };
+}
+
+export function runDoctor(uapi: Uapi): DoctorReport {
+  const kernel = { release: os.release(), version: os.version(), machine: os.machine() };
+  const btfPath = '/sys/kernel/btf/vmlinux';
+  const tracefs = ensureTracefs();
+  const priv = privileges();
+  const hu = textSymbolRange('handle_userfault');
+  let addonOk = false;
+  let libbpf: string | undefined;
+  let addonProblem: string | undefined;
+  let probe: UffdApiProbe | null = null;
+  let rwpProbe: UffdApiProbe | null = null;
+  const rwpBits = uapi.UFFD_FEATURE_RWP | uapi.UFFD_FEATURE_RWP_ASYNC;
+  try {
+    const addon = loadAddon();
+    addonOk = true;
+    libbpf = addon.libbpfVersion();
+    probe = addon.probeUffdApi(0n);
+    rwpProbe = addon.probeUffdApi(rwpBits);
+  } catch (e) {
+    addonProblem = (e as Error).message;
+  }
+
+  const backends: BackendProbe[] = [];
+  // fentry/kprobe programs are not built yet; say what the kernel offers.
+  const kprobeEvents = existsSync('/sys/kernel/tracing/kprobe_events');
+  backends.push({
+    name: 'fentry',
+    tried: false,
+    ok: false,
+    detail: 'not built in this version (tracepoint backend only)',
+  });
+  backends.push({
+    name: 'kprobe',
+    tried: false,
+    ok: false,
+    detail: `not built in this version; ${kprobeEvents ? 'kprobe_events present' : 'no kprobe_events in tracefs (CONFIG_KPROBES off?)'}`,
+  });
+  const tp: BackendProbe = { name: 'tracepoint', tried: false, ok: false, detail: '' };
+  if (!addonOk) tp.detail = addonProblem ?? 'native addon missing';
+  else if (!priv.ok) tp.detail = priv.problem!;
+  else if (!tracefs.ok) tp.detail = tracefs.problem!;
+  else {
+    tp.tried = true;
+    try {
+      const cap = LiveCapture.open({
+        pids: [process.pid],
+        uapi,
+        ringBytes: DEFAULT_RING_BYTES,
+        wakeupBytes: 0,
+        pollTimeoutMs: 50,
+        batchBytes: 64 << 10,
+        followChildren: false,
+      });
+      const n = cap.programs().length;
+      cap.close();
+      tp.ok = true;
+      tp.detail = `loaded and attached ${n} programs`;
+    } catch (e) {
+      tp.detail = e instanceof CaptureError ? e.message : String(e);
+    }
+  }
+  backends.push(tp);
+
+  const features = probe && probe.created ? probe.features : undefined;
+  return {
+    kernel,
+    btf: { ok: existsSync(btfPath), path: btfPath },
+    tracefs,
+    privileges: { ok: priv.ok, euid: priv.euid, caps: priv.caps, problem: priv.problem },
+    addon: { ok: addonOk, libbpf, problem: addonProblem },
+    handleUserfault: {
+      found: hu !== null,
+      blockDetection: hu ? 'stack' : 'heuristic',
+      size: hu ? Number(hu.end - hu.start) : undefined,
+    },
+    backends,
+    selectedBackend: backends.find((b) => b.ok)?.name ?? null,
+    uffd: {
+      created: probe?.created ?? false,
+      via: probe?.via,
+      errno: probe && probe.errno ? errnoName(-probe.errno) : null,
+      features: features !== undefined ? `0x${features.toString(16)}` : undefined,
+      featureNames: features !== undefined ? bitNames(features, 'UFFD_FEATURE_', uapi) : undefined,
+      rwp: {
+        requested: `0x${rwpBits.toString(16)}`,
+        granted: !!rwpProbe?.ok,
+        errno: rwpProbe && rwpProbe.errno ? errnoName(-rwpProbe.errno) : null,
+        provisional: !!(DEFAULT_UAPI.UFFD_FEATURE_RWP.provisional && uapi.UFFD_FEATURE_RWP === DEFAULT_UAPI.UFFD_FEATURE_RWP.value),
+      },
+    },
+  };
+}
+
+export function formatDoctor(r: DoctorReport): string {
+  const ok = (b: boolean) => (b ? 'ok  ' : 'FAIL');
+  const lines: string[] = [];
+  lines.push(`kernel        ${r.kernel.release} (${r.kernel.machine})`);
+  lines.push(`${ok(r.btf.ok)}  BTF         ${r.btf.ok ? r.btf.path : `missing: ${r.btf.path} (needs CONFIG_DEBUG_INFO_BTF=y)`}`);
+  lines.push(`${ok(r.tracefs.ok)}  tracefs     ${r.tracefs.ok ? r.tracefs.path + (r.tracefs.mountedNow ? ' (mounted now)' : '') : r.tracefs.problem}`);
+  lines.push(`${ok(r.privileges.ok)}  privileges  ${r.privileges.ok ? (r.privileges.euid === 0 ? 'root' : 'CAP_BPF+CAP_PERFMON') : r.privileges.problem}`);
+  lines.push(`${ok(r.addon.ok)}  addon       ${r.addon.ok ? `libbpf ${r.addon.libbpf}` : r.addon.problem}`);
+  lines.push(
+    `${ok(r.handleUserfault.found)}  waits       ${
+      r.handleUserfault.found
+        ? 'exact: handle_userfault() found in kallsyms, waits checked on the kernel stack'
+        : 'heuristic: handle_userfault() not in /proc/kallsyms (kptr_restrict?); first sleep after a uffd fault counts as its wait'
+    }`,
+  );
+  lines.push('backends (tried in this order by --backend auto):');
+  for (const b of r.backends) lines.push(`  ${b.ok ? 'ok  ' : b.tried ? 'FAIL' : '--  '}  ${b.name.padEnd(10)} ${b.detail}`);
+  lines.push(r.selectedBackend ? `using: ${r.selectedBackend}` : 'no backend can run here: fix the FAIL lines above');
+  if (r.uffd.created) {
+    lines.push(`uffd          created via ${r.uffd.via}; UFFDIO_API grants ${r.uffd.features}: ${r.uffd.featureNames?.join(' ')}`);
+  } else {
+    lines.push(`uffd          cannot create a userfaultfd here${r.uffd.errno ? ` (${r.uffd.errno})` : ''}`);
+  }
+  lines.push(
+    `RWP series    UFFDIO_API with RWP|RWP_ASYNC (${r.uffd.rwp.requested}${r.uffd.rwp.provisional ? ', provisional bits' : ''}): ${
+      r.uffd.rwp.granted ? 'granted' : `refused (${r.uffd.rwp.errno ?? 'no uffd'}): this kernel lacks the RWP series; UFFDIO_SET_MODE will fail with EINVAL`
+    }`,
+  );
+  return lines.join('\n');
+}

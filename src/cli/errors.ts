@@ -1,0 +1,31 @@
+// One-line errors and documented exit codes. No stack traces reach users.
+//
+// Exit codes (also in README.md):
+//   0  success
+//   1  regression found (check)
+//   2  bad input: arguments, files, pids
+//   3  environment: privileges, tracefs, BTF, native addon, kernel feature
+//   4  capture failed while running
+//   130 interrupted before anything could be saved
+export const EXIT = { OK: 0, REGRESSION: 1, USAGE: 2, ENVIRONMENT: 3, CAPTURE: 4, INTERRUPTED: 130 } as const;
+
+export class UsageError extends Error {
+  readonly exitCode: number = EXIT.USAGE;
+}
+
+/** Any error with a user-facing one-line message and an exit code. */
+export interface ExitError {
+  message: string;
+  exitCode: number;
+}
+
+export function isExitError(e: unknown): e is ExitError {
+  return typeof e === 'object' && e !== null && typeof (e as ExitError).exitCode === 'number' && typeof (e as ExitError).message === 'string';
+}
+
+export function fail(e: unknown): never {
+  const line = (isExitError(e) ? e.message : (e as Error)?.message ?? String(e)).split('\n')[0];
+  process.stderr.write(`uffdscope: ${line}\n`);
+  if (process.env.USCOPE_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  process.exit(isExitError(e) ? e.exitCode : EXIT.CAPTURE);
+}

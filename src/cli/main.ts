@@ -1,0 +1,121 @@
+// uffdscope command line: one file per command under src/cli/, wired here.
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../paths.js';
+import { fail, EXIT } from './errors.js';
+import { collect, collectPid, ringMiB, secondsArg } from './parse.js';
+import { resolveUapi, UapiOverrideError, DEFAULT_UAPI } from '../events/uapi.js';
+import { runDoctor, formatDoctor } from './doctor.js';
+import { runRecord } from './record.js';
+import { runReport } from './report.js';
+import { runStat } from './stat.js';
+import { runWorkload } from './workload.js';
+
+const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+function uapiFrom(opts: { uapi?: string[] }) {
+  try {
+    return resolveUapi(opts.uapi ?? []);
+  } catch (e) {
+    if (e instanceof UapiOverrideError) throw Object.assign(e, { exitCode: EXIT.USAGE });
+    throw e;
+  }
+}
+
+const uapiOption = () =>
+  new Option('--uapi <NAME=VALUE>', 'override a uapi constant (repeatable), e.g. UFFD_FEATURE_RWP=1<<17').argParser(collect);
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('uffdscope')
+    .description('eBPF tracing and observability for Linux userfaultfd')
+    .version(version)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str.split('\n')[0].replace(/^error: /, 'uffdscope: ') + '\n') })
+    .exitOverride((err) => {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
+      process.exit(EXIT.USAGE);
+    });
+
+  program
+    .command('doctor')
+    .description('check this host: kernel, BTF, tracefs, privileges, which backends load, uffd features')
+    .option('--json', 'machine-readable output')
+    .option('--uapi-table', 'print the uapi constant table (provisional entries marked)')
+    .addOption(uapiOption())
+    .action((opts: { json?: boolean; uapiTable?: boolean; uapi?: string[] }) => {
+      const uapi = uapiFrom(opts);
+      if (opts.uapiTable) {
+        for (const [k, v] of Object.entries(DEFAULT_UAPI)) {
+          const eff = uapi[k];
+          const over = eff !== v.value ? ` (overridden; default 0x${v.value.toString(16)})` : '';
+          process.stdout.write(`${k.padEnd(34)} 0x${eff.toString(16).padEnd(12)}${v.provisional ? ' PROVISIONAL' : ''}${over}  ${v.source}\n`);
+        }
+        return;
+      }
+      const r = runDoctor(uapi);
+      process.stdout.write((opts.json ? JSON.stringify(r, null, 2) : formatDoctor(r)) + '\n');
+      process.exitCode = r.selectedBackend ? 0 : EXIT.ENVIRONMENT;
+    });
+
+  program
+    .command('record')
+    .description('trace processes (or run CMD and trace it and its descendants) into a recording file')
+    .requiredOption('-o, --output <FILE>', 'recording file to write (mode 0600)')
+    .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
+    .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
+    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
+    .option('--force', 'overwrite an existing output file')
+    .addOption(uapiOption())
+    .argument('[command...]', 'command to run and trace (after --)')
+    .action(async (command: string[], opts) => {
+      await runRecord({ ...opts, command, uapi: uapiFrom(opts) });
+    });
+
+  program
+    .command('report')
+    .description('summarize a recording: events per type, per uffd, per process, lost records, latencies')
+    .argument('<FILE>', 'recording file')
+    .option('--json', 'the summary JSON (uffdscope.summary/1)')
+    .addOption(uapiOption())
+    .action(async (file: string, opts: { json?: boolean; uapi?: string[] }) => {
+      await runReport(file, { json: !!opts.json, uapi: uapiFrom(opts) });
+    });
+
+  program
+    .command('stat')
+    .description('trace and print fault counts and latency statistics (per uffd, process, kind)')
+    .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
+    .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
+    .option('-i, --interval <S>', 'also print the table every S seconds', secondsArg)
+    .option('--json-out <FILE>', 'write the summary JSON here')
+    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
+    .addOption(uapiOption())
+    .argument('[command...]', 'command to run and trace (after --)')
+    .action(async (command: string[], opts) => {
+      await runStat({ ...opts, command, uapi: uapiFrom(opts) });
+    });
+
+  program
+    .command('workload')
+    .description('run the bundled userfaultfd workload (see --help of the binary: --scenario postcopy|wp-snapshot|minor-shmem|wp-async|set-mode|mixed)')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]', 'arguments for the workload')
+    .action((args: string[]) => runWorkload(args));
+
+  return program;
+}
+
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    fail(e);
+  }
+}
+
+void main(process.argv);

@@ -1,0 +1,128 @@
+// Loads the native addon (build/Release/uffdscope.node) and owns its API:
+// argument validation happens here, and the error class the addon throws is
+// defined here (the better-sqlite3 habit: a thin native layer, the
+// JavaScript side owns the contract).
+
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { projectRoot } from '../paths.js';
+import { join } from 'node:path';
+
+/** An error raised by a libbpf step (open, configure, load, attach, poll). */
+export class NativeError extends Error {
+  /** which step failed: "load", "attach fault_entry (tracepoint/...)" ... */
+  step = '';
+  errno = 0;
+  /** libbpf's own messages (the verifier log on a load failure) */
+  libbpfLog?: string;
+  constructor(message: string) {
+    super(message);
+    this.name = 'NativeError';
+  }
+}
+
+export interface TracerConfig {
+  filterTgids: boolean;
+  followChildren: boolean;
+  handleUserfaultStart: bigint;
+  handleUserfaultEnd: bigint;
+  vmUffdMissing: bigint;
+  vmUffdWp: bigint;
+  vmUffdMinor: bigint;
+  /** 0: wake the consumer for every record */
+  wakeupBytes: number;
+  /** ring buffer size in bytes: a power of two, multiple of the page size */
+  ringBytes: number;
+  pollTimeoutMs: number;
+  batchBytes: number;
+}
+
+export interface CpuCounters {
+  produced: number[];
+  lost: number[];
+  vmaLookupFailed: number;
+  stackFailed: number;
+  msgsTruncated: number;
+  inflightDropped: number;
+}
+
+export interface NativeCounters {
+  perCpu: CpuCounters[];
+  delivered: number;
+  discardedAtClose: number;
+}
+
+export interface NativeTracer {
+  attach(): void;
+  start(onBatch: (batch: Buffer, count: number) => void): Promise<void>;
+  stop(): void;
+  close(): void;
+  addTgid(pid: number): void;
+  removeTgid(pid: number): void;
+  addUffd(uffd: bigint): void;
+  counters(): NativeCounters;
+  programs(): Array<{ name: string; section: string; id?: number }>;
+}
+
+export interface UffdApiProbe {
+  created: boolean;
+  via?: string;
+  ok?: boolean;
+  errno: number;
+  features: bigint;
+  ioctls: bigint;
+}
+
+interface Addon {
+  Tracer: new (cfg: TracerConfig) => NativeTracer;
+  recordSizes(): Record<string, number>;
+  setErrorClass(cls: typeof NativeError): void;
+  libbpfVersion(): string;
+  /** creates a uffd and performs UFFDIO_API with these features */
+  probeUffdApi(features: bigint): UffdApiProbe;
+  abi: number;
+}
+
+export const addonPath = join(projectRoot, 'build', 'Release', 'uffdscope.node');
+
+let cached: Addon | undefined;
+
+export class AddonMissingError extends Error {}
+
+export function loadAddon(): Addon {
+  if (cached) return cached;
+  if (!existsSync(addonPath)) {
+    throw new AddonMissingError(
+      `native addon not built (${addonPath} missing): run scripts/setup.sh (or npm ci) first`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  const addon = require(addonPath) as Addon;
+  addon.setErrorClass(NativeError);
+  cached = addon;
+  return addon;
+}
+
+const PAGE = 4096;
+
+export function validateTracerConfig(c: TracerConfig): void {
+  const pow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
+  if (!Number.isInteger(c.ringBytes) || !pow2(c.ringBytes) || c.ringBytes < PAGE || c.ringBytes > 1 << 30) {
+    throw new RangeError(`ring buffer size ${c.ringBytes}: must be a power of two between 4 KiB and 1 GiB`);
+  }
+  if (!Number.isInteger(c.pollTimeoutMs) || c.pollTimeoutMs < 1 || c.pollTimeoutMs > 10_000) {
+    throw new RangeError(`poll timeout ${c.pollTimeoutMs} ms: must be 1..10000`);
+  }
+  if (!Number.isInteger(c.wakeupBytes) || c.wakeupBytes < 0 || c.wakeupBytes >= c.ringBytes) {
+    throw new RangeError(`wakeup threshold ${c.wakeupBytes}: must be 0..ring size`);
+  }
+  if (c.handleUserfaultEnd < c.handleUserfaultStart) {
+    throw new RangeError('handle_userfault range: end before start');
+  }
+}
+
+export function createTracer(c: TracerConfig): NativeTracer {
+  validateTracerConfig(c);
+  const addon = loadAddon();
+  return new addon.Tracer(c);
+}
