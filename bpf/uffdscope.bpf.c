@@ -403,10 +403,10 @@ int on_switch(struct trace_event_raw_sched_switch *ctx)
 			in_hu = pf->state == PENDING_FAULTED;
 			how = USCOPE_BLOCK_HEURISTIC;
 		}
-		if (!in_hu) {
-			/* Sleeping elsewhere: the uffd fault is over. */
-			bpf_map_delete_elem(&pending, &prev);
-		} else {
+		/* A sleep elsewhere (the mmap lock, page allocation, or after the
+		 * fault is over) is not a uffd wait; the fault stays pending, as
+		 * it may still reach handle_userfault(). */
+		if (in_hu) {
 			struct uscope_block *r;
 
 			pf->state = PENDING_BLOCKED;
