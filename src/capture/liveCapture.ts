@@ -259,7 +259,9 @@ export function asCaptureError(e: unknown): CaptureError {
         : e.errno === 2
           ? ' (a tracepoint is missing on this kernel; run `uffdscope doctor`)'
           : '';
-    return new CaptureError(`BPF ${e.message}${hint}`, 3);
+    const err = new CaptureError(`BPF ${e.message}${hint}`, 3);
+    (err as { cause?: unknown }).cause = e; // the verifier log, for USCOPE_DEBUG=1
+    return err;
   }
   return new CaptureError(`capture failed: ${(e as Error)?.message ?? String(e)}`, 4);
 }

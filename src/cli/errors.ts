@@ -26,6 +26,10 @@ export function isExitError(e: unknown): e is ExitError {
 export function fail(e: unknown): never {
   const line = (isExitError(e) ? e.message : (e as Error)?.message ?? String(e)).split('\n')[0];
   process.stderr.write(`uffdscope: ${line}\n`);
-  if (process.env.USCOPE_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  if (process.env.USCOPE_DEBUG && e instanceof Error) {
+    if (e.stack) process.stderr.write(e.stack + '\n');
+    const log = (e as { libbpfLog?: string }).libbpfLog ?? ((e as { cause?: { libbpfLog?: string } }).cause?.libbpfLog);
+    if (log) process.stderr.write(log + '\n');
+  }
   process.exit(isExitError(e) ? e.exitCode : EXIT.CAPTURE);
 }
