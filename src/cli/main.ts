@@ -4,11 +4,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
 import { fail, EXIT } from './errors.js';
-import { collect, collectPid, ringMiB, secondsArg } from './parse.js';
+import { collect, collectPid, intArg, ringMiB, secondsArg } from './parse.js';
 import { resolveUapi, UapiOverrideError, DEFAULT_UAPI } from '../events/uapi.js';
 import { runDoctor, formatDoctor } from './doctor.js';
 import { runRecord } from './record.js';
 import { runWorkload } from './workload.js';
+import { runSimulate, SCENARIOS } from './simulate.js';
 
 const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -70,6 +71,20 @@ export function buildProgram(): Command {
     .argument('[command...]', 'command to run and trace (after --)')
     .action(async (command: string[], opts) => {
       await runRecord({ ...opts, command, uapi: uapiFrom(opts) });
+    });
+
+  program
+    .command('simulate')
+    .description('write a GENERATED recording (marked as such) of what no kernel here produces: RWP faults, UFFDIO_SET_MODE switches')
+    .requiredOption('-s, --scenario <NAME>', `scenario: ${SCENARIOS.join(', ')}`)
+    .requiredOption('-o, --output <FILE>', 'recording file to write')
+    .option('--seed <N>', 'random seed (same seed, same recording)', intArg('--seed', 0, 2 ** 31), 1)
+    .option('-d, --duration <S>', 'seconds of simulated time', secondsArg, 20)
+    .option('--fault-rate <N>', 'faults per second per vCPU thread while sync', intArg('--fault-rate', 1, 1_000_000), 200)
+    .option('--force', 'overwrite an existing output file')
+    .addOption(uapiOption())
+    .action((opts) => {
+      runSimulate({ ...opts, uapi: uapiFrom(opts) });
     });
 
   program
