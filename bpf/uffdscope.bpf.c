@@ -42,14 +42,14 @@ const volatile __u64 wakeup_bytes = 0;       /* 0: wake the consumer per record 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
-} events SEC(".maps");
+} uscope_events SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct uscope_counters);
-} counters SEC(".maps");
+} uscope_counters SEC(".maps");
 
 /* Processes selected by the user (and, with follow_children, descendants). */
 struct {
@@ -57,7 +57,7 @@ struct {
 	__uint(max_entries, 8192);
 	__type(key, __u32);
 	__type(value, __u8);
-} traced_tgids SEC(".maps");
+} uscope_tgids SEC(".maps");
 
 /* uffd contexts owned or used by selected processes: another process using
  * one of them (a separate fault-handler process) is traced for that uffd. */
@@ -66,7 +66,7 @@ struct {
 	__uint(max_entries, 8192);
 	__type(key, __u64);
 	__type(value, __u8);
-} traced_uffds SEC(".maps");
+} uscope_uffds SEC(".maps");
 
 #define PENDING_FAULTED 0
 #define PENDING_BLOCKED 1
@@ -91,7 +91,7 @@ struct {
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, struct pending_fault);
-} pending SEC(".maps");
+} uscope_pending SEC(".maps");
 
 #define INFLIGHT_IOCTL 1
 #define INFLIGHT_DEV_NEW 2
@@ -113,7 +113,7 @@ struct {
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, struct inflight);
-} inflight SEC(".maps");
+} uscope_inflight SEC(".maps");
 
 /* The uffd's file_operations, learned from the first uffd seen, so later
  * fd checks compare one pointer instead of a name. */
@@ -125,33 +125,33 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64[USCOPE_STACK_DEPTH]);
-} stack_scratch SEC(".maps");
+} uscope_stack SEC(".maps");
 
 /* ---- helpers ---- */
 static __always_inline struct uscope_counters *ctrs(void)
 {
 	__u32 zero = 0;
-	return bpf_map_lookup_elem(&counters, &zero);
+	return bpf_map_lookup_elem(&uscope_counters, &zero);
 }
 
 static __always_inline bool tgid_selected(__u32 tgid)
 {
-	return !filter_tgids || bpf_map_lookup_elem(&traced_tgids, &tgid);
+	return !filter_tgids || bpf_map_lookup_elem(&uscope_tgids, &tgid);
 }
 
 static __always_inline bool selected(__u32 tgid, __u64 uffd)
 {
 	if (tgid_selected(tgid))
 		return true;
-	return uffd && bpf_map_lookup_elem(&traced_uffds, &uffd);
+	return uffd && bpf_map_lookup_elem(&uscope_uffds, &uffd);
 }
 
 static __always_inline void adopt_uffd(__u32 tgid, __u64 uffd)
 {
 	__u8 one = 1;
 
-	if (filter_tgids && uffd && bpf_map_lookup_elem(&traced_tgids, &tgid))
-		bpf_map_update_elem(&traced_uffds, &uffd, &one, BPF_ANY);
+	if (filter_tgids && uffd && bpf_map_lookup_elem(&uscope_tgids, &tgid))
+		bpf_map_update_elem(&uscope_uffds, &uffd, &one, BPF_ANY);
 }
 
 /* Reserve a record, counting the attempt and any failure by type. */
@@ -162,7 +162,7 @@ static __always_inline void *reserve(__u32 type, __u32 size)
 
 	if (c && type <= USCOPE_REC_TYPE_COUNT)
 		c->produced[type]++;
-	rec = bpf_ringbuf_reserve(&events, size, 0);
+	rec = bpf_ringbuf_reserve(&uscope_events, size, 0);
 	if (!rec && c && type <= USCOPE_REC_TYPE_COUNT)
 		c->lost[type]++;
 	return rec;
@@ -175,7 +175,7 @@ static __always_inline void submit(void *rec)
 	/* Batch wake-ups: the consumer polls with a timeout, so it only needs
 	 * a nudge once enough data waits; this saves a wakeup per record. */
 	if (wakeup_bytes) {
-		if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		if (bpf_ringbuf_query(&uscope_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 			flags = BPF_RB_FORCE_WAKEUP;
 		else
 			flags = BPF_RB_NO_WAKEUP;
@@ -287,7 +287,7 @@ static long read_vma(struct task_struct *task, struct vm_area_struct *vma, void 
 }
 
 SEC("tracepoint/exceptions/page_fault_user")
-int fault_entry(struct page_fault_user_args *ctx)
+int uscope_fault(struct page_fault_user_args *ctx)
 {
 	__u64 ts = bpf_ktime_get_boot_ns();
 	__u64 id = bpf_get_current_pid_tgid();
@@ -324,7 +324,7 @@ int fault_entry(struct page_fault_user_args *ctx)
 	pf.fault_ts = ts;
 	pf.tgid = tgid;
 	pf.state = PENDING_FAULTED;
-	if (bpf_map_update_elem(&pending, &tid, &pf, BPF_ANY)) {
+	if (bpf_map_update_elem(&uscope_pending, &tid, &pf, BPF_ANY)) {
 		struct uscope_counters *c = ctrs();
 		if (c)
 			c->inflight_dropped++;
@@ -357,7 +357,7 @@ int fault_entry(struct page_fault_user_args *ctx)
 static __always_inline int in_handle_userfault(void *ctx)
 {
 	__u32 zero = 0;
-	__u64 *frames = bpf_map_lookup_elem(&stack_scratch, &zero);
+	__u64 *frames = bpf_map_lookup_elem(&uscope_stack, &zero);
 	long n;
 
 	if (!frames)
@@ -375,14 +375,14 @@ static __always_inline int in_handle_userfault(void *ctx)
 }
 
 SEC("tracepoint/sched/sched_switch")
-int on_switch(struct trace_event_raw_sched_switch *ctx)
+int uscope_switch(struct trace_event_raw_sched_switch *ctx)
 {
 	__u64 ts = bpf_ktime_get_boot_ns();
 	__u32 prev = ctx->prev_pid, next = ctx->next_pid;
 	struct pending_fault *pf;
 	long state = ctx->prev_state;
 
-	pf = bpf_map_lookup_elem(&pending, &prev);
+	pf = bpf_map_lookup_elem(&uscope_pending, &prev);
 	/* A sleep (not a preemption: TASK_RUNNING or the preempt marker). */
 	if (pf && state && !(state & TASK_STATE_PREEMPTED)) {
 		int how, in_hu;
@@ -425,7 +425,7 @@ int on_switch(struct trace_event_raw_sched_switch *ctx)
 		}
 	}
 next:
-	pf = bpf_map_lookup_elem(&pending, &next);
+	pf = bpf_map_lookup_elem(&uscope_pending, &next);
 	if (pf && pf->state == PENDING_WOKEN) {
 		struct uscope_resume *r;
 
@@ -452,10 +452,10 @@ next:
 }
 
 SEC("tracepoint/sched/sched_waking")
-int on_waking(struct trace_event_raw_sched_wakeup_template *ctx)
+int uscope_waking(struct trace_event_raw_sched_wakeup_template *ctx)
 {
 	__u32 target = ctx->pid;
-	struct pending_fault *pf = bpf_map_lookup_elem(&pending, &target);
+	struct pending_fault *pf = bpf_map_lookup_elem(&uscope_pending, &target);
 	struct uscope_wake *r;
 	__u64 ts;
 
@@ -501,7 +501,7 @@ static __always_inline void read_arg(struct uscope_ioctl *r, __u64 cmd, __u64 ar
 }
 
 SEC("tracepoint/syscalls/sys_enter_ioctl")
-int ioctl_enter(struct trace_event_raw_sys_enter *ctx)
+int uscope_ioctl_in(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 ts = bpf_ktime_get_boot_ns();
 	__u64 id = bpf_get_current_pid_tgid();
@@ -528,7 +528,7 @@ int ioctl_enter(struct trace_event_raw_sys_enter *ctx)
 			in.kind = INFLIGHT_DEV_NEW;
 			in.arg_ptr = arg_ptr; /* the flags, passed by value */
 			in.fd = fd;
-			bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
+			bpf_map_update_elem(&uscope_inflight, &tid, &in, BPF_ANY);
 		}
 		return 0;
 	}
@@ -543,7 +543,7 @@ int ioctl_enter(struct trace_event_raw_sys_enter *ctx)
 	in.arg_ptr = arg_ptr;
 	in.fd = fd;
 	in.kind = INFLIGHT_IOCTL;
-	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY)) {
+	if (bpf_map_update_elem(&uscope_inflight, &tid, &in, BPF_ANY)) {
 		struct uscope_counters *c = ctrs();
 		if (c)
 			c->inflight_dropped++;
@@ -590,11 +590,11 @@ static __always_inline void emit_create(__u64 ts, __s64 ret, __u64 flags, __u32 
 }
 
 SEC("tracepoint/syscalls/sys_exit_ioctl")
-int ioctl_exit(struct trace_event_raw_sys_exit *ctx)
+int uscope_ioctl_ex(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 ts = bpf_ktime_get_boot_ns();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	struct inflight *in = bpf_map_lookup_elem(&uscope_inflight, &tid);
 	struct uscope_ioctl *r;
 
 	if (!in)
@@ -620,13 +620,13 @@ int ioctl_exit(struct trace_event_raw_sys_exit *ctx)
 	r->pad = 0;
 	submit(r);
 out:
-	bpf_map_delete_elem(&inflight, &tid);
+	bpf_map_delete_elem(&uscope_inflight, &tid);
 	return 0;
 }
 
 /* ---- uffd creation ---- */
 SEC("tracepoint/syscalls/sys_enter_userfaultfd")
-int create_enter(struct trace_event_raw_sys_enter *ctx)
+int uscope_uffd_in(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
@@ -637,26 +637,26 @@ int create_enter(struct trace_event_raw_sys_enter *ctx)
 	in.ts = bpf_ktime_get_boot_ns();
 	in.kind = INFLIGHT_CREATE;
 	in.arg_ptr = ctx->args[0];
-	bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
+	bpf_map_update_elem(&uscope_inflight, &tid, &in, BPF_ANY);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_userfaultfd")
-int create_exit(struct trace_event_raw_sys_exit *ctx)
+int uscope_uffd_ex(struct trace_event_raw_sys_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	struct inflight *in = bpf_map_lookup_elem(&uscope_inflight, &tid);
 
 	if (!in || in->kind != INFLIGHT_CREATE)
 		return 0;
 	emit_create(bpf_ktime_get_boot_ns(), ctx->ret, in->arg_ptr, USCOPE_CREATE_SYSCALL);
-	bpf_map_delete_elem(&inflight, &tid);
+	bpf_map_delete_elem(&uscope_inflight, &tid);
 	return 0;
 }
 
 /* ---- messages read by the handler ---- */
 SEC("tracepoint/syscalls/sys_enter_read")
-int read_enter(struct trace_event_raw_sys_enter *ctx)
+int uscope_read_in(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
@@ -679,15 +679,15 @@ int read_enter(struct trace_event_raw_sys_enter *ctx)
 	in.arg_ptr = ctx->args[1];
 	in.fd = fd;
 	in.kind = INFLIGHT_READ;
-	bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
+	bpf_map_update_elem(&uscope_inflight, &tid, &in, BPF_ANY);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_read")
-int read_exit(struct trace_event_raw_sys_exit *ctx)
+int uscope_read_ex(struct trace_event_raw_sys_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	struct inflight *in = bpf_map_lookup_elem(&uscope_inflight, &tid);
 	struct inflight rd;
 	__u64 ts;
 	long ret = ctx->ret;
@@ -696,7 +696,7 @@ int read_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!in || in->kind != INFLIGHT_READ)
 		return 0;
 	rd = *in;
-	bpf_map_delete_elem(&inflight, &tid);
+	bpf_map_delete_elem(&uscope_inflight, &tid);
 	if (ret <= 0)
 		return 0;
 	ts = bpf_ktime_get_boot_ns();
@@ -734,7 +734,7 @@ int read_exit(struct trace_event_raw_sys_exit *ctx)
 
 /* ---- close ---- */
 SEC("tracepoint/syscalls/sys_enter_close")
-int close_enter(struct trace_event_raw_sys_enter *ctx)
+int uscope_close(struct trace_event_raw_sys_enter *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 fd = (__u32)ctx->args[0];
@@ -777,25 +777,25 @@ static __always_inline void emit_proc(__u32 kind, __u32 other_pid, __u32 other_t
 }
 
 SEC("tracepoint/sched/sched_process_fork")
-int on_fork(struct trace_event_raw_sched_process_fork *ctx)
+int uscope_fork(struct trace_event_raw_sched_process_fork *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 child = ctx->child_pid;
 	__u8 one = 1;
 
-	if (!filter_tgids || !bpf_map_lookup_elem(&traced_tgids, &tgid))
+	if (!filter_tgids || !bpf_map_lookup_elem(&uscope_tgids, &tgid))
 		return 0;
 	/* The tracepoint names the child's tid only. A new process has
 	 * tgid == that tid and is now traced; a new thread adds a key no tgid
 	 * matches, removed again when the thread exits. */
 	if (follow_children)
-		bpf_map_update_elem(&traced_tgids, &child, &one, BPF_ANY);
+		bpf_map_update_elem(&uscope_tgids, &child, &one, BPF_ANY);
 	emit_proc(USCOPE_PROC_FORK, child, child);
 	return 0;
 }
 
 SEC("tracepoint/sched/sched_process_exec")
-int on_exec(struct trace_event_raw_sched_process_exec *ctx)
+int uscope_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
 	if (!tgid_selected(bpf_get_current_pid_tgid() >> 32))
 		return 0;
@@ -804,22 +804,22 @@ int on_exec(struct trace_event_raw_sched_process_exec *ctx)
 }
 
 SEC("tracepoint/sched/sched_process_exit")
-int on_exit(struct trace_event_raw_sched_process_exit *ctx)
+int uscope_exit(struct trace_event_raw_sched_process_exit *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	struct task_struct *task;
 	bool traced = tgid_selected(tgid);
 
-	bpf_map_delete_elem(&pending, &tid);
-	bpf_map_delete_elem(&inflight, &tid);
+	bpf_map_delete_elem(&uscope_pending, &tid);
+	bpf_map_delete_elem(&uscope_inflight, &tid);
 	if (filter_tgids && tid != tgid)
-		bpf_map_delete_elem(&traced_tgids, &tid); /* see on_fork */
+		bpf_map_delete_elem(&uscope_tgids, &tid); /* see on_fork */
 	if (!ctx->group_dead || !traced)
 		return 0;
 	task = (struct task_struct *)bpf_get_current_task();
 	emit_proc(USCOPE_PROC_EXIT, BPF_CORE_READ(task, exit_code), 0);
 	if (filter_tgids)
-		bpf_map_delete_elem(&traced_tgids, &tgid);
+		bpf_map_delete_elem(&uscope_tgids, &tgid);
 	return 0;
 }

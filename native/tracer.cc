@@ -140,7 +140,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     skel_->rodata->wakeup_bytes = u64("wakeupBytes");
     uint64_t ring_bytes = u64("ringBytes");
     if (ring_bytes) {
-      int err = bpf_map__set_max_entries(skel_->maps.events, (uint32_t)ring_bytes);
+      int err = bpf_map__set_max_entries(skel_->maps.uscope_events, (uint32_t)ring_bytes);
       if (err) Fail(env, "configure ring buffer size", -err);
     }
     poll_timeout_ms_ = (int)u64("pollTimeoutMs");
@@ -267,7 +267,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     Require(env);
     if (thread_.joinable()) throw_step(env, "start", EBUSY, "already started");
     if (!info[0].IsFunction()) throw_step(env, "start", EINVAL, "onBatch must be a function");
-    rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), OnRecord, this, nullptr);
+    rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.uscope_events), OnRecord, this, nullptr);
     if (!rb_) throw_step(env, "ring_buffer__new", errno);
     done_ = std::make_unique<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
     tsfn_ = Napi::ThreadSafeFunction::New(
@@ -321,18 +321,18 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value AddTgid(const Napi::CallbackInfo& info) {
     Require(info.Env());
     uint32_t k = info[0].As<Napi::Number>().Uint32Value();
-    return MapUpdate(info, skel_->maps.traced_tgids, true, &k, sizeof(k), "add pid to filter");
+    return MapUpdate(info, skel_->maps.uscope_tgids, true, &k, sizeof(k), "add pid to filter");
   }
   Napi::Value RemoveTgid(const Napi::CallbackInfo& info) {
     Require(info.Env());
     uint32_t k = info[0].As<Napi::Number>().Uint32Value();
-    return MapUpdate(info, skel_->maps.traced_tgids, false, &k, sizeof(k), "remove pid from filter");
+    return MapUpdate(info, skel_->maps.uscope_tgids, false, &k, sizeof(k), "remove pid from filter");
   }
   Napi::Value AddUffd(const Napi::CallbackInfo& info) {
     Require(info.Env());
     bool lossless;
     uint64_t k = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
-    return MapUpdate(info, skel_->maps.traced_uffds, true, &k, sizeof(k), "add uffd to filter");
+    return MapUpdate(info, skel_->maps.uscope_uffds, true, &k, sizeof(k), "add uffd to filter");
   }
 
   // counters(): per-CPU accounting from the kernel side plus what this
@@ -344,7 +344,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     if (ncpu <= 0) throw_step(env, "counters: possible cpus", -ncpu);
     std::vector<struct uscope_counters> per(ncpu);
     uint32_t zero = 0;
-    int err = bpf_map__lookup_elem(skel_->maps.counters, &zero, sizeof(zero), per.data(),
+    int err = bpf_map__lookup_elem(skel_->maps.uscope_counters, &zero, sizeof(zero), per.data(),
                                    sizeof(struct uscope_counters) * ncpu, 0);
     if (err) throw_step(env, "counters: read map", -err);
     Napi::Array cpus = Napi::Array::New(env, ncpu);
