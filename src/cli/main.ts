@@ -8,6 +8,8 @@ import { collect, collectPid, intArg, ringMiB, secondsArg } from './parse.js';
 import { resolveUapi, UapiOverrideError, DEFAULT_UAPI } from '../events/uapi.js';
 import { runDoctor, formatDoctor } from './doctor.js';
 import { runRecord } from './record.js';
+import { runReport } from './report.js';
+import { runStat } from './stat.js';
 import { runWorkload } from './workload.js';
 import { runSimulate, SCENARIOS } from './simulate.js';
 
@@ -71,6 +73,30 @@ export function buildProgram(): Command {
     .argument('[command...]', 'command to run and trace (after --)')
     .action(async (command: string[], opts) => {
       await runRecord({ ...opts, command, uapi: uapiFrom(opts) });
+    });
+
+  program
+    .command('report')
+    .description('summarize a recording: events per type, per uffd, per process, lost records, latencies')
+    .argument('<FILE>', 'recording file')
+    .option('--json', 'the summary JSON (uffdscope.summary/1)')
+    .addOption(uapiOption())
+    .action(async (file: string, opts: { json?: boolean; uapi?: string[] }) => {
+      await runReport(file, { json: !!opts.json, uapi: uapiFrom(opts) });
+    });
+
+  program
+    .command('stat')
+    .description('trace and print fault counts and latency statistics (per uffd, process, kind)')
+    .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
+    .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
+    .option('-i, --interval <S>', 'also print the table every S seconds', secondsArg)
+    .option('--json-out <FILE>', 'write the summary JSON here')
+    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
+    .addOption(uapiOption())
+    .argument('[command...]', 'command to run and trace (after --)')
+    .action(async (command: string[], opts) => {
+      await runStat({ ...opts, command, uapi: uapiFrom(opts) });
     });
 
   program

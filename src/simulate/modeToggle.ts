@@ -117,6 +117,8 @@ export function generateModeToggle(uapi: Uapi, o: ModeToggleOptions, emit: (e: U
   interface Waiting { u: SimUffd; tid: number; addr: bigint; faultTs: number; blockTs: number }
   let waiting: Waiting[] = [];
   let page = 0;
+  const busyUntil = new Map<number, number>();
+  const handlerBusy = new Map<SimUffd, number>();
   for (let s = 0; s < slices; s++) {
     const sliceStart = start + s * sliceNs;
     const sliceEnd = sliceStart + sliceNs;
@@ -155,10 +157,19 @@ export function generateModeToggle(uapi: Uapi, o: ModeToggleOptions, emit: (e: U
         push({ ...base(wakeAt + 5 * US, u.pid, u.controlTid, u.comm), type: 'ioctl_exit', uffd: u.uffd, cmd: Number(uapi.UFFDIO_SET_MODE), name: 'UFFDIO_SET_MODE', argPtr: 0x7ffc00002000n, args, enterTs: at, ret: 0, fd: u.fd, ctxFeatures: features() });
       }
       // Faults of this slice.
+      // This slice's faults of all the uffd's vCPUs, in time order, so the
+      // one handler thread serves them one after another.
+      const planned: Array<[number, number]> = [];
       for (const tid of u.vcpus) {
         const n = Math.max(0, Math.round((o.faultRate * sliceNs) / 1e9 * (0.6 + 0.8 * rnd())));
-        for (let k = 0; k < n; k++) {
-          const ft = sliceStart + rnd() * (sliceNs - 5 * MS);
+        for (let k = 0; k < n; k++) planned.push([tid, sliceStart + rnd() * (sliceNs - 5 * MS)]);
+      }
+      planned.sort((a, b) => a[1] - b[1]);
+      {
+        for (const [tid, plannedTs] of planned) {
+          // A thread faults again only once its previous fault is over.
+          const ft = Math.max(plannedTs, (busyUntil.get(tid) ?? 0) + 1 * US);
+          if (ft >= sliceEnd - 5 * MS) continue;
           page = (page + 1 + Math.floor(rnd() * 7)) % u.pages;
           const addr = u.base + BigInt(page) * 4096n + BigInt(Math.floor(rnd() * 4096));
           const vcomm = `CPU ${tid % 100}/KVM`;
@@ -169,12 +180,13 @@ export function generateModeToggle(uapi: Uapi, o: ModeToggleOptions, emit: (e: U
             ctxFeatures: RWP | THREAD_ID | (asyncNow ? RWP_ASYNC : 0), armed: ['unknown'],
           };
           push(fault);
+          busyUntil.set(tid, ft + 3 * US);
           if (asyncNow) continue; // resolved in the kernel, no message, no wait
           const blockTs = ft + 2 * US;
           push({ ...base(blockTs, u.pid, tid, vcomm), type: 'block', address: addr, uffd: u.uffd, faultTs: ft, prevState: 1, how: 'stack', nblocks: 1 });
           // Does a switch to async land before the handler gets to it?
           const nextSwitch = u.switches.map((w) => start + w.atS * 1e9).find((at) => at > ft && !u.async);
-          const readTs = blockTs + 5 * US + rnd() * 30 * US;
+          const readTs = Math.max(blockTs + 5 * US + rnd() * 30 * US, (handlerBusy.get(u) ?? 0) + 2 * US);
           const serviceNs = 20 * US + rnd() * rnd() * 400 * US;
           const ioctlEnd = readTs + serviceNs;
           const upcoming = u.switches.find((w) => start + w.atS * 1e9 === nextSwitch);
@@ -182,6 +194,7 @@ export function generateModeToggle(uapi: Uapi, o: ModeToggleOptions, emit: (e: U
           // reason a VMM switches): faults then wait for the switch itself.
           if (nextSwitch !== undefined && upcoming?.enable && !upcoming.invalid && nextSwitch - ft < HANDLER_STALL_NS) {
             waiting.push({ u, tid, addr, faultTs: ft, blockTs });
+            busyUntil.set(tid, nextSwitch + 5 * MS); // blocked until the switch wakes it
             continue;
           }
           const page4k = addr & ~4095n;
@@ -193,7 +206,10 @@ export function generateModeToggle(uapi: Uapi, o: ModeToggleOptions, emit: (e: U
           const wakeTs = ioctlEnd - 2 * US;
           push({ ...base(wakeTs, u.handlerPid, u.handlerTid, u.handlerComm), type: 'wake', address: addr, uffd: u.uffd, faultTs: ft, targetPid: u.pid, targetTid: tid });
           push({ ...base(ioctlEnd, u.handlerPid, u.handlerTid, u.handlerComm), type: 'ioctl_exit', uffd: u.uffd, cmd: 0, name: 'UFFDIO_RWPROTECT', argPtr: 0x7ffc00003000n, args, enterTs, ret: 0, fd: u.fd, ctxFeatures: fault.ctxFeatures });
-          push({ ...base(wakeTs + 4 * US + rnd() * 10 * US, u.pid, tid, vcomm), type: 'resume', address: addr, uffd: u.uffd, faultTs: ft, wakeTs, wakerTid: u.handlerTid });
+          const resumeTs = wakeTs + 4 * US + rnd() * 10 * US;
+          push({ ...base(resumeTs, u.pid, tid, vcomm), type: 'resume', address: addr, uffd: u.uffd, faultTs: ft, wakeTs, wakerTid: u.handlerTid });
+          busyUntil.set(tid, resumeTs);
+          handlerBusy.set(u, ioctlEnd);
         }
       }
     }

@@ -1,0 +1,82 @@
+// `uffdscope report FILE [--json]`: the summary of a recording.
+import { forEachRecordedEvent, type RecordingRead } from '../source/recordingSource.js';
+import { RecordingFormatError } from '../recording/format.js';
+import { DecodeError } from '../events/decode.js';
+import { Analysis } from '../stats/pipeline.js';
+import { formatSummaryTable, type Summary } from '../stats/summary.js';
+import type { Uapi } from '../events/uapi.js';
+import { UsageError } from './errors.js';
+
+/** Lost-record figures from the recorder's last counters snapshot. */
+export function lostFrom(counters: Record<string, unknown> | null): { lost: number; lostByType: Record<string, number> } {
+  const lost = Number((counters as { lostTotal?: unknown } | null)?.lostTotal ?? 0) || 0;
+  const byType = ((counters as { lost?: unknown } | null)?.lost ?? {}) as Record<string, number>;
+  return { lost, lostByType: typeof byType === 'object' && byType ? byType : {} };
+}
+
+export function analyzeRecording(file: string, uapi: Uapi | null): { summary: Summary; read: RecordingRead } {
+  let analysis: Analysis | null = null;
+  let read: RecordingRead;
+  try {
+    read = forEachRecordedEvent(
+      file,
+      uapi,
+      (e) => analysis!.push(e),
+      (_h, u) => {
+        analysis = new Analysis(u);
+      },
+    );
+  } catch (e) {
+    throw asInputError(file, e);
+  }
+  const a = analysis as unknown as Analysis;
+  const trailerEnd = Number(read.status.trailer?.endedAtBootNs ?? 0) || undefined;
+  a.finish(trailerEnd);
+  const { lost, lostByType } = lostFrom(read.counters);
+  const summary = a.summary({
+    backend: read.header.backend,
+    lost,
+    lostByType,
+    generated: read.header.generated !== null,
+    source: {
+      kind: 'recording',
+      path: file,
+      complete: read.status.complete,
+      truncated: read.status.truncated,
+      kernel: read.header.kernel.release,
+      createdAt: read.header.createdAt,
+      selection: read.header.selection,
+      generated: read.header.generated,
+      undecodableRecords: read.decode.unknown,
+    },
+  });
+  return { summary, read };
+}
+
+export function asInputError(file: string, e: unknown): Error {
+  if (e instanceof RecordingFormatError) return new UsageError(e.message);
+  if (e instanceof DecodeError) return new UsageError(`${file}: damaged records (${e.message}); the file was written by a broken or newer writer`);
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return new UsageError(`${file}: no such file (give the path of a recording made with \`uffdscope record\`)`);
+  if (code === 'EACCES' || code === 'EPERM') return new UsageError(`${file}: permission denied (recordings are mode 0600: read it as its owner or with sudo)`);
+  if (code === 'EISDIR') return new UsageError(`${file}: is a directory, not a recording`);
+  return e as Error;
+}
+
+export async function runReport(file: string, o: { json: boolean; uapi: Uapi }): Promise<void> {
+  const { summary, read } = analyzeRecording(file, o.uapi);
+  if (o.json) {
+    process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+    return;
+  }
+  const h = read.header;
+  const lines: string[] = [];
+  if (h.generated) lines.push(`GENERATED DATA: simulated by ${h.generated.generator} (scenario ${h.generated.scenario}, seed ${h.generated.seed}), not captured from a kernel`);
+  lines.push(`recording  ${file}: ${h.kernel.release}, backend ${h.backend}, made ${h.createdAt}`);
+  if (read.status.truncated) {
+    lines.push(`CUT SHORT  read up to byte ${read.status.truncated.offset} (${read.status.truncated.reason}); everything before it is below`);
+  } else if (!read.status.complete) {
+    lines.push('CUT SHORT  no trailer: the recorder did not finish (killed?); everything it wrote is below');
+  }
+  process.stdout.write(lines.join('\n') + '\n' + formatSummaryTable(summary) + '\n');
+}

@@ -1,0 +1,56 @@
+// `uffdscope stat`: trace and print fault counts and latency statistics.
+import { writeFileSync } from 'node:fs';
+import { runSession } from '../capture/session.js';
+import { bootTimeNs } from '../capture/liveCapture.js';
+import { decodeRecords } from '../events/decode.js';
+import { Analysis } from '../stats/pipeline.js';
+import { formatSummaryTable, type Summary } from '../stats/summary.js';
+import type { Uapi } from '../events/uapi.js';
+import { captureOptions } from './record.js';
+import { EXIT } from './errors.js';
+
+export interface StatOptions {
+  pid: number[];
+  duration?: number;
+  interval?: number;
+  jsonOut?: string;
+  ringBufferMb?: number;
+  command: string[];
+  uapi: Uapi;
+}
+
+export async function runStat(o: StatOptions): Promise<Summary> {
+  const analysis = new Analysis(o.uapi);
+  let started = 0;
+  const result = await runSession(
+    {
+      capture: captureOptions({ ...o, pid: o.pid }),
+      durationS: o.duration,
+      tickMs: o.interval ? o.interval * 1000 : undefined,
+      onOpen: () => {
+        started = bootTimeNs();
+      },
+      onTick: (cap) => {
+        const c = cap.counters();
+        const s = analysis.summary({ backend: cap.info.backend, lost: c.lostTotal, lostByType: c.lost, durationNs: bootTimeNs() - started });
+        process.stdout.write(`--- ${new Date().toISOString()}\n${formatSummaryTable(s)}\n`);
+      },
+    },
+    (batch, count) => decodeRecords(batch, o.uapi, (e) => analysis.push(e), count),
+  );
+  analysis.finish();
+  const c = result.counters;
+  const summary = analysis.summary({
+    backend: result.info.backend,
+    lost: c.lostTotal,
+    lostByType: c.lost,
+    durationNs: bootTimeNs() - started,
+    source: { kind: 'live', selection: { pids: o.pid, command: o.command.length ? o.command : null, hostWide: result.info.hostWide }, stop: result.reason, blockDetection: result.info.blockDetection },
+  });
+  process.stdout.write(formatSummaryTable(summary) + '\n');
+  if (o.jsonOut) writeFileSync(o.jsonOut, JSON.stringify(summary, null, 2) + '\n', { mode: 0o600 });
+  if (result.commandExit && result.commandExit.code !== 0 && result.reason === 'command-exited') {
+    process.exitCode = result.commandExit.code ?? EXIT.CAPTURE;
+  }
+  return summary;
+}
