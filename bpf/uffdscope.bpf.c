@@ -60,12 +60,15 @@ struct {
 } uscope_tgids SEC(".maps");
 
 /* uffd contexts owned or used by selected processes: another process using
- * one of them (a separate fault-handler process) is traced for that uffd. */
+ * one of them (a separate fault-handler process) is traced for that uffd.
+ * The value is the context's mm: a context freed and reallocated at the
+ * same address for an unrelated process has another mm and is not taken
+ * for ours. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u64);
-	__type(value, __u8);
+	__type(value, __u64);
 } uscope_uffds SEC(".maps");
 
 #define PENDING_FAULTED 0
@@ -139,19 +142,33 @@ static __always_inline bool tgid_selected(__u32 tgid)
 	return !filter_tgids || bpf_map_lookup_elem(&uscope_tgids, &tgid);
 }
 
+static __always_inline __u64 uffd_mm(__u64 uffd)
+{
+	struct userfaultfd_ctx *ctx = (struct userfaultfd_ctx *)uffd;
+
+	return (__u64)BPF_CORE_READ(ctx, mm);
+}
+
 static __always_inline bool selected(__u32 tgid, __u64 uffd)
 {
+	__u64 *mm;
+
 	if (tgid_selected(tgid))
 		return true;
-	return uffd && bpf_map_lookup_elem(&uscope_uffds, &uffd);
+	if (!uffd)
+		return false;
+	mm = bpf_map_lookup_elem(&uscope_uffds, &uffd);
+	return mm && *mm == uffd_mm(uffd);
 }
 
 static __always_inline void adopt_uffd(__u32 tgid, __u64 uffd)
 {
-	__u8 one = 1;
+	__u64 mm;
 
-	if (filter_tgids && uffd && bpf_map_lookup_elem(&uscope_tgids, &tgid))
-		bpf_map_update_elem(&uscope_uffds, &uffd, &one, BPF_ANY);
+	if (filter_tgids && uffd && bpf_map_lookup_elem(&uscope_tgids, &tgid)) {
+		mm = uffd_mm(uffd);
+		bpf_map_update_elem(&uscope_uffds, &uffd, &mm, BPF_ANY);
+	}
 }
 
 /* Reserve a record, counting the attempt and any failure by type. */

@@ -104,7 +104,6 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
                            InstanceMethod("close", &Tracer::Close),
                            InstanceMethod("addTgid", &Tracer::AddTgid),
                            InstanceMethod("removeTgid", &Tracer::RemoveTgid),
-                           InstanceMethod("addUffd", &Tracer::AddUffd),
                            InstanceMethod("counters", &Tracer::Counters),
                            InstanceMethod("programs", &Tracer::Programs),
                        });
@@ -312,7 +311,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
                         const void* key, size_t key_size, const char* what) {
     Napi::Env env = info.Env();
     uint8_t one = 1;
-    int err = add ? bpf_map__update_elem(map, key, key_size, &one, 1, BPF_ANY)
+    int err = add ? bpf_map__update_elem(map, key, key_size, &one, sizeof(one), BPF_ANY)
                   : bpf_map__delete_elem(map, key, key_size, 0);
     if (err && !(err == -ENOENT && !add)) throw_step(env, what, -err);
     return env.Undefined();
@@ -328,12 +327,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     uint32_t k = info[0].As<Napi::Number>().Uint32Value();
     return MapUpdate(info, skel_->maps.uscope_tgids, false, &k, sizeof(k), "remove pid from filter");
   }
-  Napi::Value AddUffd(const Napi::CallbackInfo& info) {
-    Require(info.Env());
-    bool lossless;
-    uint64_t k = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
-    return MapUpdate(info, skel_->maps.uscope_uffds, true, &k, sizeof(k), "add uffd to filter");
-  }
+
 
   // counters(): per-CPU accounting from the kernel side plus what this
   // consumer delivered. Values are Numbers (exact below 2^53).

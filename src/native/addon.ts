@@ -59,7 +59,6 @@ export interface NativeTracer {
   close(): void;
   addTgid(pid: number): void;
   removeTgid(pid: number): void;
-  addUffd(uffd: bigint): void;
   counters(): NativeCounters;
   programs(): Array<{ name: string; section: string; id?: number }>;
 }
