@@ -127,12 +127,16 @@ struct options {
 	int use_dev;
 	uint64_t start_delay_ms;
 	int quiet;
+	int touch_syscall; /* --touch syscall */
+	int touch_auto;    /* chosen because we run under valgrind */
 	unsigned rwp_bit, rwp_async_bit;
 };
 
 /* globals (uffd-workload.c) */
 extern struct options g_opt;
 extern volatile sig_atomic_t g_stop;
+extern int g_in_child;
+extern FILE *g_json_out; /* --json FILE, opened at start */
 extern uint64_t g_rwp_feature, g_rwp_async_feature;
 extern const char *const scenario_names[SC__N];
 extern const char *const ioc_names[IOC__N];

@@ -13,6 +13,8 @@ export interface SessionOptions {
   onTick?: (cap: LiveCapture) => void;
   /** called once the capture is attached, before the command starts */
   onOpen?: (cap: LiveCapture) => void;
+  /** stops the session like a signal would (e.g. the UI's quit key) */
+  abort?: AbortSignal;
 }
 
 export interface SessionResult {
@@ -49,6 +51,8 @@ export async function runSession(opts: SessionOptions, onBatch: (batch: Buffer, 
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of signals) process.on(s, onSignal);
   const timers: NodeJS.Timeout[] = [];
+  const onAbort = () => stopWith('stopped');
+  opts.abort?.addEventListener('abort', onAbort);
   try {
     cap.onBatch(onBatch);
     opts.onOpen?.(cap);
@@ -71,6 +75,7 @@ export async function runSession(opts: SessionOptions, onBatch: (batch: Buffer, 
   } finally {
     for (const t of timers) clearTimeout(t);
     for (const s of signals) process.off(s, onSignal);
+    opts.abort?.removeEventListener('abort', onAbort);
     cap.close();
   }
 }

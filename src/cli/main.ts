@@ -1,5 +1,5 @@
 // uffdscope command line: one file per command under src/cli/, wired here.
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
@@ -10,6 +10,8 @@ import { runDoctor, formatDoctor } from './doctor.js';
 import { runRecord } from './record.js';
 import { runReport } from './report.js';
 import { runStat } from './stat.js';
+import { runTop } from './top.js';
+import { runReplay } from './replay.js';
 import { runWorkload } from './workload.js';
 import { runSimulate, SCENARIOS } from './simulate.js';
 
@@ -59,6 +61,35 @@ export function buildProgram(): Command {
       const r = runDoctor(uapi);
       process.stdout.write((opts.json ? JSON.stringify(r, null, 2) : formatDoctor(r)) + '\n');
       process.exitCode = r.selectedBackend ? 0 : EXIT.ENVIRONMENT;
+    });
+
+  program
+    .command('top')
+    .description('live terminal UI: uffds, fault rates, latency, sync/async timeline (runs the bundled workload when nothing else uses userfaultfd)')
+    .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
+    .option('--demo', 'run and trace the bundled workload (mixed scenario, looping)')
+    .option('-d, --duration <S>', 'stop capturing after S seconds', secondsArg)
+    .option('-i, --interval <S>', 'table period when stdout is not a terminal', secondsArg, 2)
+    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
+    .addOption(new Option('--backend <NAME>', 'capture backend').choices(['auto', 'tracepoint']).default('auto'))
+    .addOption(uapiOption())
+    .argument('[command...]', 'command to run and trace (after --)')
+    .action(async (command: string[], opts) => {
+      await runTop({ ...opts, command, uapi: uapiFrom(opts) });
+    });
+
+  program
+    .command('replay')
+    .description('the top UI driven by a recording, with pause (space), seek (left/right) and speed (+/-)')
+    .argument('<FILE>', 'recording file')
+    .option('--speed <X>', 'playback speed (1 = real time)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0 || n > 1000) throw new InvalidArgumentError(`--speed takes a number > 0 (e.g. 0.5, 1, 10), got "${v}"`);
+      return n;
+    }, 1)
+    .addOption(uapiOption())
+    .action(async (file: string, opts: { speed: number; uapi?: string[] }) => {
+      await runReplay(file, { speed: opts.speed, uapi: uapiFrom(opts) });
     });
 
   program

@@ -1,0 +1,66 @@
+// `uffdscope replay FILE [--speed X]`: the top UI driven by a recording.
+import { ReplayDriver } from '../view/replayDriver.js';
+import { SnapshotPublisher } from '../view/snapshotPublisher.js';
+import type { Uapi } from '../events/uapi.js';
+import { asInputError } from './report.js';
+
+export interface ReplayOptions {
+  speed: number;
+  interval?: number;
+  uapi: Uapi;
+}
+
+export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
+  let driver: ReplayDriver;
+  try {
+    driver = new ReplayDriver(
+      file,
+      o.uapi,
+      (rec) => ({
+        kernel: rec.header.kernel.release,
+        backend: rec.header.backend,
+        source: rec.header.generated ? 'generated' : 'recording',
+        generated: rec.header.generated !== null,
+        demo: false,
+        selection: rec.header.selection.hostWide ? 'host-wide' : rec.header.selection.command ? `command: ${rec.header.selection.command.join(' ')}` : `pid ${rec.header.selection.pids.join(', ')}`,
+      }),
+      o.speed,
+    );
+  } catch (e) {
+    throw asInputError(file, e);
+  }
+  const lost = Number((driver.rec.status().counters as { lostTotal?: number } | null)?.lostTotal ?? 0) || 0;
+  const frameMs = 100;
+  const pub = new SnapshotPublisher(
+    () => driver.model,
+    {
+      now: () => driver.now,
+      lost: () => lost,
+      uptimeS: () => driver.position / 1e9,
+      replay: () => ({ positionS: driver.position / 1e9, durationS: driver.durationS, speed: driver.speed, paused: driver.paused }),
+    },
+    frameMs,
+    {
+      seek: (d) => driver.seek(d),
+      setSpeed: (x) => (driver.speed = x),
+      setReplayPaused: (p) => (driver.paused = p),
+    },
+  );
+  const clock = setInterval(() => driver.tick(frameMs), frameMs);
+  pub.start();
+  try {
+    if (process.stdout.isTTY && process.stdin.isTTY) {
+      const { runTui } = await import('../../tui/run.js');
+      await runTui(pub);
+    } else {
+      // Not a terminal: play to the end as fast as it reads, then one table.
+      driver.seek(driver.durationS + 1);
+      pub.refresh();
+      const { renderPlain } = await import('../../tui/plainTable.js');
+      process.stdout.write(renderPlain(pub.current()) + '\n');
+    }
+  } finally {
+    clearInterval(clock);
+    pub.stop();
+  }
+}

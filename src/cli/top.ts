@@ -1,0 +1,102 @@
+// `uffdscope top`: the live terminal UI. Host-wide by default; with --demo,
+// or when nothing on the host uses userfaultfd, it runs the bundled workload
+// (mixed scenario, looping) and says so on screen.
+import os from 'node:os';
+import { existsSync } from 'node:fs';
+import { runSession } from '../capture/session.js';
+import { bootTimeNs } from '../capture/liveCapture.js';
+import { findUffdHolders } from '../capture/uffdUsers.js';
+import { decodeRecords } from '../events/decode.js';
+import { TopModel } from '../view/topModel.js';
+import { SnapshotPublisher } from '../view/snapshotPublisher.js';
+import { workloadBinary } from '../paths.js';
+import type { Uapi } from '../events/uapi.js';
+import { captureOptions } from './record.js';
+import { EXIT } from './errors.js';
+
+export interface TopOptions {
+  pid: number[];
+  demo?: boolean;
+  duration?: number;
+  ringBufferMb?: number;
+  /** plain-text table period when stdout is not a terminal */
+  interval?: number;
+  command: string[];
+  uapi: Uapi;
+}
+
+export const DEMO_COMMAND = (): string[] => [workloadBinary, '--scenario', 'mixed', '--loops', '0', '--pages', '256', '--handler-delay-us', '20', '--quiet'];
+
+export async function runTop(o: TopOptions): Promise<void> {
+  let command = o.command;
+  let demo = !!o.demo;
+  let pids = o.pid;
+  if (!demo && !command.length && !pids.length && findUffdHolders().length === 0) demo = true;
+  if (demo && !command.length) {
+    if (!existsSync(workloadBinary)) {
+      throw Object.assign(new Error(`the bundled workload is not built (${workloadBinary}): run scripts/setup.sh`), { exitCode: EXIT.ENVIRONMENT });
+    }
+    command = DEMO_COMMAND();
+    pids = [];
+  }
+  const selection = command.length
+    ? demo
+      ? 'bundled workload (mixed, looping)'
+      : `command: ${command.join(' ')}`
+    : pids.length
+      ? `pid ${pids.join(', ')}`
+      : 'host-wide';
+  const model = new TopModel(o.uapi, {
+    kernel: os.release(),
+    backend: 'tracepoint',
+    source: 'live',
+    generated: false,
+    demo,
+    selection,
+  });
+  const tty = Boolean(process.stdout.isTTY) && Boolean(process.stdin.isTTY);
+  const abort = new AbortController();
+  let publisher: SnapshotPublisher | null = null;
+  let ui: Promise<void> | null = null;
+  let stopPlain: (() => void) | null = null;
+  // boot-time "now" from the monotonic clock, calibrated once.
+  const bootOffset = bootTimeNs() - Number(process.hrtime.bigint());
+  const startedNs = bootTimeNs();
+  const { runTui, runPlain } = await import('../../tui/run.js');
+  let captureOpen = true;
+  let lastLost = 0;
+
+  const result = await runSession(
+    {
+      capture: { ...captureOptions({ pid: pids, command, ringBufferMb: o.ringBufferMb, uapi: o.uapi }), commandStdio: demo ? 'ignore' : 'inherit' },
+      durationS: o.duration,
+      abort: abort.signal,
+      onOpen: (cap) => {
+        publisher = new SnapshotPublisher(() => model, {
+          now: () => Number(process.hrtime.bigint()) + bootOffset,
+          lost: () => (captureOpen ? (lastLost = cap.counters().lostTotal) : lastLost),
+          uptimeS: () => (bootTimeNs() - startedNs) / 1e9,
+        });
+        publisher.start();
+        if (tty) {
+          ui = runTui(publisher).finally(() => abort.abort());
+        } else {
+          stopPlain = runPlain(publisher, (o.interval ?? 2) * 1000, (t) => process.stdout.write(t));
+        }
+      },
+    },
+    (batch, count) => decodeRecords(batch, o.uapi, (e) => model.push(e), count),
+  );
+  captureOpen = false;
+  lastLost = result.counters.lostTotal;
+  const pub = publisher as SnapshotPublisher | null;
+  pub?.stop();
+  (stopPlain as (() => void) | null)?.();
+  if (!tty && pub) {
+    pub.refresh();
+    const { renderPlain } = await import('../../tui/plainTable.js');
+    process.stdout.write(renderPlain(pub.current()) + '\n');
+  }
+  if (ui) await ui;
+  if (result.counters.lostTotal) process.stderr.write(`uffdscope: ${result.counters.lostTotal} records lost (raise --ring-buffer-mb)\n`);
+}

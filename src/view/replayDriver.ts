@@ -1,0 +1,116 @@
+// Drives a TopModel from a recording at a chosen speed, with pause and seek:
+// `uffdscope replay`. Seeking back rebuilds the model from the start (the
+// model is a streaming one); seeking forward just feeds more events.
+import { openRecording, type Recording, type RecordingChunk, type RecordingStatus } from '../recording/reader.js';
+import { decodeRecords } from '../events/decode.js';
+import type { UffdEvent } from '../events/types.js';
+import { recordingUapi } from '../source/recordingSource.js';
+import type { Uapi } from '../events/uapi.js';
+import { TopModel, type HeaderInfo } from './topModel.js';
+
+export class ReplayDriver {
+  readonly rec: Recording;
+  readonly uapi: Uapi;
+  readonly startTs: number;
+  readonly endTs: number;
+  model!: TopModel;
+  /** event-time position, ns since startTs */
+  position = 0;
+  speed: number;
+  paused = false;
+  private it!: Generator<RecordingChunk, RecordingStatus, undefined>;
+  private pending: UffdEvent[] = [];
+  private pendingAt = 0;
+  private exhausted = false;
+
+  constructor(
+    path: string,
+    overrides: Uapi | null,
+    private readonly header: (rec: Recording) => HeaderInfo,
+    speed = 1,
+  ) {
+    this.rec = openRecording(path);
+    this.uapi = recordingUapi(this.rec.header, overrides);
+    const status = this.rec.status();
+    this.startTs = this.firstTs();
+    const trailerEnd = Number(status.trailer?.endedAtBootNs ?? 0);
+    this.endTs = Math.max(this.startTs, trailerEnd || this.lastTs());
+    this.speed = speed;
+    this.reset();
+  }
+
+  private firstTs(): number {
+    for (const c of this.rec.chunks()) if (c.kind === 1 && c.count) return Number(c.firstTsNs);
+    return this.rec.header.clock.startedAtBootNs;
+  }
+
+  private lastTs(): number {
+    let last = this.startTs;
+    for (const c of this.rec.chunks()) {
+      if (c.kind !== 1) continue;
+      decodeRecords(c.payload, this.uapi, (e) => {
+        if (e.ts > last) last = e.ts;
+      }, c.count);
+    }
+    return last;
+  }
+
+  get durationS(): number {
+    return (this.endTs - this.startTs) / 1e9;
+  }
+
+  get now(): number {
+    return this.startTs + this.position;
+  }
+
+  private reset(): void {
+    this.model = new TopModel(this.uapi, this.header(this.rec));
+    this.it = this.rec.chunks();
+    this.pending = [];
+    this.pendingAt = 0;
+    this.exhausted = false;
+    this.position = 0;
+  }
+
+  /** Feed every event up to the current position. */
+  private feed(): void {
+    const until = this.now;
+    for (;;) {
+      while (this.pendingAt < this.pending.length) {
+        const e = this.pending[this.pendingAt];
+        if (e.ts > until) return;
+        this.model.push(e);
+        this.pendingAt++;
+      }
+      if (this.exhausted) return;
+      const r = this.it.next();
+      if (r.done) {
+        this.exhausted = true;
+        return;
+      }
+      if (r.value.kind !== 1) continue;
+      const batch: UffdEvent[] = [];
+      decodeRecords(r.value.payload, this.uapi, (e) => batch.push(e), r.value.count);
+      this.pending = batch;
+      this.pendingAt = 0;
+    }
+  }
+
+  /** Advance by wall-clock milliseconds at the current speed. */
+  tick(wallMs: number): void {
+    if (this.paused) return;
+    this.position = Math.min(this.endTs - this.startTs, this.position + wallMs * 1e6 * this.speed);
+    this.feed();
+  }
+
+  seek(deltaS: number): void {
+    const target = Math.max(0, Math.min(this.endTs - this.startTs, this.position + deltaS * 1e9));
+    if (target < this.position) this.reset();
+    this.position = target;
+    this.feed();
+  }
+
+  get atEnd(): boolean {
+    return this.position >= this.endTs - this.startTs && this.exhausted;
+  }
+}
