@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
 import { fail, EXIT } from './errors.js';
-import { collect, collectPid, intArg, ringMiB, secondsArg } from './parse.js';
+import { collect, collectPid, intArg, ringKiB, ringMiB, secondsArg } from './parse.js';
 import { resolveUapi, UapiOverrideError, DEFAULT_UAPI } from '../events/uapi.js';
 import { runDoctor, formatDoctor } from './doctor.js';
 import { runRecord } from './record.js';
@@ -99,6 +99,7 @@ export function buildProgram(): Command {
     .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
     .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
+    .option('--ring-buffer-kb <N>', 'BPF ring buffer size in KiB (power of two; overrides --ring-buffer-mb)', ringKiB)
     .option('--force', 'overwrite an existing output file')
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')

@@ -35,3 +35,12 @@ export function ringMiB(v: string): number {
   }
   return n;
 }
+
+/** Ring buffer size in KiB: a power of two, at least one page. */
+export function ringKiB(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 4 || n > 1 << 20 || (n & (n - 1)) !== 0) {
+    throw new InvalidArgumentError(`--ring-buffer-kb must be a power of two from 4 to 1048576, got "${v}"`);
+  }
+  return n;
+}

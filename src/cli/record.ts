@@ -12,19 +12,21 @@ export interface RecordOptions {
   pid: number[];
   duration?: number;
   ringBufferMb?: number;
+  ringBufferKb?: number;
   force?: boolean;
   command: string[];
   uapi: Uapi;
 }
 
-export function captureOptions(o: { pid: number[]; command: string[]; ringBufferMb?: number; uapi: Uapi }) {
+export function captureOptions(o: { pid: number[]; command: string[]; ringBufferMb?: number; ringBufferKb?: number; uapi: Uapi }) {
+  const ringBytes = o.ringBufferKb ? o.ringBufferKb << 10 : o.ringBufferMb ? o.ringBufferMb << 20 : DEFAULT_RING_BYTES;
   return {
     pids: o.pid,
     command: o.command.length ? o.command : undefined,
     uapi: o.uapi,
-    ringBytes: o.ringBufferMb ? o.ringBufferMb << 20 : DEFAULT_RING_BYTES,
+    ringBytes,
     // Batch consumer wake-ups: the consumer polls every 50 ms anyway.
-    wakeupBytes: 256 << 10,
+    wakeupBytes: Math.min(256 << 10, ringBytes / 4),
     pollTimeoutMs: 50,
     batchBytes: 256 << 10,
     followChildren: true,
