@@ -1,0 +1,100 @@
+// The fallback when stdout is not a terminal: a plain text table printed
+// periodically (no ANSI codes, no cursor movement), good for logs and pipes.
+import type { TopSnapshot } from '../src/view/topSnapshot.js';
+import { formatAgo, formatClock, formatCount, formatMiB, formatNs, formatSpeed, formatUptime, stripAnsi } from './format.js';
+import { demoBanner, GENERATED_BANNER } from './Header.js';
+import { markerEffect } from './TimelineView.js';
+import { stageShare } from './LatencyView.js';
+
+function table(header: string[], rows: string[][], right: boolean[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => [...(r[i] ?? '')].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => {
+        const pad = ' '.repeat(Math.max(0, widths[i]! - [...c].length));
+        return right[i] ? pad + c : i === cells.length - 1 ? c : c + pad;
+      })
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/** One plain-text frame of the snapshot, ending in a newline. */
+export function renderPlain(s: TopSnapshot): string {
+  const h = s.header;
+  const out: string[] = [];
+  const parts = [
+    `uffdscope ${h.source}`,
+    `kernel ${h.kernel}`,
+    `backend ${h.backend}`,
+    `tracing ${h.selection || 'host-wide'}`,
+    `events ${formatCount(h.eventsPerSec)}/s`,
+    `total ${h.eventsTotal}`,
+    `lost ${h.lost}${h.lost > 0 ? ' (!)' : ''}`,
+    `up ${formatUptime(h.uptimeS)}`,
+  ];
+  if (h.replay) {
+    parts.push(
+      `replay ${formatClock(h.replay.positionS)}/${formatClock(h.replay.durationS)} ${formatSpeed(h.replay.speed)}${h.replay.paused ? ' paused' : ''}`,
+    );
+  }
+  if (h.paused) parts.push('display paused');
+  out.push(parts.join('  '));
+  if (h.demo) out.push(demoBanner(h.selection));
+  if (h.generated || h.source === 'generated') out.push(GENERATED_BANNER);
+
+  if (s.uffds.length === 0) {
+    out.push('no uffds');
+  } else {
+    const rows = [...s.uffds]
+      .sort((a, b) => b.faultsPerSec - a.faultsPerSec || a.id.localeCompare(b.id))
+      .map((r) => [
+        String(r.pid),
+        r.comm,
+        r.id,
+        r.mode,
+        formatMiB(r.armedMiB),
+        formatCount(r.faultsPerSec),
+        String(r.faultsTotal),
+        formatNs(r.p50Ns),
+        formatNs(r.p99Ns),
+        String(r.pending),
+        r.handler || '-',
+      ]);
+    out.push(
+      ...table(
+        ['PID', 'COMM', 'UFFD', 'MODE', 'ARMED', 'FLT/s', 'FAULTS', 'P50', 'P99', 'PENDING', 'HANDLER'],
+        rows,
+        [true, false, false, false, true, true, true, true, true, true, false],
+      ),
+    );
+  }
+
+  const l = s.latency;
+  const stage = (name: 'total' | 'queue' | 'service' | 'wake') => {
+    const st = l[name];
+    const share = name === 'total' ? '' : (() => {
+      const x = stageShare(st, l.total);
+      return x === null ? '' : ` (${Math.round(x * 100)}% of p50)`;
+    })();
+    return `${name} p50 ${formatNs(st.p50Ns)} p99 ${formatNs(st.p99Ns)}${share}`;
+  };
+  out.push(
+    `latency (${l.selected === 'all' ? 'all uffds' : l.selected}, ${l.total.count} faults): ${stage('total')} | ${stage('queue')} | ${stage('service')} | ${stage('wake')}`,
+  );
+
+  const markers = s.timeline.lanes
+    .flatMap((lane) => lane.markers.map((m) => ({ lane, m })))
+    .sort((a, b) => b.m.atS - a.m.atS)
+    .slice(0, 5);
+  if (markers.length > 0) {
+    out.push('mode switches (newest first):');
+    for (const { lane, m } of markers) {
+      const woke = m.woken !== undefined ? ` woke ${m.woken}` : '';
+      out.push(`  ${formatAgo(m.atS)} ${lane.label} ${lane.uffd} ${m.ok ? 'ok' : 'REFUSED'} ${markerEffect(m, lane.spans)} drain ${formatNs(m.latencyNs)}${woke}`);
+    }
+  } else {
+    out.push(`mode switches: none in the last ${s.timeline.windowS}s`);
+  }
+  return stripAnsi(out.join('\n')) + '\n';
+}
