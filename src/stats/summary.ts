@@ -1,0 +1,529 @@
+// The end-of-run summary: one JSON document with fixed key names (schema
+// uffdscope.summary/1; keys are only ever added, never renamed), and a text
+// table of it for humans.
+//
+// Counting rule: `faults.total` and the per-kind counts are USERFAULTS (faults
+// that blocked, or were resolved through uffd, plus async ones), not every
+// fault in an armed VMA; every fault entry is in `faults.entries`.
+
+import { EVENT_TYPES, uffdId } from '../events/types.js';
+import { FAULT_ENDS, type FaultEnd, type FaultKind, type LifecycleCounters } from '../model/faultLifecycle.js';
+import type { UffdRegistry } from '../model/uffdRegistry.js';
+import type { LatencyHistogram } from './histogram.js';
+import { STAGES, type Stats, type StageHistograms } from './stats.js';
+
+export const SUMMARY_SCHEMA = 'uffdscope.summary/1';
+
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  /** added: exact mean */
+  mean: number;
+}
+
+export interface IoctlSummary {
+  count: number;
+  errors: number;
+  p50_ns: number;
+  /** added */
+  p99_ns: number;
+  max_ns: number;
+  errnos: Record<string, number>;
+}
+
+export interface ModeSwitchSummary {
+  ts_ns: number;
+  uffd: string;
+  pid: number;
+  enable: number;
+  disable: number;
+  /** ioctl return value: 0 or -errno; null while in flight (exit not seen) */
+  result: number | null;
+  latency_ns: number | null;
+  /** added */
+  errno: string | null;
+  tid: number;
+  comm: string;
+  mode_before: string;
+  mode_after: string | null;
+  /** blocked faults this switch woke */
+  woken: number;
+}
+
+export interface UffdSummary {
+  id: string;
+  pid: number | null;
+  comm: string | null;
+  /** features negotiated at UFFDIO_API (ctx->features after it); ctx->features as last seen when the API call was not traced */
+  features: number;
+  mode: 'sync' | 'async';
+  /** userfaults */
+  faults: number;
+  /** added */
+  features_source: 'api' | 'ctx';
+  requested_features: number | null;
+  /** what UFFDIO_API reported as available on this kernel */
+  available_features: number | null;
+  /** earlier contexts at the same address (kernel reuse of freed memory) */
+  generation: number;
+  ctx_features: number;
+  owner_source: string | null;
+  created_ns: number | null;
+  closed_ns: number | null;
+  pids: number[];
+  handler_pids: number[];
+  armed_bytes: number;
+  ranges: Array<{ start: string; end: string; mode: number }>;
+  fault_entries: number;
+  faults_by_kind: Record<string, number>;
+  messages: number;
+  ioctls: number;
+  mode_changes: Array<{ ts_ns: number; mode: string; cause: string }>;
+}
+
+export interface ProcessSummary {
+  pid: number;
+  comm: string;
+  faults: number;
+  entries: number;
+  blocked: number;
+  by_kind: Record<FaultKind, number>;
+  latency_ns: { fault: LatencySummary };
+}
+
+export interface Summary {
+  schema: typeof SUMMARY_SCHEMA;
+  backend: string;
+  duration_ns: number;
+  events: {
+    received: number;
+    lost: number;
+    /** added */
+    by_type: Record<string, number>;
+    lost_by_type: Record<string, number>;
+  };
+  faults: {
+    total: number;
+    missing: number;
+    wp: number;
+    minor: number;
+    rwp: number;
+    async: number;
+    /** added */
+    unknown: number;
+    /** every fault entry in an armed VMA */
+    entries: number;
+    blocked: number;
+    /** faults that waited more than once */
+    rewaits: number;
+    /** all fault records by how they ended */
+    ended: Record<FaultEnd, number>;
+    /** userfaults by how they ended */
+    userfaults_ended: Record<FaultEnd, number>;
+    recovered: number;
+    incomplete: number;
+  };
+  messages: {
+    pagefault: { missing: number; wp: number; minor: number; rwp: number };
+    fork: number;
+    remap: number;
+    remove: number;
+    unmap: number;
+    /** added */
+    other: number;
+    pagefault_matched: number;
+    pagefault_unmatched: number;
+  };
+  latency_ns: {
+    fault: LatencySummary;
+    queue: LatencySummary;
+    service: LatencySummary;
+    wake: LatencySummary;
+  };
+  ioctls: Record<string, IoctlSummary>;
+  mode_switches: ModeSwitchSummary[];
+  uffds: UffdSummary[];
+  /** added */
+  generated: boolean;
+  start_ns: number | null;
+  latency_ns_by_kind: Partial<Record<FaultKind, { fault: LatencySummary; queue: LatencySummary; service: LatencySummary; wake: LatencySummary }>>;
+  processes: ProcessSummary[];
+  fault_rate: { window_s: number; peak_per_s: number; per_s: Array<{ sec: number; count: number }> };
+  model: {
+    open_faults: number;
+    inflight_ioctls: number;
+    late_events: number;
+    ioctl_exits_without_enter: number;
+    ioctls_dropped: number;
+    orphan_msgs_dropped: number;
+    mode_switches_dropped: number;
+    uffds_dropped: number;
+    histogram_clamped: number;
+  };
+  source?: Record<string, unknown>;
+}
+
+export interface SummaryMeta {
+  backend: string;
+  /** default: last - first event time */
+  durationNs?: number;
+  /** records lost (by the kernel side / ring buffer) */
+  lost?: number;
+  /** lost records by event type name */
+  lostByType?: Record<string, number>;
+  /** true when the stream was generated, not captured */
+  generated?: boolean;
+  source?: Record<string, unknown>;
+}
+
+export interface SummaryInput {
+  stats: Stats;
+  registry: UffdRegistry;
+  /** events received by type */
+  received: Record<string, number>;
+  firstTs?: number;
+  lastTs?: number;
+  lifecycle?: LifecycleCounters;
+  openFaults?: number;
+  inflightIoctls?: number;
+  meta: SummaryMeta;
+}
+
+function lat(h: LatencyHistogram): LatencySummary {
+  const s = h.snapshot();
+  return { count: s.count, p50: s.p50, p90: s.p90, p99: s.p99, max: s.max, mean: Math.round(h.mean) };
+}
+
+function stagesOf(s: StageHistograms) {
+  return { fault: lat(s.get('total')), queue: lat(s.get('queue')), service: lat(s.get('service')), wake: lat(s.get('wake')) };
+}
+
+function num(v: bigint | undefined | null): number | null {
+  return v === undefined || v === null ? null : Number(v);
+}
+
+export function buildSummary(input: SummaryInput): Summary {
+  const { stats, registry, meta } = input;
+  const f = stats.faults;
+  const byType: Record<string, number> = {};
+  let received = 0;
+  for (const t of EVENT_TYPES) byType[t] = 0;
+  for (const [k, v] of Object.entries(input.received)) {
+    byType[k] = v;
+    received += v;
+  }
+  const lostByType = { ...(meta.lostByType ?? {}) };
+  const lost = meta.lost ?? Object.values(lostByType).reduce((a, b) => a + b, 0);
+  const first = input.firstTs;
+  const last = input.lastTs;
+  const duration = meta.durationNs ?? (first !== undefined && last !== undefined ? last - first : 0);
+
+  const ioctls: Record<string, IoctlSummary> = {};
+  for (const name of [...stats.ioctls.keys()].sort()) {
+    const s = stats.ioctls.get(name)!;
+    ioctls[name] = {
+      count: s.count,
+      errors: s.errors,
+      p50_ns: s.duration.percentile(50),
+      p99_ns: s.duration.percentile(99),
+      max_ns: s.duration.max,
+      errnos: { ...s.errnos },
+    };
+  }
+
+  const modeSwitches: ModeSwitchSummary[] = registry.modeSwitches().map((a) => ({
+    ts_ns: a.ts,
+    uffd: uffdId(a.uffd),
+    pid: a.pid,
+    enable: Number(a.enable),
+    disable: Number(a.disable),
+    result: a.ret ?? null,
+    latency_ns: a.latencyNs ?? null,
+    errno: a.errno,
+    tid: a.tid,
+    comm: a.comm,
+    mode_before: a.modeBefore,
+    mode_after: a.modeAfter ?? null,
+    woken: a.woken,
+  }));
+
+  const uffds: UffdSummary[] = registry
+    .all()
+    .sort((a, b) => a.firstTs - b.firstTs)
+    .map((u) => ({
+      id: u.idHex,
+      pid: u.ownerPid,
+      comm: u.ownerComm,
+      features: u.features !== undefined ? Number(u.features) : u.ctxFeatures,
+      mode: u.mode,
+      faults: u.faults,
+      features_source: u.features !== undefined ? 'api' : 'ctx',
+      requested_features: num(u.requestedFeatures),
+      available_features: num(u.availableFeatures),
+      generation: u.generation,
+      ctx_features: u.ctxFeatures,
+      owner_source: u.ownerSource,
+      created_ns: u.createdTs ?? null,
+      closed_ns: u.closedTs ?? null,
+      pids: [...u.pids].sort((a, b) => a - b),
+      handler_pids: [...u.handlerPids].sort((a, b) => a - b),
+      armed_bytes: Number(u.armedBytes),
+      ranges: u.ranges.slice(0, 64).map((r) => ({ start: `0x${r.start.toString(16)}`, end: `0x${r.end.toString(16)}`, mode: Number(r.mode) })),
+      fault_entries: u.faultEntries,
+      faults_by_kind: { ...u.faultsByKind },
+      messages: u.messages,
+      ioctls: u.ioctls,
+      mode_changes: u.modeHistory.slice(0, 256).map((m) => ({ ts_ns: m.ts, mode: m.mode, cause: m.cause })),
+    }));
+
+  const byKind: Summary['latency_ns_by_kind'] = {};
+  for (const [k, g] of stats.byKind) if (g.faults > 0) byKind[k] = stagesOf(g.latency);
+
+  const processes: ProcessSummary[] = [...stats.byPid.entries()]
+    .map(([pid, g]) => ({
+      pid,
+      comm: g.comm,
+      faults: g.faults,
+      entries: g.entries,
+      blocked: g.blocked,
+      by_kind: { ...g.byKind },
+      latency_ns: { fault: lat(g.latency.get('total')) },
+    }))
+    .sort((a, b) => b.faults - a.faults || a.pid - b.pid);
+  if (stats.otherPids.entries > 0) {
+    const g = stats.otherPids;
+    processes.push({ pid: -1, comm: g.comm, faults: g.faults, entries: g.entries, blocked: g.blocked, by_kind: { ...g.byKind }, latency_ns: { fault: lat(g.latency.get('total')) } });
+  }
+
+  const lc = input.lifecycle;
+  let clamped = 0;
+  for (const st of STAGES) clamped += stats.latency.get(st).clamped;
+  const ended = {} as Record<FaultEnd, number>;
+  const ufEnded = {} as Record<FaultEnd, number>;
+  for (const k of FAULT_ENDS) {
+    ended[k] = f.ends[k];
+    ufEnded[k] = f.userfaultEnds[k];
+  }
+  const pfMatched = lc?.msgsMatched ?? 0;
+  const pfTotal = stats.messages.pagefault.missing + stats.messages.pagefault.wp + stats.messages.pagefault.minor + stats.messages.pagefault.rwp;
+
+  const summary: Summary = {
+    schema: SUMMARY_SCHEMA,
+    backend: meta.backend,
+    duration_ns: duration,
+    events: { received, lost, by_type: byType, lost_by_type: lostByType },
+    faults: {
+      total: f.userfaults,
+      missing: f.byKind.missing,
+      wp: f.byKind.wp,
+      minor: f.byKind.minor,
+      rwp: f.byKind.rwp,
+      async: f.byKind.async,
+      unknown: f.byKind.unknown,
+      entries: f.entries,
+      blocked: f.blocked,
+      rewaits: f.rewaits,
+      ended,
+      userfaults_ended: ufEnded,
+      recovered: f.recovered,
+      incomplete: f.incomplete,
+    },
+    messages: {
+      pagefault: { ...stats.messages.pagefault },
+      fork: stats.messages.fork,
+      remap: stats.messages.remap,
+      remove: stats.messages.remove,
+      unmap: stats.messages.unmap,
+      other: stats.messages.other,
+      pagefault_matched: pfMatched,
+      pagefault_unmatched: Math.max(0, pfTotal - pfMatched),
+    },
+    latency_ns: stagesOf(stats.latency),
+    ioctls,
+    mode_switches: modeSwitches,
+    uffds,
+    generated: meta.generated ?? false,
+    start_ns: first ?? null,
+    latency_ns_by_kind: byKind,
+    processes,
+    fault_rate: { window_s: stats.faultRate.seconds, peak_per_s: stats.faultRate.peak(), per_s: stats.faultRate.series(60) },
+    model: {
+      open_faults: input.openFaults ?? 0,
+      inflight_ioctls: input.inflightIoctls ?? 0,
+      late_events: lc?.lateEvents ?? 0,
+      ioctl_exits_without_enter: lc?.ioctlExitsWithoutEnter ?? 0,
+      ioctls_dropped: lc?.ioctlsDropped ?? 0,
+      orphan_msgs_dropped: lc?.orphanMsgsDropped ?? 0,
+      mode_switches_dropped: registry.modeSwitchesDropped,
+      uffds_dropped: registry.uffdsDropped,
+      histogram_clamped: clamped,
+    },
+  };
+  if (meta.source !== undefined) summary.source = meta.source;
+  return summary;
+}
+
+// ---- text form ----
+
+type Align = 'l' | 'r';
+
+/** Columns padded to their widest cell; numbers right-aligned by default. */
+export function textTable(header: string[], rows: string[][], align?: Align[], indent = '  '): string {
+  const all = [header, ...rows];
+  const w = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const al = align ?? header.map((_, i) => (i === 0 ? 'l' : 'r'));
+  return all
+    .map((r) =>
+      (
+        indent +
+        r
+          .map((c, i) => {
+            const s = c ?? '';
+            return al[i] === 'l' ? s.padEnd(w[i]) : s.padStart(w[i]);
+          })
+          .join('  ')
+      ).trimEnd(),
+    )
+    .join('\n');
+}
+
+function us(ns: number): string {
+  const v = ns / 1000;
+  if (v === 0) return '0';
+  if (v >= 100_000) return v.toFixed(0);
+  if (v >= 100) return v.toFixed(1);
+  if (v >= 1) return v.toFixed(2);
+  return v.toFixed(3);
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
+export function formatSummaryTable(s: Summary): string {
+  const out: string[] = [];
+  const secs = (s.duration_ns / 1e9).toFixed(3);
+  out.push(
+    `uffdscope summary: backend ${s.backend}${s.generated ? ' (generated stream)' : ''}, ${secs} s, ` +
+      `${s.events.received} events received, ${s.events.lost} lost`,
+  );
+  out.push('');
+  out.push('Userfaults');
+  const f = s.faults;
+  out.push(
+    textTable(
+      ['total', 'missing', 'wp', 'minor', 'rwp', 'async', 'unknown', 'blocked', 'entries'],
+      [[f.total, f.missing, f.wp, f.minor, f.rwp, f.async, f.unknown, f.blocked, f.entries].map(String)],
+      Array(9).fill('r'),
+    ),
+  );
+  const ends = FAULT_ENDS.filter((k) => f.ended[k] > 0).map((k) => `${k} ${f.ended[k]}`);
+  if (ends.length) out.push(`  ended: ${ends.join(', ')}`);
+  if (f.entries > f.total) out.push(`  ${f.entries - f.total} fault entries in armed VMAs were not userfaults (never waited)`);
+  if (f.rewaits) out.push(`  ${f.rewaits} faults waited more than once (spurious wake-ups)`);
+  if (f.recovered || f.incomplete) out.push(`  ${f.recovered} rebuilt from partial events, ${f.incomplete} incomplete (lost events)`);
+  out.push('');
+
+  out.push('Latency (µs)');
+  const rows: string[][] = [];
+  const stageNames: Array<[keyof Summary['latency_ns'], string]> = [
+    ['fault', 'fault (total)'],
+    ['queue', 'queue'],
+    ['service', 'service'],
+    ['wake', 'wake'],
+  ];
+  for (const [k, label] of stageNames) {
+    const l = s.latency_ns[k];
+    rows.push([label, String(l.count), us(l.p50), us(l.p90), us(l.p99), us(l.max), us(l.mean)]);
+  }
+  for (const [kind, st] of Object.entries(s.latency_ns_by_kind)) {
+    if (!st || st.fault.count === 0) continue;
+    const l = st.fault;
+    rows.push([`  ${kind}`, String(l.count), us(l.p50), us(l.p90), us(l.p99), us(l.max), us(l.mean)]);
+  }
+  out.push(textTable(['stage', 'count', 'p50', 'p90', 'p99', 'max', 'mean'], rows));
+  out.push('');
+
+  const names = Object.keys(s.ioctls);
+  out.push('Ioctls');
+  if (names.length === 0) out.push('  (none)');
+  else {
+    out.push(
+      textTable(
+        ['ioctl', 'count', 'errors', 'p50 µs', 'p99 µs', 'max µs', 'errnos'],
+        names.map((n) => {
+          const i = s.ioctls[n];
+          const errs = Object.entries(i.errnos)
+            .map(([e, c]) => `${e}:${c}`)
+            .join(' ');
+          return [n, String(i.count), String(i.errors), us(i.p50_ns), us(i.p99_ns), us(i.max_ns), errs];
+        }),
+        ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
+      ),
+    );
+  }
+  out.push('');
+
+  const start = s.start_ns ?? 0;
+  out.push('Mode switches (UFFDIO_SET_MODE)');
+  if (s.mode_switches.length === 0) out.push('  (none)');
+  else {
+    out.push(
+      textTable(
+        ['t (s)', 'uffd', 'pid', 'comm', 'enable', 'disable', 'result', 'latency µs', 'woken'],
+        s.mode_switches.map((m) => [
+          ((m.ts_ns - start) / 1e9).toFixed(6),
+          m.uffd,
+          String(m.pid),
+          m.comm,
+          hex(m.enable),
+          hex(m.disable),
+          m.result === null ? 'in flight' : m.result === 0 ? '0' : `${m.result} ${m.errno ?? ''}`.trim(),
+          m.latency_ns === null ? '-' : us(m.latency_ns),
+          String(m.woken),
+        ]),
+        ['r', 'l', 'r', 'l', 'r', 'r', 'l', 'r', 'r'],
+      ),
+    );
+  }
+  out.push('');
+
+  out.push('Uffds');
+  if (s.uffds.length === 0) out.push('  (none)');
+  else {
+    out.push(
+      textTable(
+        ['id', 'pid', 'comm', 'mode', 'features', 'armed', 'faults', 'handlers'],
+        s.uffds.map((u) => [
+          u.id,
+          u.pid === null ? '?' : String(u.pid),
+          u.comm ?? '?',
+          u.mode,
+          hex(u.features) + (u.features_source === 'ctx' ? '*' : ''),
+          bytes(u.armed_bytes),
+          String(u.faults),
+          u.handler_pids.join(',') || '-',
+        ]),
+        ['l', 'r', 'l', 'l', 'r', 'r', 'r', 'l'],
+      ),
+    );
+    if (s.uffds.some((u) => u.features_source === 'ctx')) out.push('  * features as seen in the context (UFFDIO_API not traced)');
+  }
+  out.push('');
+
+  const lostTypes = Object.entries(s.events.lost_by_type).filter(([, v]) => v > 0);
+  out.push(
+    `Lost records: ${s.events.lost}` + (lostTypes.length ? ` (${lostTypes.map(([k, v]) => `${k} ${v}`).join(', ')})` : ''),
+  );
+  return out.join('\n') + '\n';
+}
+
+function bytes(n: number): string {
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)}G`;
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)}M`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)}K`;
+  return `${n}`;
+}
