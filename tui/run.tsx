@@ -13,6 +13,8 @@ export interface RunTuiOptions {
   stderr?: NodeJS.WriteStream;
   /** use the terminal's alternate screen like htop (default: when stdout is a TTY) */
   alternateScreen?: boolean;
+  /** closes the UI from outside (the capture ended on a signal, the terminal went away) */
+  signal?: AbortSignal;
 }
 
 const ENTER_ALT = '\u001B[?1049h\u001B[H';
@@ -51,9 +53,13 @@ export async function runTui(source: SnapshotSource, opts: RunTuiOptions = {}): 
     patchConsole: false,
   });
   quit = () => instance.unmount();
+  const onAbort = () => quit();
+  if (opts.signal?.aborted) quit();
+  opts.signal?.addEventListener('abort', onAbort);
   try {
     await instance.waitUntilExit();
   } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
     instance.cleanup();
     restore();
     process.removeListener('exit', onExit);

@@ -56,6 +56,7 @@ export async function runTop(o: TopOptions): Promise<void> {
   });
   const tty = Boolean(process.stdout.isTTY) && Boolean(process.stdin.isTTY);
   const abort = new AbortController();
+  const closeUi = new AbortController();
   let publisher: SnapshotPublisher | null = null;
   let ui: Promise<void> | null = null;
   let stopPlain: (() => void) | null = null;
@@ -79,7 +80,7 @@ export async function runTop(o: TopOptions): Promise<void> {
         });
         publisher.start();
         if (tty) {
-          ui = runTui(publisher).finally(() => abort.abort());
+          ui = runTui(publisher, { signal: closeUi.signal }).finally(() => abort.abort());
         } else {
           stopPlain = runPlain(publisher, (o.interval ?? 2) * 1000, (t) => process.stdout.write(t));
         }
@@ -97,6 +98,9 @@ export async function runTop(o: TopOptions): Promise<void> {
     const { renderPlain } = await import('../../tui/plainTable.js');
     process.stdout.write(renderPlain(pub.current()) + '\n');
   }
+  // The UI stays up to read the final figures after a traced command ended;
+  // a signal (a closed terminal sends SIGHUP) or the duration closes it.
+  if (result.reason !== 'command-exited') closeUi.abort();
   if (ui) await ui;
   if (result.counters.lostTotal) process.stderr.write(`uffdscope: ${result.counters.lostTotal} records lost (raise --ring-buffer-mb)\n`);
 }

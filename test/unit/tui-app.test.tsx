@@ -53,7 +53,8 @@ async function mount(snap: TopSnapshot, size: { columns?: number; rows?: number 
       await sleep(20);
     },
     async waitFor(pred, what) {
-      for (let i = 0; i < 200; i++) {
+      // Generous: a loaded 2-core machine can stall a frame for a while.
+      for (let i = 0; i < 1000; i++) {
         const f = frame();
         if (pred(f)) return f;
         await sleep(5);
@@ -428,11 +429,17 @@ test('runTui renders, quits on q, unmounts and restores the terminal', async () 
     stdin: stdin as unknown as NodeJS.ReadStream,
     stderr: stdout as unknown as NodeJS.WriteStream,
   });
-  await sleep(80);
-  assert.ok(stdout.out.startsWith('\u001B[?1049h'), 'alternate screen entered');
-  assert.match(stripAnsi(stdout.out), /firecracker\/4242/);
-  assert.equal(stdin.raw, true);
-  stdin.send('q');
+  try {
+    for (let i = 0; i < 500 && !/firecracker\/4242/.test(stripAnsi(stdout.out)); i++) await sleep(10);
+    assert.ok(stdout.out.startsWith('\u001B[?1049h'), 'alternate screen entered');
+    assert.match(stripAnsi(stdout.out), /firecracker\/4242/);
+    assert.equal(stdin.raw, true);
+  } finally {
+    // Always quit, so a failed assertion cannot leave the UI (and the test
+    // process) running.
+    stdin.send('q');
+    await Promise.race([done, sleep(5000)]);
+  }
   await done;
   assert.equal(stdin.raw, false, 'raw mode restored');
   assert.ok(stdout.out.endsWith('\u001B[?1049l\u001B[?25h'), 'main screen and cursor restored');
