@@ -7,6 +7,7 @@
 // table given to the constructor (RWP bits are provisional there and may be
 // overridden), never from constants in this file.
 
+import { checkSetMode, type SetModeVerdict } from './setModeRules.js';
 import { uffdId, type IoctlArgs, type IoctlEvent, type UffdEvent } from '../events/types.js';
 import { errnoName, type Uapi } from '../events/uapi.js';
 import type { FaultRecord } from './faultLifecycle.js';
@@ -40,6 +41,8 @@ export interface SetModeAttempt {
   modeAfter: UffdMode | undefined;
   /** blocked faults whose wake-up this switch caused */
   woken: number;
+  /** what the kernel's rules predict, why, and whether the kernel agreed */
+  verdict?: SetModeVerdict;
 }
 
 export interface ModeChange {
@@ -76,6 +79,8 @@ export interface UffdInfo {
   features: bigint | undefined;
   /** what UFFDIO_API reported as available (its argument struct at exit) */
   availableFeatures: bigint | undefined;
+  /** ioctls UFFDIO_API reported (a bit per _IOC_NR) */
+  apiIoctls: bigint | undefined;
   /** ctx->features as last seen on any event, kernel-internal bits removed */
   ctxFeatures: number;
   /** earlier contexts at the same address (the kernel reuses freed ctx memory) */
@@ -310,6 +315,7 @@ export class UffdRegistry {
         requestedFeatures: undefined,
         features: undefined,
         availableFeatures: undefined,
+        apiIoctls: undefined,
         ctxFeatures: 0,
         generation: 0,
         apiTs: undefined,
@@ -396,7 +402,10 @@ export class UffdRegistry {
         u.apiRet = e.ret;
         if (e.ret === 0) {
           const ctx = e.ctxFeatures & ~this.internalMask;
-          if (args) u.availableFeatures = args.features;
+          if (args) {
+            u.availableFeatures = args.features;
+            u.apiIoctls = args.ioctls;
+          }
           // ctx->features is read at the exit; if it reads 0 (context not
           // readable), fall back to requested & available
           u.features =
@@ -428,6 +437,11 @@ export class UffdRegistry {
           a.errno = errnoName(e.ret);
           a.latencyNs = e.ts - a.ts;
           a.modeAfter = this.modeOf(e.ctxFeatures);
+          a.verdict = checkSetMode(
+            { enable: a.enable, disable: a.disable, negotiated: u.features, available: u.availableFeatures, apiIoctls: u.apiIoctls },
+            e.ret,
+            this.uapi,
+          );
         }
         this.observe(u, e.ctxFeatures, e.ts, 'set_mode');
         return;

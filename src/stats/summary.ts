@@ -51,6 +51,10 @@ export interface ModeSwitchSummary {
   mode_after: string | null;
   /** blocked faults this switch woke */
   woken: number;
+  /** what the kernel's rules predict (src/model/setModeRules.ts), why, and whether the result agreed */
+  expected: 'ok' | 'EINVAL' | null;
+  why: string | null;
+  kernel_agrees: boolean | null;
 }
 
 export interface UffdSummary {
@@ -248,6 +252,9 @@ export function buildSummary(input: SummaryInput): Summary {
     mode_before: a.modeBefore,
     mode_after: a.modeAfter ?? null,
     woken: a.woken,
+    expected: a.verdict?.expected ?? null,
+    why: a.verdict?.reason ?? null,
+    kernel_agrees: a.verdict?.agrees ?? null,
   }));
 
   const uffds: UffdSummary[] = registry
@@ -488,6 +495,14 @@ export function formatSummaryTable(s: Summary): string {
         ['r', 'l', 'r', 'l', 'r', 'r', 'l', 'r', 'r'],
       ),
     );
+    // Why each refusal happened (by the kernel's rules), once per distinct reason.
+    const why = new Map<string, number>();
+    for (const m of s.mode_switches) {
+      if (m.why === null || m.result === null) continue;
+      const key = `${m.result === 0 ? 'ok' : m.errno ?? m.result}: ${m.why}${m.kernel_agrees === false ? ' [KERNEL DISAGREES with the rules: expected ' + m.expected + ']' : ''}`;
+      why.set(key, (why.get(key) ?? 0) + 1);
+    }
+    for (const [k, n] of why) out.push(`  ${n} x ${k}`);
   }
   out.push('');
 
