@@ -35,15 +35,20 @@ async function recordThenSignal(signal: NodeJS.Signals): Promise<{ code: number 
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  // Wait until the programs are attached and the workload runs.
-  for (let i = 0; i < 100 && ours().progs.length < 13; i++) await sleep(100);
-  assert.ok(ours().progs.length >= 13, `programs attached while recording (${stderr})`);
-  await sleep(700);
-  child.kill(signal);
-  const code = await Promise.race([exited, sleep(10_000).then(() => 'timeout' as const)]);
-  assert.notEqual(code, 'timeout', `record did not exit after ${signal}: ${stderr}`);
-  if (signal === 'SIGKILL') spawnSync('pkill', ['-KILL', '-f', tag]); // the orphaned workload
-  return { code: code as number | null, file, tag };
+  try {
+    // Wait until the programs are attached and the workload runs.
+    for (let i = 0; i < 200 && ours().progs.length === 0; i++) await sleep(100);
+    assert.ok(ours().progs.length > 0, `programs attached while recording (${stderr})`);
+    await sleep(700);
+    child.kill(signal);
+    const code = await Promise.race([exited, sleep(10_000).then(() => 'timeout' as const)]);
+    assert.notEqual(code, 'timeout', `record did not exit after ${signal}: ${stderr}`);
+    return { code: code as number | null, file, tag };
+  } finally {
+    // Never leave a recorder or workload behind, whatever failed above.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    spawnSync('pkill', ['-KILL', '-f', tag]);
+  }
 }
 
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
