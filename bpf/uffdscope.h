@@ -189,4 +189,37 @@ struct uscope_counters {
 	__u64 inflight_dropped;  /* per-thread state map full */
 };
 
+/* ---- appended for the precise backends (fentry, kprobe) ---- */
+
+/* handle_userfault() entry/exit, and userfaultfd_set_mode() entry/exit on
+ * kernels that have it (the RWP series). Emitted by the fentry and kprobe
+ * backends only, next to the tracepoint backend's records. Its per-type
+ * counters use the spare slot at index USCOPE_REC_TYPE_COUNT: produced[]
+ * and lost[] hold USCOPE_REC_TYPE_COUNT + 1 entries, so the counters
+ * layout is unchanged. */
+#define USCOPE_REC_HU 11
+
+/* uscope_hu.kind */
+#define USCOPE_HU_ENTER 1          /* handle_userfault() entered */
+#define USCOPE_HU_EXIT 2           /* handle_userfault() returned */
+#define USCOPE_HU_SET_MODE_ENTER 3 /* userfaultfd_set_mode() entered */
+#define USCOPE_HU_SET_MODE_EXIT 4  /* userfaultfd_set_mode() returned */
+
+/* Exact in-kernel timing of handle_userfault() (and of the set-mode path).
+ * An EXIT record repeats what its ENTER saw; exits whose entry was not
+ * seen (tracing began mid-call) are not emitted. */
+struct uscope_hu {
+	struct uscope_header h;
+	__u64 uffd;        /* struct userfaultfd_ctx *: vmf->vma->vm_userfaultfd_ctx.ctx, or set_mode's ctx */
+	__u64 address;     /* HU: vmf->real_address (vmf->address where absent); SET_MODE: the ioctl's user arg pointer */
+	__u64 reason;      /* HU: VM_UFFD_* bit handle_userfault() was called for; SET_MODE: uffdio_set_mode.enable */
+	__u64 fault_flags; /* HU: vmf->flags (FAULT_FLAG_*); SET_MODE: uffdio_set_mode.disable */
+	__u64 enter_ts_ns; /* entry time (== h.ts_ns on *_ENTER) */
+	__s64 ret;         /* *_EXIT: vm_fault_t (HU) or int (SET_MODE); 0 on entry */
+	__u32 kind;        /* USCOPE_HU_* */
+	__u32 ctx_features; /* ctx->features at this point (after the switch on SET_MODE_EXIT) */
+	__u32 arg_read_ok; /* SET_MODE: 1 when enable/disable could be read from user memory */
+	__u32 pad;
+};
+
 #endif /* UFFDSCOPE_H */

@@ -11,6 +11,13 @@
 //
 // Steps follow libbpf-bootstrap: open -> configure -> load -> attach -> poll,
 // each checked and named in the error it raises.
+//
+// Backends: one bpftool skeleton per backend (tracepoint: uffdscope,
+// fentry: uffdscope_fentry, kprobe: uffdscope_kprobe). The precise objects
+// are the tracepoint object plus their own programs, so map, program and
+// rodata names are identical across the three: a small per-skeleton
+// adapter (SkelImpl) opens, loads and destroys; everything else works on
+// the bpf_object and its maps.
 
 #include <napi.h>
 
@@ -25,8 +32,10 @@
 #include <vector>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <fstream>
 #include <linux/types.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
@@ -41,6 +50,8 @@ extern "C" {
 #include "uffdscope.h"
 }
 #include "uffdscope.skel.h"
+#include "uffdscope_fentry.skel.h"
+#include "uffdscope_kprobe.skel.h"
 
 namespace {
 
@@ -72,7 +83,7 @@ std::string take_log() {
 // Throws the JavaScript-defined error class (falls back to Error before
 // registration) with the failing step and errno attached.
 [[noreturn]] void throw_step(Napi::Env env, const std::string& step, int err,
-                             const std::string& what = "") {
+                             const std::string& what = "", const std::string& backend = "") {
   std::string msg = step + ": " + (what.empty() ? strerror(err) : what);
   std::string detail = take_log();
   Napi::Object e;
@@ -85,8 +96,102 @@ std::string take_log() {
   e.Set("errno", Napi::Number::New(env, err));
   e.Set("code", Napi::String::New(env, err ? (std::string("E") + std::to_string(err)) : ""));
   if (!detail.empty()) e.Set("libbpfLog", Napi::String::New(env, detail));
+  if (!backend.empty()) e.Set("backend", Napi::String::New(env, backend));
   throw Napi::Error(env, e);
 }
+
+// ---- backends ----
+
+// The configuration every object takes (rodata names are the same in all).
+struct Config {
+  bool filter_tgids = false;
+  bool follow_children = true;
+  uint64_t hu_start = 0, hu_end = 0;
+  uint64_t vm_uffd_missing = 0, vm_uffd_wp = 0, vm_uffd_minor = 0;
+  uint64_t wakeup_bytes = 0;
+};
+
+// One opened (then loaded) BPF object, whichever skeleton it came from.
+class Skel {
+ public:
+  virtual ~Skel() = default;
+  virtual int Load() = 0;
+  struct bpf_object* obj = nullptr;
+  struct bpf_map* events = nullptr;
+  struct bpf_map* counters = nullptr;
+  struct bpf_map* tgids = nullptr;
+};
+
+template <class S, S* (*OpenFn)(), int (*LoadFn)(S*), void (*DestroyFn)(S*)>
+class SkelImpl : public Skel {
+ public:
+  // nullptr with errno set when the skeleton cannot be opened.
+  static std::unique_ptr<Skel> Open(const Config& c) {
+    S* s = OpenFn();
+    if (!s) return nullptr;
+    auto self = std::unique_ptr<SkelImpl>(new SkelImpl(s));
+    s->rodata->filter_tgids = c.filter_tgids;
+    s->rodata->follow_children = c.follow_children;
+    s->rodata->hu_start = c.hu_start;
+    s->rodata->hu_end = c.hu_end;
+    s->rodata->vm_uffd_missing = c.vm_uffd_missing;
+    s->rodata->vm_uffd_wp = c.vm_uffd_wp;
+    s->rodata->vm_uffd_minor = c.vm_uffd_minor;
+    s->rodata->wakeup_bytes = c.wakeup_bytes;
+    return self;
+  }
+  ~SkelImpl() override { DestroyFn(s_); }  // detaches skeleton links, closes maps
+  int Load() override { return LoadFn(s_); }
+
+ private:
+  explicit SkelImpl(S* s) : s_(s) {
+    obj = s->obj;
+    events = s->maps.uscope_events;
+    counters = s->maps.uscope_counters;
+    tgids = s->maps.uscope_tgids;
+  }
+  S* s_;
+};
+
+using TracepointSkel = SkelImpl<struct uffdscope, uffdscope__open, uffdscope__load, uffdscope__destroy>;
+using FentrySkel =
+    SkelImpl<struct uffdscope_fentry, uffdscope_fentry__open, uffdscope_fentry__load, uffdscope_fentry__destroy>;
+using KprobeSkel =
+    SkelImpl<struct uffdscope_kprobe, uffdscope_kprobe__open, uffdscope_kprobe__load, uffdscope_kprobe__destroy>;
+
+// Is `name` a symbol in /proc/kallsyms (address visible or not)?
+bool InKallsyms(const std::string& name) {
+  std::ifstream in("/proc/kallsyms");
+  std::string line;
+  while (std::getline(in, line)) {
+    // "<addr> <type> <name>[\t[module]]"
+    size_t sp2 = line.find(' ', line.find(' ') + 1);
+    if (sp2 == std::string::npos) continue;
+    size_t end = line.find_first_of(" \t", sp2 + 1);
+    if (line.compare(sp2 + 1, end == std::string::npos ? std::string::npos : end - sp2 - 1, name) == 0)
+      return true;
+  }
+  return false;
+}
+
+// Is `name` a function in the kernel's BTF (what fentry/fexit attach to)?
+bool InVmlinuxBtf(const std::string& name) {
+  struct btf* btf = btf__load_vmlinux_btf();
+  if (!btf) return false;
+  bool found = btf__find_by_name_kind(btf, name.c_str(), BTF_KIND_FUNC) >= 0;
+  btf__free(btf);
+  return found;
+}
+
+// Optional programs: attached only where their target exists. The RWP
+// series' userfaultfd_set_mode() is absent from mainline kernels.
+struct OptionalTarget {
+  const char* programs[2];
+  const char* symbol;
+};
+const OptionalTarget kOptional[] = {
+    {{"uscope_sm_entry", "uscope_sm_exit"}, "userfaultfd_set_mode"},
+};
 
 struct Batch {
   std::vector<uint8_t> bytes;
@@ -106,11 +211,14 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
                            InstanceMethod("removeTgid", &Tracer::RemoveTgid),
                            InstanceMethod("counters", &Tracer::Counters),
                            InstanceMethod("programs", &Tracer::Programs),
+                           InstanceMethod("describe", &Tracer::Describe),
                        });
   }
 
-  // new Tracer(config): open -> configure -> load. The config object was
-  // validated in JavaScript; here only types are enforced.
+  // new Tracer(config): open -> configure -> load, of the skeleton named by
+  // config.backend (default tracepoint); a precise backend first probes its
+  // own programs (ProbePrecise). The config object was validated in
+  // JavaScript; here only types are enforced.
   explicit Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
     Napi::Env env = info.Env();
     Napi::Object cfg = info[0].As<Napi::Object>();
@@ -125,29 +233,52 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     auto flag = [&](const char* k) { return cfg.Get(k).ToBoolean().Value(); };
 
     take_log();
-    skel_ = uffdscope__open();
-    if (!skel_) throw_step(env, "open", errno);
+    Napi::Value b = cfg.Get("backend");
+    backend_ = b.IsString() ? b.As<Napi::String>().Utf8Value() : "tracepoint";
+    Config c;
+    c.filter_tgids = flag("filterTgids");
+    c.follow_children = flag("followChildren");
+    c.hu_start = u64("handleUserfaultStart");
+    c.hu_end = u64("handleUserfaultEnd");
+    c.vm_uffd_missing = u64("vmUffdMissing");
+    c.vm_uffd_wp = u64("vmUffdWp");
+    c.vm_uffd_minor = u64("vmUffdMinor");
+    c.wakeup_bytes = u64("wakeupBytes");
+    if (backend_ != "tracepoint" && backend_ != "fentry" && backend_ != "kprobe")
+      throw_step(env, "open", EINVAL, "unknown backend \"" + backend_ + "\"", backend_);
+    if (backend_ != "tracepoint") ProbePrecise(env, c);
+    skel_ = OpenSkel(backend_, c);
+    if (!skel_) throw_step(env, "open", errno, "", backend_);
 
-    // configure: rodata and map sizes must be set before load.
-    skel_->rodata->filter_tgids = flag("filterTgids");
-    skel_->rodata->follow_children = flag("followChildren");
-    skel_->rodata->hu_start = u64("handleUserfaultStart");
-    skel_->rodata->hu_end = u64("handleUserfaultEnd");
-    skel_->rodata->vm_uffd_missing = u64("vmUffdMissing");
-    skel_->rodata->vm_uffd_wp = u64("vmUffdWp");
-    skel_->rodata->vm_uffd_minor = u64("vmUffdMinor");
-    skel_->rodata->wakeup_bytes = u64("wakeupBytes");
+    // configure: rodata (set by the adapter), map sizes and optional
+    // programs must be settled before load.
     uint64_t ring_bytes = u64("ringBytes");
     if (ring_bytes) {
-      int err = bpf_map__set_max_entries(skel_->maps.uscope_events, (uint32_t)ring_bytes);
+      int err = bpf_map__set_max_entries(skel_->events, (uint32_t)ring_bytes);
       if (err) Fail(env, "configure ring buffer size", -err);
+    }
+    for (const auto& opt : kOptional) {
+      bool any = false;
+      for (const char* name : opt.programs) any |= bpf_object__find_program_by_name(skel_->obj, name) != nullptr;
+      if (!any) continue;
+      std::string why;
+      if (backend_ == "fentry" && !InVmlinuxBtf(opt.symbol)) why = std::string(opt.symbol) + "() not in the kernel's BTF";
+      if (backend_ == "kprobe" && !InKallsyms(opt.symbol)) why = std::string(opt.symbol) + "() not in /proc/kallsyms";
+      if (why.empty()) continue;
+      for (const char* name : opt.programs) {
+        struct bpf_program* p = bpf_object__find_program_by_name(skel_->obj, name);
+        if (!p) continue;
+        int err = bpf_program__set_autoload(p, false);
+        if (err) Fail(env, std::string("configure ") + name, -err);
+        skipped_.push_back({name, bpf_program__section_name(p), why});
+      }
     }
     poll_timeout_ms_ = (int)u64("pollTimeoutMs");
     batch_bytes_ = (size_t)u64("batchBytes");
     if (poll_timeout_ms_ <= 0) poll_timeout_ms_ = 50;
     if (batch_bytes_ < 4096) batch_bytes_ = 4096;
 
-    int err = uffdscope__load(skel_);
+    int err = skel_->Load();
     if (err) Fail(env, "load", -err);
   }
 
@@ -156,9 +287,57 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   }
 
  private:
+  static std::unique_ptr<Skel> OpenSkel(const std::string& backend, const Config& c) {
+    if (backend == "fentry") return FentrySkel::Open(c);
+    if (backend == "kprobe") return KprobeSkel::Open(c);
+    return TracepointSkel::Open(c);
+  }
+
+  // A precise backend's own programs (handle_userfault entry/exit) are
+  // tried first on their own: load and attach just them, then detach and
+  // unload. A kernel that refuses them (no trampolines, no kprobes) refuses
+  // here, with the same step, errno and program as the full object would
+  // give, without loading the other programs in vain. Nothing is emitted
+  // meanwhile: no process is selected yet.
+  void ProbePrecise(Napi::Env env, const Config& c) {
+    static const char* const kProbe[] = {"uscope_hu_entry", "uscope_hu_exit"};
+    Config quiet = c;
+    quiet.filter_tgids = true;
+    std::unique_ptr<Skel> probe = OpenSkel(backend_, quiet);
+    if (!probe) throw_step(env, "open", errno, "", backend_);
+    bpf_map__set_max_entries(probe->events, 4096);  // smallest ring; best effort
+    struct bpf_program* prog;
+    bpf_object__for_each_program(prog, probe->obj) {
+      bool want = false;
+      for (const char* n : kProbe) want |= strcmp(bpf_program__name(prog), n) == 0;
+      bpf_program__set_autoload(prog, want);
+    }
+    int err = probe->Load();
+    if (err) {
+      probe.reset();
+      throw_step(env, "load", -err, "", backend_);
+    }
+    std::vector<struct bpf_link*> links;
+    bpf_object__for_each_program(prog, probe->obj) {
+      if (!bpf_program__autoload(prog)) continue;
+      struct bpf_link* link = bpf_program__attach(prog);
+      if (!link) {
+        int aerr = errno;
+        std::string step = std::string("attach ") + bpf_program__name(prog) + " (" + bpf_program__section_name(prog) + ")";
+        for (auto* l : links) bpf_link__destroy(l);
+        probe.reset();
+        throw_step(env, step, aerr, "", backend_);
+      }
+      links.push_back(link);
+    }
+    for (auto* l : links) bpf_link__destroy(l);
+    probe.reset();
+    take_log();  // the full object's messages only from here on
+  }
+
   [[noreturn]] void Fail(Napi::Env env, const std::string& step, int err) {
     Destroy();
-    throw_step(env, step, err);
+    throw_step(env, step, err, "", backend_);
   }
 
   // Only called with the consumer thread gone (see Start: the wrapper is
@@ -170,29 +349,37 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
       ring_buffer__free(rb_);
       rb_ = nullptr;
     }
-    if (skel_) {
-      uffdscope__destroy(skel_);  // detaches links, closes maps
-      skel_ = nullptr;
-    }
+    skel_.reset();  // the skeleton's destroy: detaches links, closes maps
   }
 
   void Require(Napi::Env env) {
     if (!skel_) throw_step(env, "use", EBADF, "tracer is closed");
   }
 
-  // attach(): every program, named in the error when one fails.
+  // attach(): every loaded program, named in the error when one fails.
+  // The backend's own (non-tracepoint) programs go first, so a kernel that
+  // refuses them refuses before anything else was attached; on a failure
+  // every link made so far is destroyed again (nothing stays attached).
   Napi::Value Attach(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Require(env);
+    std::vector<struct bpf_program*> order;
     struct bpf_program* prog;
-    bpf_object__for_each_program(prog, skel_->obj) {
-      if (!bpf_program__autoload(prog)) continue;
-      struct bpf_link* link = bpf_program__attach(prog);
+    for (int pass = 0; pass < 2; pass++) {
+      bpf_object__for_each_program(prog, skel_->obj) {
+        if (!bpf_program__autoload(prog)) continue;
+        bool tp = strncmp(bpf_program__section_name(prog), "tracepoint/", 11) == 0;
+        if (tp == (pass == 1)) order.push_back(prog);
+      }
+    }
+    for (auto* p : order) {
+      struct bpf_link* link = bpf_program__attach(p);
       if (!link) {
         int err = errno;
-        throw_step(env, std::string("attach ") + bpf_program__name(prog) + " (" +
-                            bpf_program__section_name(prog) + ")",
-                   err);
+        for (auto* l : links_) bpf_link__destroy(l);
+        links_.clear();
+        throw_step(env, std::string("attach ") + bpf_program__name(p) + " (" + bpf_program__section_name(p) + ")",
+                   err, "", backend_);
       }
       links_.push_back(link);
     }
@@ -266,7 +453,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     Require(env);
     if (thread_.joinable()) throw_step(env, "start", EBUSY, "already started");
     if (!info[0].IsFunction()) throw_step(env, "start", EINVAL, "onBatch must be a function");
-    rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.uscope_events), OnRecord, this, nullptr);
+    rb_ = ring_buffer__new(bpf_map__fd(skel_->events), OnRecord, this, nullptr);
     if (!rb_) throw_step(env, "ring_buffer__new", errno);
     done_ = std::make_unique<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
     tsfn_ = Napi::ThreadSafeFunction::New(
@@ -320,12 +507,12 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value AddTgid(const Napi::CallbackInfo& info) {
     Require(info.Env());
     uint32_t k = info[0].As<Napi::Number>().Uint32Value();
-    return MapUpdate(info, skel_->maps.uscope_tgids, true, &k, sizeof(k), "add pid to filter");
+    return MapUpdate(info, skel_->tgids, true, &k, sizeof(k), "add pid to filter");
   }
   Napi::Value RemoveTgid(const Napi::CallbackInfo& info) {
     Require(info.Env());
     uint32_t k = info[0].As<Napi::Number>().Uint32Value();
-    return MapUpdate(info, skel_->maps.uscope_tgids, false, &k, sizeof(k), "remove pid from filter");
+    return MapUpdate(info, skel_->tgids, false, &k, sizeof(k), "remove pid from filter");
   }
 
 
@@ -338,7 +525,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     if (ncpu <= 0) throw_step(env, "counters: possible cpus", -ncpu);
     std::vector<struct uscope_counters> per(ncpu);
     uint32_t zero = 0;
-    int err = bpf_map__lookup_elem(skel_->maps.uscope_counters, &zero, sizeof(zero), per.data(),
+    int err = bpf_map__lookup_elem(skel_->counters, &zero, sizeof(zero), per.data(),
                                    sizeof(struct uscope_counters) * ncpu, 0);
     if (err) throw_step(env, "counters: read map", -err);
     Napi::Array cpus = Napi::Array::New(env, ncpu);
@@ -377,6 +564,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
       Napi::Object o = Napi::Object::New(env);
       o.Set("name", bpf_program__name(prog));
       o.Set("section", bpf_program__section_name(prog));
+      o.Set("autoload", Napi::Boolean::New(env, bpf_program__autoload(prog)));
       struct bpf_prog_info pinfo = {};
       __u32 len = sizeof(pinfo);
       int fd = bpf_program__fd(prog);
@@ -387,7 +575,30 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     return arr;
   }
 
-  struct uffdscope* skel_ = nullptr;
+  // describe(): the backend this tracer was opened with and the optional
+  // programs left out (with why).
+  Napi::Value Describe(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("backend", backend_);
+    Napi::Array sk = Napi::Array::New(env, skipped_.size());
+    for (size_t i = 0; i < skipped_.size(); i++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("program", skipped_[i].program);
+      o.Set("section", skipped_[i].section);
+      o.Set("reason", skipped_[i].reason);
+      sk.Set(i, o);
+    }
+    out.Set("skipped", sk);
+    return out;
+  }
+
+  struct Skipped {
+    std::string program, section, reason;
+  };
+  std::string backend_ = "tracepoint";
+  std::vector<Skipped> skipped_;
+  std::unique_ptr<Skel> skel_;
   struct ring_buffer* rb_ = nullptr;
   std::vector<struct bpf_link*> links_;
   std::thread thread_;
@@ -420,6 +631,7 @@ Napi::Value RecordSizes(const Napi::CallbackInfo& info) {
   SZ(uscope_uffd_close);
   SZ(uscope_proc);
   SZ(uscope_counters);
+  SZ(uscope_hu);
 #undef SZ
   return o;
 }
@@ -482,6 +694,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probeUffdApi", Napi::Function::New(env, ProbeUffdApi));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
   exports.Set("abi", Napi::Number::New(env, USCOPE_RECORD_ABI));
+  Napi::Array backends = Napi::Array::New(env, 3);
+  backends.Set(0u, "fentry");
+  backends.Set(1u, "kprobe");
+  backends.Set(2u, "tracepoint");
+  exports.Set("backends", backends);  // the skeletons built into this addon
   return exports;
 }
 

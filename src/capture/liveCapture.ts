@@ -1,6 +1,8 @@
-// Live capture: preflight (privileges, tracefs, symbols), load and attach
-// the tracepoint backend, select processes in the kernel, run an optional
-// command under tracing, and hand decoded-ready record batches to sinks.
+// Live capture: preflight (privileges, tracefs, symbols), choose a backend
+// (fentry, kprobe or tracepoint; `auto` tries them in that order and keeps
+// what each attempt returned), load and attach it, select processes in the
+// kernel, run an optional command under tracing, and hand decoded-ready
+// record batches to sinks.
 //
 // Live capture, a recording and a generated scenario all end up as the same
 // batches of records, so every consumer works on all three.
@@ -8,11 +10,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { createTracer, NativeError, AddonMissingError, type NativeTracer, type NativeCounters } from '../native/addon.js';
+import {
+  createTracer,
+  NativeError,
+  AddonMissingError,
+  BACKEND_ORDER,
+  isBackendName,
+  type BackendName,
+  type NativeTracer,
+  type NativeCounters,
+  type TracerConfig,
+} from '../native/addon.js';
 import { textSymbolRange, type SymbolRange } from './kallsyms.js';
 import { ensureTracefs } from './tracefs.js';
 import { privileges } from './privileges.js';
-import type { Uapi } from '../events/uapi.js';
+import { errnoName, type Uapi } from '../events/uapi.js';
 import { C } from '../events/layout.generated.js';
 import { EVENT_TYPES } from '../events/types.js';
 
@@ -37,6 +49,33 @@ export interface CaptureOptions {
   followChildren: boolean;
   /** stdio for the command (default: inherit) */
   commandStdio?: 'inherit' | 'ignore' | 'pipe';
+  /** capture backend; auto (the default) tries fentry, kprobe, tracepoint */
+  backend?: 'auto' | BackendName;
+}
+
+export type BackendChoice = 'auto' | BackendName;
+export { BACKEND_ORDER, type BackendName };
+
+/** What one try of a backend returned: open -> configure -> load -> attach. */
+export interface BackendAttempt {
+  backend: BackendName;
+  ok: boolean;
+  /** the step that failed: open, configure, load or attach; null when ok */
+  step: 'open' | 'configure' | 'load' | 'attach' | null;
+  /** positive errno of the failure, 0 when ok */
+  errno: number;
+  /** its name (EPERM, ENOENT, ...), null when ok */
+  code: string | null;
+  /** one line: "load: Operation not permitted (EPERM)", or what was attached */
+  message: string;
+  /** the program the kernel refused, when known */
+  program?: string;
+  /** why, in the kernel's terms, when recognised */
+  hint?: string;
+  /** ok: programs attached */
+  programs?: number;
+  /** ok: optional programs left out (e.g. the set-mode path on a kernel without it) */
+  skipped?: Array<{ program: string; reason: string }>;
 }
 
 export const DEFAULT_RING_BYTES = 16 << 20;
@@ -65,9 +104,15 @@ export function summarizeCounters(c: NativeCounters): LostCounts {
   let lostTotal = 0;
   const perCpuLost: number[] = [];
   const extra = { vmaLookupFailed: 0, stackFailed: 0, msgsTruncated: 0, inflightDropped: 0 };
+  // USCOPE_REC_HU (precise backends only) uses the counters' spare slot at
+  // index USCOPE_REC_TYPE_COUNT; it is listed only when it was used, so a
+  // tracepoint capture's counters look as before.
+  const last = c.perCpu.some((x) => x.produced[C.USCOPE_REC_HU] || x.lost[C.USCOPE_REC_HU])
+    ? C.USCOPE_REC_HU
+    : C.USCOPE_REC_TYPE_COUNT - 1;
   for (const cpu of c.perCpu) {
     let cpuLost = 0;
-    for (let t = 1; t < C.USCOPE_REC_TYPE_COUNT; t++) {
+    for (let t = 1; t <= last; t++) {
       const name = recordTypeName(t);
       produced[name] = (produced[name] ?? 0) + cpu.produced[t];
       lost[name] = (lost[name] ?? 0) + cpu.lost[t];
@@ -87,11 +132,14 @@ export function summarizeCounters(c: NativeCounters): LostCounts {
 /** Record type number -> event type name (the two ioctl records share one). */
 export function recordTypeName(t: number): string {
   // USCOPE_REC_* are numbered in the order of EVENT_TYPES.
+  if (t === C.USCOPE_REC_HU) return 'hu';
   return EVENT_TYPES[t - 1] ?? `type_${t}`;
 }
 
 export interface CaptureInfo {
-  backend: 'tracepoint';
+  backend: BackendName;
+  /** every backend tried, in order, the last one being `backend` */
+  backendAttempts: BackendAttempt[];
   kernel: { release: string; version: string; machine: string };
   blockDetection: 'stack' | 'heuristic';
   handleUserfault: SymbolRange | null;
@@ -122,6 +170,10 @@ export class LiveCapture {
 
   /** Preflight, open, load, attach. Throws CaptureError with one line. */
   static open(opts: CaptureOptions): LiveCapture {
+    const choice = opts.backend ?? 'auto';
+    if (choice !== 'auto' && !isBackendName(choice)) {
+      throw new CaptureError(`--backend ${String(choice)}: must be auto, ${BACKEND_ORDER.join(', ')}`, 2);
+    }
     for (const pid of opts.pids) {
       if (!Number.isInteger(pid) || pid <= 0) throw new CaptureError(`--pid ${pid}: not a process id`, 2);
       if (!existsSync(`/proc/${pid}`)) {
@@ -137,29 +189,14 @@ export class LiveCapture {
     }
     const hu = textSymbolRange('handle_userfault');
     const hostWide = opts.pids.length === 0 && !opts.command;
-    let tracer: NativeTracer;
-    try {
-      tracer = createTracer({
-        filterTgids: !hostWide,
-        followChildren: opts.followChildren,
-        handleUserfaultStart: hu?.start ?? 0n,
-        handleUserfaultEnd: hu?.end ?? 0n,
-        vmUffdMissing: opts.uapi.VM_UFFD_MISSING,
-        vmUffdWp: opts.uapi.VM_UFFD_WP,
-        vmUffdMinor: opts.uapi.VM_UFFD_MINOR,
-        wakeupBytes: opts.wakeupBytes,
-        ringBytes: opts.ringBytes,
-        pollTimeoutMs: opts.pollTimeoutMs,
-        batchBytes: opts.batchBytes,
-      });
-      tracer.attach();
-    } catch (e) {
-      throw asCaptureError(e);
-    }
+    const cfg = tracerConfig(opts, hu, hostWide);
+    const { tracer, attempts, error } = openBackend(choice, cfg);
+    if (!tracer) throw backendError(choice, attempts, error);
     for (const pid of opts.pids) tracer.addTgid(pid);
     const now = bootTimeNs();
     const info: CaptureInfo = {
-      backend: 'tracepoint',
+      backend: attempts[attempts.length - 1].backend,
+      backendAttempts: attempts,
       kernel: { release: os.release(), version: os.version(), machine: os.machine() },
       blockDetection: hu ? 'stack' : 'heuristic',
       handleUserfault: hu,
@@ -237,7 +274,7 @@ export class LiveCapture {
     return summarizeCounters(this.tracer.counters());
   }
 
-  programs(): Array<{ name: string; section: string; id?: number }> {
+  programs(): Array<{ name: string; section: string; autoload: boolean; id?: number }> {
     return this.tracer.programs();
   }
 
@@ -247,6 +284,138 @@ export class LiveCapture {
     this.closed = true;
     this.tracer.close();
   }
+}
+
+function tracerConfig(opts: CaptureOptions, hu: SymbolRange | null, hostWide: boolean): TracerConfig {
+  return {
+    filterTgids: !hostWide,
+    followChildren: opts.followChildren,
+    handleUserfaultStart: hu?.start ?? 0n,
+    handleUserfaultEnd: hu?.end ?? 0n,
+    vmUffdMissing: opts.uapi.VM_UFFD_MISSING,
+    vmUffdWp: opts.uapi.VM_UFFD_WP,
+    vmUffdMinor: opts.uapi.VM_UFFD_MINOR,
+    wakeupBytes: opts.wakeupBytes,
+    ringBytes: opts.ringBytes,
+    pollTimeoutMs: opts.pollTimeoutMs,
+    batchBytes: opts.batchBytes,
+  };
+}
+
+/** Why the kernel refused, when the failure is a known one. */
+function refusalHint(backend: BackendName, step: BackendAttempt['step'], errno: number): string | undefined {
+  if (backend === 'fentry' && step === 'load' && (errno === 1 || errno === 13)) {
+    return 'the kernel refuses BPF tracing programs (fentry/fexit trampolines)';
+  }
+  if (backend === 'fentry' && step === 'load' && errno === 3) {
+    return 'attach target missing from the kernel BTF (handle_userfault inlined or renamed?)';
+  }
+  if (backend === 'kprobe' && step === 'attach' && (errno === 2 || errno === 95)) {
+    const pmu = existsSync('/sys/bus/event_source/devices/kprobe');
+    const legacy = existsSync('/sys/kernel/tracing/kprobe_events') || existsSync('/sys/kernel/debug/tracing/kprobe_events');
+    if (!pmu && !legacy) return 'no kprobe PMU and no kprobe_events: kernel built without CONFIG_KPROBES';
+    return 'handle_userfault not probeable (inlined, renamed, or blacklisted for kprobes)';
+  }
+  return undefined;
+}
+
+/** A NativeError from one backend's open/load/attach -> its attempt entry. */
+export function attemptFromError(backend: BackendName, e: NativeError): BackendAttempt {
+  const word = (e.step || '').split(' ', 1)[0];
+  const step: BackendAttempt['step'] =
+    word === 'open' || word === 'load' || word === 'attach' || word === 'configure' ? word : 'open';
+  const errno = Math.abs(e.errno || 0);
+  const code = errno ? (errnoName(-errno) ?? `errno_${errno}`) : null;
+  const a: BackendAttempt = { backend, ok: false, step, errno, code, message: code ? `${e.message} (${code})` : e.message };
+  // the program: named in the step for attach, in libbpf's log for load
+  const named = /^attach (\S+) /.exec(e.step ?? '')?.[1] ?? /prog '([\w.]+)': (?:BPF program load failed|failed to load)/.exec(e.libbpfLog ?? '')?.[1];
+  if (named) a.program = named;
+  const hint = refusalHint(backend, step, errno);
+  if (hint) a.hint = hint;
+  return a;
+}
+
+/**
+ * Tries one backend: open, configure, load, attach. On success the tracer
+ * is attached and returned; on a kernel refusal (a NativeError) it is
+ * closed again, nothing stays attached, and the attempt says where it
+ * failed. Other errors (addon missing, a bad configuration) are thrown.
+ */
+export function tryBackend(backend: BackendName, cfg: TracerConfig): { tracer: NativeTracer | null; attempt: BackendAttempt; error?: NativeError } {
+  let tracer: NativeTracer | null = null;
+  try {
+    tracer = createTracer({ ...cfg, backend });
+    tracer.attach();
+    const d = tracer.describe();
+    const programs = tracer.programs().filter((p) => p.autoload).length;
+    const attempt: BackendAttempt = {
+      backend,
+      ok: true,
+      step: null,
+      errno: 0,
+      code: null,
+      message: `loaded and attached ${programs} programs`,
+      programs,
+      skipped: d.skipped.map((s) => ({ program: s.program, reason: s.reason })),
+    };
+    return { tracer, attempt };
+  } catch (e) {
+    try {
+      tracer?.close();
+    } catch {
+      /* already failed; the first error is the one that matters */
+    }
+    if (e instanceof NativeError) return { tracer: null, attempt: attemptFromError(backend, e), error: e };
+    throw e;
+  }
+}
+
+/** Opens the chosen backend, or with auto the first of BACKEND_ORDER that
+ *  the kernel accepts. attempts lists every try, in order. */
+export function openBackend(
+  choice: BackendChoice,
+  cfg: TracerConfig,
+): { tracer: NativeTracer | null; attempts: BackendAttempt[]; error?: NativeError } {
+  const order = choice === 'auto' ? BACKEND_ORDER : [choice];
+  const attempts: BackendAttempt[] = [];
+  let error: NativeError | undefined;
+  for (const b of order) {
+    let r: ReturnType<typeof tryBackend>;
+    try {
+      r = tryBackend(b, cfg);
+    } catch (e) {
+      throw asCaptureError(e);
+    }
+    attempts.push(r.attempt);
+    if (r.tracer) return { tracer: r.tracer, attempts };
+    error = r.error;
+  }
+  return { tracer: null, attempts, error };
+}
+
+/** Opens, loads and attaches one backend, then closes it: what doctor shows. */
+export function probeBackend(backend: BackendName, opts: CaptureOptions): BackendAttempt {
+  const hu = textSymbolRange('handle_userfault');
+  const { tracer, attempt } = tryBackend(backend, tracerConfig(opts, hu, false));
+  tracer?.close();
+  return attempt;
+}
+
+/** One line for a backend the kernel refused. */
+function backendError(choice: BackendChoice, attempts: BackendAttempt[], error: NativeError | undefined): CaptureError {
+  const last = attempts[attempts.length - 1];
+  if (choice !== 'auto' && choice !== 'tracepoint') {
+    const err = new CaptureError(`${choice} backend refused by this kernel: ${last.message}; use --backend tracepoint or auto`, 3);
+    (err as { cause?: unknown }).cause = error;
+    return err;
+  }
+  // tracepoint (explicit, or the last resort of auto): the usual hints
+  const err = error ? asCaptureError(error) : new CaptureError('no capture backend could be opened', 3);
+  if (choice === 'auto' && attempts.length > 1) {
+    const others = attempts.slice(0, -1).map((a) => `${a.backend} (${a.step}: ${a.code ?? a.message})`);
+    err.message += `; ${others.join(', ')} refused too`;
+  }
+  return err;
 }
 
 export function asCaptureError(e: unknown): CaptureError {

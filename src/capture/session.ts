@@ -1,7 +1,9 @@
 // A capture session: open, run until the command exits / the duration ends
 // / a signal arrives, drain, detach. Shared by record, stat and top, so
 // every command ends the same clean way.
-import { LiveCapture, type CaptureOptions, type LostCounts, type CaptureInfo } from './liveCapture.js';
+import { accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { LiveCapture, CaptureError, type CaptureOptions, type LostCounts, type CaptureInfo } from './liveCapture.js';
 
 export type StopReason = 'command-exited' | 'duration' | 'signal' | 'stopped';
 
@@ -26,7 +28,32 @@ export interface SessionResult {
   commandPid?: number;
 }
 
+/** Why `cmd` cannot be exec'ed (the way `sh -c 'exec "$@"'` looks it up), or null. */
+export function commandProblem(cmd: string): string | null {
+  if (cmd === '') return 'empty command';
+  const paths = cmd.includes('/') ? [cmd] : (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').map((d) => join(d || '.', cmd));
+  let found: string | null = null;
+  for (const p of paths) {
+    try {
+      if (!statSync(p).isFile()) continue;
+      found = p;
+      accessSync(p, constants.X_OK);
+      return null;
+    } catch {
+      /* next */
+    }
+  }
+  if (found) return `${found} is not executable`;
+  return cmd.includes('/') ? 'no such file' : 'not found in PATH';
+}
+
 export async function runSession(opts: SessionOptions, onBatch: (batch: Buffer, count: number) => void): Promise<SessionResult> {
+  const cmd = opts.capture.command;
+  if (cmd && cmd.length) {
+    // before tracing: a command that cannot start is bad input, not a capture
+    const why = commandProblem(cmd[0]);
+    if (why) throw new CaptureError(`cannot run ${cmd[0]}: ${why}`, 2);
+  }
   const cap = LiveCapture.open(opts.capture);
   let reason: StopReason = 'stopped';
   let signal: NodeJS.Signals | undefined;
@@ -53,16 +80,50 @@ export async function runSession(opts: SessionOptions, onBatch: (batch: Buffer, 
   const timers: NodeJS.Timeout[] = [];
   const onAbort = () => stopWith('stopped');
   opts.abort?.addEventListener('abort', onAbort);
+  // However this process ends (an exception in a view, process.exit), the
+  // command does not outlive it; the kernel detaches the programs.
+  const onExit = () => {
+    cap.terminateCommand('SIGTERM');
+  };
+  process.once('exit', onExit);
+  // A consumer that throws (a full disk under the writer, a decoder error)
+  // ends the session with that error: thrown from the native batch callback
+  // it would be swallowed by N-API, and the capture would go on silently
+  // delivering nowhere.
+  let failure: { error: unknown } | null = null;
+  const fail = (e: unknown) => {
+    if (failure === null) failure = { error: e };
+    stopWith('stopped');
+  };
   try {
-    cap.onBatch(onBatch);
+    cap.onBatch((batch, count) => {
+      if (failure !== null) return;
+      try {
+        onBatch(batch, count);
+      } catch (e) {
+        fail(e);
+      }
+    });
     opts.onOpen?.(cap);
     if (opts.durationS) timers.push(setTimeout(() => stopWith('duration'), opts.durationS * 1000));
-    if (opts.onTick && opts.tickMs) timers.push(setInterval(() => opts.onTick!(cap), opts.tickMs));
+    if (opts.onTick && opts.tickMs) {
+      timers.push(
+        setInterval(() => {
+          if (failure !== null) return;
+          try {
+            opts.onTick!(cap);
+          } catch (e) {
+            fail(e);
+          }
+        }, opts.tickMs),
+      );
+    }
     const commandPid = (() => {
       const p = cap.run();
       return { p, pid: cap.commandPid };
     })();
     await commandPid.p;
+    if (failure !== null) throw (failure as { error: unknown }).error;
     if (reason === 'stopped' && cap.childExit) reason = 'command-exited';
     return {
       reason,
@@ -76,6 +137,7 @@ export async function runSession(opts: SessionOptions, onBatch: (batch: Buffer, 
     for (const t of timers) clearTimeout(t);
     for (const s of signals) process.off(s, onSignal);
     opts.abort?.removeEventListener('abort', onAbort);
+    process.off('exit', onExit);
     cap.close();
   }
 }

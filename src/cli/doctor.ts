@@ -4,7 +4,7 @@ import os from 'node:os';
 import { ensureTracefs } from '../capture/tracefs.js';
 import { privileges } from '../capture/privileges.js';
 import { textSymbolRange } from '../capture/kallsyms.js';
-import { LiveCapture, CaptureError, DEFAULT_RING_BYTES } from '../capture/liveCapture.js';
+import { probeBackend, BACKEND_ORDER, DEFAULT_RING_BYTES, type BackendAttempt } from '../capture/liveCapture.js';
 import { loadAddon, type UffdApiProbe } from '../native/addon.js';
 import { bitNames, DEFAULT_UAPI, errnoName, type Uapi } from '../events/uapi.js';
 
@@ -23,6 +23,9 @@ export interface DoctorReport {
   addon: { ok: boolean; libbpf?: string; problem?: string };
   handleUserfault: { found: boolean; blockDetection: 'stack' | 'heuristic'; size?: number };
   backends: BackendProbe[];
+  /** what each backend's open -> load -> attach returned (untried ones absent) */
+  backendAttempts: BackendAttempt[];
+  /** what `--backend auto` picks: the first ok backend, in BACKEND_ORDER */
   selectedBackend: string | null;
   uffd: {
     created: boolean;
@@ -56,30 +59,21 @@ export function runDoctor(uapi: Uapi): DoctorReport {
     addonProblem = (e as Error).message;
   }
 
+  // Each backend is really tried: open, load, attach, then closed again.
   const backends: BackendProbe[] = [];
-  // fentry/kprobe programs are not built yet; say what the kernel offers.
-  const kprobeEvents = existsSync('/sys/kernel/tracing/kprobe_events');
-  backends.push({
-    name: 'fentry',
-    tried: false,
-    ok: false,
-    detail: 'not built in this version (tracepoint backend only)',
-  });
-  backends.push({
-    name: 'kprobe',
-    tried: false,
-    ok: false,
-    detail: `not built in this version; ${kprobeEvents ? 'kprobe_events present' : 'no kprobe_events in tracefs (CONFIG_KPROBES off?)'}`,
-  });
-  const tp: BackendProbe = { name: 'tracepoint', tried: false, ok: false, detail: '' };
-  if (!addonOk) tp.detail = addonProblem ?? 'native addon missing';
-  else if (!priv.ok) tp.detail = priv.problem!;
-  else if (!tracefs.ok) tp.detail = tracefs.problem!;
-  else {
-    tp.tried = true;
+  const backendAttempts: BackendAttempt[] = [];
+  const cannot = !addonOk ? (addonProblem ?? 'native addon missing') : !priv.ok ? priv.problem! : !tracefs.ok ? tracefs.problem! : null;
+  for (const name of BACKEND_ORDER) {
+    const b: BackendProbe = { name, tried: false, ok: false, detail: '' };
+    backends.push(b);
+    if (cannot) {
+      b.detail = `not tried: ${cannot}`;
+      continue;
+    }
+    b.tried = true;
     try {
-      const cap = LiveCapture.open({
-        pids: [process.pid],
+      const a = probeBackend(name, {
+        pids: [],
         uapi,
         ringBytes: DEFAULT_RING_BYTES,
         wakeupBytes: 0,
@@ -87,15 +81,13 @@ export function runDoctor(uapi: Uapi): DoctorReport {
         batchBytes: 64 << 10,
         followChildren: false,
       });
-      const n = cap.programs().length;
-      cap.close();
-      tp.ok = true;
-      tp.detail = `loaded and attached ${n} programs`;
+      backendAttempts.push(a);
+      b.ok = a.ok;
+      b.detail = backendDetail(a);
     } catch (e) {
-      tp.detail = e instanceof CaptureError ? e.message : String(e);
+      b.detail = (e as Error).message;
     }
   }
-  backends.push(tp);
 
   const features = probe && probe.created ? probe.features : undefined;
   return {
@@ -110,6 +102,7 @@ export function runDoctor(uapi: Uapi): DoctorReport {
       size: hu ? Number(hu.end - hu.start) : undefined,
     },
     backends,
+    backendAttempts,
     selectedBackend: backends.find((b) => b.ok)?.name ?? null,
     uffd: {
       created: probe?.created ?? false,
@@ -125,6 +118,19 @@ export function runDoctor(uapi: Uapi): DoctorReport {
       },
     },
   };
+}
+
+/** One line per backend: what was attached, or where and why it failed. */
+export function backendDetail(a: BackendAttempt): string {
+  if (a.ok) {
+    const precise = a.backend === 'tracepoint' ? '' : '; exact handle_userfault() entry/exit';
+    const skipped = a.skipped?.length
+      ? `; skipped ${a.skipped.map((s) => s.program).join(', ')}: ${[...new Set(a.skipped.map((s) => s.reason))].join('; ')}`
+      : '';
+    return `${a.message}${precise}${skipped}`;
+  }
+  const prog = a.program && !a.message.includes(a.program) ? ` [${a.program}]` : '';
+  return `refused: ${a.message}${prog}${a.hint ? `; ${a.hint}` : ''}`;
 }
 
 export function formatDoctor(r: DoctorReport): string {

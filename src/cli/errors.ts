@@ -33,3 +33,21 @@ export function fail(e: unknown): never {
   }
   process.exit(isExitError(e) ? e.exitCode : EXIT.CAPTURE);
 }
+
+// Output closed by its reader (`uffdscope top | head`): no stack trace. A
+// running capture stops the way SIGTERM stops it (its command is ended, the
+// programs detached, files finished) instead of dying and orphaning the
+// command; anything else just ends. Only in the CLI process, not in
+// programs that import this module.
+let outputClosed = false;
+function onOutputError(e: NodeJS.ErrnoException): void {
+  if (e?.code !== 'EPIPE') throw e;
+  if (outputClosed) return;
+  outputClosed = true;
+  if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
+  else process.exit(EXIT.OK);
+}
+if (/(^|\/)(uffdscope|main\.js)$/.test(process.argv[1] ?? '')) {
+  process.stdout.on('error', onOutputError);
+  process.stderr.on('error', onOutputError);
+}

@@ -26,6 +26,9 @@ function uapiFrom(opts: { uapi?: string[] }) {
   }
 }
 
+const backendOption = () =>
+  new Option('--backend <NAME>', 'capture backend: auto tries fentry, then kprobe, then tracepoint').choices(['auto', 'fentry', 'kprobe', 'tracepoint']).default('auto');
+
 const uapiOption = () =>
   new Option('--uapi <NAME=VALUE>', 'override a uapi constant (repeatable), e.g. UFFD_FEATURE_RWP=1<<17').argParser(collect);
 
@@ -71,7 +74,7 @@ export function buildProgram(): Command {
     .option('-d, --duration <S>', 'stop capturing after S seconds', secondsArg)
     .option('-i, --interval <S>', 'table period when stdout is not a terminal', secondsArg, 2)
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
-    .addOption(new Option('--backend <NAME>', 'capture backend').choices(['auto', 'tracepoint']).default('auto'))
+    .addOption(backendOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
     .action(async (command: string[], opts) => {
@@ -101,6 +104,7 @@ export function buildProgram(): Command {
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
     .option('--ring-buffer-kb <N>', 'BPF ring buffer size in KiB (power of two; overrides --ring-buffer-mb)', ringKiB)
     .option('--force', 'overwrite an existing output file')
+    .addOption(backendOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
     .action(async (command: string[], opts) => {
@@ -125,6 +129,7 @@ export function buildProgram(): Command {
     .option('-i, --interval <S>', 'also print the table every S seconds', secondsArg)
     .option('--json-out <FILE>', 'write the summary JSON here')
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
+    .addOption(backendOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
     .action(async (command: string[], opts) => {

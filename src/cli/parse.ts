@@ -18,7 +18,8 @@ export function collectPid(v: string, prev: number[] = []): number[] {
 export function secondsArg(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0 || n > 31 * 86400) {
-    throw new InvalidArgumentError(`--duration takes seconds > 0 (e.g. 10 or 0.5), got "${v}"`);
+    // shared by --duration and --interval: commander names the option
+    throw new InvalidArgumentError(`expected seconds > 0 (e.g. 10 or 0.5), got "${v}"`);
   }
   return n;
 }

@@ -1,12 +1,12 @@
 // `uffdscope stat`: trace and print fault counts and latency statistics.
-import { writeFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { runSession } from '../capture/session.js';
 import { bootTimeNs } from '../capture/liveCapture.js';
 import { decodeRecords } from '../events/decode.js';
 import { Analysis } from '../stats/pipeline.js';
 import { formatSummaryTable, type Summary } from '../stats/summary.js';
 import type { Uapi } from '../events/uapi.js';
-import { captureOptions } from './record.js';
+import { captureOptions, checkOutputPath, outputFileError, type BackendChoice } from './record.js';
 import { EXIT } from './errors.js';
 
 export interface StatOptions {
@@ -15,11 +15,34 @@ export interface StatOptions {
   interval?: number;
   jsonOut?: string;
   ringBufferMb?: number;
+  backend?: BackendChoice;
   command: string[];
   uapi: Uapi;
 }
 
+/** Writes the summary JSON; a regular file gets mode 0600, also when it existed. */
+function writeJsonOut(path: string, text: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'w', 0o600);
+  } catch (e) {
+    throw outputFileError(path, '--json-out', e);
+  }
+  try {
+    // 'w' keeps the mode of an existing file: summaries hold addresses.
+    // (/dev/stdout and FIFOs are written as they are.)
+    if (fstatSync(fd).isFile()) fchmodSync(fd, 0o600);
+    const b = Buffer.from(text);
+    for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
+  } catch (e) {
+    throw outputFileError(path, '--json-out', e);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function runStat(o: StatOptions): Promise<Summary> {
+  if (o.jsonOut) checkOutputPath(o.jsonOut, '--json-out', true, true);
   const analysis = new Analysis(o.uapi);
   let started = 0;
   const result = await runSession(
@@ -48,7 +71,7 @@ export async function runStat(o: StatOptions): Promise<Summary> {
     source: { kind: 'live', selection: { pids: o.pid, command: o.command.length ? o.command : null, hostWide: result.info.hostWide }, stop: result.reason, blockDetection: result.info.blockDetection },
   });
   process.stdout.write(formatSummaryTable(summary) + '\n');
-  if (o.jsonOut) writeFileSync(o.jsonOut, JSON.stringify(summary, null, 2) + '\n', { mode: 0o600 });
+  if (o.jsonOut) writeJsonOut(o.jsonOut, JSON.stringify(summary, null, 2) + '\n');
   if (result.commandExit && result.commandExit.code !== 0 && result.reason === 'command-exited') {
     process.exitCode = result.commandExit.code ?? EXIT.CAPTURE;
   }

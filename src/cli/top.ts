@@ -11,7 +11,7 @@ import { TopModel } from '../view/topModel.js';
 import { SnapshotPublisher } from '../view/snapshotPublisher.js';
 import { workloadBinary } from '../paths.js';
 import type { Uapi } from '../events/uapi.js';
-import { captureOptions } from './record.js';
+import { captureOptions, type BackendChoice } from './record.js';
 import { EXIT } from './errors.js';
 
 export interface TopOptions {
@@ -19,6 +19,7 @@ export interface TopOptions {
   demo?: boolean;
   duration?: number;
   ringBufferMb?: number;
+  backend?: BackendChoice;
   /** plain-text table period when stdout is not a terminal */
   interval?: number;
   command: string[];
@@ -48,7 +49,7 @@ export async function runTop(o: TopOptions): Promise<void> {
       : 'host-wide';
   const model = new TopModel(o.uapi, {
     kernel: os.release(),
-    backend: 'tracepoint',
+    backend: o.backend ?? 'auto',
     source: 'live',
     generated: false,
     demo,
@@ -69,10 +70,11 @@ export async function runTop(o: TopOptions): Promise<void> {
 
   const result = await runSession(
     {
-      capture: { ...captureOptions({ pid: pids, command, ringBufferMb: o.ringBufferMb, uapi: o.uapi }), commandStdio: demo ? 'ignore' : 'inherit' },
+      capture: { ...captureOptions({ pid: pids, command, ringBufferMb: o.ringBufferMb, backend: o.backend, uapi: o.uapi }), commandStdio: demo ? 'ignore' : 'inherit' },
       durationS: o.duration,
       abort: abort.signal,
       onOpen: (cap) => {
+        model.setHeader({ backend: cap.info.backend });
         publisher = new SnapshotPublisher(() => model, {
           now: () => Number(process.hrtime.bigint()) + bootOffset,
           lost: () => (captureOpen ? (lastLost = cap.counters().lostTotal) : lastLost),

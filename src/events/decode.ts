@@ -6,7 +6,7 @@
 // stepped over and counted rather than misread.
 
 import { C, L } from './layout.generated.js';
-import type { ArmedMode, IoctlArgs, UffdEvent } from './types.js';
+import type { ArmedMode, HuKind, IoctlArgs, UffdEvent } from './types.js';
 import { ioctlName, msgEventName, pagefaultKind, type Uapi } from './uapi.js';
 
 export class DecodeError extends Error {}
@@ -265,7 +265,34 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
         otherTid: u32(F.other_tid.offset),
       };
     }
+    case C.USCOPE_REC_HU: {
+      const F = L.uscope_hu.fields;
+      expectSize(type, size, L.uscope_hu.size);
+      const k = u32(F.kind.offset);
+      const kind = HU_KINDS[k];
+      if (!kind) return null; // a kind this build does not know: stepped over
+      return {
+        type: 'hu',
+        ...base,
+        kind,
+        uffd: u64(F.uffd.offset),
+        address: u64(F.address.offset),
+        reason: u64(F.reason.offset),
+        faultFlags: u64(F.fault_flags.offset),
+        enterTs: Number(u64(F.enter_ts_ns.offset)),
+        ret: s64(F.ret.offset),
+        ctxFeatures: u32(F.ctx_features.offset),
+        argReadOk: u32(F.arg_read_ok.offset) !== 0,
+      };
+    }
     default:
       return null;
   }
 }
+
+const HU_KINDS: Record<number, HuKind | undefined> = {
+  [C.USCOPE_HU_ENTER]: 'enter',
+  [C.USCOPE_HU_EXIT]: 'exit',
+  [C.USCOPE_HU_SET_MODE_ENTER]: 'set_mode_enter',
+  [C.USCOPE_HU_SET_MODE_EXIT]: 'set_mode_exit',
+};

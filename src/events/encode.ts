@@ -20,6 +20,14 @@ const TYPE_OF: Record<UffdEvent['type'], number> = {
   uffd_create: C.USCOPE_REC_UFFD_CREATE,
   uffd_close: C.USCOPE_REC_UFFD_CLOSE,
   proc: C.USCOPE_REC_PROC,
+  hu: C.USCOPE_REC_HU,
+};
+
+const HU_KIND: Record<string, number> = {
+  enter: C.USCOPE_HU_ENTER,
+  exit: C.USCOPE_HU_EXIT,
+  set_mode_enter: C.USCOPE_HU_SET_MODE_ENTER,
+  set_mode_exit: C.USCOPE_HU_SET_MODE_EXIT,
 };
 
 const SIZE_OF: Record<UffdEvent['type'], number> = {
@@ -33,6 +41,7 @@ const SIZE_OF: Record<UffdEvent['type'], number> = {
   uffd_create: L.uscope_uffd_create.size,
   uffd_close: L.uscope_uffd_close.size,
   proc: L.uscope_proc.size,
+  hu: L.uscope_hu.size,
 };
 
 export function encodedSize(e: UffdEvent): number {
@@ -174,6 +183,19 @@ export class RecordEncoder {
         u32(F.kind.offset, e.kind === 'fork' ? C.USCOPE_PROC_FORK : e.kind === 'exec' ? C.USCOPE_PROC_EXEC : C.USCOPE_PROC_EXIT);
         u32(F.other_pid.offset, e.otherPid);
         u32(F.other_tid.offset, e.otherTid);
+        break;
+      }
+      case 'hu': {
+        const F = L.uscope_hu.fields;
+        u64(F.uffd.offset, e.uffd);
+        u64(F.address.offset, e.address);
+        u64(F.reason.offset, e.reason);
+        u64(F.fault_flags.offset, e.faultFlags);
+        u64(F.enter_ts_ns.offset, ns(e.enterTs));
+        dv.setBigInt64(o + F.ret.offset, BigInt(e.ret), true);
+        u32(F.kind.offset, HU_KIND[e.kind]);
+        u32(F.ctx_features.offset, e.ctxFeatures);
+        u32(F.arg_read_ok.offset, e.argReadOk ? 1 : 0);
         break;
       }
     }

@@ -30,6 +30,11 @@ export const C = {
   USCOPE_PROC_FORK: 1,
   USCOPE_PROC_EXEC: 2,
   USCOPE_PROC_EXIT: 3,
+  USCOPE_REC_HU: 11,
+  USCOPE_HU_ENTER: 1,
+  USCOPE_HU_EXIT: 2,
+  USCOPE_HU_SET_MODE_ENTER: 3,
+  USCOPE_HU_SET_MODE_EXIT: 4,
 } as const;
 
 export type FieldType = 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 's64' | 'char' | 'struct';
@@ -169,6 +174,22 @@ export const L = {
       stack_failed: { offset: 200, size: 8, type: 'u64' },
       msgs_truncated: { offset: 208, size: 8, type: 'u64' },
       inflight_dropped: { offset: 216, size: 8, type: 'u64' },
+    },
+  },
+  uscope_hu: {
+    size: 104,
+    fields: {
+      h: { offset: 0, size: 40, type: 'struct', struct: 'uscope_header' },
+      uffd: { offset: 40, size: 8, type: 'u64' },
+      address: { offset: 48, size: 8, type: 'u64' },
+      reason: { offset: 56, size: 8, type: 'u64' },
+      fault_flags: { offset: 64, size: 8, type: 'u64' },
+      enter_ts_ns: { offset: 72, size: 8, type: 'u64' },
+      ret: { offset: 80, size: 8, type: 's64' },
+      kind: { offset: 88, size: 4, type: 'u32' },
+      ctx_features: { offset: 92, size: 4, type: 'u32' },
+      arg_read_ok: { offset: 96, size: 4, type: 'u32' },
+      pad: { offset: 100, size: 4, type: 'u32' },
     },
   },
 } as const satisfies Record<string, StructLayout>;

@@ -115,6 +115,33 @@ export interface ProcEvent extends EventBase {
   otherTid: number;
 }
 
+export type HuKind = 'enter' | 'exit' | 'set_mode_enter' | 'set_mode_exit';
+
+/**
+ * Exact in-kernel entry/exit of handle_userfault() (kind enter/exit) and of
+ * userfaultfd_set_mode() (set_mode_*), from the fentry and kprobe backends
+ * only. Fields are the raw record's; for set_mode_* `address` is the
+ * ioctl's user argument pointer, `reason` uffdio_set_mode.enable and
+ * `faultFlags` uffdio_set_mode.disable (valid when argReadOk).
+ */
+export interface HuEvent extends EventBase {
+  type: 'hu';
+  kind: HuKind;
+  uffd: bigint;
+  /** vmf->real_address: the exact faulting address, as in FaultEvent */
+  address: bigint;
+  /** the VM_UFFD_* bit handle_userfault() was called for */
+  reason: bigint;
+  /** vmf->flags (FAULT_FLAG_*) */
+  faultFlags: bigint;
+  /** entry time (== ts on *enter) */
+  enterTs: number;
+  /** on exit: vm_fault_t (VM_FAULT_*) or set_mode's return value; 0 on entry */
+  ret: number;
+  ctxFeatures: number;
+  argReadOk: boolean;
+}
+
 export type UffdEvent =
   | FaultEvent
   | BlockEvent
@@ -124,7 +151,8 @@ export type UffdEvent =
   | MsgEvent
   | UffdCreateEvent
   | UffdCloseEvent
-  | ProcEvent;
+  | ProcEvent
+  | HuEvent;
 
 export type EventType = UffdEvent['type'];
 

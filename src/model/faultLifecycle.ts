@@ -637,6 +637,10 @@ export class FaultLifecycle {
       case 'proc':
         this.onProc(e);
         break;
+      case 'hu':
+        // Exact handle_userfault() entry/exit (fentry/kprobe backends): it
+        // happens inside the fault, so it is not "the thread moved on".
+        break;
       default:
         this.activity(e.tid);
     }

@@ -8,6 +8,15 @@ import { existsSync } from 'node:fs';
 import { projectRoot } from '../paths.js';
 import { join } from 'node:path';
 
+/** Capture backends, each its own BPF object and skeleton in the addon. */
+export type BackendName = 'fentry' | 'kprobe' | 'tracepoint';
+/** The order `--backend auto` tries them in: most precise first. */
+export const BACKEND_ORDER: readonly BackendName[] = ['fentry', 'kprobe', 'tracepoint'];
+
+export function isBackendName(v: unknown): v is BackendName {
+  return typeof v === 'string' && (BACKEND_ORDER as readonly string[]).includes(v);
+}
+
 /** An error raised by a libbpf step (open, configure, load, attach, poll). */
 export class NativeError extends Error {
   /** which step failed: "load", "attach fault_entry (tracepoint/...)" ... */
@@ -15,6 +24,8 @@ export class NativeError extends Error {
   errno = 0;
   /** libbpf's own messages (the verifier log on a load failure) */
   libbpfLog?: string;
+  /** the backend whose object failed (absent for errors outside a tracer) */
+  backend?: BackendName;
   constructor(message: string) {
     super(message);
     this.name = 'NativeError';
@@ -22,6 +33,8 @@ export class NativeError extends Error {
 }
 
 export interface TracerConfig {
+  /** which BPF object to open (default tracepoint) */
+  backend?: BackendName;
   filterTgids: boolean;
   followChildren: boolean;
   handleUserfaultStart: bigint;
@@ -60,7 +73,15 @@ export interface NativeTracer {
   addTgid(pid: number): void;
   removeTgid(pid: number): void;
   counters(): NativeCounters;
-  programs(): Array<{ name: string; section: string; id?: number }>;
+  /** every program of the object; autoload false: left out (see describe) */
+  programs(): Array<{ name: string; section: string; autoload: boolean; id?: number }>;
+  /** the backend opened and the optional programs it left out, with why */
+  describe(): TracerDescription;
+}
+
+export interface TracerDescription {
+  backend: BackendName;
+  skipped: Array<{ program: string; section: string; reason: string }>;
 }
 
 export interface UffdApiProbe {
@@ -80,6 +101,8 @@ interface Addon {
   /** creates a uffd and performs UFFDIO_API with these features */
   probeUffdApi(features: bigint): UffdApiProbe;
   abi: number;
+  /** backends whose skeletons are built into this addon */
+  backends?: string[];
 }
 
 export const addonPath = join(projectRoot, 'build', 'Release', 'uffdscope.node');
@@ -105,6 +128,9 @@ export function loadAddon(): Addon {
 const PAGE = 4096;
 
 export function validateTracerConfig(c: TracerConfig): void {
+  if (c.backend !== undefined && !isBackendName(c.backend)) {
+    throw new RangeError(`backend ${String(c.backend)}: must be one of ${BACKEND_ORDER.join(', ')}`);
+  }
   const pow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
   if (!Number.isInteger(c.ringBytes) || !pow2(c.ringBytes) || c.ringBytes < PAGE || c.ringBytes > 1 << 30) {
     throw new RangeError(`ring buffer size ${c.ringBytes}: must be a power of two between 4 KiB and 1 GiB`);

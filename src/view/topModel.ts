@@ -64,7 +64,7 @@ export class TopModel {
 
   constructor(
     private readonly uapi: Uapi,
-    private readonly header: HeaderInfo,
+    private header: HeaderInfo,
     opts: TopModelOptions = {},
   ) {
     this.analysis = new Analysis(uapi);
@@ -81,6 +81,11 @@ export class TopModel {
       }
       ring.add(r.faultTs);
     });
+  }
+
+  /** Header facts known only once the capture is open (the backend auto chose). */
+  setHeader(h: Partial<HeaderInfo>): void {
+    this.header = { ...this.header, ...h };
   }
 
   get startTs(): number | undefined {
