@@ -200,12 +200,9 @@ test('the addon is built with every backend and knows the HU record size', { ski
 });
 
 // The precise backends add HU records next to the tracepoint records; the
-// model must not change its verdicts because of them. Today
-// src/model/faultLifecycle.ts treats any event it does not know as "the
-// thread did something else", which ends the pending fault as no_wait: it
-// needs `case 'hu': break;` (or to use the exact timing). Marked todo until
-// that lands; it then passes and the todo flag can go.
-test('the fault lifecycle gives the same verdicts with HU records interleaved', { todo: "src/model/faultLifecycle.ts push(): add case 'hu'" }, async () => {
+// model must not change its verdicts because of them (an HU record happens
+// inside the fault, so it must not count as "the thread moved on").
+test('the fault lifecycle gives the same verdicts with HU records interleaved', async () => {
   const { Analysis } = await import('../../src/stats/pipeline.js');
   const dir = new URL('../../../test/fixtures/streams/', import.meta.url);
   const events = decodeAll(new Uint8Array(readFileSync(new URL('scen-tracepoint.bin', dir))), uapi);
