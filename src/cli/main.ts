@@ -12,6 +12,8 @@ import { runReport } from './report.js';
 import { runStat } from './stat.js';
 import { runTop } from './top.js';
 import { runReplay } from './replay.js';
+import { runExport } from './export.js';
+import { runServe } from './serve.js';
 import { runWorkload } from './workload.js';
 import { runSimulate, SCENARIOS } from './simulate.js';
 
@@ -73,6 +75,7 @@ export function buildProgram(): Command {
     .option('--demo', 'run and trace the bundled workload (mixed scenario, looping)')
     .option('-d, --duration <S>', 'stop capturing after S seconds', secondsArg)
     .option('-i, --interval <S>', 'table period when stdout is not a terminal', secondsArg, 2)
+    .option('--metrics <ADDR>', 'also serve OpenMetrics on ADDR (e.g. 127.0.0.1:9465)')
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
     .addOption(backendOption())
     .addOption(uapiOption())
@@ -134,6 +137,32 @@ export function buildProgram(): Command {
     .argument('[command...]', 'command to run and trace (after --)')
     .action(async (command: string[], opts) => {
       await runStat({ ...opts, command, uapi: uapiFrom(opts) });
+    });
+
+  program
+    .command('export')
+    .description('convert a recording: a Perfetto trace (protobuf) or NDJSON (one JSON object per event)')
+    .argument('<FILE>', 'recording file')
+    .addOption(new Option('-f, --format <F>', 'perfetto or ndjson').choices(['perfetto', 'ndjson']).makeOptionMandatory())
+    .requiredOption('-o, --output <FILE>', 'output file (ndjson: - for stdout)')
+    .option('--force', 'overwrite an existing output file')
+    .addOption(uapiOption())
+    .action(async (file: string, o: { format: 'perfetto' | 'ndjson'; output: string; force?: boolean; uapi?: string[] }) => {
+      await runExport(file, { format: o.format, output: o.output, force: !!o.force, uapi: uapiFrom(o) });
+    });
+
+  program
+    .command('serve')
+    .description('serve live uffd metrics (OpenMetrics / Prometheus) over HTTP; loopback unless told otherwise')
+    .option('--listen <ADDR>', 'address to listen on (HOST:PORT, [V6]:PORT or PORT)', '127.0.0.1:9465')
+    .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
+    .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
+    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
+    .addOption(backendOption())
+    .addOption(uapiOption())
+    .argument('[command...]', 'command to run and trace (after --)')
+    .action(async (command: string[], o) => {
+      await runServe({ ...o, command, uapi: uapiFrom(o) });
     });
 
   program

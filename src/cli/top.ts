@@ -13,6 +13,8 @@ import { workloadBinary } from '../paths.js';
 import type { Uapi } from '../events/uapi.js';
 import { captureOptions, type BackendChoice } from './record.js';
 import { EXIT } from './errors.js';
+import { attachMetrics } from '../../exporters/openmetrics.js';
+import { listenMetrics } from './serve.js';
 
 export interface TopOptions {
   pid: number[];
@@ -20,6 +22,8 @@ export interface TopOptions {
   duration?: number;
   ringBufferMb?: number;
   backend?: BackendChoice;
+  /** also serve OpenMetrics on this address (loopback unless told otherwise) */
+  metrics?: string;
   /** plain-text table period when stdout is not a terminal */
   interval?: number;
   command: string[];
@@ -56,6 +60,17 @@ export async function runTop(o: TopOptions): Promise<void> {
     selection,
   });
   const tty = Boolean(process.stdout.isTTY) && Boolean(process.stdin.isTTY);
+  let liveCap: { counters(): ReturnType<import('../capture/liveCapture.js').LiveCapture['counters']> } | null = null;
+  let metricsServer: import('node:http').Server | null = null;
+  let detachMetrics: (() => void) | null = null;
+  if (o.metrics) {
+    // Bind before attaching anything: a taken port fails first, in one line.
+    const metrics = attachMetrics(model.analysis, () => liveCap?.counters() ?? null);
+    const { server, address } = await listenMetrics(o.metrics, metrics.handler);
+    metricsServer = server;
+    detachMetrics = metrics.detach;
+    model.setHeader({ metricsAddress: `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}/metrics` });
+  }
   const abort = new AbortController();
   const closeUi = new AbortController();
   let publisher: SnapshotPublisher | null = null;
@@ -75,6 +90,7 @@ export async function runTop(o: TopOptions): Promise<void> {
       abort: abort.signal,
       onOpen: (cap) => {
         model.setHeader({ backend: cap.info.backend });
+        liveCap = cap;
         publisher = new SnapshotPublisher(() => model, {
           now: () => Number(process.hrtime.bigint()) + bootOffset,
           lost: () => (captureOpen ? (lastLost = cap.counters().lostTotal) : lastLost),
@@ -91,6 +107,10 @@ export async function runTop(o: TopOptions): Promise<void> {
     (batch, count) => decodeRecords(batch, o.uapi, (e) => model.push(e), count),
   );
   captureOpen = false;
+  liveCap = null;
+  detachMetrics?.();
+  metricsServer?.closeAllConnections();
+  metricsServer?.close();
   lastLost = result.counters.lostTotal;
   const pub = publisher as SnapshotPublisher | null;
   pub?.stop();
