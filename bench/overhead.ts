@@ -1,0 +1,205 @@
+// Overhead benchmark: what tracing costs the traced program.
+//
+//   node dist/bench/overhead.js [--quick] [--rounds N] [--pages N] [--threads N] [--no-stat]
+//
+// The bundled workload (postcopy, several faulting threads, no handler
+// delay) measures its own fault throughput (faults / its duration_ns). Each
+// round runs it, in a rotated order:
+//   untraced        the workload alone
+//   record          `uffdscope record -o FILE -- WORKLOAD` (the real CLI path)
+//   stat            `uffdscope stat -- WORKLOAD` (decode + Analysis live)
+//   bpftrace        bench/scripts/uffd_equiv.bt: the same tracepoints, filtered
+//                   on the workload, counting into maps
+// The workload is pinned to the last CPU (all its threads), the tracer to
+// CPU 0. Per round, slowdown = 1 - traced throughput / untraced throughput
+// of that round; the figures are the median over rounds, with IQR and
+// min/max.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  autogroup,
+  boostSession,
+  cliPath,
+  cpuPlan,
+  emit,
+  emitSpread,
+  fmtForeign,
+  fmtSpread,
+  foreignTracing,
+  log,
+  mustSucceed,
+  numOpt,
+  pickRounds,
+  parseArgs,
+  pinned,
+  projectRoot,
+  readJson,
+  requireFile,
+  requireRoot,
+  rotate,
+  run,
+  runRetry,
+  saveResults,
+  si,
+  spread,
+  waitForQuiet,
+  workloadBinary,
+} from './lib/common.js';
+
+type Variant = 'untraced' | 'record' | 'stat' | 'bpftrace';
+
+interface Truth {
+  faults: { total: number };
+  duration_ns: number;
+  latency_ns: { fault: { p50: number; p99: number } };
+}
+
+const args = parseArgs();
+const rounds = args.rounds ?? (args.quick ? 3 : 12);
+const pages = numOpt(args, 'pages', args.quick ? 10000 : 20000);
+const threads = numOpt(args, 'threads', 4);
+const withStat = !args.extra.has('no-stat');
+const plan = cpuPlan();
+const btScript = join(projectRoot, 'bench', 'scripts', 'uffd_equiv.bt');
+const TASKSET = existsSync('/usr/bin/taskset') ? '/usr/bin/taskset' : 'taskset';
+
+function workloadCmd(json: string): string[] {
+  return [TASKSET, '-c', String(plan.producer), workloadBinary, '--scenario', 'postcopy', '--pages', String(pages), '--threads', String(threads), '--handler-delay-us', '0', '--quiet', '--json', json];
+}
+
+interface Measured {
+  faultsPerS: number;
+  p50Us: number;
+  note?: string;
+}
+
+async function runVariant(v: Variant, dir: string, tag: string): Promise<Measured> {
+  const json = join(dir, `truth-${tag}.json`);
+  const wl = workloadCmd(json);
+  let extra: string | undefined;
+  if (v === 'untraced') {
+    mustSucceed('workload', await run(wl[0], wl.slice(1), { timeoutMs: 120_000 }));
+  } else if (v === 'record' || v === 'stat') {
+    const out = join(dir, `rec-${tag}.uscope`);
+    const cli = v === 'record' ? ['record', '-o', out, '--force', '--', ...wl] : ['stat', '--', ...wl];
+    const [cmd, a] = pinned(plan.consumer, process.execPath, [cliPath, ...cli]);
+    const r = mustSucceed(`uffdscope ${v}`, await runRetry(cmd, a, { timeoutMs: 120_000 }));
+    const lost = /lost (\d+)/.exec(r.stderr)?.[1] ?? /(\d+) lost/.exec(r.stdout)?.[1];
+    if (lost && lost !== '0') extra = `lost ${lost}`;
+    if (!args.keep) rmSync(out, { force: true });
+  } else {
+    const [cmd, a] = pinned(plan.consumer, 'bpftrace', [btScript, '-c', wl.join(' ')]);
+    const r = mustSucceed('bpftrace', await runRetry(cmd, a, { timeoutMs: 120_000 }));
+    const faults = Number(/@faults: (\d+)/.exec(r.stdout)?.[1] ?? 0);
+    if (!faults) throw new Error(`bpftrace counted no faults: the comparison would measure nothing\n${r.stdout.slice(-1000)}\n${r.stderr.slice(-1000)}`);
+  }
+  const t = readJson<Truth>(json);
+  return { faultsPerS: t.faults.total / (t.duration_ns / 1e9), p50Us: t.latency_ns.fault.p50 / 1e3, note: extra };
+}
+
+async function main(): Promise<void> {
+  await boostSession();
+  requireRoot();
+  requireFile(workloadBinary, 'build the workload (make -C workload BUILD_DIR=../out/workload)');
+  requireFile(join(projectRoot, 'dist', 'src', 'cli', 'main.js'), 'build the TypeScript (npx tsc -p tsconfig.json)');
+  const bt = await run('bpftrace', ['--version']).catch(() => null);
+  if (!bt || bt.code !== 0) {
+    log('overhead: bpftrace not found: apt-get install -y bpftrace');
+    process.exit(3);
+  }
+  const variants: Variant[] = withStat ? ['untraced', 'record', 'stat', 'bpftrace'] : ['untraced', 'record', 'bpftrace'];
+  const dir = mkdtempSync(join(args.tmp, 'uffdscope-bench-overhead-'));
+  log(`overhead: ${rounds} rounds x (${variants.join(', ')}); workload postcopy --pages ${pages} --threads ${threads} --handler-delay-us 0; ${bt.stdout.trim()}`);
+  log(`overhead: workload pinned to CPU ${plan.producer}, tracers to CPU ${plan.consumer}; scheduling: ${autogroup()}`);
+  const tput: Record<Variant, number[]> = { untraced: [], record: [], stat: [], bpftrace: [] };
+  const p50: Record<Variant, number[]> = { untraced: [], record: [], stat: [], bpftrace: [] };
+  const slow: Record<Variant, number[]> = { untraced: [], record: [], stat: [], bpftrace: [] };
+  /** added time per fault, µs: 1e6 * (1/traced - 1/untraced faults/s) */
+  const perFault: Record<Variant, number[]> = { untraced: [], record: [], stat: [], bpftrace: [] };
+  const notes: string[] = [];
+  const clean: boolean[] = [];
+  log(`overhead: other users' tracers now: ${fmtForeign(foreignTracing())}`);
+  try {
+    // one unmeasured warm-up run of each (page cache, bpftrace's first compile)
+    for (const v of variants) await runVariant(v, dir, `warm-${v}`);
+    for (let r = 0; r < rounds; r++) {
+      const before = await waitForQuiet(args.quick ? 0 : 10_000);
+      const got: Partial<Record<Variant, Measured>> = {};
+      for (const v of rotate(variants, r)) {
+        const m = await runVariant(v, dir, `${v}-${r}`);
+        got[v] = m;
+        tput[v].push(m.faultsPerS);
+        p50[v].push(m.p50Us);
+        if (m.note) notes.push(`round ${r + 1} ${v}: ${m.note}`);
+      }
+      const after = foreignTracing();
+      const ok = before.uscopeHostWide + before.other + after.uscopeHostWide + after.other === 0;
+      clean.push(ok);
+      const base = got.untraced!.faultsPerS;
+      for (const v of variants) {
+        if (v === 'untraced') continue;
+        slow[v].push(100 * (1 - got[v]!.faultsPerS / base));
+        perFault[v].push(1e6 * (1 / got[v]!.faultsPerS - 1 / base));
+      }
+      log(
+        `  round ${r + 1}/${rounds}${ok ? '' : ' (another user\'s tracer loaded)'}: ` +
+          variants.map((v) => `${v} ${si(got[v]!.faultsPerS)} faults/s` + (v === 'untraced' ? '' : ` (${(100 * (1 - got[v]!.faultsPerS / base)).toFixed(1)}%)`)).join(' | '),
+      );
+    }
+  } finally {
+    if (!args.keep) rmSync(dir, { recursive: true, force: true });
+  }
+  for (const n of notes) log(`overhead: NOTE ${n}`);
+  const pick = pickRounds(clean);
+  if (pick.note) log(`overhead: ${pick.note}`);
+  const sel = (xs: number[]) => xs.filter((_, i) => pick.use(i));
+  for (const v of variants) {
+    tput[v] = sel(tput[v]);
+    p50[v] = sel(p50[v]);
+    slow[v] = sel(slow[v]);
+    perFault[v] = sel(perFault[v]);
+  }
+
+  const g = 'overhead';
+  const wl = `postcopy --pages ${pages} --threads ${threads} --handler-delay-us 0, workload on CPU ${plan.producer}, tracer on CPU ${plan.consumer}`;
+  for (const v of variants) {
+    const s = spread(tput[v]);
+    log(`overhead: ${v.padEnd(8)} ${fmtSpread(s, si)} faults/s; p50 fault latency ${spread(p50[v]).median.toFixed(1)} µs`);
+    emitSpread({ group: g, name: `overhead.${v}_faults_per_s`, unit: 'faults/s', target: '', note: wl }, s);
+    emitSpread({ group: g, name: `overhead.${v}_fault_p50_us`, unit: 'µs', target: '', note: 'the workload\'s own p50 fault latency' }, spread(p50[v]));
+  }
+  const sb = spread(slow.bpftrace);
+  const sr = spread(slow.record);
+  log(`overhead: slowdown record   ${fmtSpread(sr, (x) => x.toFixed(1) + '%')}`);
+  if (withStat) log(`overhead: slowdown stat     ${fmtSpread(spread(slow.stat), (x) => x.toFixed(1) + '%')}`);
+  log(`overhead: slowdown bpftrace ${fmtSpread(sb, (x) => x.toFixed(1) + '%')}`);
+  emitSpread(
+    {
+      group: g,
+      name: 'overhead.uffdscope_slowdown',
+      unit: '%',
+      target: '<= 5 and < overhead.bpftrace_slowdown',
+      met: sr.median <= 5 && sr.median < sb.median,
+      note: 'uffdscope record; median over rounds of 100*(1 - traced/untraced faults/s)' + (notes.length ? `; ${notes.length} runs lost records` : '') + (pick.note ? `; ${pick.note}` : ''),
+    },
+    sr,
+  );
+  if (withStat) {
+    const ss = spread(slow.stat);
+    emitSpread({ group: g, name: 'overhead.uffdscope_stat_slowdown', unit: '%', target: '<= 5', met: ss.median <= 5, note: 'uffdscope stat (live decode + Analysis)' }, ss);
+  }
+  emitSpread({ group: g, name: 'overhead.bpftrace_slowdown', unit: '%', target: '', note: 'bench/scripts/uffd_equiv.bt: same tracepoints, counting into maps' }, sb);
+  for (const v of variants) {
+    if (v === 'untraced') continue;
+    const name = v === 'bpftrace' ? 'overhead.bpftrace_us_per_fault' : v === 'record' ? 'overhead.uffdscope_us_per_fault' : 'overhead.uffdscope_stat_us_per_fault';
+    emitSpread({ group: g, name, unit: 'µs', target: '', note: 'added time per fault: 1e6 * (1/traced - 1/untraced faults/s), per round; independent of the handler\'s service time' }, spread(perFault[v]));
+  }
+  emit({ group: g, name: 'overhead.rounds', value: rounds, unit: 'rounds', target: '>= 10 (full run)' });
+  const file = saveResults(g, { autogroup: autogroup(), rounds, cleanRounds: clean, pages, threads, plan, variants, bpftrace: bt.stdout.trim() });
+  log(`overhead: figures saved to ${file}`);
+}
+
+main().catch((e) => {
+  log(`overhead: ${(e as Error)?.stack ?? String(e)}`);
+  process.exit(1);
+});
