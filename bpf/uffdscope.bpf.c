@@ -192,7 +192,14 @@ static __always_inline void submit(void *rec)
 	/* Batch wake-ups: the consumer polls with a timeout, so it only needs
 	 * a nudge once enough data waits; this saves a wakeup per record. */
 	if (wakeup_bytes) {
-		if (bpf_ringbuf_query(&uscope_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		/* Wake only on the record that crosses the threshold: waking on
+		 * every record past it costs an IPI per record and throttles the
+		 * traced process when the consumer is slow (it should lose
+		 * records, counted, instead). */
+		__u64 avail = bpf_ringbuf_query(&uscope_events, BPF_RB_AVAIL_DATA);
+		__u64 size = ((struct uscope_header *)rec)->size + 8; /* + ring header */
+
+		if (avail >= wakeup_bytes && avail < wakeup_bytes + size)
 			flags = BPF_RB_FORCE_WAKEUP;
 		else
 			flags = BPF_RB_NO_WAKEUP;
@@ -303,6 +310,58 @@ static long read_vma(struct task_struct *task, struct vm_area_struct *vma, void 
 	return 0;
 }
 
+/* The last VMA looked up per mm, valid while the mm's mmap-lock sequence
+ * is unchanged (every VMA, vm_flags or uffd-context change happens under
+ * mmap_write_lock, which bumps it). bpf_find_vma() from this tracepoint
+ * (interrupts off) defers its unlock to irq_work: a self-IPI per fault, and
+ * EBUSY while one is pending. The cache avoids both for repeat hits. */
+struct vma_cache {
+	__u32 seq;
+	__u32 pad;
+	struct vma_info vi;
+};
+
+/* Keyed by mm and tgid: an mm freed and reallocated for another process
+ * (or after exec) must not inherit an entry. */
+struct vma_cache_key {
+	__u64 mm;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vma_cache_key);
+	__type(value, struct vma_cache);
+} uscope_vmacache SEC(".maps");
+
+static __always_inline long find_uffd_vma(__u64 address, struct vma_info *vi)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct mm_struct *mm = t->mm;
+	struct vma_cache_key key = { .mm = (__u64)mm, .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct vma_cache *vc;
+	__u32 seq;
+	long err;
+
+	if (!bpf_core_field_exists(mm->mm_lock_seq))
+		return bpf_find_vma(t, address, read_vma, vi, 0);
+	seq = BPF_CORE_READ(mm, mm_lock_seq.sequence);
+	vc = bpf_map_lookup_elem(&uscope_vmacache, &key);
+	if (vc && !(seq & 1) && vc->seq == seq && address >= vc->vi.start && address < vc->vi.end) {
+		*vi = vc->vi;
+		return 0;
+	}
+	err = bpf_find_vma(t, address, read_vma, vi, 0);
+	if (!err && !(seq & 1)) {
+		struct vma_cache nv = { .seq = seq, .vi = *vi };
+
+		bpf_map_update_elem(&uscope_vmacache, &key, &nv, BPF_ANY);
+	}
+	return err;
+}
+
 SEC("tracepoint/exceptions/page_fault_user")
 int uscope_fault(struct page_fault_user_args *ctx)
 {
@@ -317,7 +376,7 @@ int uscope_fault(struct page_fault_user_args *ctx)
 
 	if (!tgid_selected(tgid))
 		return 0;
-	err = bpf_find_vma(bpf_get_current_task_btf(), ctx->address, read_vma, &vi, 0);
+	err = find_uffd_vma(ctx->address, &vi);
 	if (err == -EBUSY) {
 		struct uscope_counters *c = ctrs();
 		if (c)
@@ -825,16 +884,26 @@ int uscope_exit(struct trace_event_raw_sched_process_exit *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
-	struct task_struct *task;
+	/* Read the context once, up front (the verifier refuses a context
+	 * pointer the compiler kept offset across helper calls). */
+	bool group_dead = ctx->group_dead;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	bool traced = tgid_selected(tgid);
 
 	bpf_map_delete_elem(&uscope_pending, &tid);
 	bpf_map_delete_elem(&uscope_inflight, &tid);
 	if (filter_tgids && tid != tgid)
 		bpf_map_delete_elem(&uscope_tgids, &tid); /* see on_fork */
-	if (!ctx->group_dead || !traced)
+	if (!group_dead)
 		return 0;
-	task = (struct task_struct *)bpf_get_current_task();
+	{
+		/* The mm goes away: its address may come back for another. */
+		struct vma_cache_key key = { .mm = (__u64)BPF_CORE_READ(task, mm), .tgid = tgid };
+
+		bpf_map_delete_elem(&uscope_vmacache, &key);
+	}
+	if (!traced)
+		return 0;
 	emit_proc(USCOPE_PROC_EXIT, BPF_CORE_READ(task, exit_code), 0);
 	if (filter_tgids)
 		bpf_map_delete_elem(&uscope_tgids, &tgid);

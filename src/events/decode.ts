@@ -16,11 +16,27 @@ const HEADER_SIZE = L.uscope_header.size;
 
 const textDecoder = new TextDecoder('latin1');
 
-function comm(bytes: Uint8Array, at: number): string {
+// comm strings repeat endlessly (a few threads make most records): decode
+// each distinct one once, keyed by its raw bytes (two u64 words).
+const commCache = new Map<bigint, string>();
+const COMM_CACHE_MAX = 4096;
+
+function comm(dv: DataView, bytes: Uint8Array, at: number): string {
+  const key = (dv.getBigUint64(at, true) << 64n) | dv.getBigUint64(at + 8, true);
+  const hit = commCache.get(key);
+  if (hit !== undefined) return hit;
   let end = at;
   const stop = at + C.USCOPE_COMM_LEN;
   while (end < stop && bytes[end] !== 0) end++;
-  return textDecoder.decode(bytes.subarray(at, end));
+  const s = textDecoder.decode(bytes.subarray(at, end));
+  if (commCache.size >= COMM_CACHE_MAX) commCache.clear();
+  commCache.set(key, s);
+  return s;
+}
+
+/** A u64 time as a Number without a BigInt (exact below 2^53). */
+function u64n(dv: DataView, at: number): number {
+  return dv.getUint32(at + 4, true) * 4294967296 + dv.getUint32(at, true);
 }
 
 /** Argument struct field names per ioctl, in the order of their u64 words. */
@@ -52,6 +68,19 @@ function armedModes(armed: number): ArmedMode[] {
   if (armed & C.USCOPE_ARMED_MINOR) out.push('minor');
   if (armed & C.USCOPE_ARMED_UNKNOWN) out.push('unknown');
   return out;
+}
+
+const ioctlNames = new WeakMap<Uapi, Map<number, string>>();
+
+function cachedIoctlName(cmd: number, uapi: Uapi): string {
+  let m = ioctlNames.get(uapi);
+  if (!m) ioctlNames.set(uapi, (m = new Map()));
+  let n = m.get(cmd);
+  if (n === undefined) {
+    n = ioctlName(cmd, uapi);
+    if (m.size < 1024) m.set(cmd, n);
+  }
+  return n;
 }
 
 export interface DecodeStats {
@@ -114,11 +143,11 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
   const s64 = (at: number) => Number(dv.getBigInt64(o + at, true));
   const u32 = (at: number) => dv.getUint32(o + at, true);
   const base = {
-    ts: Number(u64(H.ts_ns.offset)),
+    ts: u64n(dv, o + H.ts_ns.offset),
     cpu: u32(H.cpu.offset),
     pid: u32(H.pid.offset),
     tid: u32(H.tid.offset),
-    comm: comm(bytes, o + H.comm.offset),
+    comm: comm(dv, bytes, o + H.comm.offset),
   };
   switch (type) {
     case C.USCOPE_REC_FAULT: {
@@ -129,7 +158,7 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
         ...base,
         address: u64(F.address.offset),
         ip: u64(F.ip.offset),
-        errorCode: Number(u64(F.error_code.offset)),
+        errorCode: u64n(dv, o + F.error_code.offset),
         uffd: u64(F.uffd.offset),
         vmFlags: u64(F.vm_flags.offset),
         vmaStart: u64(F.vma_start.offset),
@@ -146,8 +175,8 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
         ...base,
         address: u64(F.address.offset),
         uffd: u64(F.uffd.offset),
-        faultTs: Number(u64(F.fault_ts_ns.offset)),
-        prevState: Number(u64(F.prev_state.offset)),
+        faultTs: u64n(dv, o + F.fault_ts_ns.offset),
+        prevState: u64n(dv, o + F.prev_state.offset),
         how: u32(F.how.offset) === C.USCOPE_BLOCK_STACK ? 'stack' : 'heuristic',
         nblocks: u32(F.nblocks.offset),
       };
@@ -160,7 +189,7 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
         ...base,
         address: u64(F.address.offset),
         uffd: u64(F.uffd.offset),
-        faultTs: Number(u64(F.fault_ts_ns.offset)),
+        faultTs: u64n(dv, o + F.fault_ts_ns.offset),
         targetPid: u32(F.target_pid.offset),
         targetTid: u32(F.target_tid.offset),
       };
@@ -173,8 +202,8 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
         ...base,
         address: u64(F.address.offset),
         uffd: u64(F.uffd.offset),
-        faultTs: Number(u64(F.fault_ts_ns.offset)),
-        wakeTs: Number(u64(F.wake_ts_ns.offset)),
+        faultTs: u64n(dv, o + F.fault_ts_ns.offset),
+        wakeTs: u64n(dv, o + F.wake_ts_ns.offset),
         wakerTid: u32(F.waker_tid.offset),
       };
     }
@@ -182,8 +211,8 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
     case C.USCOPE_REC_IOCTL_EXIT: {
       const F = L.uscope_ioctl.fields;
       expectSize(type, size, L.uscope_ioctl.size);
-      const cmd = Number(u64(F.cmd.offset));
-      const name = ioctlName(cmd, uapi);
+      const cmd = u64n(dv, o + F.cmd.offset);
+      const name = cachedIoctlName(cmd, uapi);
       let args: IoctlArgs | null = null;
       if (u32(F.arg_read_ok.offset)) {
         args = {};
@@ -201,7 +230,7 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
         name,
         argPtr: u64(F.arg_ptr.offset),
         args,
-        enterTs: Number(u64(F.enter_ts_ns.offset)),
+        enterTs: u64n(dv, o + F.enter_ts_ns.offset),
         ret: s64(F.ret.offset),
         fd: u32(F.fd.offset),
         ctxFeatures: u32(F.ctx_features.offset),
@@ -217,7 +246,7 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
         type: 'msg',
         ...base,
         uffd: u64(F.uffd.offset),
-        readEnterTs: Number(u64(F.read_enter_ts_ns.offset)),
+        readEnterTs: u64n(dv, o + F.read_enter_ts_ns.offset),
         event,
         eventName,
         fd: u32(F.fd.offset),
@@ -244,7 +273,7 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
         ...base,
         uffd: u64(F.uffd.offset),
         ret: s64(F.ret.offset),
-        flags: Number(u64(F.flags.offset)),
+        flags: u64n(dv, o + F.flags.offset),
         source: u32(F.source.offset) === C.USCOPE_CREATE_DEV ? 'dev' : 'syscall',
       };
     }
@@ -279,7 +308,7 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
         address: u64(F.address.offset),
         reason: u64(F.reason.offset),
         faultFlags: u64(F.fault_flags.offset),
-        enterTs: Number(u64(F.enter_ts_ns.offset)),
+        enterTs: u64n(dv, o + F.enter_ts_ns.offset),
         ret: s64(F.ret.offset),
         ctxFeatures: u32(F.ctx_features.offset),
         argReadOk: u32(F.arg_read_ok.offset) !== 0,
