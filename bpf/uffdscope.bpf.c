@@ -598,11 +598,11 @@ int uscope_ioctl_in(struct trace_event_raw_sys_enter *ctx)
 	if (!f)
 		return 0;
 	if (!is_uffd_file(f)) {
-		if (cmd == USERFAULTFD_IOC_NEW_CMD && tgid_selected(tgid) &&
-		    is_uffd_dev_file(f)) {
+		if (cmd == USERFAULTFD_IOC_NEW_CMD && is_uffd_dev_file(f)) {
 			in.ts = ts;
 			in.kind = INFLIGHT_DEV_NEW;
 			in.arg_ptr = arg_ptr; /* the flags, passed by value */
+			in.uffd = tgid_selected(tgid); /* emit, or only forget */
 			in.fd = fd;
 			bpf_map_update_elem(&uscope_inflight, &tid, &in, BPF_ANY);
 		}
@@ -642,6 +642,22 @@ int uscope_ioctl_in(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
+/* A new context made by an unselected process: if a freed context of ours
+ * had the same address (and its mm was reused too), it is not ours any more. */
+static __always_inline void forget_uffd(long ret)
+{
+	struct file *f;
+	__u64 uffd;
+
+	if (!filter_tgids || ret < 0)
+		return;
+	f = fd_file((__u32)ret);
+	if (!f || !is_uffd_file(f))
+		return;
+	uffd = file_uffd(f);
+	bpf_map_delete_elem(&uscope_uffds, &uffd);
+}
+
 static __always_inline void emit_create(__u64 ts, __s64 ret, __u64 flags, __u32 source)
 {
 	struct uscope_uffd_create *r;
@@ -676,7 +692,10 @@ int uscope_ioctl_ex(struct trace_event_raw_sys_exit *ctx)
 	if (!in)
 		return 0;
 	if (in->kind == INFLIGHT_DEV_NEW) {
-		emit_create(ts, ctx->ret, in->arg_ptr, USCOPE_CREATE_DEV);
+		if (in->uffd)
+			emit_create(ts, ctx->ret, in->arg_ptr, USCOPE_CREATE_DEV);
+		else
+			forget_uffd(ctx->ret);
 		goto out;
 	}
 	if (in->kind != INFLIGHT_IOCTL)
@@ -708,11 +727,12 @@ int uscope_uffd_in(struct trace_event_raw_sys_enter *ctx)
 	__u32 tid = (__u32)id;
 	struct inflight in = {};
 
-	if (!tgid_selected(id >> 32))
-		return 0;
+	/* Every process: a context created by an unselected one must stop
+	 * counting as ours (see forget_uffd); only selected ones are emitted. */
 	in.ts = bpf_ktime_get_boot_ns();
 	in.kind = INFLIGHT_CREATE;
 	in.arg_ptr = ctx->args[0];
+	in.fd = tgid_selected(id >> 32);
 	bpf_map_update_elem(&uscope_inflight, &tid, &in, BPF_ANY);
 	return 0;
 }
@@ -725,7 +745,10 @@ int uscope_uffd_ex(struct trace_event_raw_sys_exit *ctx)
 
 	if (!in || in->kind != INFLIGHT_CREATE)
 		return 0;
-	emit_create(bpf_ktime_get_boot_ns(), ctx->ret, in->arg_ptr, USCOPE_CREATE_SYSCALL);
+	if (in->fd)
+		emit_create(bpf_ktime_get_boot_ns(), ctx->ret, in->arg_ptr, USCOPE_CREATE_SYSCALL);
+	else
+		forget_uffd(ctx->ret);
 	bpf_map_delete_elem(&uscope_inflight, &tid);
 	return 0;
 }

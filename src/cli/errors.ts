@@ -47,7 +47,21 @@ function onOutputError(e: NodeJS.ErrnoException): void {
   if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
   else process.exit(EXIT.OK);
 }
+
+/** An exception nothing caught (a view that throws while rendering, a
+ *  timer): one line, exit 4; 'exit' handlers still run (a running command
+ *  is ended, the terminal restored), the kernel detaches the programs. */
+function onUncaught(e: unknown): void {
+  if (isExitError(e)) fail(e);
+  const msg = ((e as Error)?.message ?? String(e)).split('\n')[0];
+  process.stderr.write(`uffdscope: internal error: ${msg} (USCOPE_DEBUG=1 shows where)\n`);
+  if (process.env.USCOPE_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  process.exit(EXIT.CAPTURE);
+}
+
 if (/(^|\/)(uffdscope|main\.js)$/.test(process.argv[1] ?? '')) {
   process.stdout.on('error', onOutputError);
   process.stderr.on('error', onOutputError);
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUncaught);
 }

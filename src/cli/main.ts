@@ -14,6 +14,7 @@ import { runTop } from './top.js';
 import { runReplay } from './replay.js';
 import { runExport } from './export.js';
 import { runServe } from './serve.js';
+import { runCheck } from './check.js';
 import { runWorkload } from './workload.js';
 import { runSimulate, SCENARIOS } from './simulate.js';
 
@@ -40,7 +41,6 @@ export function buildProgram(): Command {
     .name('uffdscope')
     .description('eBPF tracing and observability for Linux userfaultfd')
     .version(version)
-    .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str.split('\n')[0].replace(/^error: /, 'uffdscope: ') + '\n') })
     .exitOverride((err) => {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
@@ -163,6 +163,24 @@ export function buildProgram(): Command {
     .argument('[command...]', 'command to run and trace (after --)')
     .action(async (command: string[], o) => {
       await runServe({ ...o, command, uapi: uapiFrom(o) });
+    });
+
+  program
+    .command('check')
+    .description('compare a run with a baseline (recordings or summary JSON, or directories of runs); exit 1 on a real regression')
+    .option('-b, --baseline <BASE>', 'baseline: recording, summary JSON, or a directory of runs')
+    .option('--save-baseline <DIR>', 'record --runs N traced runs of the command after -- into DIR')
+    .option('--save-current <DIR>', 'keep the current runs made with --runs here')
+    .option('--runs <N>', 'traced runs of the command after --', intArg('--runs', 1, 100))
+    .option('--junit <FILE>', 'JUnit XML: one test case per metric')
+    .option('--report <FILE>', 'self-contained HTML report with latency CDFs')
+    .option('--json <FILE>', 'the verdict as JSON')
+    .option('--budget <FILE>', 'thresholds per metric and kind (JSON or YAML)')
+    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
+    .addOption(uapiOption())
+    .argument('[args...]', 'CURRENT, or the command to run (after --)')
+    .action(async (args: string[], o) => {
+      await runCheck({ ...o, args, uapi: uapiFrom(o) });
     });
 
   program

@@ -146,7 +146,7 @@ export class UffdRegistry {
   private readonly retired: UffdInfo[] = [];
   /** SET_MODE attempts not remembered (cap) */
   modeSwitchesDropped = 0;
-  /** uffds not tracked (cap) */
+  /** uffds not tracked, or no longer listed (caps on tracked and retired contexts) */
   uffdsDropped = 0;
   /** failed creations (userfaultfd(2) or /dev/userfaultfd returning -errno) */
   readonly failedCreates: Array<{ ts: number; pid: number; comm: string; ret: number; errno: string | null; source: string }> = [];
@@ -231,7 +231,11 @@ export class UffdRegistry {
           this.byId.delete(e.uffd);
           if (this.last === old) this.last = null;
           this.retired.push(old);
-          if (this.retired.length > this.maxRetired) this.retired.shift();
+          if (this.retired.length > this.maxRetired) {
+            // forgotten: counted, so a report never lists fewer uffds silently
+            this.retired.shift();
+            this.uffdsDropped++;
+          }
         }
         const u = this.info(e.uffd, e.ts);
         if (u === null) return;
@@ -263,13 +267,17 @@ export class UffdRegistry {
     if (u === undefined) return;
     if (u.createdTs !== undefined && r.faultTs < u.createdTs) {
       // the fault belongs to an earlier context at this address
+      let earlier: UffdInfo | undefined;
       for (let i = this.retired.length - 1; i >= 0; i--) {
         const o = this.retired[i];
         if (o.id === r.uffd && (o.createdTs === undefined || o.createdTs <= r.faultTs)) {
-          u = o;
+          earlier = o;
           break;
         }
       }
+      // that context was forgotten (retired cap): not the newer one's fault
+      if (earlier === undefined) return;
+      u = earlier;
     }
     if (r.userfault) {
       u.faults++;

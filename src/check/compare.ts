@@ -1,0 +1,637 @@
+// The comparison of `uffdscope check`: which metrics exist for the two sides,
+// which test each one gets, and the verdicts.
+//
+// A metric is a REGRESSION only when its change is both
+//   - beyond its threshold in the worse direction: |change| > threshold x
+//     |baseline| and > the absolute floor, and
+//   - statistically significant: the confidence interval of the change
+//     (current - baseline) excludes 0 (for p50 of per-fault samples, the
+//     Mann-Whitney U test must agree too).
+// Regressions of gating metrics fail the check; of diagnostic ones (the
+// queue/service/wake stages, by default) they are warnings.
+//
+// Which test:
+//   per-run     >= min_runs runs on both sides: the runs are the unit of
+//               replication (run-to-run noise is what CI machines have).
+//               t test on the per-run values (each run's p50, p99, count...):
+//               Student's pooled t for equal run counts (its df do not
+//               collapse when one side is noisier), else Welch's; one run
+//               against >= min_runs: t with the others' run-to-run spread.
+//               Works with summary JSON too.
+//   per-sample  otherwise, when both sides have per-fault samples
+//               (recordings): bootstrap of the quantile difference, the
+//               exact order-statistic draw (B resamples, seeded), percentile
+//               interval; plus Mann-Whitney U for p50.
+//   none        summaries of one run a side: the test cannot be done; the
+//               verdict is "insufficient data", judged on the threshold alone
+//               (a failure only with fail_on_insufficient).
+// The confidence is family-wise by default (Bonferroni over the gating
+// metrics that were tested): each interval is at 1 - (1 - confidence) / m.
+
+import type { Summary } from '../stats/summary.js';
+import { UsageError } from '../cli/errors.js';
+import { ruleFor, type Budget, type Family, type Rule, type Stat, STATS, KINDS } from './budget.js';
+import { STAGE_KEYS, type Side, type StageKey } from './inputs.js';
+import {
+  Rng,
+  bootstrapP,
+  bootstrapQuantileDiff,
+  mannWhitney,
+  mean,
+  percentileInterval,
+  quantileSorted,
+  seedFor,
+  variance,
+  welch,
+  welchInterval,
+  oneVersusMany,
+  studentT,
+  type MannWhitney,
+  type Welch,
+} from './stats.js';
+
+export const CHECK_SCHEMA = 'uffdscope.check/1';
+export const STAT_Q: Record<Stat, number> = { p50: 0.5, p90: 0.9, p99: 0.99, max: 1 };
+
+export type Unit = 'ns' | 'faults' | 'faults/s' | 'errors' | 'switches';
+/** warning: a regression (beyond threshold and significant) of a metric that does not gate */
+export type Verdict = 'regression' | 'warning' | 'improved' | 'ok' | 'insufficient data' | 'ignored';
+
+export interface MetricDef {
+  id: string;
+  family: Family;
+  /** fault kind, 'all', or null (ioctls, mode switches, rate) */
+  kind: string | null;
+  stage: StageKey | null;
+  stat: Stat | null;
+  unit: Unit;
+  /** this metric's value in one run; null when the run has none */
+  perRun: (s: Summary) => number | null;
+  /** the pooled per-event samples of a side, sorted; null when there are none */
+  samples?: (side: Side) => Float64Array | null;
+}
+
+export interface TestResult {
+  /** e.g. "welch-t on per-run values", "bootstrap on per-fault samples + mann-whitney U" */
+  name: string;
+  mode: 'per-run' | 'per-sample' | 'none';
+  n_baseline: number;
+  n_current: number;
+  /** what n counts */
+  n_unit: 'runs' | 'faults' | 'switches';
+  /** two-sided p-value of "no change", before the family-wise correction */
+  p: number | null;
+  /** after it (p x m, capped at 1) */
+  p_adj: number | null;
+  /** interval of the change (current - baseline) at the per-metric level */
+  ci: { level: number; low: number; high: number } | null;
+  df?: number;
+  resamples?: number;
+  mann_whitney?: { p: number; z: number; a12: number };
+  /** why no test was done */
+  why?: string;
+}
+
+export interface MetricResult {
+  id: string;
+  family: Family;
+  kind: string | null;
+  stage: StageKey | null;
+  stat: Stat | null;
+  unit: Unit;
+  baseline: number | null;
+  current: number | null;
+  /** current - baseline */
+  change: number | null;
+  /** change / |baseline| (null when the baseline is 0) */
+  change_rel: number | null;
+  rule: { threshold: number; floor: number; direction: Rule['direction']; gate: boolean; fail_on_insufficient: boolean };
+  /** beyond the threshold (and floor) in the worse direction */
+  beyond_threshold: boolean;
+  significant: boolean;
+  test: TestResult;
+  effect: { abs: number | null; rel: number | null; a12?: number; hedges_g?: number };
+  verdict: Verdict;
+  fails: boolean;
+  reason: string;
+}
+
+export interface SideInfo {
+  path: string;
+  runs: number;
+  inputs: Array<{ file: string; type: 'recording' | 'summary' }>;
+  /** userfaults by kind, over all runs */
+  kinds: Record<string, number>;
+  per_fault_samples: boolean;
+  command: string[] | null;
+}
+
+export interface CheckResult {
+  schema: typeof CHECK_SCHEMA;
+  verdict: 'pass' | 'regression';
+  exit_code: 0 | 1;
+  baseline: SideInfo;
+  current: SideInfo;
+  method: {
+    confidence: number;
+    correction: 'bonferroni' | 'none';
+    /** metrics whose change was tested (the Bonferroni m) */
+    family_size: number;
+    /** per-metric interval level */
+    level: number;
+    resamples: number;
+    seed: number;
+    min_runs: number;
+    min_samples: number;
+    reservoir: number;
+    budget: string | null;
+    description: string;
+  };
+  metrics: MetricResult[];
+  regressions: string[];
+  notes: string[];
+}
+
+// ------------------------------------------------------------- metrics
+
+export function kindsOf(side: Side): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of side.runs) {
+    for (const k of KINDS) {
+      const n = (r.summary.faults as unknown as Record<string, number>)[k] ?? 0;
+      if (n > 0) out[k] = (out[k] ?? 0) + n;
+    }
+  }
+  return out;
+}
+
+export function stageOf(s: Summary, group: string, stage: StageKey) {
+  if (group === 'all') return s.latency_ns[stage];
+  return s.latency_ns_by_kind?.[group as keyof Summary['latency_ns_by_kind']]?.[stage];
+}
+
+function hasStage(side: Side, group: string, stage: StageKey): boolean {
+  return side.runs.some((r) => (stageOf(r.summary, group, stage)?.count ?? 0) > 0);
+}
+
+function modeSwitchLatencies(s: Summary): number[] {
+  return s.mode_switches.map((m) => m.latency_ns).filter((v): v is number => typeof v === 'number');
+}
+
+const sortedCache = new WeakMap<Side, Map<string, Float64Array>>();
+export function sideSamples(side: Side, key: string, make: () => Float64Array | null): Float64Array | null {
+  let m = sortedCache.get(side);
+  if (!m) sortedCache.set(side, (m = new Map()));
+  if (m.has(key)) return m.get(key)!;
+  const v = make();
+  if (v) m.set(key, v);
+  return v;
+}
+
+/** The metrics the two sides can be compared on. UsageError when there are none. */
+export function metricDefs(b: Side, c: Side): MetricDef[] {
+  const kb = kindsOf(b);
+  const kc = kindsOf(c);
+  const common = KINDS.filter((k) => kb[k] && kc[k]);
+  const union = KINDS.filter((k) => kb[k] || kc[k]);
+  const msB = b.runs.some((r) => r.summary.mode_switches.length > 0);
+  const msC = c.runs.some((r) => r.summary.mode_switches.length > 0);
+  if (common.length === 0 && !(msB && msC)) {
+    const desc = (k: Record<string, number>) => (Object.keys(k).length ? Object.entries(k).map(([n, v]) => `${v} ${n}`).join(', ') + ' userfaults' : 'no userfaults');
+    throw new UsageError(
+      `nothing to compare: the baseline (${b.path}) has ${desc(kb)}, the current (${c.path}) has ${desc(kc)}; no fault kind in common (different scenarios?)`,
+    );
+  }
+  const defs: MetricDef[] = [];
+  const groups: string[] = [...common];
+  if (union.length >= 2 && common.length >= 1) groups.unshift('all');
+  for (const g of groups) {
+    for (const st of STAGE_KEYS) {
+      if (!hasStage(b, g, st) || !hasStage(c, g, st)) continue;
+      for (const stat of STATS) {
+        defs.push({
+          id: `latency.${g}.${st}.${stat}`,
+          family: st,
+          kind: g,
+          stage: st,
+          stat,
+          unit: 'ns',
+          perRun: (s) => {
+            const l = stageOf(s, g, st);
+            return l && l.count > 0 ? l[stat] : null;
+          },
+          samples: (side) => sideSamples(side, `${g}:${st}`, () => side.samples?.get(`${g}:${st}`)?.sorted() ?? null),
+        });
+      }
+    }
+  }
+  for (const k of union) {
+    defs.push({
+      id: `faults.${k}.count`,
+      family: 'count',
+      kind: k,
+      stage: null,
+      stat: null,
+      unit: 'faults',
+      perRun: (s) => (s.faults as unknown as Record<string, number>)[k] ?? 0,
+    });
+  }
+  defs.push({
+    id: 'faults.rate',
+    family: 'rate',
+    kind: null,
+    stage: null,
+    stat: null,
+    unit: 'faults/s',
+    perRun: (s) => (s.duration_ns > 0 ? s.faults.total / (s.duration_ns / 1e9) : null),
+  });
+  const ioctls = new Set<string>();
+  for (const side of [b, c]) for (const r of side.runs) for (const n of Object.keys(r.summary.ioctls ?? {})) ioctls.add(n);
+  for (const n of [...ioctls].sort()) {
+    defs.push({
+      id: `ioctl.${n}.errors`,
+      family: 'ioctl_errors',
+      kind: null,
+      stage: null,
+      stat: null,
+      unit: 'errors',
+      perRun: (s) => s.ioctls?.[n]?.errors ?? 0,
+    });
+  }
+  if (msB || msC) {
+    defs.push({
+      id: 'mode_switch.failures',
+      family: 'mode_switch_failures',
+      kind: null,
+      stage: null,
+      stat: null,
+      unit: 'switches',
+      perRun: (s) => s.mode_switches.filter((m) => m.result !== null && m.result !== 0).length,
+    });
+    const hasLat = (side: Side) => side.runs.some((r) => modeSwitchLatencies(r.summary).length > 0);
+    if (hasLat(b) && hasLat(c)) {
+      for (const stat of STATS) {
+        defs.push({
+          id: `mode_switch.latency.${stat}`,
+          family: 'mode_switch',
+          kind: null,
+          stage: null,
+          stat,
+          unit: 'ns',
+          perRun: (s) => {
+            const v = modeSwitchLatencies(s).sort((x, y) => x - y);
+            return v.length ? quantileSorted(v, STAT_Q[stat]) : null;
+          },
+          samples: (side) =>
+            sideSamples(side, 'mode_switch', () => {
+              const all = side.runs.flatMap((r) => modeSwitchLatencies(r.summary));
+              return all.length ? Float64Array.from(all).sort() : null;
+            }),
+        });
+      }
+    }
+  }
+  return defs;
+}
+
+// --------------------------------------------------------------- tests
+
+interface Pending {
+  def: MetricDef;
+  rule: Rule;
+  baseline: number | null;
+  current: number | null;
+  mode: TestResult['mode'];
+  testName?: string;
+  nB: number;
+  nC: number;
+  nUnit: TestResult['n_unit'];
+  why?: string;
+  welch?: Welch;
+  reps?: Float64Array;
+  p: number | null;
+  mwu?: MannWhitney;
+  hedges?: number;
+  /** no uncertainty at all (every value equal on both sides): not counted in the family */
+  degenerate: boolean;
+}
+
+function hedgesG(b: number[], c: number[]): number | undefined {
+  const nb = b.length;
+  const nc = c.length;
+  if (nb < 2 || nc < 2) return undefined;
+  const sp = Math.sqrt(((nb - 1) * variance(b) + (nc - 1) * variance(c)) / (nb + nc - 2));
+  if (!(sp > 0)) return undefined;
+  const j = 1 - 3 / (4 * (nb + nc) - 9);
+  return ((mean(c) - mean(b)) / sp) * j;
+}
+
+function evaluate(def: MetricDef, b: Side, c: Side, budget: Budget): Pending {
+  const rule = ruleFor(budget, def.id, def.family, def.kind, def.stat);
+  const vb = b.runs.map((r) => def.perRun(r.summary)).filter((v): v is number => v !== null && Number.isFinite(v));
+  const vc = c.runs.map((r) => def.perRun(r.summary)).filter((v): v is number => v !== null && Number.isFinite(v));
+  const sb = def.samples?.(b) ?? null;
+  const sc = def.samples?.(c) ?? null;
+  const q = def.stat ? STAT_Q[def.stat] : null;
+  const base: Pending = {
+    def,
+    rule,
+    baseline: vb.length ? mean(vb) : null,
+    current: vc.length ? mean(vc) : null,
+    mode: 'none',
+    nB: vb.length,
+    nC: vc.length,
+    nUnit: 'runs',
+    p: null,
+    degenerate: false,
+  };
+  const multiB = vb.length >= budget.minRuns;
+  const multiC = vc.length >= budget.minRuns;
+  const oneVsMany = (multiB && vc.length === 1) || (multiC && vb.length === 1);
+  if ((multiB && multiC) || oneVsMany) {
+    const w = oneVsMany ? oneVersusMany(vb, vc) : vb.length === vc.length ? studentT(vb, vc) : welch(vb, vc);
+    const testName = oneVsMany
+      ? `t on per-run values (1 run vs the run-to-run spread of ${Math.max(vb.length, vc.length)})`
+      : vb.length === vc.length
+        ? `student-t on per-run values (pooled, ${vb.length}+${vc.length} runs)`
+        : 'welch-t on per-run values';
+    return {
+      ...base,
+      mode: 'per-run',
+      testName,
+      welch: w,
+      p: w.p,
+      hedges: oneVsMany ? undefined : hedgesG(vb, vc),
+      degenerate: w.se === 0 && w.diff === 0,
+    };
+  }
+  if (q !== null && sb && sc && sb.length >= budget.minSamples && sc.length >= budget.minSamples) {
+    const rng = new Rng(seedFor(budget.seed, def.id));
+    const bs = bootstrapQuantileDiff(sb, sc, q, budget.resamples, rng);
+    const mwu = def.stat === 'p50' ? mannWhitney(sb, sc) : undefined;
+    return {
+      ...base,
+      baseline: quantileSorted(sb, q),
+      current: quantileSorted(sc, q),
+      mode: 'per-sample',
+      nB: sb.length,
+      nC: sc.length,
+      nUnit: def.family === 'mode_switch' ? 'switches' : 'faults',
+      reps: bs.reps,
+      // no replicate on the other side of 0: p < 1/B, reported as 1/B
+      p: Math.max(bootstrapP(bs.reps), 1 / bs.reps.length),
+      mwu,
+      degenerate: sb[0] === sb[sb.length - 1] && sc[0] === sc[sc.length - 1] && sb[0] === sc[0],
+    };
+  }
+  // no test: point values from the samples when there are some, else the runs
+  let why: string;
+  if (vb.length === 0 || vc.length === 0) why = `no value on the ${vb.length === 0 ? 'baseline' : 'current'} side`;
+  else if (q !== null && sb && sc) why = `fewer than min_samples (${budget.minSamples}) samples on a side (${sb.length} vs ${sc.length})`;
+  else
+    why = `${vb.length} vs ${vc.length} run(s)${q !== null ? ' and no per-fault samples on both sides' : ''}: a test needs >= ${budget.minRuns} runs on a side${q !== null ? ', or recordings on both' : ''}`;
+  const pb = q !== null && sb && sb.length ? quantileSorted(sb, q) : base.baseline;
+  const pc = q !== null && sc && sc.length ? quantileSorted(sc, q) : base.current;
+  return { ...base, baseline: pb, current: pc, why };
+}
+
+function fmtNum(v: number, unit: Unit): string {
+  if (unit === 'ns') {
+    const us = v / 1000;
+    const a = Math.abs(us);
+    return `${a >= 100 ? us.toFixed(0) : a >= 10 ? us.toFixed(1) : a >= 1 ? us.toFixed(2) : us.toFixed(3)} µs`;
+  }
+  if (unit === 'faults/s') return `${v.toFixed(Math.abs(v) >= 100 ? 0 : 1)}/s`;
+  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+}
+
+export function formatValue(v: number | null, unit: Unit): string {
+  return v === null || !Number.isFinite(v) ? '-' : fmtNum(v, unit);
+}
+
+export function formatChange(v: number | null, unit: Unit): string {
+  if (v === null || !Number.isFinite(v)) return '-';
+  if (v === 0) return '0';
+  return (v > 0 ? '+' : '−') + fmtNum(Math.abs(v), unit);
+}
+
+function pct(r: number | null): string {
+  if (r === null || !Number.isFinite(r)) return '';
+  return `${r >= 0 ? '+' : '−'}${Math.abs(r * 100).toFixed(Math.abs(r) >= 0.1 ? 0 : 1)}%`;
+}
+
+// ------------------------------------------------------------- compare
+
+export function sideInfo(s: Side): SideInfo {
+  return {
+    path: s.path,
+    runs: s.runs.length,
+    inputs: s.runs.map((r) => ({ file: r.file, type: r.type })),
+    kinds: kindsOf(s),
+    per_fault_samples: s.samples !== null,
+    command: s.runs[0]?.command ?? null,
+  };
+}
+
+export function compare(b: Side, c: Side, budget: Budget): CheckResult {
+  const defs = metricDefs(b, c);
+  const pending = defs.map((d) => evaluate(d, b, c, budget));
+  const alpha = 1 - budget.confidence;
+  // the family: the gating metrics that were tested (non-gating ones are judged at the same level)
+  const family = pending.filter((p) => p.mode !== 'none' && !p.rule.ignore && p.rule.gate && !p.degenerate).length;
+  const m = budget.correction === 'bonferroni' ? Math.max(1, family) : 1;
+  const a = alpha / m;
+  const level = 1 - a;
+
+  const metrics: MetricResult[] = pending.map((p) => finish(p, level, a, m));
+  const failing = metrics.filter((r) => r.fails);
+  const notes: string[] = [...b.notes.map((n) => `baseline: ${n}`), ...c.notes.map((n) => `current: ${n}`)];
+  const cb = b.runs[0]?.command;
+  const cc = c.runs[0]?.command;
+  if (cb && cc) {
+    const d = commandDiff(cb, cc);
+    if (d) notes.push(`the commands differ: ${d}`);
+  }
+  const sourceKinds = (side: Side) => new Set(side.runs.map((r) => String((r.summary.source as { kind?: unknown } | undefined)?.kind ?? 'unknown')));
+  const sb = sourceKinds(b);
+  const sc = sourceKinds(c);
+  if ([...sb].join() !== [...sc].join()) {
+    notes.push(`the sides come from different sources (baseline: ${[...sb].join(', ')}; current: ${[...sc].join(', ')}): durations, and so faults.rate, are measured differently`);
+  }
+  for (const side of [b, c]) {
+    if (side.runs.some((r) => r.generated)) notes.push(`${side.label}: GENERATED data (simulated, not captured from a kernel)`);
+  }
+  const kb = kindsOf(b);
+  const kc = kindsOf(c);
+  for (const k of KINDS) {
+    if (kb[k] && !kc[k]) notes.push(`${k} faults only in the baseline (${kb[k]}): no latency comparison for them`);
+    if (!kb[k] && kc[k]) notes.push(`${k} faults only in the current (${kc[k]}): no latency comparison for them`);
+  }
+  if (metrics.some((r) => r.test.mode === 'per-run' && (r.test.n_baseline === 1 || r.test.n_current === 1))) {
+    notes.push(
+      'one run on a side: its run-to-run noise is assumed to be that of the other side; this flags more identical configurations than ' +
+        'several runs a side do (use --runs 3 or more for CI gating)',
+    );
+  }
+  if (b.runs.length === 1 && c.runs.length === 1 && metrics.some((r) => r.test.mode === 'per-sample')) {
+    notes.push(
+      'one run a side: the per-fault tests see the noise within a run, not from run to run, so they flag two runs of the same ' +
+        'configuration that merely ran under different load; gate CI on several runs a side (--save-baseline DIR --runs 5, then --runs N or a directory)',
+    );
+  }
+  const insufficient = metrics.filter((r) => r.verdict === 'insufficient data').length;
+  if (insufficient) notes.push(`${insufficient} metric(s) could not be tested (insufficient data): judged on the threshold alone`);
+
+  const description =
+    `A metric regresses when its change is beyond its threshold (relative, and an absolute floor) in the worse direction AND ` +
+    `its ${(level * 100).toPrecision(4).replace(/\.?0+$/, '')}% interval excludes 0` +
+    (budget.correction === 'bonferroni' ? ` (family-wise ${(budget.confidence * 100).toFixed(0)}% over the ${m} gating metric(s) tested, Bonferroni)` : '') +
+    `; regressions of gating metrics fail, of diagnostic ones (fault stages, by default) warn` +
+    `. With >= ${budget.minRuns} runs a side: t test on per-run values (Student's pooled t for equal run counts, else Welch's; ` +
+    `1 run against >= ${budget.minRuns}: t with the others' run-to-run spread). ` +
+    `Otherwise, with recordings on both sides: bootstrap ` +
+    `(${budget.resamples} resamples, seed ${budget.seed}) of the quantile difference on per-fault samples, plus Mann-Whitney U for p50. ` +
+    `Otherwise: insufficient data.`;
+
+  return {
+    schema: CHECK_SCHEMA,
+    verdict: failing.length ? 'regression' : 'pass',
+    exit_code: failing.length ? 1 : 0,
+    baseline: sideInfo(b),
+    current: sideInfo(c),
+    method: {
+      confidence: budget.confidence,
+      correction: budget.correction,
+      family_size: family,
+      level,
+      resamples: budget.resamples,
+      seed: budget.seed,
+      min_runs: budget.minRuns,
+      min_samples: budget.minSamples,
+      reservoir: budget.reservoir,
+      budget: budget.file,
+      description,
+    },
+    metrics,
+    regressions: failing.map((r) => r.id),
+    notes,
+  };
+}
+
+/** The arguments two command lines differ in, or null when equal. */
+export function commandDiff(a: string[], b: string[]): string | null {
+  if (a.length === b.length && a.every((x, i) => x === b[i])) return null;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  let j = 0;
+  while (j < a.length - i && j < b.length - i && a[a.length - 1 - j] === b[b.length - 1 - j]) j++;
+  const show = (c: string[]) => (c.slice(i, c.length - j).join(' ') || '(nothing)');
+  return `baseline \`${show(a)}\`, current \`${show(b)}\` (argument ${i + 1} on)`;
+}
+
+function finish(p: Pending, level: number, a: number, m: number): MetricResult {
+  const { def, rule } = p;
+  const change = p.baseline !== null && p.current !== null ? p.current - p.baseline : null;
+  const rel = change !== null && p.baseline !== null && p.baseline !== 0 ? change / Math.abs(p.baseline) : null;
+  const limit = p.baseline !== null ? Math.max(rule.threshold * Math.abs(p.baseline), rule.floor) : rule.floor;
+  const up = change !== null && change > limit;
+  const down = change !== null && -change > limit;
+  const worseUp = rule.direction !== 'decrease';
+  const worseDown = rule.direction !== 'increase';
+  const beyondWorse = (worseUp && up) || (worseDown && down);
+  const beyondBetter = (!worseUp && up) || (!worseDown && down);
+
+  let ci: TestResult['ci'] = null;
+  let name = 'none';
+  let df: number | undefined;
+  if (p.mode === 'per-run' && p.welch) {
+    const iv = welchInterval(p.welch, level);
+    ci = { level, low: iv.low, high: iv.high };
+    name = p.testName ?? 'welch-t on per-run values';
+    df = Number.isFinite(p.welch.df) ? p.welch.df : undefined;
+  } else if (p.mode === 'per-sample' && p.reps) {
+    const iv = percentileInterval(p.reps, level);
+    ci = { level, low: iv.low, high: iv.high };
+    name = `bootstrap on per-${p.nUnit === 'switches' ? 'switch' : 'fault'} samples` + (p.mwu ? ' + mann-whitney U' : '');
+  }
+  // significance, and its direction
+  let sigUp = ci !== null && ci.low > 0;
+  let sigDown = ci !== null && ci.high < 0;
+  if (p.mwu) {
+    const mw = p.mwu.p < a;
+    sigUp = sigUp && mw && p.mwu.a12 > 0.5;
+    sigDown = sigDown && mw && p.mwu.a12 < 0.5;
+  }
+  const significant = sigUp || sigDown;
+  const sigWorse = (worseUp && sigUp) || (worseDown && sigDown);
+  const sigBetter = (!worseUp && sigUp) || (!worseDown && sigDown);
+
+  const u = def.unit;
+  const thr = `${rule.direction === 'decrease' ? '−' : rule.direction === 'both' ? '±' : '+'}${(rule.threshold * 100).toFixed(0)}% and ${formatValue(rule.floor, u)}`;
+  const ciText = ci ? `${(ci.level * 100).toPrecision(4).replace(/\.?0+$/, '')}% CI [${formatChange(ci.low, u)}, ${formatChange(ci.high, u)}]` : '';
+  let verdict: Verdict;
+  let fails = false;
+  let reason: string;
+  if (rule.ignore) {
+    verdict = 'ignored';
+    reason = 'ignored by the budget';
+  } else if (p.mode === 'none') {
+    verdict = 'insufficient data';
+    fails = beyondWorse && rule.failOnInsufficient && rule.gate;
+    reason = `cannot test: ${p.why}; ${beyondWorse ? `the change is beyond the threshold (${thr})` : `within the threshold (${thr})`}` + (fails ? ', and the budget fails on insufficient data' : '');
+  } else if (sigWorse && beyondWorse) {
+    verdict = rule.gate ? 'regression' : 'warning';
+    fails = rule.gate;
+    reason = `beyond the threshold (${thr}) and significant: ${ciText} excludes 0` + (rule.gate ? '' : ' (a diagnostic metric: warns, does not fail; gate: true in the budget to fail)');
+  } else if (sigBetter && beyondBetter) {
+    verdict = 'improved';
+    reason = `better beyond the threshold (${thr}), significant: ${ciText} excludes 0`;
+  } else {
+    verdict = 'ok';
+    if (beyondWorse || beyondBetter) reason = `beyond the threshold (${thr}) but not significant (${ciText}${p.mwu && !(p.mwu.p < a) ? `, mann-whitney p ${fmtP(p.mwu.p)}` : ''})`;
+    else if (significant) reason = `significant but within the threshold (${thr})`;
+    else reason = `within the threshold (${thr}), not significant`;
+  }
+  return {
+    id: def.id,
+    family: def.family,
+    kind: def.kind,
+    stage: def.stage,
+    stat: def.stat,
+    unit: u,
+    baseline: p.baseline,
+    current: p.current,
+    change,
+    change_rel: rel,
+    rule: { threshold: rule.threshold, floor: rule.floor, direction: rule.direction, gate: rule.gate, fail_on_insufficient: rule.failOnInsufficient },
+    beyond_threshold: beyondWorse,
+    significant,
+    test: {
+      name,
+      mode: p.mode,
+      n_baseline: p.nB,
+      n_current: p.nC,
+      n_unit: p.nUnit,
+      p: p.p,
+      p_adj: p.p === null ? null : Math.min(1, p.p * m),
+      ci,
+      ...(df !== undefined ? { df } : {}),
+      ...(p.mode === 'per-sample' && p.reps ? { resamples: p.reps.length } : {}),
+      ...(p.mwu ? { mann_whitney: { p: p.mwu.p, z: p.mwu.z, a12: p.mwu.a12 } } : {}),
+      ...(p.why ? { why: p.why } : {}),
+    },
+    effect: { abs: change, rel, ...(p.mwu ? { a12: p.mwu.a12 } : {}), ...(p.hedges !== undefined ? { hedges_g: p.hedges } : {}) },
+    verdict,
+    fails,
+    reason,
+  };
+}
+
+export function fmtP(p: number | null): string {
+  if (p === null) return '-';
+  if (p === 0) return '0';
+  if (p < 1e-4) return p.toExponential(1);
+  return p < 0.01 ? p.toFixed(4) : p.toFixed(3);
+}
+
+export { pct as formatPercent };

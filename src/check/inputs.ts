@@ -1,0 +1,315 @@
+// The two sides of `uffdscope check`: each a recording (.uscope), a summary
+// JSON (uffdscope.summary/1), or a directory of several runs (any mix of
+// those). Recordings are analysed with the same pipeline as `report`, and
+// every userfault's total and stage latencies go into bounded uniform
+// reservoirs (seeded) for the per-fault tests and the CDF plots.
+//
+// Anything that cannot be read as a run is a UsageError with a one-line
+// message naming the file and the problem.
+
+import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { Ajv } from 'ajv';
+import { forEachRecordedEvent, type RecordingRead } from '../source/recordingSource.js';
+import { MAGIC } from '../recording/format.js';
+import { Analysis } from '../stats/pipeline.js';
+import { SUMMARY_SCHEMA, type Summary } from '../stats/summary.js';
+import type { FaultRecord } from '../model/faultLifecycle.js';
+import type { Uapi } from '../events/uapi.js';
+import { asInputError, lostFrom } from '../cli/report.js';
+import { UsageError } from '../cli/errors.js';
+import { Reservoir, seedFor } from './stats.js';
+
+export const STAGE_KEYS = ['fault', 'queue', 'service', 'wake'] as const;
+export type StageKey = (typeof STAGE_KEYS)[number];
+const STAGE_FIELD: Record<StageKey, 'total' | 'queue' | 'service' | 'wake'> = { fault: 'total', queue: 'queue', service: 'service', wake: 'wake' };
+
+/** Files written by check itself (verdicts, baseline manifests) carry this schema prefix and are skipped in directories. */
+export const CHECK_SCHEMA_PREFIX = 'uffdscope.check';
+
+export interface Run {
+  file: string;
+  type: 'recording' | 'summary';
+  summary: Summary;
+  /** the traced command, when known */
+  command: string[] | null;
+  generated: boolean;
+  notes: string[];
+}
+
+export interface Side {
+  label: 'baseline' | 'current';
+  /** what the user named */
+  path: string;
+  runs: Run[];
+  /**
+   * Per-fault samples of every run pooled, by `${group}:${stage}` (group:
+   * a fault kind or 'all'); null unless every run is a recording.
+   */
+  samples: Map<string, Reservoir> | null;
+  notes: string[];
+}
+
+export interface LoadOptions {
+  uapi: Uapi | null;
+  /** reservoir size per metric per side */
+  reservoir: number;
+  seed: number;
+}
+
+// ------------------------------------------------------- summary JSON
+
+const lat = {
+  type: 'object',
+  required: ['count', 'p50', 'p90', 'p99', 'max'],
+  properties: { count: { type: 'number' }, p50: { type: 'number' }, p90: { type: 'number' }, p99: { type: 'number' }, max: { type: 'number' }, mean: { type: 'number' } },
+};
+const stages = { type: 'object', required: ['fault', 'queue', 'service', 'wake'], properties: { fault: lat, queue: lat, service: lat, wake: lat } };
+/** The part of uffdscope.summary/1 check relies on. */
+const SUMMARY_SUBSET_SCHEMA = {
+  type: 'object',
+  required: ['schema', 'duration_ns', 'faults', 'latency_ns', 'ioctls', 'mode_switches'],
+  properties: {
+    schema: { const: SUMMARY_SCHEMA },
+    duration_ns: { type: 'number', minimum: 0 },
+    faults: {
+      type: 'object',
+      required: ['total', 'missing', 'wp', 'minor', 'rwp', 'async'],
+      properties: Object.fromEntries(['total', 'missing', 'wp', 'minor', 'rwp', 'async', 'unknown'].map((k) => [k, { type: 'number', minimum: 0 }])),
+    },
+    latency_ns: stages,
+    latency_ns_by_kind: { type: 'object', additionalProperties: stages },
+    ioctls: {
+      type: 'object',
+      additionalProperties: { type: 'object', required: ['count', 'errors'], properties: { count: { type: 'number' }, errors: { type: 'number' } } },
+    },
+    mode_switches: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['result', 'latency_ns'],
+        properties: { result: { type: ['number', 'null'] }, latency_ns: { type: ['number', 'null'] } },
+      },
+    },
+  },
+};
+
+let summaryValidator: ReturnType<Ajv['compile']> | null = null;
+
+function summaryProblem(doc: unknown): string | null {
+  summaryValidator ??= new Ajv({ allErrors: false, strict: false }).compile(SUMMARY_SUBSET_SCHEMA);
+  if (summaryValidator(doc)) return null;
+  const e = summaryValidator.errors![0];
+  const at = e.instancePath.split('/').slice(1).join('.') || '(top level)';
+  if (e.keyword === 'required') return `${at === '(top level)' ? '' : at + '.'}${(e.params as { missingProperty: string }).missingProperty} is missing`;
+  return `${at} ${e.message}`;
+}
+
+export function readSummaryFile(file: string): Summary {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw asInputError(file, e);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  const schema = (doc as { schema?: unknown } | null)?.schema;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || schema !== SUMMARY_SCHEMA) {
+    const got = schema === undefined ? 'no "schema" field' : `schema ${JSON.stringify(schema)}`;
+    throw new UsageError(
+      `${file}: not a uffdscope summary (${got}; expected "${SUMMARY_SCHEMA}" as written by \`uffdscope stat --json-out\` or \`uffdscope report --json\`)`,
+    );
+  }
+  const problem = summaryProblem(doc);
+  if (problem) throw new UsageError(`${file}: damaged ${SUMMARY_SCHEMA} summary: ${problem}`);
+  return doc as Summary;
+}
+
+// ---------------------------------------------------------- recordings
+
+export interface AnalyzedRecording {
+  summary: Summary;
+  read: RecordingRead;
+}
+
+/**
+ * Analyses a recording like `report`, calling `onFault` with every fault
+ * record. A recording damaged after its header (a checksum mismatch, a
+ * partial chunk...) is refused: check compares whole runs only.
+ */
+export function analyzeRecordingWith(file: string, uapi: Uapi | null, onFault: ((r: FaultRecord) => void) | null): AnalyzedRecording {
+  let analysis: Analysis | null = null;
+  let read: RecordingRead;
+  try {
+    read = forEachRecordedEvent(
+      file,
+      uapi,
+      (e) => analysis!.push(e),
+      (_h, u) => {
+        analysis = new Analysis(u);
+        if (onFault) analysis.onFault(onFault);
+      },
+    );
+  } catch (e) {
+    throw asInputError(file, e);
+  }
+  if (read.status.truncated) {
+    throw new UsageError(`${file}: recording is damaged (${read.status.truncated.reason}); check compares whole runs only, record it again`);
+  }
+  const a = analysis as unknown as Analysis;
+  a.finish(Number(read.status.trailer?.endedAtBootNs ?? 0) || undefined);
+  const { lost, lostByType } = lostFrom(read.counters);
+  const summary = a.summary({
+    backend: read.header.backend,
+    lost,
+    lostByType,
+    generated: read.header.generated !== null,
+    source: {
+      kind: 'recording',
+      path: file,
+      complete: read.status.complete,
+      truncated: read.status.truncated,
+      kernel: read.header.kernel.release,
+      createdAt: read.header.createdAt,
+      selection: read.header.selection,
+      generated: read.header.generated,
+      undecodableRecords: read.decode.unknown,
+    },
+  });
+  return { summary, read };
+}
+
+/** Adds a fault record's stage latencies to the side's reservoirs (userfaults only, like the summary). */
+export function sampleFault(samples: Map<string, Reservoir>, r: FaultRecord, cap: number, seed: number): void {
+  if (!r.userfault) return;
+  const s = r.stages;
+  for (const st of STAGE_KEYS) {
+    const v = s[STAGE_FIELD[st]];
+    if (v === undefined) continue;
+    for (const g of ['all', r.kind]) {
+      const key = `${g}:${st}`;
+      let res = samples.get(key);
+      if (res === undefined) {
+        res = new Reservoir(cap, seedFor(seed, key));
+        samples.set(key, res);
+      }
+      res.add(v);
+    }
+  }
+}
+
+// --------------------------------------------------------------- sides
+
+type FileType = 'recording' | 'summary' | 'other';
+
+function sniff(file: string): FileType {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw asInputError(file, e);
+  }
+  try {
+    const b = Buffer.alloc(MAGIC.length);
+    const n = readSync(fd, b, 0, b.length, 0);
+    if (n === MAGIC.length && b.equals(MAGIC)) return 'recording';
+    const first = b.subarray(0, n).toString('latin1').trimStart()[0];
+    if (first === '{' || extname(file).toLowerCase() === '.json') return 'summary';
+    if (extname(file).toLowerCase() === '.uscope') return 'recording';
+    return 'other';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function commandOf(s: Summary): string[] | null {
+  const sel = (s.source as { selection?: { command?: unknown } } | undefined)?.selection;
+  return Array.isArray(sel?.command) ? (sel!.command as string[]) : null;
+}
+
+/** The runs in a directory: recordings and summary JSONs; a summary next to a recording of the same name is the same run. */
+function listRuns(dir: string): Array<{ file: string; type: 'recording' | 'summary' }> {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch (e) {
+    throw asInputError(dir, e);
+  }
+  const recs = new Set<string>();
+  const out: Array<{ file: string; type: 'recording' | 'summary' }> = [];
+  for (const n of names) if (n.endsWith('.uscope')) recs.add(n.slice(0, -'.uscope'.length));
+  for (const n of names) {
+    const file = join(dir, n);
+    let st;
+    try {
+      st = statSync(file);
+    } catch {
+      continue;
+    }
+    if (!st.isFile()) continue;
+    if (n.endsWith('.uscope')) out.push({ file, type: 'recording' });
+    else if (n.toLowerCase().endsWith('.json')) {
+      const stem = n.replace(/(\.summary)?\.json$/i, '');
+      if (recs.has(stem)) continue;
+      // check's own files (verdicts, manifests) are not runs
+      let schema: unknown;
+      try {
+        schema = (JSON.parse(readFileSync(file, 'utf8')) as { schema?: unknown })?.schema;
+      } catch {
+        schema = undefined;
+      }
+      if (typeof schema === 'string' && schema.startsWith(CHECK_SCHEMA_PREFIX)) continue;
+      out.push({ file, type: 'summary' });
+    }
+  }
+  return out;
+}
+
+/** Loads one side. `path`: a recording, a summary JSON or a directory of runs. */
+export function loadSide(label: 'baseline' | 'current', path: string, o: LoadOptions): Side {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UsageError(`${path}: no such file or directory (the ${label}: a recording, a summary JSON or a directory of runs)`);
+    throw asInputError(path, e);
+  }
+  let entries: Array<{ file: string; type: 'recording' | 'summary' }>;
+  if (st.isDirectory()) {
+    entries = listRuns(path);
+    if (entries.length === 0) throw new UsageError(`${path}: no runs in this directory (expected .uscope recordings or summary .json files)`);
+  } else {
+    const t = sniff(path);
+    if (t === 'other') throw new UsageError(`${path}: neither a uffdscope recording nor a summary JSON`);
+    entries = [{ file: path, type: t }];
+  }
+  const allRecordings = entries.every((e) => e.type === 'recording');
+  const samples = allRecordings ? new Map<string, Reservoir>() : null;
+  const seed = seedFor(o.seed, label);
+  const runs: Run[] = [];
+  for (const e of entries) {
+    if (e.type === 'summary') {
+      const summary = readSummaryFile(e.file);
+      runs.push({ file: e.file, type: 'summary', summary, command: commandOf(summary), generated: !!summary.generated, notes: [] });
+      continue;
+    }
+    const onFault = samples ? (r: FaultRecord) => sampleFault(samples, r, o.reservoir, seed) : null;
+    const { summary, read } = analyzeRecordingWith(e.file, o.uapi, onFault);
+    const notes: string[] = [];
+    if (!read.status.complete) notes.push(`${basename(e.file)}: no trailer (the recorder did not finish); using everything it wrote`);
+    if (summary.events.lost > 0) notes.push(`${basename(e.file)}: ${summary.events.lost} events were lost while recording; its counts are low`);
+    runs.push({ file: e.file, type: 'recording', summary, command: read.header.selection.command, generated: read.header.generated !== null, notes });
+  }
+  const notes: string[] = [];
+  if (!allRecordings && entries.some((e) => e.type === 'recording')) {
+    notes.push(`${label} mixes recordings and summaries: per-fault samples are not used for it`);
+  }
+  for (const r of runs) notes.push(...r.notes);
+  return { label, path, runs, samples, notes };
+}
