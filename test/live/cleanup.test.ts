@@ -7,26 +7,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { requireLive, tmp, cli, workloadBinary } from './support.js';
 import { openRecording } from '../../src/recording/reader.js';
+import { waitBpfIds, idsLeft, type BpfIds } from '../fixtures/reliability/harness.js';
 
-function ours(): { progs: string[]; maps: string[] } {
-  const p = spawnSync('bpftool', ['prog', 'show'], { encoding: 'utf8' });
-  const m = spawnSync('bpftool', ['map', 'show'], { encoding: 'utf8' });
-  assert.equal(p.status, 0, `bpftool prog show failed: ${p.stderr}`);
-  const grab = (out: string) => [...out.matchAll(/name (uscope_\w+)/g)].map((x) => x[1]);
-  return { progs: grab(p.stdout), maps: grab(m.stdout) };
-}
-
-async function noneLeft(): Promise<{ progs: string[]; maps: string[] }> {
-  // Program and map memory is freed after an RCU grace period: poll briefly.
-  let left = ours();
-  for (let i = 0; i < 40 && (left.progs.length || left.maps.length); i++) {
-    await sleep(100);
-    left = ours();
-  }
-  return left;
-}
-
-async function recordThenSignal(signal: NodeJS.Signals): Promise<{ code: number | null; file: string; tag: string }> {
+// Clean-up is checked on the ids of the programs and maps THIS recorder held
+// (from /proc/PID/fdinfo), so another uffdscope running on the host at the
+// same time cannot confuse the test.
+async function recordThenSignal(signal: NodeJS.Signals): Promise<{ code: number | null; file: string; tag: string; ids: BpfIds }> {
   const file = tmp('sig.uscope');
   const tag = tmp('truth.json'); // unique path: identifies our workload process
   const child = spawn(process.execPath, [cli, 'record', '-o', file, '--', workloadBinary, '--scenario', 'mixed', '--loops', '0', '--pages', '64', '--quiet', '--json', tag], {
@@ -36,14 +22,14 @@ async function recordThenSignal(signal: NodeJS.Signals): Promise<{ code: number 
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
-    // Wait until the programs are attached and the workload runs.
-    for (let i = 0; i < 200 && ours().progs.length === 0; i++) await sleep(100);
-    assert.ok(ours().progs.length > 0, `programs attached while recording (${stderr})`);
+    // Wait until this recorder holds its programs and the workload runs.
+    const ids = await waitBpfIds(child.pid!, 1, 20_000);
+    assert.ok(ids.progs.length > 0, `programs attached while recording (${stderr})`);
     await sleep(700);
     child.kill(signal);
     const code = await Promise.race([exited, sleep(10_000).then(() => 'timeout' as const)]);
     assert.notEqual(code, 'timeout', `record did not exit after ${signal}: ${stderr}`);
-    return { code: code as number | null, file, tag };
+    return { code: code as number | null, file, tag, ids };
   } finally {
     // Never leave a recorder or workload behind, whatever failed above.
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -54,9 +40,9 @@ async function recordThenSignal(signal: NodeJS.Signals): Promise<{ code: number 
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   test(`${signal}: clean detach, complete recording`, async (t) => {
     if (!requireLive(t)) return;
-    const { code, file } = await recordThenSignal(signal);
+    const { code, file, ids } = await recordThenSignal(signal);
     assert.equal(code, 0);
-    const left = await noneLeft();
+    const left = await idsLeft(ids);
     assert.deepEqual(left, { progs: [], maps: [] }, 'nothing of ours left in the kernel');
     const rec = openRecording(file);
     const it = rec.chunks();
@@ -70,8 +56,8 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 
 test('SIGKILL: the kernel detaches everything; the recording reads up to its last chunk', async (t) => {
   if (!requireLive(t)) return;
-  const { file } = await recordThenSignal('SIGKILL');
-  const left = await noneLeft();
+  const { file, ids } = await recordThenSignal('SIGKILL');
+  const left = await idsLeft(ids);
   assert.deepEqual(left, { progs: [], maps: [] });
   const rec = openRecording(file);
   const it = rec.chunks();
