@@ -46,7 +46,16 @@ export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
       setReplayPaused: (p) => (driver.paused = p),
     },
   );
-  const clock = setInterval(() => driver.tick(frameMs), frameMs);
+  let damaged: Error | null = null;
+  const clock = setInterval(() => {
+    try {
+      driver.tick(frameMs);
+    } catch (e) {
+      // Damaged records mid-file: stop playing, report it as bad input.
+      damaged = asInputError(file, e);
+      clearInterval(clock);
+    }
+  }, frameMs);
   pub.start();
   try {
     if (process.stdout.isTTY && process.stdin.isTTY) {
@@ -54,7 +63,11 @@ export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
       await runTui(pub);
     } else {
       // Not a terminal: play to the end as fast as it reads, then one table.
-      driver.seek(driver.durationS + 1);
+      try {
+        driver.seek(driver.durationS + 1);
+      } catch (e) {
+        throw asInputError(file, e);
+      }
       pub.refresh();
       const { renderPlain } = await import('../../tui/plainTable.js');
       process.stdout.write(renderPlain(pub.current()) + '\n');
@@ -63,4 +76,5 @@ export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
     clearInterval(clock);
     pub.stop();
   }
+  if (damaged) throw damaged;
 }

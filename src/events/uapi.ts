@@ -94,7 +94,9 @@ export function resolveUapi(overrides: readonly string[] = []): Uapi {
     if (!(name in DEFAULT_UAPI)) {
       throw new UapiOverrideError(`--uapi ${o}: unknown constant ${name}; see \`uffdscope doctor --uapi\` for the table`);
     }
-    out[name] = raw.startsWith('1<<') ? 1n << BigInt(raw.slice(3)) : BigInt(raw);
+    const value = raw.startsWith('1<<') ? 1n << BigInt(raw.slice(3)) : BigInt(raw);
+    if (value >= 1n << 64n) throw new UapiOverrideError(`--uapi ${o}: ${name} does not fit in 64 bits`);
+    out[name] = value;
   }
   return out;
 }
