@@ -10,13 +10,12 @@
 import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { Ajv } from 'ajv';
-import { forEachRecordedEvent, type RecordingRead } from '../source/recordingSource.js';
+import type { RecordingRead } from '../source/recordingSource.js';
 import { MAGIC } from '../recording/format.js';
-import { Analysis } from '../stats/pipeline.js';
 import { SUMMARY_SCHEMA, type Summary } from '../stats/summary.js';
 import type { FaultRecord } from '../model/faultLifecycle.js';
 import type { Uapi } from '../events/uapi.js';
-import { asInputError, lostFrom } from '../cli/report.js';
+import { analyzeRecording, asInputError } from '../cli/report.js';
 import { UsageError } from '../cli/errors.js';
 import { Reservoir, seedFor } from './stats.js';
 
@@ -143,45 +142,11 @@ export interface AnalyzedRecording {
  * partial chunk...) is refused: check compares whole runs only.
  */
 export function analyzeRecordingWith(file: string, uapi: Uapi | null, onFault: ((r: FaultRecord) => void) | null): AnalyzedRecording {
-  let analysis: Analysis | null = null;
-  let read: RecordingRead;
-  try {
-    read = forEachRecordedEvent(
-      file,
-      uapi,
-      (e) => analysis!.push(e),
-      (_h, u) => {
-        analysis = new Analysis(u);
-        if (onFault) analysis.onFault(onFault);
-      },
-    );
-  } catch (e) {
-    throw asInputError(file, e);
+  const r = analyzeRecording(file, uapi, onFault ?? undefined);
+  if (r.read.status.truncated) {
+    throw new UsageError(`${file}: recording is damaged (${r.read.status.truncated.reason}); check compares whole runs only, record it again`);
   }
-  if (read.status.truncated) {
-    throw new UsageError(`${file}: recording is damaged (${read.status.truncated.reason}); check compares whole runs only, record it again`);
-  }
-  const a = analysis as unknown as Analysis;
-  a.finish(Number(read.status.trailer?.endedAtBootNs ?? 0) || undefined);
-  const { lost, lostByType } = lostFrom(read.counters);
-  const summary = a.summary({
-    backend: read.header.backend,
-    lost,
-    lostByType,
-    generated: read.header.generated !== null,
-    source: {
-      kind: 'recording',
-      path: file,
-      complete: read.status.complete,
-      truncated: read.status.truncated,
-      kernel: read.header.kernel.release,
-      createdAt: read.header.createdAt,
-      selection: read.header.selection,
-      generated: read.header.generated,
-      undecodableRecords: read.decode.unknown,
-    },
-  });
-  return { summary, read };
+  return r;
 }
 
 /** Adds a fault record's stage latencies to the side's reservoirs (userfaults only, like the summary). */

@@ -3,6 +3,7 @@ import { forEachRecordedEvent, type RecordingRead } from '../source/recordingSou
 import { RecordingFormatError } from '../recording/format.js';
 import { DecodeError } from '../events/decode.js';
 import { Analysis } from '../stats/pipeline.js';
+import type { FaultRecord } from '../model/faultLifecycle.js';
 import { formatSummaryTable, type Summary } from '../stats/summary.js';
 import type { Uapi } from '../events/uapi.js';
 import { UsageError } from './errors.js';
@@ -14,7 +15,8 @@ export function lostFrom(counters: Record<string, unknown> | null): { lost: numb
   return { lost, lostByType: typeof byType === 'object' && byType ? byType : {} };
 }
 
-export function analyzeRecording(file: string, uapi: Uapi | null): { summary: Summary; read: RecordingRead } {
+/** The summary of a recording; `onFault` sees every fault record (check samples them). */
+export function analyzeRecording(file: string, uapi: Uapi | null, onFault?: (r: FaultRecord) => void): { summary: Summary; read: RecordingRead } {
   let analysis: Analysis | null = null;
   let read: RecordingRead;
   try {
@@ -24,6 +26,7 @@ export function analyzeRecording(file: string, uapi: Uapi | null): { summary: Su
       (e) => analysis!.push(e),
       (_h, u) => {
         analysis = new Analysis(u);
+        if (onFault) analysis.onFault(onFault);
       },
     );
   } catch (e) {
