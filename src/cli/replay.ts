@@ -59,6 +59,12 @@ export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
   pub.start();
   try {
     if (process.stdout.isTTY && process.stdin.isTTY) {
+      // Ink draws only a final frame when CI is set (is-in-ci, read once at
+      // import): an interactive terminal is not CI, whatever the environment.
+      if (process.stdout.isTTY && process.stdin.isTTY) {
+        delete process.env.CI;
+        delete process.env.CONTINUOUS_INTEGRATION;
+      }
       const { runTui } = await import('../../tui/run.js');
       await runTui(pub);
     } else {

@@ -79,6 +79,12 @@ export async function runTop(o: TopOptions): Promise<void> {
   // boot-time "now" from the monotonic clock, calibrated once.
   const bootOffset = bootTimeNs() - Number(process.hrtime.bigint());
   const startedNs = bootTimeNs();
+  // Ink draws only a final frame when CI is set (is-in-ci, read once at
+  // import): an interactive terminal is not CI, whatever the environment.
+  if (process.stdout.isTTY && process.stdin.isTTY) {
+    delete process.env.CI;
+    delete process.env.CONTINUOUS_INTEGRATION;
+  }
   const { runTui, runPlain } = await import('../../tui/run.js');
   let captureOpen = true;
   let lastLost = 0;
