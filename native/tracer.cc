@@ -56,7 +56,10 @@ extern "C" {
 
 namespace {
 
-Napi::FunctionReference g_error_class;
+// Heap-allocated and never freed on purpose: a static FunctionReference
+// would be destroyed by exit() after the environment is gone (its destructor
+// calls into N-API then), which can hang or crash process.exit().
+Napi::FunctionReference* g_error_class = nullptr;
 
 // The last libbpf messages, for errors (libbpf's own printing would tear
 // the terminal UI, so nothing goes to stderr).
@@ -88,8 +91,8 @@ std::string take_log() {
   std::string msg = step + ": " + (what.empty() ? strerror(err) : what);
   std::string detail = take_log();
   Napi::Object e;
-  if (!g_error_class.IsEmpty()) {
-    e = g_error_class.New({Napi::String::New(env, msg)});
+  if (g_error_class != nullptr && !g_error_class->IsEmpty()) {
+    e = g_error_class->New({Napi::String::New(env, msg)});
   } else {
     e = Napi::Error::New(env, msg).Value();
   }
@@ -638,7 +641,8 @@ Napi::Value RecordSizes(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
-  g_error_class = Napi::Persistent(info[0].As<Napi::Function>());
+  if (g_error_class == nullptr) g_error_class = new Napi::FunctionReference();
+  *g_error_class = Napi::Persistent(info[0].As<Napi::Function>());
   return info.Env().Undefined();
 }
 
