@@ -99,11 +99,11 @@ static __always_inline void hu_enter(struct vm_fault *vmf, __u64 reason)
 	hu_emit(USCOPE_HU_ENTER, &st, ts, 0);
 }
 
-/* handle_userfault() returned ret (a vm_fault_t). */
-static __always_inline void hu_exit(__s64 ret)
+/* The exit of a tracked call (slot): emit kind with the entry state. */
+static __always_inline void hu_slot_exit(__u32 slot, __u32 kind, __s64 ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 key = hu_key(tid, HU_SLOT_FAULT);
+	__u64 key = hu_key(tid, slot);
 	struct hu_state *p = bpf_map_lookup_elem(&uscope_hu_inflight, &key);
 	struct hu_state st;
 
@@ -111,7 +111,13 @@ static __always_inline void hu_exit(__s64 ret)
 		return;
 	st = *p;
 	bpf_map_delete_elem(&uscope_hu_inflight, &key);
-	hu_emit(USCOPE_HU_EXIT, &st, bpf_ktime_get_boot_ns(), ret);
+	hu_emit(kind, &st, bpf_ktime_get_boot_ns(), ret);
+}
+
+/* handle_userfault() returned ret (a vm_fault_t). */
+static __always_inline void hu_exit(__s64 ret)
+{
+	hu_slot_exit(HU_SLOT_FAULT, USCOPE_HU_EXIT, ret);
 }
 
 /* userfaultfd_set_mode(struct userfaultfd_ctx *ctx, unsigned long arg)
@@ -140,16 +146,7 @@ static __always_inline void sm_enter(void *ctx_ptr, __u64 arg)
 
 static __always_inline void sm_exit(__s64 ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 key = hu_key(tid, HU_SLOT_SET_MODE);
-	struct hu_state *p = bpf_map_lookup_elem(&uscope_hu_inflight, &key);
-	struct hu_state st;
-
-	if (!p)
-		return;
-	st = *p;
-	bpf_map_delete_elem(&uscope_hu_inflight, &key);
-	hu_emit(USCOPE_HU_SET_MODE_EXIT, &st, bpf_ktime_get_boot_ns(), ret);
+	hu_slot_exit(HU_SLOT_SET_MODE, USCOPE_HU_SET_MODE_EXIT, ret);
 }
 
 #endif /* UFFDSCOPE_HU_BPF_H */
