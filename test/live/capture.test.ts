@@ -22,6 +22,8 @@ interface Seen {
   createSources: string[];
   pids: Set<number>;
   lost: number;
+  /** sched_switch stack walks that failed (a wait that could not be judged) */
+  stackFailed: number;
   complete: boolean;
 }
 
@@ -40,6 +42,7 @@ function tally(path: string, pids: Set<number>): Seen {
     createSources: [],
     pids: new Set(),
     lost: -1,
+    stackFailed: -1,
     complete: false,
   };
   const read = forEachRecordedEvent(path, null, (e: UffdEvent) => {
@@ -82,7 +85,9 @@ function tally(path: string, pids: Set<number>): Seen {
         break;
     }
   });
-  s.lost = Number((read.counters as { lostTotal?: number } | null)?.lostTotal ?? -1);
+  const counters = read.counters as { lostTotal?: number; stackFailed?: number } | null;
+  s.lost = Number(counters?.lostTotal ?? -1);
+  s.stackFailed = Number(counters?.stackFailed ?? -1);
   s.complete = read.status.complete;
   return s;
 }
@@ -117,8 +122,16 @@ test('postcopy (handler thread): faults, waits, messages, ioctls match the workl
   assert.equal(seen.msgs.missing ?? 0, truth.messages.pagefault.missing, 'every pagefault message the handler read');
   assertIoctlsMatch(truth, seen);
   assert.equal(seen.creates, truth.uffds_created);
-  // With a 50 us handler delay every fault waits; each wait is woken and resumes.
-  assert.equal(seen.blocks, truth.faults.missing, 'each missing fault blocked once');
+  // With a 50 us handler delay every fault waits, except in one race: the
+  // faulting thread is preempted between queueing its message and calling
+  // schedule() (the handler it just woke may take its CPU), the handler
+  // resolves the page meanwhile, and the thread then finds itself runnable
+  // and never sleeps. No sleep happened, so none may be reported. CI saw it
+  // once in a run (255 of 256). Every stack walk must have worked, so a
+  // shortfall is that race and not a wait we failed to judge.
+  assert.equal(seen.stackFailed, 0, 'every sched_switch stack walk worked');
+  assert.ok(seen.blocks <= truth.faults.missing, `at most one wait per fault (${seen.blocks} waits, ${truth.faults.missing} faults)`);
+  assert.ok(seen.blocks >= truth.faults.missing - 2, `each missing fault blocked once, bar a preemption race (${seen.blocks} waits, ${truth.faults.missing} faults)`);
   assert.equal(seen.wakes, seen.blocks);
   assert.equal(seen.resumes, seen.blocks);
   assert.equal(seen.ioctlEnters, Object.values(seen.ioctls).reduce((a, c) => a + c.count, 0), 'enter for every exit');
