@@ -11,7 +11,7 @@
 // what the kernel submitted.
 //
 //   c_consumer [--ring-bytes N] [--wakeup-bytes N] [--poll-ms N]
-//              [--hu-start ADDR] [--hu-end ADDR]
+//              [--hu-start ADDR] [--hu-end ADDR] [--uffd-wake-fn ADDR]
 //              [--vm-missing X] [--vm-wp X] [--vm-minor X]
 //              [--follow-children 0|1] [--cpu C] [--spin-ns N] [--json FILE] -- CMD ARGS...
 //
@@ -94,7 +94,7 @@ static double tv_s(struct timeval tv)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: c_consumer [--ring-bytes N] [--wakeup-bytes N] [--poll-ms N] [--hu-start A] [--hu-end A]\n"
+		"usage: c_consumer [--ring-bytes N] [--wakeup-bytes N] [--poll-ms N] [--hu-start A] [--hu-end A] [--uffd-wake-fn A]\n"
 		"                  [--vm-missing X] [--vm-wp X] [--vm-minor X] [--follow-children 0|1]\n"
 		"                  [--cpu C] [--spin-ns N] [--json FILE] -- CMD ARGS...\n");
 	exit(2);
@@ -103,7 +103,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	uint64_t ring_bytes = 16 << 20, wakeup_bytes = 256 << 10;
-	uint64_t hu_start = 0, hu_end = 0;
+	uint64_t hu_start = 0, hu_end = 0, uffd_wake_fn = 0;
 	uint64_t vm_missing = 0x200, vm_wp = 0x1000, vm_minor = 1ull << 41;
 	int poll_ms = 50, follow = 1, cpu = -1;
 	uint64_t spin_ns = 0;
@@ -124,6 +124,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--poll-ms")) poll_ms = atoi(v);
 		else if (!strcmp(a, "--hu-start")) hu_start = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--hu-end")) hu_end = strtoull(v, NULL, 0);
+		else if (!strcmp(a, "--uffd-wake-fn")) uffd_wake_fn = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--vm-missing")) vm_missing = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--vm-wp")) vm_wp = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--vm-minor")) vm_minor = strtoull(v, NULL, 0);
@@ -158,6 +159,7 @@ int main(int argc, char **argv)
 	skel->rodata->follow_children = follow;
 	skel->rodata->hu_start = hu_start;
 	skel->rodata->hu_end = hu_end;
+	skel->rodata->uffd_wake_fn = uffd_wake_fn;
 	skel->rodata->vm_uffd_missing = vm_missing;
 	skel->rodata->vm_uffd_wp = vm_wp;
 	skel->rodata->vm_uffd_minor = vm_minor;

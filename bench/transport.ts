@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { captureOptions } from '../src/cli/record.js';
 import { resolveUapi } from '../src/events/uapi.js';
-import { textSymbolRange } from '../src/capture/kallsyms.js';
+import { blockSymbols } from '../src/capture/kallsyms.js';
 import { addonPath } from '../src/native/addon.js';
 import {
   autogroup,
@@ -98,13 +98,15 @@ function stormArgs(json: string): string[] {
 // tracerConfig), passed to the C consumer so (a) runs what (b) and (c) run.
 const uapi = resolveUapi();
 const capOpts = captureOptions({ pid: [], command: ['storm'], uapi });
-const hu = textSymbolRange('handle_userfault');
+const syms = blockSymbols();
+const hu = syms.handleUserfault;
 const cConfig = [
   '--ring-bytes', String(capOpts.ringBytes),
   '--wakeup-bytes', String(capOpts.wakeupBytes),
   '--poll-ms', String(capOpts.pollTimeoutMs),
   '--hu-start', '0x' + (hu?.start ?? 0n).toString(16),
   '--hu-end', '0x' + (hu?.end ?? 0n).toString(16),
+  '--uffd-wake-fn', '0x' + (syms.uffdWakeFunction ?? 0n).toString(16),
   '--vm-missing', '0x' + uapi.VM_UFFD_MISSING.toString(16),
   '--vm-wp', '0x' + uapi.VM_UFFD_WP.toString(16),
   '--vm-minor', '0x' + uapi.VM_UFFD_MINOR.toString(16),

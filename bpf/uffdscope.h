@@ -24,8 +24,12 @@
 #define USCOPE_UFFD_MSG_SIZE 32
 /* Largest uffdio_* argument struct (uffdio_move / uffdio_copy: 40 bytes). */
 #define USCOPE_IOCTL_ARG_WORDS 5
-/* Kernel stack frames inspected to tell a uffd wait from any other sleep. */
-#define USCOPE_STACK_DEPTH 24
+/* Kernel stack frames inspected to tell a uffd wait from any other sleep.
+ * handle_userfault() is the third frame at sched_switch (__schedule,
+ * schedule, handle_userfault); 8 leaves room for wrappers such as
+ * __schedule_loop. The unwinder walks only as many frames as asked for, and
+ * the walk is most of this program's cost per fault, so do not ask for more. */
+#define USCOPE_STACK_DEPTH 8
 
 /* Record types (uscope_header.type). */
 #define USCOPE_REC_FAULT 1
@@ -51,6 +55,7 @@
 /* uscope_block.how: how the wait inside handle_userfault() was recognised. */
 #define USCOPE_BLOCK_STACK 1     /* handle_userfault() found on the kernel stack */
 #define USCOPE_BLOCK_HEURISTIC 2 /* no symbol range: first sleep after a uffd fault */
+#define USCOPE_BLOCK_WAITQ 3     /* the thread found on its uffd's fault wait queue */
 
 /* uscope_uffd_create.source */
 #define USCOPE_CREATE_SYSCALL 1 /* userfaultfd(2) */

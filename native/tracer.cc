@@ -111,6 +111,7 @@ struct Config {
   bool filter_tgids = false;
   bool follow_children = true;
   uint64_t hu_start = 0, hu_end = 0;
+  uint64_t uffd_wake_fn = 0;
   uint64_t vm_uffd_missing = 0, vm_uffd_wp = 0, vm_uffd_minor = 0;
   uint64_t wakeup_bytes = 0;
 };
@@ -138,6 +139,7 @@ class SkelImpl : public Skel {
     s->rodata->follow_children = c.follow_children;
     s->rodata->hu_start = c.hu_start;
     s->rodata->hu_end = c.hu_end;
+    s->rodata->uffd_wake_fn = c.uffd_wake_fn;
     s->rodata->vm_uffd_missing = c.vm_uffd_missing;
     s->rodata->vm_uffd_wp = c.vm_uffd_wp;
     s->rodata->vm_uffd_minor = c.vm_uffd_minor;
@@ -244,6 +246,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     c.follow_children = flag("followChildren");
     c.hu_start = u64("handleUserfaultStart");
     c.hu_end = u64("handleUserfaultEnd");
+    c.uffd_wake_fn = u64("uffdWakeFunction");  // absent: 0, no wait-queue check
     c.vm_uffd_missing = u64("vmUffdMissing");
     c.vm_uffd_wp = u64("vmUffdWp");
     c.vm_uffd_minor = u64("vmUffdMinor");

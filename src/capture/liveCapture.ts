@@ -21,7 +21,7 @@ import {
   type NativeCounters,
   type TracerConfig,
 } from '../native/addon.js';
-import { textSymbolRange, type SymbolRange } from './kallsyms.js';
+import { blockDetection, blockSymbols, type BlockSymbols, type SymbolRange } from './kallsyms.js';
 import { ensureTracefs } from './tracefs.js';
 import { privileges } from './privileges.js';
 import { errnoName, type Uapi } from '../events/uapi.js';
@@ -141,7 +141,7 @@ export interface CaptureInfo {
   /** every backend tried, in order, the last one being `backend` */
   backendAttempts: BackendAttempt[];
   kernel: { release: string; version: string; machine: string };
-  blockDetection: 'stack' | 'heuristic';
+  blockDetection: 'waitqueue' | 'stack' | 'heuristic';
   handleUserfault: SymbolRange | null;
   hostWide: boolean;
   startedAtBootNs: number;
@@ -187,9 +187,9 @@ export class LiveCapture {
     if (!existsSync('/sys/kernel/btf/vmlinux')) {
       throw new CaptureError('kernel BTF missing (/sys/kernel/btf/vmlinux): needs a kernel built with CONFIG_DEBUG_INFO_BTF=y', 3);
     }
-    const hu = textSymbolRange('handle_userfault');
+    const syms = blockSymbols();
     const hostWide = opts.pids.length === 0 && !opts.command;
-    const cfg = tracerConfig(opts, hu, hostWide);
+    const cfg = tracerConfig(opts, syms, hostWide);
     const { tracer, attempts, error } = openBackend(choice, cfg);
     if (!tracer) throw backendError(choice, attempts, error);
     for (const pid of opts.pids) tracer.addTgid(pid);
@@ -198,8 +198,8 @@ export class LiveCapture {
       backend: attempts[attempts.length - 1].backend,
       backendAttempts: attempts,
       kernel: { release: os.release(), version: os.version(), machine: os.machine() },
-      blockDetection: hu ? 'stack' : 'heuristic',
-      handleUserfault: hu,
+      blockDetection: blockDetection(syms),
+      handleUserfault: syms.handleUserfault,
       hostWide,
       startedAtBootNs: now,
       bootToRealtimeOffsetNs: Date.now() * 1e6 - now,
@@ -286,12 +286,14 @@ export class LiveCapture {
   }
 }
 
-function tracerConfig(opts: CaptureOptions, hu: SymbolRange | null, hostWide: boolean): TracerConfig {
+function tracerConfig(opts: CaptureOptions, syms: BlockSymbols, hostWide: boolean): TracerConfig {
+  const hu = syms.handleUserfault;
   return {
     filterTgids: !hostWide,
     followChildren: opts.followChildren,
     handleUserfaultStart: hu?.start ?? 0n,
     handleUserfaultEnd: hu?.end ?? 0n,
+    uffdWakeFunction: syms.uffdWakeFunction ?? 0n,
     vmUffdMissing: opts.uapi.VM_UFFD_MISSING,
     vmUffdWp: opts.uapi.VM_UFFD_WP,
     vmUffdMinor: opts.uapi.VM_UFFD_MINOR,
@@ -395,8 +397,7 @@ export function openBackend(
 
 /** Opens, loads and attaches one backend, then closes it: what doctor shows. */
 export function probeBackend(backend: BackendName, opts: CaptureOptions): BackendAttempt {
-  const hu = textSymbolRange('handle_userfault');
-  const { tracer, attempt } = tryBackend(backend, tracerConfig(opts, hu, false));
+  const { tracer, attempt } = tryBackend(backend, tracerConfig(opts, blockSymbols(), false));
   tracer?.close();
   return attempt;
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { ensureTracefs } from '../capture/tracefs.js';
 import { privileges } from '../capture/privileges.js';
-import { textSymbolRange } from '../capture/kallsyms.js';
+import { blockDetection, blockSymbols } from '../capture/kallsyms.js';
 import { probeBackend, BACKEND_ORDER, DEFAULT_RING_BYTES, type BackendAttempt } from '../capture/liveCapture.js';
 import { loadAddon, type UffdApiProbe } from '../native/addon.js';
 import { bitNames, DEFAULT_UAPI, errnoName, type Uapi } from '../events/uapi.js';
@@ -21,7 +21,7 @@ export interface DoctorReport {
   tracefs: { ok: boolean; path: string; mountedNow: boolean; problem?: string };
   privileges: { ok: boolean; euid: number; caps: Record<string, boolean>; problem?: string };
   addon: { ok: boolean; libbpf?: string; problem?: string };
-  handleUserfault: { found: boolean; blockDetection: 'stack' | 'heuristic'; size?: number };
+  handleUserfault: { found: boolean; blockDetection: 'waitqueue' | 'stack' | 'heuristic'; size?: number; wakeFunctionFound: boolean };
   backends: BackendProbe[];
   /** what each backend's open -> load -> attach returned (untried ones absent) */
   backendAttempts: BackendAttempt[];
@@ -42,7 +42,8 @@ export function runDoctor(uapi: Uapi): DoctorReport {
   const btfPath = '/sys/kernel/btf/vmlinux';
   const tracefs = ensureTracefs();
   const priv = privileges();
-  const hu = textSymbolRange('handle_userfault');
+  const syms = blockSymbols();
+  const hu = syms.handleUserfault;
   let addonOk = false;
   let libbpf: string | undefined;
   let addonProblem: string | undefined;
@@ -98,8 +99,9 @@ export function runDoctor(uapi: Uapi): DoctorReport {
     addon: { ok: addonOk, libbpf, problem: addonProblem },
     handleUserfault: {
       found: hu !== null,
-      blockDetection: hu ? 'stack' : 'heuristic',
+      blockDetection: blockDetection(syms),
       size: hu ? Number(hu.end - hu.start) : undefined,
+      wakeFunctionFound: syms.uffdWakeFunction !== null,
     },
     backends,
     backendAttempts,
@@ -142,8 +144,10 @@ export function formatDoctor(r: DoctorReport): string {
   lines.push(`${ok(r.privileges.ok)}  privileges  ${r.privileges.ok ? (r.privileges.euid === 0 ? 'root' : 'CAP_BPF+CAP_PERFMON') : r.privileges.problem}`);
   lines.push(`${ok(r.addon.ok)}  addon       ${r.addon.ok ? `libbpf ${r.addon.libbpf}` : r.addon.problem}`);
   lines.push(
-    `${ok(r.handleUserfault.found)}  waits       ${
-      r.handleUserfault.found
+    `${ok(r.handleUserfault.blockDetection !== 'heuristic')}  waits       ${
+      r.handleUserfault.blockDetection === 'waitqueue'
+        ? `exact: a sleeping thread is looked up on its uffd's fault wait queues (userfaultfd_wake_function found in kallsyms)${r.handleUserfault.found ? ', else handle_userfault() on its kernel stack' : ''}`
+        : r.handleUserfault.found
         ? 'exact: handle_userfault() found in kallsyms, waits checked on the kernel stack'
         : 'heuristic: handle_userfault() not in /proc/kallsyms (kptr_restrict?); first sleep after a uffd fault counts as its wait'
     }`,

@@ -6,7 +6,7 @@
 // stepped over and counted rather than misread.
 
 import { C, L } from './layout.generated.js';
-import type { ArmedMode, HuKind, IoctlArgs, UffdEvent } from './types.js';
+import type { ArmedMode, BlockHow, HuKind, IoctlArgs, UffdEvent } from './types.js';
 import { ioctlName, msgEventName, pagefaultKind, type Uapi } from './uapi.js';
 
 export class DecodeError extends Error {}
@@ -59,6 +59,11 @@ const SIGNED_ARGS = new Set(['copy', 'zeropage', 'move', 'mapped', 'updated']);
 
 export function ioctlArgFields(name: string): readonly string[] {
   return ARG_FIELDS[name] ?? [];
+}
+
+function blockHow(how: number): BlockHow {
+  if (how === C.USCOPE_BLOCK_WAITQ) return 'waitqueue';
+  return how === C.USCOPE_BLOCK_STACK ? 'stack' : 'heuristic';
 }
 
 function armedModes(armed: number): ArmedMode[] {
@@ -177,7 +182,7 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
         uffd: u64(F.uffd.offset),
         faultTs: u64n(dv, o + F.fault_ts_ns.offset),
         prevState: u64n(dv, o + F.prev_state.offset),
-        how: u32(F.how.offset) === C.USCOPE_BLOCK_STACK ? 'stack' : 'heuristic',
+        how: blockHow(u32(F.how.offset)),
         nblocks: u32(F.nblocks.offset),
       };
     }

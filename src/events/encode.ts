@@ -111,7 +111,7 @@ export class RecordEncoder {
         u64(F.uffd.offset, e.uffd);
         u64(F.fault_ts_ns.offset, ns(e.faultTs));
         u64(F.prev_state.offset, BigInt(e.prevState));
-        u32(F.how.offset, e.how === 'stack' ? C.USCOPE_BLOCK_STACK : C.USCOPE_BLOCK_HEURISTIC);
+        u32(F.how.offset, e.how === 'waitqueue' ? C.USCOPE_BLOCK_WAITQ : e.how === 'stack' ? C.USCOPE_BLOCK_STACK : C.USCOPE_BLOCK_HEURISTIC);
         u32(F.nblocks.offset, e.nblocks);
         break;
       }

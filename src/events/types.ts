@@ -6,6 +6,9 @@
 // for ~104 days of uptime, to a few ns after a year: fine for latencies).
 // Addresses and uffd ids are 64-bit, kept as bigint.
 
+/** see the block event's `how` */
+export type BlockHow = 'waitqueue' | 'stack' | 'heuristic';
+
 export interface EventBase {
   ts: number;
   cpu: number;
@@ -36,7 +39,10 @@ export interface BlockEvent extends EventBase {
   uffd: bigint;
   faultTs: number;
   prevState: number;
-  how: 'stack' | 'heuristic';
+  /** how the wait was told from other sleeps: found on the uffd's fault wait
+   *  queue or handle_userfault() on the kernel stack (both exact), or the
+   *  first sleep after the fault (no kernel symbols) */
+  how: BlockHow;
   nblocks: number;
 }
 

@@ -25,6 +25,7 @@
 import type {
   ArmedMode,
   BlockEvent,
+  BlockHow,
   FaultEvent,
   IoctlArgs,
   IoctlEvent,
@@ -138,7 +139,7 @@ export interface FaultRecord {
   blocked: boolean;
   /** waits of this fault (2+ after a spurious wake-up) */
   nblocks: number;
-  blockHow?: 'stack' | 'heuristic';
+  blockHow?: BlockHow;
   /** x86 page-fault error code; -1 when the fault entry was not seen */
   errorCode: number;
   armed: readonly ArmedMode[];
@@ -366,7 +367,7 @@ class Fault {
   recovered: boolean;
   blocked = false;
   nblocks = 0;
-  blockHow: 'stack' | 'heuristic' | undefined = undefined;
+  blockHow: BlockHow | undefined = undefined;
   blockTs: number | undefined = undefined;
   lastBlockTs = 0;
   msgTs: number | undefined = undefined;

@@ -39,6 +39,9 @@ export interface TracerConfig {
   followChildren: boolean;
   handleUserfaultStart: bigint;
   handleUserfaultEnd: bigint;
+  /** userfaultfd_wake_function's address (0 or absent: unknown), for the
+   *  wait-queue check of a sleeping thread */
+  uffdWakeFunction?: bigint;
   vmUffdMissing: bigint;
   vmUffdWp: bigint;
   vmUffdMinor: bigint;

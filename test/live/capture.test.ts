@@ -13,6 +13,8 @@ interface Seen {
   protFaults: number;
   faultsByArmed: Record<string, number>;
   blocks: number;
+  /** blocks by how the wait was recognised (waitqueue, stack, heuristic) */
+  blockHow: Record<string, number>;
   wakes: number;
   resumes: number;
   msgs: Record<string, number>;
@@ -33,6 +35,7 @@ function tally(path: string, pids: Set<number>): Seen {
     protFaults: 0,
     faultsByArmed: {},
     blocks: 0,
+    blockHow: {},
     wakes: 0,
     resumes: 0,
     msgs: {},
@@ -56,6 +59,7 @@ function tally(path: string, pids: Set<number>): Seen {
         break;
       case 'block':
         s.blocks++;
+        s.blockHow[e.how] = (s.blockHow[e.how] ?? 0) + 1;
         break;
       case 'wake':
         s.wakes++;
@@ -134,6 +138,10 @@ test('postcopy (handler thread): faults, waits, messages, ioctls match the workl
   assert.ok(seen.blocks >= truth.faults.missing - 2, `each missing fault blocked once, bar a preemption race (${seen.blocks} waits, ${truth.faults.missing} faults)`);
   assert.equal(seen.wakes, seen.blocks);
   assert.equal(seen.resumes, seen.blocks);
+  // Waits are recognised exactly: on the uffd's wait queue (the cheap check)
+  // for nearly all, the kernel stack for the rest; never by guesswork.
+  assert.equal(seen.blockHow.heuristic ?? 0, 0, `no wait guessed: ${JSON.stringify(seen.blockHow)}`);
+  assert.ok((seen.blockHow.waitqueue ?? 0) >= 0.9 * seen.blocks, `the wait-queue check found most waits: ${JSON.stringify(seen.blockHow)}`);
   assert.equal(seen.ioctlEnters, Object.values(seen.ioctls).reduce((a, c) => a + c.count, 0), 'enter for every exit');
 });
 
