@@ -199,9 +199,12 @@ const OptionalTarget kOptional[] = {
     {{"uscope_sm_entry", "uscope_sm_exit"}, "userfaultfd_set_mode"},
 };
 
+class Tracer;
+
 struct Batch {
   std::vector<uint8_t> bytes;
   uint32_t count = 0;
+  Tracer* owner = nullptr;
 };
 
 class Tracer : public Napi::ObjectWrap<Tracer> {
@@ -413,12 +416,19 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     auto* b = new Batch(std::move(batch_));
     batch_ = Batch();
     batch_.bytes.reserve(batch_bytes_ + 256);
+    b->owner = this;
     auto deliver = [](Napi::Env env, Napi::Function cb, Batch* b) {
       if (env == nullptr) {  // torn down with the batch still queued
         delete b;
         return;
       }
       uint32_t count = b->count;
+      Napi::Value view = b->owner->PoolView(env, b->bytes);
+      if (!view.IsEmpty()) {
+        delete b;  // copied: its memory is free now, not after a GC
+        cb.Call({view, Napi::Number::New(env, count)});
+        return;
+      }
       auto buf = Napi::Buffer<uint8_t>::New(
           env, b->bytes.data(), b->bytes.size(),
           [](Napi::Env, uint8_t*, Batch* owner) { delete owner; }, b);
@@ -452,6 +462,22 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   static constexpr auto kIdleSleep = std::chrono::milliseconds(1);
   static constexpr int kSmallPoll = 256;
 
+  // The batch as a view of one Buffer reused for every batch (JavaScript
+  // gets it for the duration of the callback only: src/native/addon.ts).
+  // Handing over each batch's own memory instead left it to V8 to free at
+  // its next GC, and with little JavaScript allocation between batches
+  // tens of MB of delivered batches waited for one (bench/memory). Empty
+  // when the batch does not fit (a record larger than the slack).
+  static constexpr size_t kPoolSlack = 64 * 1024;
+  Napi::Value PoolView(Napi::Env env, const std::vector<uint8_t>& bytes) {
+    size_t cap = batch_bytes_ + kPoolSlack;
+    if (bytes.size() > cap) return Napi::Value();
+    if (pool_.IsEmpty()) pool_ = Napi::Persistent(Napi::Buffer<uint8_t>::New(env, cap));
+    Napi::Buffer<uint8_t> pool = pool_.Value();
+    memcpy(pool.Data(), bytes.data(), bytes.size());
+    return pool.Get("subarray").As<Napi::Function>().Call(pool, {Napi::Number::New(env, 0), Napi::Number::New(env, (double)bytes.size())});
+  }
+
   void Consume() {
     while (!stopping_.load()) {
       int n = ring_buffer__poll(rb_, poll_timeout_ms_);
@@ -480,7 +506,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     done_ = std::make_unique<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
     tsfn_ = Napi::ThreadSafeFunction::New(
         env, info[0].As<Napi::Function>(), "uffdscope-consumer",
-        /*maxQueueSize=*/64, /*initialThreadCount=*/1, this,
+        /*maxQueueSize=*/16, /*initialThreadCount=*/1, this,
         [](Napi::Env env, Tracer* self) {
           if (self->thread_.joinable()) self->thread_.join();
           self->Unref();
@@ -632,6 +658,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   int poll_error_ = 0;
   size_t batch_bytes_ = 256 * 1024;
   Batch batch_;
+  Napi::Reference<Napi::Buffer<uint8_t>> pool_;  // see PoolView
   std::chrono::steady_clock::time_point batch_started_;  // first record of batch_
   Napi::ThreadSafeFunction tsfn_;
   std::unique_ptr<Napi::Promise::Deferred> done_;

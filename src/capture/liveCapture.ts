@@ -207,6 +207,8 @@ export class LiveCapture {
     return new LiveCapture(tracer, info, opts);
   }
 
+  /** `batch` is valid only during the call (the addon reuses its memory for
+   *  the next batch): decode or copy it before returning. */
   onBatch(cb: (batch: Buffer, count: number) => void): void {
     this.listeners.push(cb);
   }

@@ -70,6 +70,8 @@ export interface NativeCounters {
 
 export interface NativeTracer {
   attach(): void;
+  /** `batch` is a view of one Buffer the addon reuses for every batch: it
+   *  is valid only until onBatch returns. Decode or copy it there. */
   start(onBatch: (batch: Buffer, count: number) => void): Promise<void>;
   stop(): void;
   close(): void;
