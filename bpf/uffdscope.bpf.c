@@ -420,7 +420,14 @@ int uscope_fault(struct page_fault_user_args *ctx)
 	pf.fault_ts = ts;
 	pf.tgid = tgid;
 	pf.state = PENDING_FAULTED;
-	if (bpf_map_update_elem(&uscope_pending, &tid, &pf, BPF_ANY)) {
+	/* A thread faults again and again: overwrite its entry in place, which
+	 * is much cheaper than an LRU map update. Nothing else writes the entry
+	 * meanwhile (sched_waking only touches a blocked fault's entry, and this
+	 * thread is running). */
+	struct pending_fault *cur = bpf_map_lookup_elem(&uscope_pending, &tid);
+	if (cur)
+		*cur = pf;
+	else if (bpf_map_update_elem(&uscope_pending, &tid, &pf, BPF_ANY)) {
 		struct uscope_counters *c = ctrs();
 		if (c)
 			c->inflight_dropped++;
@@ -674,9 +681,19 @@ int uscope_ioctl_in(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	}
 	uffd = file_uffd(f);
-	if (!selected(tgid, uffd))
+	/* selected() and adopt_uffd() in one: the tgid map is looked up once
+	 * (this runs on every uffd ioctl, i.e. about once per fault). */
+	if (tgid_selected(tgid)) {
+		if (filter_tgids) {
+			__u64 *known = bpf_map_lookup_elem(&uscope_uffds, &uffd);
+			__u64 mm = uffd_mm(uffd);
+
+			if (!known || *known != mm)
+				bpf_map_update_elem(&uscope_uffds, &uffd, &mm, BPF_ANY);
+		}
+	} else if (!selected(tgid, uffd)) {
 		return 0;
-	adopt_uffd(tgid, uffd);
+	}
 
 	in.ts = ts;
 	in.uffd = uffd;
