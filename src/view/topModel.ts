@@ -176,7 +176,18 @@ export class TopModel {
     const pending = this.pendingByUffd();
     // uffds closed a while ago leave the live view (they stay in the model).
     const infos = registry.all().filter((u) => this.matches(u) && !(u.closedTs !== undefined && u.lastTs <= u.closedTs && now - u.closedTs > CLOSED_SHOWN_NS));
-    const rows: UffdRow[] = infos.map((u) => {
+    // A context address freed and reused (a VMM or the looping demo that
+    // creates uffds again and again) is one registry entry per lifetime, but
+    // latency and rates are kept per address: one row per address, showing
+    // its newest lifetime and the faults of all of them, so no row repeats
+    // another's figures.
+    const faultsById = new Map<bigint, number>();
+    const newest = new Map<bigint, UffdInfo>();
+    for (const u of infos) {
+      faultsById.set(u.id, (faultsById.get(u.id) ?? 0) + u.faults);
+      newest.set(u.id, u); // all() lists retired lifetimes first
+    }
+    const rows: UffdRow[] = [...newest.values()].map((u) => {
       const g = stats.byUffd.get(u.id);
       const total = g?.latency.get('total');
       const ring = this.uffdRates.get(u.id);
@@ -195,7 +206,7 @@ export class TopModel {
         mode: u.mode,
         armedMiB: Number(u.armedBytes) / (1 << 20),
         faultsPerSec: ring ? ring.at((nowSec - 1) * 1e9) : 0,
-        faultsTotal: u.faults,
+        faultsTotal: faultsById.get(u.id) ?? u.faults,
         p50Ns: total && total.count ? total.percentile(50) : null,
         p99Ns: total && total.count ? total.percentile(99) : null,
         pending: pending.get(u.id) ?? 0,
