@@ -163,18 +163,21 @@ static __always_inline bool selected(__u32 tgid, __u64 uffd)
 	return mm && *mm == uffd_mm(uffd);
 }
 
+/* Lists a uffd used by a selected process as ours (with its mm). Called on
+ * every uffd ioctl: a lookup is far cheaper than an update. */
+static __always_inline void remember_uffd(__u64 uffd)
+{
+	__u64 *known = bpf_map_lookup_elem(&uscope_uffds, &uffd);
+	__u64 mm = uffd_mm(uffd);
+
+	if (!known || *known != mm)
+		bpf_map_update_elem(&uscope_uffds, &uffd, &mm, BPF_ANY);
+}
+
 static __always_inline void adopt_uffd(__u32 tgid, __u64 uffd)
 {
-	__u64 mm;
-
-	if (filter_tgids && uffd && bpf_map_lookup_elem(&uscope_tgids, &tgid)) {
-		__u64 *known = bpf_map_lookup_elem(&uscope_uffds, &uffd);
-
-		mm = uffd_mm(uffd);
-		/* Called on every ioctl: a lookup is far cheaper than an update. */
-		if (!known || *known != mm)
-			bpf_map_update_elem(&uscope_uffds, &uffd, &mm, BPF_ANY);
-	}
+	if (filter_tgids && uffd && bpf_map_lookup_elem(&uscope_tgids, &tgid))
+		remember_uffd(uffd);
 }
 
 /* Reserve a record, counting the attempt and any failure by type. */
@@ -684,13 +687,8 @@ int uscope_ioctl_in(struct trace_event_raw_sys_enter *ctx)
 	/* selected() and adopt_uffd() in one: the tgid map is looked up once
 	 * (this runs on every uffd ioctl, i.e. about once per fault). */
 	if (tgid_selected(tgid)) {
-		if (filter_tgids) {
-			__u64 *known = bpf_map_lookup_elem(&uscope_uffds, &uffd);
-			__u64 mm = uffd_mm(uffd);
-
-			if (!known || *known != mm)
-				bpf_map_update_elem(&uscope_uffds, &uffd, &mm, BPF_ANY);
-		}
+		if (filter_tgids)
+			remember_uffd(uffd);
 	} else if (!selected(tgid, uffd)) {
 		return 0;
 	}
