@@ -3,6 +3,7 @@
 // stack) and userfaultfd_wake_function's address (to find the thread on a
 // uffd's fault wait queue, the cheaper exact check).
 import { readFileSync } from 'node:fs';
+import type { BlockHow } from '../events/types.js';
 
 export interface SymbolRange {
   start: bigint;
@@ -42,11 +43,6 @@ export function textSymbolRanges<N extends string>(names: readonly N[], kallsyms
   return out;
 }
 
-/** One symbol's range; see textSymbolRanges. */
-export function textSymbolRange(name: string, kallsyms = '/proc/kallsyms'): SymbolRange | null {
-  return textSymbolRanges([name], kallsyms)[name];
-}
-
 /** The kernel symbols block detection uses, and what they allow. */
 export interface BlockSymbols {
   handleUserfault: SymbolRange | null;
@@ -61,7 +57,7 @@ export function blockSymbols(kallsyms = '/proc/kallsyms'): BlockSymbols {
 /** How waits are told from other sleeps with these symbols: the wait queue
  *  check (stack walk as its fallback), the stack walk alone, or the first
  *  sleep after the fault. */
-export function blockDetection(s: BlockSymbols): 'waitqueue' | 'stack' | 'heuristic' {
+export function blockDetection(s: BlockSymbols): BlockHow {
   if (s.uffdWakeFunction !== null) return 'waitqueue';
   return s.handleUserfault ? 'stack' : 'heuristic';
 }

@@ -26,7 +26,7 @@ import { ensureTracefs } from './tracefs.js';
 import { privileges } from './privileges.js';
 import { errnoName, type Uapi } from '../events/uapi.js';
 import { C } from '../events/layout.generated.js';
-import { EVENT_TYPES } from '../events/types.js';
+import { EVENT_TYPES, type BlockHow } from '../events/types.js';
 
 /** A one-line, user-facing failure: what went wrong and what to do. */
 export class CaptureError extends Error {
@@ -141,7 +141,7 @@ export interface CaptureInfo {
   /** every backend tried, in order, the last one being `backend` */
   backendAttempts: BackendAttempt[];
   kernel: { release: string; version: string; machine: string };
-  blockDetection: 'waitqueue' | 'stack' | 'heuristic';
+  blockDetection: BlockHow;
   handleUserfault: SymbolRange | null;
   hostWide: boolean;
   startedAtBootNs: number;

@@ -4,6 +4,7 @@ import os from 'node:os';
 import { ensureTracefs } from '../capture/tracefs.js';
 import { privileges } from '../capture/privileges.js';
 import { blockDetection, blockSymbols } from '../capture/kallsyms.js';
+import type { BlockHow } from '../events/types.js';
 import { probeBackend, BACKEND_ORDER, DEFAULT_RING_BYTES, type BackendAttempt } from '../capture/liveCapture.js';
 import { loadAddon, type UffdApiProbe } from '../native/addon.js';
 import { bitNames, DEFAULT_UAPI, errnoName, type Uapi } from '../events/uapi.js';
@@ -21,7 +22,7 @@ export interface DoctorReport {
   tracefs: { ok: boolean; path: string; mountedNow: boolean; problem?: string };
   privileges: { ok: boolean; euid: number; caps: Record<string, boolean>; problem?: string };
   addon: { ok: boolean; libbpf?: string; problem?: string };
-  handleUserfault: { found: boolean; blockDetection: 'waitqueue' | 'stack' | 'heuristic'; size?: number; wakeFunctionFound: boolean };
+  handleUserfault: { found: boolean; blockDetection: BlockHow; size?: number; wakeFunctionFound: boolean };
   backends: BackendProbe[];
   /** what each backend's open -> load -> attach returned (untried ones absent) */
   backendAttempts: BackendAttempt[];
