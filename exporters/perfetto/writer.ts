@@ -493,31 +493,15 @@ export class PerfettoWriter {
   /** Before the analysis sees the event: placeholders, ioctl exits. */
   private pre(e: UffdEvent): void {
     switch (e.type) {
-      case 'fault': {
-        const it = new SliceItem('fault', e.pid, e.tid, e.comm, e.ts);
-        this.thread(e.pid, e.tid, e.comm);
-        addIdx(this.faultIdx, e.tid, it);
-        if (e.ts < this.main.lastTs) {
-          it.late = true;
-          return;
-        }
-        this.pend.push(it);
-        this.schedule(this.op(K_ITEM_BEGIN, e.ts, R_BEGIN, 0, it));
+      case 'fault':
+        this.openSlice(new SliceItem('fault', e.pid, e.tid, e.comm, e.ts), this.faultIdx);
         return;
-      }
       case 'ioctl_enter': {
         const it = new SliceItem('ioctl', e.pid, e.tid, e.comm, e.ts);
         it.ioctl = e;
         it.name = e.name;
         it.cat = 'uffd.ioctl';
-        this.thread(e.pid, e.tid, e.comm);
-        addIdx(this.ioctlIdx, e.tid, it);
-        if (e.ts < this.main.lastTs) {
-          it.late = true;
-          return;
-        }
-        this.pend.push(it);
-        this.schedule(this.op(K_ITEM_BEGIN, e.ts, R_BEGIN, 0, it));
+        this.openSlice(it, this.ioctlIdx);
         return;
       }
       case 'ioctl_exit': {
@@ -1131,6 +1115,19 @@ export class PerfettoWriter {
       this.processes.set(pid, t);
     }
     return t;
+  }
+
+  /** A fault or ioctl slice begins on its thread: indexed for its end, and
+   *  its begin scheduled (or, older than what was written, marked late). */
+  private openSlice(it: SliceItem, idx: Idx): void {
+    this.thread(it.pid, it.tid, it.comm);
+    addIdx(idx, it.tid, it);
+    if (it.start < this.main.lastTs) {
+      it.late = true;
+      return;
+    }
+    this.pend.push(it);
+    this.schedule(this.op(K_ITEM_BEGIN, it.start, R_BEGIN, 0, it));
   }
 
   private thread(pid: number, tid: number, comm: string): ThreadState {
