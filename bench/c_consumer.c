@@ -13,7 +13,7 @@
 //   c_consumer [--ring-bytes N] [--wakeup-bytes N] [--poll-ms N]
 //              [--hu-start ADDR] [--hu-end ADDR] [--uffd-wake-fn ADDR]
 //              [--vm-missing X] [--vm-wp X] [--vm-minor X]
-//              [--follow-children 0|1] [--cpu C] [--spin-ns N] [--json FILE] -- CMD ARGS...
+//              [--follow-children 0|1] [--hooks btf|classic] [--cpu C] [--spin-ns N] [--json FILE] -- CMD ARGS...
 //
 // --spin-ns N busy-waits N ns per record: a consumer as slow as the
 // JavaScript pipeline, to see what a consumer that falls behind does to the
@@ -43,6 +43,7 @@
 #include <linux/types.h>
 
 #include "uffdscope.h"
+#include "hooks.h"
 #include "uffdscope.skel.h"
 
 struct tally {
@@ -95,17 +96,17 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: c_consumer [--ring-bytes N] [--wakeup-bytes N] [--poll-ms N] [--hu-start A] [--hu-end A] [--uffd-wake-fn A]\n"
-		"                  [--vm-missing X] [--vm-wp X] [--vm-minor X] [--follow-children 0|1]\n"
+		"                  [--vm-missing X] [--vm-wp X] [--vm-minor X] [--follow-children 0|1] [--hooks btf|classic]\n"
 		"                  [--cpu C] [--spin-ns N] [--json FILE] -- CMD ARGS...\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	uint64_t ring_bytes = 16 << 20, wakeup_bytes = 256 << 10;
+	uint64_t ring_bytes = 2 << 20, wakeup_bytes = 256 << 10;
 	uint64_t hu_start = 0, hu_end = 0, uffd_wake_fn = 0;
 	uint64_t vm_missing = 0x200, vm_wp = 0x1000, vm_minor = 1ull << 41;
-	int poll_ms = 50, follow = 1, cpu = -1;
+	int poll_ms = 50, follow = 1, cpu = -1, btf_hooks = 1;
 	uint64_t spin_ns = 0;
 	const char *json = NULL;
 	char **cmd = NULL;
@@ -129,6 +130,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--vm-wp")) vm_wp = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--vm-minor")) vm_minor = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--follow-children")) follow = atoi(v);
+		else if (!strcmp(a, "--hooks")) btf_hooks = !strcmp(v, "btf") ? 1 : !strcmp(v, "classic") ? 0 : (usage(), 0);
 		else if (!strcmp(a, "--cpu")) cpu = atoi(v);
 		else if (!strcmp(a, "--spin-ns")) spin_ns = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--json")) json = v;
@@ -164,7 +166,9 @@ int main(int argc, char **argv)
 	skel->rodata->vm_uffd_wp = vm_wp;
 	skel->rodata->vm_uffd_minor = vm_minor;
 	skel->rodata->wakeup_bytes = wakeup_bytes;
-	int err = bpf_map__set_max_entries(skel->maps.uscope_events, (uint32_t)ring_bytes);
+	int err = uscope_choose_hooks(skel->obj, btf_hooks);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.uscope_events, (uint32_t)ring_bytes);
 	if (!err)
 		err = uffdscope__load(skel);
 	if (!err)

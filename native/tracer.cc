@@ -50,6 +50,7 @@
 extern "C" {
 #include "uffdscope.h"
 }
+#include "hooks.h"
 #include "uffdscope.skel.h"
 #include "uffdscope_fentry.skel.h"
 #include "uffdscope_kprobe.skel.h"
@@ -256,9 +257,17 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     c.wakeup_bytes = u64("wakeupBytes");
     if (backend_ != "tracepoint" && backend_ != "fentry" && backend_ != "kprobe")
       throw_step(env, "open", EINVAL, "unknown backend \"" + backend_ + "\"", backend_);
+    Napi::Value h = cfg.Get("hooks");
+    hooks_ = h.IsString() ? h.As<Napi::String>().Utf8Value() : "btf";
+    if (hooks_ != "btf" && hooks_ != "classic")
+      throw_step(env, "open", EINVAL, "unknown hooks \"" + hooks_ + "\"", backend_);
     if (backend_ != "tracepoint") ProbePrecise(env, c);
     skel_ = OpenSkel(backend_, c);
     if (!skel_) throw_step(env, "open", errno, "", backend_);
+    {
+      int err = uscope_choose_hooks(skel_->obj, hooks_ == "btf");
+      if (err) Fail(env, "configure " + hooks_ + " hooks", -err);
+    }
 
     // configure: rodata (set by the adapter), map sizes and optional
     // programs must be settled before load.
@@ -457,7 +466,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // (bench/transport: addon/C 0.70, 17% lost). So: a batch goes to
   // JavaScript when full or when its oldest record is kFlushAfter old, and
   // after a poll that found little the thread sleeps kIdleSleep so records
-  // accumulate (a 16 MiB ring takes far longer than that to fill).
+  // accumulate (even the default 2 MiB ring takes 20 ms to fill at the
+  // bench storm's ~100 MB/s).
   static constexpr auto kFlushAfter = std::chrono::milliseconds(20);
   static constexpr auto kIdleSleep = std::chrono::milliseconds(1);
   static constexpr int kSmallPoll = 256;
@@ -629,6 +639,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);
     out.Set("backend", backend_);
+    out.Set("hooks", hooks_);
     Napi::Array sk = Napi::Array::New(env, skipped_.size());
     for (size_t i = 0; i < skipped_.size(); i++) {
       Napi::Object o = Napi::Object::New(env);
@@ -645,6 +656,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     std::string program, section, reason;
   };
   std::string backend_ = "tracepoint";
+  std::string hooks_ = "btf";  // "btf" (tp_btf) or "classic" (tracepoint) hooks
   std::vector<Skipped> skipped_;
   std::unique_ptr<Skel> skel_;
   struct ring_buffer* rb_ = nullptr;

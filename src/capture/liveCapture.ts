@@ -15,8 +15,11 @@ import {
   NativeError,
   AddonMissingError,
   BACKEND_ORDER,
+  HOOK_ORDER,
   isBackendName,
+  isHookFlavour,
   type BackendName,
+  type HookFlavour,
   type NativeTracer,
   type NativeCounters,
   type TracerConfig,
@@ -51,14 +54,19 @@ export interface CaptureOptions {
   commandStdio?: 'inherit' | 'ignore' | 'pipe';
   /** capture backend; auto (the default) tries fentry, kprobe, tracepoint */
   backend?: 'auto' | BackendName;
+  /** how the hooks attach; auto (the default) tries btf, then classic */
+  hooks?: HooksChoice;
 }
 
 export type BackendChoice = 'auto' | BackendName;
-export { BACKEND_ORDER, type BackendName };
+export type HooksChoice = 'auto' | HookFlavour;
+export { BACKEND_ORDER, HOOK_ORDER, type BackendName, type HookFlavour };
 
 /** What one try of a backend returned: open -> configure -> load -> attach. */
 export interface BackendAttempt {
   backend: BackendName;
+  /** how its hooks were attached in this try */
+  hooks: HookFlavour;
   ok: boolean;
   /** the step that failed: open, configure, load or attach; null when ok */
   step: 'open' | 'configure' | 'load' | 'attach' | null;
@@ -78,7 +86,14 @@ export interface BackendAttempt {
   skipped?: Array<{ program: string; reason: string }>;
 }
 
-export const DEFAULT_RING_BYTES = 16 << 20;
+/** The default ring buffer, MiB. Small on purpose: the producer writes
+ * every record into a fresh cache line of the ring, and a ring much larger
+ * than the cache makes each of them a miss that also evicts the traced
+ * program's data. The consumer is woken once 256 KiB wait, so 2 MiB leaves
+ * it 7/8 of the ring of slack; `--ring-buffer-mb` raises it. Measured side
+ * by side in bench/README.md ("Ring size"). */
+export const DEFAULT_RING_MIB = 2;
+export const DEFAULT_RING_BYTES = DEFAULT_RING_MIB << 20;
 
 export interface LostCounts {
   /** records the BPF side tried to emit, by event type */
@@ -138,6 +153,7 @@ export function recordTypeName(t: number): string {
 
 export interface CaptureInfo {
   backend: BackendName;
+  hooks: HookFlavour;
   /** every backend tried, in order, the last one being `backend` */
   backendAttempts: BackendAttempt[];
   kernel: { release: string; version: string; machine: string };
@@ -174,6 +190,10 @@ export class LiveCapture {
     if (choice !== 'auto' && !isBackendName(choice)) {
       throw new CaptureError(`--backend ${String(choice)}: must be auto, ${BACKEND_ORDER.join(', ')}`, 2);
     }
+    const hooks = opts.hooks ?? 'auto';
+    if (hooks !== 'auto' && !isHookFlavour(hooks)) {
+      throw new CaptureError(`--hooks ${String(hooks)}: must be auto, ${HOOK_ORDER.join(', ')}`, 2);
+    }
     for (const pid of opts.pids) {
       if (!Number.isInteger(pid) || pid <= 0) throw new CaptureError(`--pid ${pid}: not a process id`, 2);
       if (!existsSync(`/proc/${pid}`)) {
@@ -190,12 +210,13 @@ export class LiveCapture {
     const syms = blockSymbols();
     const hostWide = opts.pids.length === 0 && !opts.command;
     const cfg = tracerConfig(opts, syms, hostWide);
-    const { tracer, attempts, error } = openBackend(choice, cfg);
+    const { tracer, attempts, error } = openBackend(choice, cfg, hooks);
     if (!tracer) throw backendError(choice, attempts, error);
     for (const pid of opts.pids) tracer.addTgid(pid);
     const now = bootTimeNs();
     const info: CaptureInfo = {
       backend: attempts[attempts.length - 1].backend,
+      hooks: attempts[attempts.length - 1].hooks,
       backendAttempts: attempts,
       kernel: { release: os.release(), version: os.version(), machine: os.machine() },
       blockDetection: blockDetection(syms),
@@ -324,13 +345,13 @@ function refusalHint(backend: BackendName, step: BackendAttempt['step'], errno: 
 }
 
 /** A NativeError from one backend's open/load/attach -> its attempt entry. */
-export function attemptFromError(backend: BackendName, e: NativeError): BackendAttempt {
+export function attemptFromError(backend: BackendName, e: NativeError, hooks: HookFlavour = 'btf'): BackendAttempt {
   const word = (e.step || '').split(' ', 1)[0];
   const step: BackendAttempt['step'] =
     word === 'open' || word === 'load' || word === 'attach' || word === 'configure' ? word : 'open';
   const errno = Math.abs(e.errno || 0);
   const code = errno ? (errnoName(-errno) ?? `errno_${errno}`) : null;
-  const a: BackendAttempt = { backend, ok: false, step, errno, code, message: code ? `${e.message} (${code})` : e.message };
+  const a: BackendAttempt = { backend, hooks, ok: false, step, errno, code, message: code ? `${e.message} (${code})` : e.message };
   // the program: named in the step for attach, in libbpf's log for load
   const named = /^attach (\S+) /.exec(e.step ?? '')?.[1] ?? /prog '([\w.]+)': (?:BPF program load failed|failed to load)/.exec(e.libbpfLog ?? '')?.[1];
   if (named) a.program = named;
@@ -347,13 +368,15 @@ export function attemptFromError(backend: BackendName, e: NativeError): BackendA
  */
 export function tryBackend(backend: BackendName, cfg: TracerConfig): { tracer: NativeTracer | null; attempt: BackendAttempt; error?: NativeError } {
   let tracer: NativeTracer | null = null;
+  const hooks = cfg.hooks ?? 'btf';
   try {
-    tracer = createTracer({ ...cfg, backend });
+    tracer = createTracer({ ...cfg, backend, hooks });
     tracer.attach();
     const d = tracer.describe();
     const programs = tracer.programs().filter((p) => p.autoload).length;
     const attempt: BackendAttempt = {
       backend,
+      hooks,
       ok: true,
       step: null,
       errno: 0,
@@ -369,39 +392,55 @@ export function tryBackend(backend: BackendName, cfg: TracerConfig): { tracer: N
     } catch {
       /* already failed; the first error is the one that matters */
     }
-    if (e instanceof NativeError) return { tracer: null, attempt: attemptFromError(backend, e), error: e };
+    if (e instanceof NativeError) return { tracer: null, attempt: attemptFromError(backend, e, hooks), error: e };
     throw e;
   }
 }
 
+/** A btf try that failed on something other than a tp_btf program (the
+ *  precise backend's own programs, say) fails the same with classic hooks:
+ *  not worth a second try. */
+function btfHooksRefused(a: BackendAttempt): boolean {
+  return !a.program || a.program.startsWith(BTF_HOOK_PREFIX);
+}
+/** The tp_btf programs' names start with this (bpf/uffdscope.bpf.c). */
+const BTF_HOOK_PREFIX = 'uscope_b_';
+
 /** Opens the chosen backend, or with auto the first of BACKEND_ORDER that
- *  the kernel accepts. attempts lists every try, in order. */
+ *  the kernel accepts; each with btf hooks first, then classic ones (auto),
+ *  or the hooks asked for. attempts lists every try, in order. */
 export function openBackend(
   choice: BackendChoice,
   cfg: TracerConfig,
+  hooksChoice: HooksChoice = 'auto',
 ): { tracer: NativeTracer | null; attempts: BackendAttempt[]; error?: NativeError } {
   const order = choice === 'auto' ? BACKEND_ORDER : [choice];
+  const hookOrder = hooksChoice === 'auto' ? HOOK_ORDER : [hooksChoice];
   const attempts: BackendAttempt[] = [];
   let error: NativeError | undefined;
   for (const b of order) {
-    let r: ReturnType<typeof tryBackend>;
-    try {
-      r = tryBackend(b, cfg);
-    } catch (e) {
-      throw asCaptureError(e);
+    for (const hooks of hookOrder) {
+      let r: ReturnType<typeof tryBackend>;
+      try {
+        r = tryBackend(b, { ...cfg, hooks });
+      } catch (e) {
+        throw asCaptureError(e);
+      }
+      attempts.push(r.attempt);
+      if (r.tracer) return { tracer: r.tracer, attempts };
+      error = r.error;
+      if (hooks === 'btf' && !btfHooksRefused(r.attempt)) break;
     }
-    attempts.push(r.attempt);
-    if (r.tracer) return { tracer: r.tracer, attempts };
-    error = r.error;
   }
   return { tracer: null, attempts, error };
 }
 
-/** Opens, loads and attaches one backend, then closes it: what doctor shows. */
-export function probeBackend(backend: BackendName, opts: CaptureOptions): BackendAttempt {
-  const { tracer, attempt } = tryBackend(backend, tracerConfig(opts, blockSymbols(), false));
+/** Opens, loads and attaches one backend (btf hooks, else classic), then
+ *  closes it: what doctor shows. Returns every try, the last one decisive. */
+export function probeBackend(backend: BackendName, opts: CaptureOptions): BackendAttempt[] {
+  const { tracer, attempts } = openBackend(backend, tracerConfig(opts, blockSymbols(), false), opts.hooks ?? 'auto');
   tracer?.close();
-  return attempt;
+  return attempts;
 }
 
 /** One line for a backend the kernel refused. */

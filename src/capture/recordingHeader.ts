@@ -29,6 +29,6 @@ export function liveRecordingHeader(info: CaptureInfo, pids: number[], command: 
     selection: { pids, command, hostWide: info.hostWide },
     uapi: uapiForHeader(uapi),
     generated: null,
-    extra: { blockDetection: info.blockDetection, backendAttempts: info.backendAttempts },
+    extra: { blockDetection: info.blockDetection, hooks: info.hooks, backendAttempts: info.backendAttempts },
   };
 }

@@ -74,7 +74,7 @@ export function runDoctor(uapi: Uapi): DoctorReport {
     }
     b.tried = true;
     try {
-      const a = probeBackend(name, {
+      const tries = probeBackend(name, {
         pids: [],
         uapi,
         ringBytes: DEFAULT_RING_BYTES,
@@ -83,9 +83,13 @@ export function runDoctor(uapi: Uapi): DoctorReport {
         batchBytes: 64 << 10,
         followChildren: false,
       });
-      backendAttempts.push(a);
+      backendAttempts.push(...tries);
+      const a = tries[tries.length - 1];
       b.ok = a.ok;
       b.detail = backendDetail(a);
+      // classic hooks after refused btf ones: say why
+      const btf = tries.find((t) => t.hooks === 'btf' && !t.ok);
+      if (a.ok && a.hooks === 'classic' && btf) b.detail += `; BTF raw tracepoints ${backendDetail(btf)}`;
     } catch (e) {
       b.detail = (e as Error).message;
     }
@@ -127,10 +131,11 @@ export function runDoctor(uapi: Uapi): DoctorReport {
 export function backendDetail(a: BackendAttempt): string {
   if (a.ok) {
     const precise = a.backend === 'tracepoint' ? '' : '; exact handle_userfault() entry/exit';
+    const hooks = a.hooks === 'btf' ? ' (hooks: BTF raw tracepoints)' : ' (hooks: classic tracepoints)';
     const skipped = a.skipped?.length
       ? `; skipped ${a.skipped.map((s) => s.program).join(', ')}: ${[...new Set(a.skipped.map((s) => s.reason))].join('; ')}`
       : '';
-    return `${a.message}${precise}${skipped}`;
+    return `${a.message}${hooks}${precise}${skipped}`;
   }
   const prog = a.program && !a.message.includes(a.program) ? ` [${a.program}]` : '';
   return `refused: ${a.message}${prog}${a.hint ? `; ${a.hint}` : ''}`;

@@ -8,6 +8,7 @@ import { collect, collectPid, intArg, ringKiB, ringMiB, secondsArg } from './par
 import { resolveUapi, UapiOverrideError, DEFAULT_UAPI } from '../events/uapi.js';
 import { runDoctor, formatDoctor } from './doctor.js';
 import { runRecord } from './record.js';
+import { DEFAULT_RING_MIB } from '../capture/liveCapture.js';
 import { runReport } from './report.js';
 import { runStat } from './stat.js';
 import { runTop } from './top.js';
@@ -31,6 +32,9 @@ function uapiFrom(opts: { uapi?: string[] }) {
 
 const backendOption = () =>
   new Option('--backend <NAME>', 'capture backend: auto tries fentry, then kprobe, then tracepoint').choices(['auto', 'fentry', 'kprobe', 'tracepoint']).default('auto');
+
+const hooksOption = () =>
+  new Option('--hooks <HOW>', 'how the hooks attach: auto tries btf (BTF raw tracepoints), then classic (tracepoints)').choices(['auto', 'btf', 'classic']).default('auto');
 
 const uapiOption = () =>
   new Option('--uapi <NAME=VALUE>', 'override a uapi constant (repeatable), e.g. UFFD_FEATURE_RWP=1<<17').argParser(collect);
@@ -76,8 +80,9 @@ export function buildProgram(): Command {
     .option('-d, --duration <S>', 'stop capturing after S seconds', secondsArg)
     .option('-i, --interval <S>', 'table period when stdout is not a terminal', secondsArg, 2)
     .option('--metrics <ADDR>', 'also serve OpenMetrics on ADDR (e.g. 127.0.0.1:9465)')
-    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
+    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(backendOption())
+    .addOption(hooksOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
     .action(async (command: string[], opts) => {
@@ -104,10 +109,11 @@ export function buildProgram(): Command {
     .requiredOption('-o, --output <FILE>', 'recording file to write (mode 0600)')
     .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
     .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
-    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
+    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .option('--ring-buffer-kb <N>', 'BPF ring buffer size in KiB (power of two; overrides --ring-buffer-mb)', ringKiB)
     .option('--force', 'overwrite an existing output file')
     .addOption(backendOption())
+    .addOption(hooksOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
     .action(async (command: string[], opts) => {
@@ -131,8 +137,9 @@ export function buildProgram(): Command {
     .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
     .option('-i, --interval <S>', 'also print the table every S seconds', secondsArg)
     .option('--json-out <FILE>', 'write the summary JSON here')
-    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
+    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(backendOption())
+    .addOption(hooksOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
     .action(async (command: string[], opts) => {
@@ -157,8 +164,9 @@ export function buildProgram(): Command {
     .option('--listen <ADDR>', 'address to listen on (HOST:PORT, [V6]:PORT or PORT)', '127.0.0.1:9465')
     .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
     .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
-    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
+    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(backendOption())
+    .addOption(hooksOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
     .action(async (command: string[], o) => {
@@ -176,7 +184,7 @@ export function buildProgram(): Command {
     .option('--report <FILE>', 'self-contained HTML report with latency CDFs')
     .option('--json <FILE>', 'the verdict as JSON')
     .option('--budget <FILE>', 'thresholds per metric and kind (JSON or YAML)')
-    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, 16)
+    .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(uapiOption())
     .argument('[args...]', 'CURRENT, or the command to run (after --)')
     .action(async (args: string[], o) => {

@@ -2,7 +2,7 @@
 import { existsSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { runSession, type SessionResult } from '../capture/session.js';
-import { DEFAULT_RING_BYTES, bootTimeNs, type LiveCapture } from '../capture/liveCapture.js';
+import { DEFAULT_RING_BYTES, bootTimeNs, type HooksChoice, type LiveCapture } from '../capture/liveCapture.js';
 import { liveRecordingHeader } from '../capture/recordingHeader.js';
 import { RecordingWriter } from '../recording/writer.js';
 import type { Uapi } from '../events/uapi.js';
@@ -15,14 +15,16 @@ export interface RecordOptions {
   ringBufferMb?: number;
   ringBufferKb?: number;
   backend?: BackendChoice;
+  hooks?: HooksChoice;
   force?: boolean;
   command: string[];
   uapi: Uapi;
 }
 
 export type BackendChoice = 'auto' | 'fentry' | 'kprobe' | 'tracepoint';
+export type { HooksChoice };
 
-export function captureOptions(o: { pid: number[]; command: string[]; ringBufferMb?: number; ringBufferKb?: number; backend?: BackendChoice; uapi: Uapi }) {
+export function captureOptions(o: { pid: number[]; command: string[]; ringBufferMb?: number; ringBufferKb?: number; backend?: BackendChoice; hooks?: HooksChoice; uapi: Uapi }) {
   const ringBytes = o.ringBufferKb ? o.ringBufferKb << 10 : o.ringBufferMb ? o.ringBufferMb << 20 : DEFAULT_RING_BYTES;
   return {
     pids: o.pid,
@@ -35,6 +37,7 @@ export function captureOptions(o: { pid: number[]; command: string[]; ringBuffer
     batchBytes: 256 << 10,
     followChildren: true,
     backend: o.backend ?? 'auto',
+    hooks: o.hooks ?? 'auto',
   };
 }
 

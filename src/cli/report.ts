@@ -75,7 +75,8 @@ export async function runReport(file: string, o: { json: boolean; uapi: Uapi }):
   const h = read.header;
   const lines: string[] = [];
   if (h.generated) lines.push(`GENERATED DATA: simulated by ${h.generated.generator} (scenario ${h.generated.scenario}, seed ${h.generated.seed}), not captured from a kernel`);
-  lines.push(`recording  ${file}: ${h.kernel.release}, backend ${h.backend}, made ${h.createdAt}`);
+  const hooks = typeof h.extra?.hooks === 'string' ? ` (${h.extra.hooks} hooks)` : '';
+  lines.push(`recording  ${file}: ${h.kernel.release}, backend ${h.backend}${hooks}, made ${h.createdAt}`);
   if (read.status.truncated) {
     lines.push(`CUT SHORT  read up to byte ${read.status.truncated.offset} (${read.status.truncated.reason}); everything before it is below`);
   } else if (!read.status.complete) {

@@ -10,7 +10,7 @@ import { decodeRecords } from '../events/decode.js';
 import { Analysis } from '../stats/pipeline.js';
 import type { Uapi } from '../events/uapi.js';
 import { attachMetrics } from '../../exporters/openmetrics.js';
-import { captureOptions, type BackendChoice } from './record.js';
+import { captureOptions, type BackendChoice, type HooksChoice } from './record.js';
 import { EXIT, UsageError } from './errors.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9465';
@@ -22,6 +22,7 @@ export interface ServeOptions {
   ringBufferMb?: number;
   duration?: number;
   backend?: BackendChoice;
+  hooks?: HooksChoice;
   uapi: Uapi;
 }
 

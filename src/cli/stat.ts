@@ -6,7 +6,7 @@ import { decodeRecords } from '../events/decode.js';
 import { Analysis } from '../stats/pipeline.js';
 import { formatSummaryTable, type Summary } from '../stats/summary.js';
 import type { Uapi } from '../events/uapi.js';
-import { captureOptions, checkOutputPath, outputFileError, type BackendChoice } from './record.js';
+import { captureOptions, checkOutputPath, outputFileError, type BackendChoice, type HooksChoice } from './record.js';
 import { EXIT } from './errors.js';
 
 export interface StatOptions {
@@ -16,6 +16,7 @@ export interface StatOptions {
   jsonOut?: string;
   ringBufferMb?: number;
   backend?: BackendChoice;
+  hooks?: HooksChoice;
   command: string[];
   uapi: Uapi;
 }

@@ -11,7 +11,7 @@ import { TopModel } from '../view/topModel.js';
 import { SnapshotPublisher } from '../view/snapshotPublisher.js';
 import { workloadBinary } from '../paths.js';
 import type { Uapi } from '../events/uapi.js';
-import { captureOptions, type BackendChoice } from './record.js';
+import { captureOptions, type BackendChoice, type HooksChoice } from './record.js';
 import { EXIT } from './errors.js';
 import { attachMetrics } from '../../exporters/openmetrics.js';
 import { listenMetrics } from './serve.js';
@@ -22,6 +22,7 @@ export interface TopOptions {
   duration?: number;
   ringBufferMb?: number;
   backend?: BackendChoice;
+  hooks?: HooksChoice;
   /** also serve OpenMetrics on this address (loopback unless told otherwise) */
   metrics?: string;
   /** plain-text table period when stdout is not a terminal */
@@ -91,7 +92,7 @@ export async function runTop(o: TopOptions): Promise<void> {
 
   const result = await runSession(
     {
-      capture: { ...captureOptions({ pid: pids, command, ringBufferMb: o.ringBufferMb, backend: o.backend, uapi: o.uapi }), commandStdio: demo ? 'ignore' : 'inherit' },
+      capture: { ...captureOptions({ pid: pids, command, ringBufferMb: o.ringBufferMb, backend: o.backend, hooks: o.hooks, uapi: o.uapi }), commandStdio: demo ? 'ignore' : 'inherit' },
       durationS: o.duration,
       abort: abort.signal,
       onOpen: (cap) => {

@@ -17,6 +17,17 @@ export function isBackendName(v: unknown): v is BackendName {
   return typeof v === 'string' && (BACKEND_ORDER as readonly string[]).includes(v);
 }
 
+/** How the shared hooks attach (every backend has both; native/hooks.h):
+ *  btf: BTF raw tracepoints (tp_btf), cheaper per event; classic: perf
+ *  tracepoints, for kernels that refuse tp_btf. */
+export type HookFlavour = 'btf' | 'classic';
+/** The order `--hooks auto` tries them in. */
+export const HOOK_ORDER: readonly HookFlavour[] = ['btf', 'classic'];
+
+export function isHookFlavour(v: unknown): v is HookFlavour {
+  return typeof v === 'string' && (HOOK_ORDER as readonly string[]).includes(v);
+}
+
 /** An error raised by a libbpf step (open, configure, load, attach, poll). */
 export class NativeError extends Error {
   /** which step failed: "load", "attach fault_entry (tracepoint/...)" ... */
@@ -35,6 +46,8 @@ export class NativeError extends Error {
 export interface TracerConfig {
   /** which BPF object to open (default tracepoint) */
   backend?: BackendName;
+  /** how its hooks attach (default btf) */
+  hooks?: HookFlavour;
   filterTgids: boolean;
   followChildren: boolean;
   handleUserfaultStart: bigint;
@@ -86,6 +99,7 @@ export interface NativeTracer {
 
 export interface TracerDescription {
   backend: BackendName;
+  hooks: HookFlavour;
   skipped: Array<{ program: string; section: string; reason: string }>;
 }
 
@@ -135,6 +149,9 @@ const PAGE = 4096;
 export function validateTracerConfig(c: TracerConfig): void {
   if (c.backend !== undefined && !isBackendName(c.backend)) {
     throw new RangeError(`backend ${String(c.backend)}: must be one of ${BACKEND_ORDER.join(', ')}`);
+  }
+  if (c.hooks !== undefined && !isHookFlavour(c.hooks)) {
+    throw new RangeError(`hooks ${String(c.hooks)}: must be one of ${HOOK_ORDER.join(', ')}`);
   }
   const pow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
   if (!Number.isInteger(c.ringBytes) || !pow2(c.ringBytes) || c.ringBytes < PAGE || c.ringBytes > 1 << 30) {

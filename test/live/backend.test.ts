@@ -4,7 +4,9 @@
 // kernel independently says it supports; where it loads, the backend must
 // capture the bundled workload with the same counts as the tracepoint
 // backend, plus matched handle_userfault() entry/exit records. `auto` must
-// end on the first backend that works and report every attempt.
+// end on the first backend that works and report every attempt. Both hook
+// flavours (btf raw tracepoints and classic tracepoints) must capture the
+// workload with the same counts.
 //
 // What the kernel supports is read independently of uffdscope:
 //  - BPF tracing programs (fentry/fexit): bpftool's feature probe
@@ -26,6 +28,7 @@ import {
   type BackendAttempt,
   type BackendChoice,
   type BackendName,
+  type HookFlavour,
   type CaptureInfo,
   type CaptureOptions,
   type LostCounts,
@@ -130,17 +133,20 @@ function tally(events: UffdEvent[], pids: Set<number>): Seen {
 
 interface Captured {
   info: CaptureInfo;
+  /** the programs loaded, with their sections */
+  loaded: Array<{ name: string; section: string }>;
   truth: WorkloadTruth;
   seen: Seen;
   counters: LostCounts;
 }
 
 /** Runs the bundled workload under `backend` in this process. */
-async function captureWorkload(backend: BackendChoice): Promise<Captured> {
+async function captureWorkload(backend: BackendChoice, hooks?: HookFlavour): Promise<Captured> {
   const truthPath = tmp('truth.json');
-  const cap = LiveCapture.open({ ...baseOptions(), backend, command: [workloadBinary, ...WORKLOAD, '--json', truthPath], commandStdio: 'ignore' });
+  const cap = LiveCapture.open({ ...baseOptions(), backend, hooks, command: [workloadBinary, ...WORKLOAD, '--json', truthPath], commandStdio: 'ignore' });
   const events: UffdEvent[] = [];
   let counters: LostCounts;
+  const loaded = cap.programs().filter((p) => p.autoload);
   try {
     cap.onBatch((batch, count) => {
       decodeRecords(batch, uapi, (e) => events.push(e), count);
@@ -152,7 +158,7 @@ async function captureWorkload(backend: BackendChoice): Promise<Captured> {
   }
   assert.equal(cap.childExit?.code, 0, 'workload exited cleanly');
   const truth = readTruth(truthPath);
-  return { info: cap.info, truth, seen: tally(events, new Set([truth.pid, ...truth.handler_pids])), counters };
+  return { info: cap.info, truth, seen: tally(events, new Set([truth.pid, ...truth.handler_pids])), counters, loaded };
 }
 
 function assertMatchesWorkload(c: Captured, label: string): void {
@@ -193,10 +199,14 @@ for (const backend of ['fentry', 'kprobe'] as const) {
   test(`${backend}: refused where the kernel says so (step + errno recorded), else captures like tracepoint`, async (t: TestContext) => {
     if (!requireLive(t)) return;
     const allows = kernelAllows()[backend];
-    const attempt = probeBackend(backend, baseOptions());
-    t.diagnostic(`${backend} attempt: ${JSON.stringify(attempt)} (kernel allows: ${allows})`);
-    assert.equal(attempt.backend, backend);
+    const attempts = probeBackend(backend, baseOptions());
+    const attempt = attempts[attempts.length - 1];
+    t.diagnostic(`${backend} attempts: ${JSON.stringify(attempts)} (kernel allows: ${allows})`);
+    assert.ok(attempts.every((a) => a.backend === backend));
     if (!attempt.ok) {
+      if (attempt.program && !attempt.program.startsWith('uscope_b_')) {
+        assert.equal(attempts.length, 1, 'a refusal of the backend\'s own programs is not retried with classic hooks');
+      }
       assert.notEqual(allows, true, `${backend} refused although the kernel supports it: ${attempt.message}`);
       assert.ok(attempt.step && ['open', 'configure', 'load', 'attach'].includes(attempt.step), 'a known step');
       assert.ok(attempt.errno > 0 && attempt.code, 'an errno and its name');
@@ -268,11 +278,11 @@ test('auto: tries fentry, kprobe, tracepoint in order, records each attempt, and
   if (allows.fentry === false && !allows.kprobe) {
     // this machine: exactly [fentry fail, kprobe fail, tracepoint ok]
     assert.deepEqual(
-      c.info.backendAttempts.map((a) => ({ backend: a.backend, ok: a.ok, step: a.step, code: a.code })),
+      c.info.backendAttempts.map((a) => ({ backend: a.backend, hooks: a.hooks, ok: a.ok, step: a.step, code: a.code })),
       [
-        { backend: 'fentry', ok: false, step: 'load', code: 'EPERM' },
-        { backend: 'kprobe', ok: false, step: 'attach', code: 'ENOENT' },
-        { backend: 'tracepoint', ok: true, step: null, code: null },
+        { backend: 'fentry', hooks: 'btf', ok: false, step: 'load', code: 'EPERM' },
+        { backend: 'kprobe', hooks: 'btf', ok: false, step: 'attach', code: 'ENOENT' },
+        { backend: 'tracepoint', hooks: 'btf', ok: true, step: null, code: null },
       ],
     );
     assert.equal(c.info.backend, 'tracepoint');
@@ -282,6 +292,26 @@ test('auto: tries fentry, kprobe, tracepoint in order, records each attempt, and
   if (c.info.backend === 'tracepoint') assert.equal(c.seen.huEnter, 0);
   else assert.equal(c.seen.huExit, c.seen.huEnter);
 });
+
+for (const hooks of ['btf', 'classic'] as const) {
+  test(`tracepoint with ${hooks} hooks: every fault, message and ioctl of the workload`, async (t) => {
+    if (!requireLive(t)) return;
+    const c = await captureWorkload('tracepoint', hooks);
+    assert.equal(c.info.hooks, hooks);
+    assert.deepEqual(c.info.backendAttempts.map((a) => [a.backend, a.hooks, a.ok]), [['tracepoint', hooks, true]]);
+    // each hot hook loaded once, in the flavour asked for; process events stay classic
+    const sections = c.loaded.map((p) => p.section).sort();
+    if (hooks === 'btf') {
+      for (const s of ['tp_btf/page_fault_user', 'tp_btf/sched_switch', 'tp_btf/sched_waking', 'tp_btf/sys_enter', 'tp_btf/sys_exit']) assert.ok(sections.includes(s), s);
+      assert.deepEqual(sections.filter((s) => s.startsWith('tracepoint/')), ['tracepoint/sched/sched_process_exec', 'tracepoint/sched/sched_process_exit', 'tracepoint/sched/sched_process_fork']);
+    } else {
+      assert.deepEqual(sections.filter((s) => !s.startsWith('tracepoint/')), [], 'no tp_btf program');
+      for (const s of ['tracepoint/exceptions/page_fault_user', 'tracepoint/sched/sched_switch', 'tracepoint/syscalls/sys_enter_ioctl', 'tracepoint/syscalls/sys_exit_read']) assert.ok(sections.includes(s), s);
+    }
+    assertMatchesWorkload(c, `tracepoint (${hooks})`);
+    assert.equal(c.truth.faults.missing, 64);
+  });
+}
 
 test('doctor --json: every backend tried, attempts as auto sees them, stable shape', async (t) => {
   if (!requireLive(t)) return;
@@ -295,8 +325,14 @@ test('doctor --json: every backend tried, attempts as auto sees them, stable sha
     assert.equal(b.tried, true, `${b.name} tried`);
     assert.equal(typeof b.detail, 'string');
   }
-  assert.deepEqual(j.backendAttempts.map((a) => a.backend), [...BACKEND_ORDER]);
-  for (const [i, a] of j.backendAttempts.entries()) {
+  // per backend: btf hooks, and classic ones after a btf refusal
+  assert.deepEqual([...new Set(j.backendAttempts.map((a) => a.backend))], [...BACKEND_ORDER]);
+  const decisive = BACKEND_ORDER.map((b) => j.backendAttempts.filter((a) => a.backend === b).at(-1)!);
+  for (const b of BACKEND_ORDER) {
+    const tries = j.backendAttempts.filter((a) => a.backend === b).map((a) => a.hooks);
+    assert.ok(JSON.stringify(tries) === '["btf"]' || JSON.stringify(tries) === '["btf","classic"]', `${b}: hooks tried ${tries}`);
+  }
+  for (const [i, a] of decisive.entries()) {
     assert.equal(a.ok, j.backends[i].ok);
     if (!a.ok) assert.ok(String(j.backends[i].detail).includes(a.message), 'detail carries the attempt message');
     if (!a.ok && allows[a.backend] === false && a.backend !== 'tracepoint') {
@@ -304,7 +340,7 @@ test('doctor --json: every backend tried, attempts as auto sees them, stable sha
       assert.deepEqual({ step: a.step, errno: a.errno, code: a.code, program: a.program }, want, `doctor: ${a.backend}`);
     }
   }
-  assert.equal(j.backendAttempts[2].ok, true, 'tracepoint loads');
+  assert.equal(decisive[2].ok, true, 'tracepoint loads');
   assert.equal(j.selectedBackend, j.backendAttempts.find((a) => a.ok)?.backend);
   if (allows.fentry === false && !allows.kprobe) assert.equal(j.selectedBackend, 'tracepoint');
 });

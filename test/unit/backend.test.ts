@@ -115,6 +115,7 @@ test('a kernel refusal becomes one attempt: step, errno, code, program, hint', (
   const a = attemptFromError('fentry', load);
   assert.deepEqual(a, {
     backend: 'fentry',
+    hooks: 'btf',
     ok: false,
     step: 'load',
     errno: 1,
