@@ -8,8 +8,13 @@
 //   untraced        the workload alone
 //   record          `uffdscope record -o FILE -- WORKLOAD` (the real CLI path)
 //   stat            `uffdscope stat -- WORKLOAD` (decode + Analysis live)
+//   record_classic  the same with --hooks classic (perf tracepoints instead of
+//                   BTF raw tracepoints): what the hook flavour is worth
 //   bpftrace        bench/scripts/uffd_equiv.bt: the same tracepoints, filtered
 //                   on the workload, counting into maps
+//   empty_btf       programs that return at once on the same hooks (BTF raw
+//   empty_classic   tracepoints / classic tracepoints): the floor any tracer
+//                   on these hooks pays before doing any work
 // The workload is pinned to the last CPU (all its threads), the tracer to
 // CPU 0. Per round, slowdown = 1 - traced throughput / untraced throughput
 // of that round; the figures are the median over rounds, with IQR and
@@ -23,6 +28,8 @@ import {
   cpuPlan,
   emit,
   emitSpread,
+  emptyHooksBinary,
+  ensureCBuilt,
   fmtForeign,
   fmtSpread,
   foreignTracing,
@@ -46,7 +53,25 @@ import {
   workloadBinary,
 } from './lib/common.js';
 
-type Variant = 'untraced' | 'record' | 'stat' | 'bpftrace';
+type Variant = 'untraced' | 'record' | 'record_classic' | 'stat' | 'bpftrace' | 'empty_btf' | 'empty_classic';
+const ALL_VARIANTS: Variant[] = ['untraced', 'record', 'record_classic', 'stat', 'bpftrace', 'empty_btf', 'empty_classic'];
+/** the JSON figure name of each traced variant's slowdown, µs per fault and raw figures */
+const FIGURE: Record<Exclude<Variant, 'untraced'>, string> = {
+  record: 'uffdscope',
+  record_classic: 'uffdscope_classic_hooks',
+  stat: 'uffdscope_stat',
+  bpftrace: 'bpftrace',
+  empty_btf: 'empty_hooks_btf',
+  empty_classic: 'empty_hooks_classic',
+};
+const WHAT: Record<Exclude<Variant, 'untraced'>, string> = {
+  record: 'uffdscope record',
+  record_classic: 'uffdscope record --hooks classic',
+  stat: 'uffdscope stat (live decode + Analysis)',
+  bpftrace: 'bench/scripts/uffd_equiv.bt: same tracepoints, counting into maps',
+  empty_btf: 'bench/empty_hooks --hooks btf: programs that return at once on the BTF raw tracepoints uffdscope uses',
+  empty_classic: 'bench/empty_hooks --hooks classic: programs that return at once on the classic tracepoints',
+};
 
 interface Truth {
   faults: { total: number };
@@ -79,9 +104,13 @@ async function runVariant(v: Variant, dir: string, tag: string): Promise<Measure
   let extra: string | undefined;
   if (v === 'untraced') {
     mustSucceed('workload', await run(wl[0], wl.slice(1), { timeoutMs: 120_000 }));
-  } else if (v === 'record' || v === 'stat') {
+  } else if (v === 'empty_btf' || v === 'empty_classic') {
+    const [cmd, a] = pinned(plan.consumer, emptyHooksBinary, ['--hooks', v === 'empty_btf' ? 'btf' : 'classic', '--', ...wl]);
+    mustSucceed(v, await runRetry(cmd, a, { timeoutMs: 120_000 }));
+  } else if (v === 'record' || v === 'record_classic' || v === 'stat') {
     const out = join(dir, `rec-${tag}.uscope`);
-    const cli = v === 'record' ? ['record', '-o', out, '--force', '--', ...wl] : ['stat', '--', ...wl];
+    const cli =
+      v === 'stat' ? ['stat', '--', ...wl] : ['record', '-o', out, '--force', ...(v === 'record_classic' ? ['--hooks', 'classic'] : []), '--', ...wl];
     const [cmd, a] = pinned(plan.consumer, process.execPath, [cliPath, ...cli]);
     const r = mustSucceed(`uffdscope ${v}`, await runRetry(cmd, a, { timeoutMs: 120_000 }));
     const lost = /lost (\d+)/.exec(r.stderr)?.[1] ?? /(\d+) lost/.exec(r.stdout)?.[1];
@@ -107,15 +136,17 @@ async function main(): Promise<void> {
     log('overhead: bpftrace not found: apt-get install -y bpftrace');
     process.exit(3);
   }
-  const variants: Variant[] = withStat ? ['untraced', 'record', 'stat', 'bpftrace'] : ['untraced', 'record', 'bpftrace'];
+  ensureCBuilt();
+  const variants: Variant[] = ALL_VARIANTS.filter((v) => withStat || v !== 'stat');
   const dir = mkdtempSync(join(args.tmp, 'uffdscope-bench-overhead-'));
   log(`overhead: ${rounds} rounds x (${variants.join(', ')}); workload postcopy --pages ${pages} --threads ${threads} --handler-delay-us 0; ${bt.stdout.trim()}`);
   log(`overhead: workload pinned to CPU ${plan.producer}, tracers to CPU ${plan.consumer}; scheduling: ${autogroup()}`);
-  const tput: Record<Variant, number[]> = { untraced: [], record: [], stat: [], bpftrace: [] };
-  const p50: Record<Variant, number[]> = { untraced: [], record: [], stat: [], bpftrace: [] };
-  const slow: Record<Variant, number[]> = { untraced: [], record: [], stat: [], bpftrace: [] };
+  const perVariant = () => Object.fromEntries(ALL_VARIANTS.map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
+  const tput = perVariant();
+  const p50 = perVariant();
+  const slow = perVariant();
   /** added time per fault, µs: 1e6 * (1/traced - 1/untraced faults/s) */
-  const perFault: Record<Variant, number[]> = { untraced: [], record: [], stat: [], bpftrace: [] };
+  const perFault = perVariant();
   const notes: string[] = [];
   const clean: boolean[] = [];
   log(`overhead: other users' tracers now: ${fmtForeign(foreignTracing())}`);
@@ -164,35 +195,40 @@ async function main(): Promise<void> {
   const wl = `postcopy --pages ${pages} --threads ${threads} --handler-delay-us 0, workload on CPU ${plan.producer}, tracer on CPU ${plan.consumer}`;
   for (const v of variants) {
     const s = spread(tput[v]);
-    log(`overhead: ${v.padEnd(8)} ${fmtSpread(s, si)} faults/s; p50 fault latency ${spread(p50[v]).median.toFixed(1)} µs`);
+    log(`overhead: ${v.padEnd(14)} ${fmtSpread(s, si)} faults/s; p50 fault latency ${spread(p50[v]).median.toFixed(1)} µs`);
     emitSpread({ group: g, name: `overhead.${v}_faults_per_s`, unit: 'faults/s', target: '', note: wl }, s);
     emitSpread({ group: g, name: `overhead.${v}_fault_p50_us`, unit: 'µs', target: '', note: 'the workload\'s own p50 fault latency' }, spread(p50[v]));
   }
   const sb = spread(slow.bpftrace);
-  const sr = spread(slow.record);
-  log(`overhead: slowdown record   ${fmtSpread(sr, (x) => x.toFixed(1) + '%')}`);
-  if (withStat) log(`overhead: slowdown stat     ${fmtSpread(spread(slow.stat), (x) => x.toFixed(1) + '%')}`);
-  log(`overhead: slowdown bpftrace ${fmtSpread(sb, (x) => x.toFixed(1) + '%')}`);
-  emitSpread(
-    {
-      group: g,
-      name: 'overhead.uffdscope_slowdown',
-      unit: '%',
-      target: '<= 5 and < overhead.bpftrace_slowdown',
-      met: sr.median <= 5 && sr.median < sb.median,
-      note: 'uffdscope record; median over rounds of 100*(1 - traced/untraced faults/s)' + (notes.length ? `; ${notes.length} runs lost records` : '') + (pick.note ? `; ${pick.note}` : ''),
-    },
-    sr,
-  );
-  if (withStat) {
-    const ss = spread(slow.stat);
-    emitSpread({ group: g, name: 'overhead.uffdscope_stat_slowdown', unit: '%', target: '<= 5', met: ss.median <= 5, note: 'uffdscope stat (live decode + Analysis)' }, ss);
-  }
-  emitSpread({ group: g, name: 'overhead.bpftrace_slowdown', unit: '%', target: '', note: 'bench/scripts/uffd_equiv.bt: same tracepoints, counting into maps' }, sb);
   for (const v of variants) {
     if (v === 'untraced') continue;
-    const name = v === 'bpftrace' ? 'overhead.bpftrace_us_per_fault' : v === 'record' ? 'overhead.uffdscope_us_per_fault' : 'overhead.uffdscope_stat_us_per_fault';
-    emitSpread({ group: g, name, unit: 'µs', target: '', note: 'added time per fault: 1e6 * (1/traced - 1/untraced faults/s), per round; independent of the handler\'s service time' }, spread(perFault[v]));
+    const sv = spread(slow[v]);
+    log(`overhead: slowdown ${v.padEnd(14)} ${fmtSpread(sv, (x) => x.toFixed(1) + '%')}`);
+    const note = `${WHAT[v]}; median over rounds of 100*(1 - traced/untraced faults/s)`;
+    if (v === 'record') {
+      emitSpread(
+        {
+          group: g,
+          name: 'overhead.uffdscope_slowdown',
+          unit: '%',
+          target: '<= 5 and < overhead.bpftrace_slowdown',
+          met: sv.median <= 5 && sv.median < sb.median,
+          note: note + (notes.length ? `; ${notes.length} runs lost records` : '') + (pick.note ? `; ${pick.note}` : ''),
+        },
+        sv,
+      );
+    } else if (v === 'stat') {
+      emitSpread({ group: g, name: 'overhead.uffdscope_stat_slowdown', unit: '%', target: '<= 5', met: sv.median <= 5, note }, sv);
+    } else {
+      emitSpread({ group: g, name: `overhead.${FIGURE[v]}_slowdown`, unit: '%', target: '', note }, sv);
+    }
+  }
+  for (const v of variants) {
+    if (v === 'untraced') continue;
+    emitSpread(
+      { group: g, name: `overhead.${FIGURE[v]}_us_per_fault`, unit: 'µs', target: '', note: 'added time per fault: 1e6 * (1/traced - 1/untraced faults/s), per round; independent of the handler\'s service time' },
+      spread(perFault[v]),
+    );
   }
   emit({ group: g, name: 'overhead.rounds', value: rounds, unit: 'rounds', target: '>= 10 (full run)' });
   const file = saveResults(g, { autogroup: autogroup(), rounds, cleanRounds: clean, pages, threads, plan, variants, bpftrace: bt.stdout.trim() });

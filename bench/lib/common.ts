@@ -17,6 +17,7 @@ export const cliPath = join(projectRoot, 'bin', 'uffdscope');
 export const benchOut = join(projectRoot, 'out', 'bench');
 export const stormBinary = join(benchOut, 'ioctl_storm');
 export const cConsumerBinary = join(benchOut, 'c_consumer');
+export const emptyHooksBinary = join(projectRoot, 'out', 'bench', 'empty_hooks');
 export const resultsDir = join(benchOut, 'results');
 
 // ---- options ----
@@ -201,7 +202,7 @@ export function requireRoot(): void {
 /** Builds the C parts (make -C bench) when missing or stale. */
 export function ensureCBuilt(): void {
   const r = spawnSync('make', ['-s', '-C', join(projectRoot, 'bench')], { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0 || !existsSync(stormBinary) || !existsSync(cConsumerBinary)) {
+  if (r.status !== 0 || ![stormBinary, cConsumerBinary, emptyHooksBinary].every((f) => existsSync(f))) {
     log('bench: building the C parts failed (make -C bench): needs clang or gcc, libbpf-dev, libelf-dev, zlib1g-dev and out/bpf/uffdscope.skel.h (make -C bpf)');
     process.exit(3);
   }
