@@ -37,6 +37,7 @@ import type {
   WakeEvent,
 } from '../events/types.js';
 import type { Uapi } from '../events/uapi.js';
+import { IntMap } from './intMap.js';
 
 export type FaultKind = 'missing' | 'wp' | 'minor' | 'rwp' | 'async' | 'unknown';
 export const FAULT_KINDS: readonly FaultKind[] = ['missing', 'wp', 'minor', 'rwp', 'async', 'unknown'];
@@ -328,7 +329,7 @@ class IoctlCall implements IoctlRef {
 
 class UState {
   /** pkey(page) -> first open fault on such a page (list through pnext) */
-  readonly pages = new Map<number, Fault>();
+  readonly pages = new IntMap<Fault>();
   open = 0;
   ctxFeatures = 0;
   orphans: Map<number, Orphan> | null = null;
@@ -497,8 +498,10 @@ export class FaultLifecycle {
   private readonly rwpAny: number;
   private readonly wpModeBit: bigint;
 
-  /** open fault per thread (every open fault is here) */
-  private readonly threads = new Map<number, Fault>();
+  /** open fault per thread (every open fault is here). The per-thread and
+   *  per-page indices are IntMaps, not Maps: they change at almost every
+   *  event, and a long-lived Map's changes fill old space (see intMap.ts). */
+  private readonly threads = new IntMap<Fault>();
   /** open faults by state, in the order they entered it */
   private readonly unblocked = new FifoList<Fault>();
   private readonly waiting = new FifoList<Fault>();
@@ -512,7 +515,7 @@ export class FaultLifecycle {
   private doneFill = 0;
   private readonly ustates = new Map<bigint, UState>();
   private lastUs: UState | null = null;
-  private readonly inflight = new Map<number, IoctlCall>();
+  private readonly inflight = new IntMap<IoctlCall>();
   private readonly inflightList = new FifoList<IoctlCall>();
   /** thread -> uffd it is closing (until that thread does something else) */
   private readonly closing = new Map<number, bigint>();
