@@ -10,15 +10,16 @@
 //   stat            `uffdscope stat -- WORKLOAD` (decode + Analysis live)
 //   record_classic  the same with --hooks classic (perf tracepoints instead of
 //                   BTF raw tracepoints): what the hook flavour is worth
+//   record_16mb     the same with a 16 MiB ring buffer (the default is 2)
 //   bpftrace        bench/scripts/uffd_equiv.bt: the same tracepoints, filtered
 //                   on the workload, counting into maps
 //   empty_btf       programs that return at once on the same hooks (BTF raw
 //   empty_classic   tracepoints / classic tracepoints): the floor any tracer
 //                   on these hooks pays before doing any work
 // The workload is pinned to the last CPU (all its threads), the tracer to
-// CPU 0. Per round, slowdown = 1 - traced throughput / untraced throughput
-// of that round; the figures are the median over rounds, with IQR and
-// min/max.
+// CPU 0. Every traced run is paired with an untraced run next to it;
+// slowdown = 1 - traced throughput / untraced throughput of its pair; the
+// figures are the median over rounds, with IQR and min/max.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -53,12 +54,13 @@ import {
   workloadBinary,
 } from './lib/common.js';
 
-type Variant = 'untraced' | 'record' | 'record_classic' | 'stat' | 'bpftrace' | 'empty_btf' | 'empty_classic';
-const ALL_VARIANTS: Variant[] = ['untraced', 'record', 'record_classic', 'stat', 'bpftrace', 'empty_btf', 'empty_classic'];
+type Variant = 'untraced' | 'record' | 'record_classic' | 'record_16mb' | 'stat' | 'bpftrace' | 'empty_btf' | 'empty_classic';
+const ALL_VARIANTS: Variant[] = ['untraced', 'record', 'record_classic', 'record_16mb', 'stat', 'bpftrace', 'empty_btf', 'empty_classic'];
 /** the JSON figure name of each traced variant's slowdown, µs per fault and raw figures */
 const FIGURE: Record<Exclude<Variant, 'untraced'>, string> = {
   record: 'uffdscope',
   record_classic: 'uffdscope_classic_hooks',
+  record_16mb: 'uffdscope_16mb_ring',
   stat: 'uffdscope_stat',
   bpftrace: 'bpftrace',
   empty_btf: 'empty_hooks_btf',
@@ -67,6 +69,7 @@ const FIGURE: Record<Exclude<Variant, 'untraced'>, string> = {
 const WHAT: Record<Exclude<Variant, 'untraced'>, string> = {
   record: 'uffdscope record',
   record_classic: 'uffdscope record --hooks classic',
+  record_16mb: 'uffdscope record --ring-buffer-mb 16 (the default is 2)',
   stat: 'uffdscope stat (live decode + Analysis)',
   bpftrace: 'bench/scripts/uffd_equiv.bt: same tracepoints, counting into maps',
   empty_btf: 'bench/empty_hooks --hooks btf: programs that return at once on the BTF raw tracepoints uffdscope uses',
@@ -107,10 +110,10 @@ async function runVariant(v: Variant, dir: string, tag: string): Promise<Measure
   } else if (v === 'empty_btf' || v === 'empty_classic') {
     const [cmd, a] = pinned(plan.consumer, emptyHooksBinary, ['--hooks', v === 'empty_btf' ? 'btf' : 'classic', '--', ...wl]);
     mustSucceed(v, await runRetry(cmd, a, { timeoutMs: 120_000 }));
-  } else if (v === 'record' || v === 'record_classic' || v === 'stat') {
+  } else if (v === 'record' || v === 'record_classic' || v === 'record_16mb' || v === 'stat') {
     const out = join(dir, `rec-${tag}.uscope`);
     const cli =
-      v === 'stat' ? ['stat', '--', ...wl] : ['record', '-o', out, '--force', ...(v === 'record_classic' ? ['--hooks', 'classic'] : []), '--', ...wl];
+      v === 'stat' ? ['stat', '--', ...wl] : ['record', '-o', out, '--force', ...(v === 'record_classic' ? ['--hooks', 'classic'] : v === 'record_16mb' ? ['--ring-buffer-mb', '16'] : []), '--', ...wl];
     const [cmd, a] = pinned(plan.consumer, process.execPath, [cliPath, ...cli]);
     const r = mustSucceed(`uffdscope ${v}`, await runRetry(cmd, a, { timeoutMs: 120_000 }));
     const lost = /lost (\d+)/.exec(r.stderr)?.[1] ?? /(\d+) lost/.exec(r.stdout)?.[1];
@@ -153,28 +156,44 @@ async function main(): Promise<void> {
   try {
     // one unmeasured warm-up run of each (page cache, bpftrace's first compile)
     for (const v of variants) await runVariant(v, dir, `warm-${v}`);
+    // Each traced run is paired with an untraced run right next to it
+    // (untraced first in even rounds, second in odd ones): the machine's
+    // speed drifts, and here jumps between two levels ~30% apart, within
+    // the minute a round takes, so only adjacent runs compare fairly.
+    const traced = variants.filter((v) => v !== 'untraced');
     for (let r = 0; r < rounds; r++) {
       const before = await waitForQuiet(args.quick ? 0 : 10_000);
       const got: Partial<Record<Variant, Measured>> = {};
-      for (const v of rotate(variants, r)) {
-        const m = await runVariant(v, dir, `${v}-${r}`);
-        got[v] = m;
-        tput[v].push(m.faultsPerS);
-        p50[v].push(m.p50Us);
-        if (m.note) notes.push(`round ${r + 1} ${v}: ${m.note}`);
+      const base: Partial<Record<Variant, number>> = {};
+      const roundUntraced: Measured[] = [];
+      for (const v of rotate(traced, r)) {
+        const pair: Variant[] = r % 2 === 0 ? ['untraced', v] : [v, 'untraced'];
+        for (const w of pair) {
+          const m = await runVariant(w, dir, `${w}-${v}-${r}`);
+          if (w === 'untraced') {
+            base[v] = m.faultsPerS;
+            roundUntraced.push(m);
+          } else {
+            got[v] = m;
+            tput[v].push(m.faultsPerS);
+            p50[v].push(m.p50Us);
+            if (m.note) notes.push(`round ${r + 1} ${v}: ${m.note}`);
+          }
+        }
       }
+      // one untraced figure per round (the raw figures are per round)
+      tput.untraced.push(spread(roundUntraced.map((m) => m.faultsPerS)).median);
+      p50.untraced.push(spread(roundUntraced.map((m) => m.p50Us)).median);
       const after = foreignTracing();
       const ok = before.uscopeHostWide + before.other + after.uscopeHostWide + after.other === 0;
       clean.push(ok);
-      const base = got.untraced!.faultsPerS;
-      for (const v of variants) {
-        if (v === 'untraced') continue;
-        slow[v].push(100 * (1 - got[v]!.faultsPerS / base));
-        perFault[v].push(1e6 * (1 / got[v]!.faultsPerS - 1 / base));
+      for (const v of traced) {
+        slow[v].push(100 * (1 - got[v]!.faultsPerS / base[v]!));
+        perFault[v].push(1e6 * (1 / got[v]!.faultsPerS - 1 / base[v]!));
       }
       log(
         `  round ${r + 1}/${rounds}${ok ? '' : ' (another user\'s tracer loaded)'}: ` +
-          variants.map((v) => `${v} ${si(got[v]!.faultsPerS)} faults/s` + (v === 'untraced' ? '' : ` (${(100 * (1 - got[v]!.faultsPerS / base)).toFixed(1)}%)`)).join(' | '),
+          traced.map((v) => `${v} ${si(got[v]!.faultsPerS)} vs ${si(base[v]!)} faults/s (${(100 * (1 - got[v]!.faultsPerS / base[v]!)).toFixed(1)}%)`).join(' | '),
       );
     }
   } finally {

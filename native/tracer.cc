@@ -469,6 +469,14 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // accumulate (even the default 2 MiB ring takes 20 ms to fill at the
   // bench storm's ~100 MB/s).
   static constexpr auto kFlushAfter = std::chrono::milliseconds(20);
+  // Batches waiting for JavaScript, at most (64 x 256 KiB = 16 MiB): the
+  // slack for bursts lives here, in memory only the consumer touches, so
+  // the ring itself can stay small enough for the cache (a 16 MiB ring cost
+  // the traced workload ~3 points more slowdown than 2 MiB, bench/README.md).
+  // With a 16-batch queue and a 2 MiB ring, `stat` lost records while its
+  // JavaScript warmed up; with 64 it lost none. A batch's memory is freed as
+  // soon as JavaScript has copied it (PoolView), so an idle queue costs none.
+  static constexpr size_t kQueueBatches = 64;
   static constexpr auto kIdleSleep = std::chrono::milliseconds(1);
   static constexpr int kSmallPoll = 256;
 
@@ -516,7 +524,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     done_ = std::make_unique<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
     tsfn_ = Napi::ThreadSafeFunction::New(
         env, info[0].As<Napi::Function>(), "uffdscope-consumer",
-        /*maxQueueSize=*/16, /*initialThreadCount=*/1, this,
+        kQueueBatches, /*initialThreadCount=*/1, this,
         [](Napi::Env env, Tracer* self) {
           if (self->thread_.joinable()) self->thread_.join();
           self->Unref();
