@@ -457,7 +457,6 @@ static __always_inline long find_uffd_vma(__u64 address, struct vma_info *vi)
 static __always_inline int on_fault(bool btf, __u64 address, __u64 ip, __u64 error_code)
 {
 	struct thread_state *st;
-	__u64 ts = bpf_ktime_get_boot_ns();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	struct vma_info vi = {};
@@ -465,9 +464,13 @@ static __always_inline int on_fault(bool btf, __u64 address, __u64 ip, __u64 err
 	struct pending_fault pf = {};
 	__u16 armed = 0;
 	long err;
+	__u64 ts;
 
+	/* Every user page fault of the host comes here: the clock is read only
+	 * for selected processes (as early as possible for those). */
 	if (!tgid_selected(tgid))
 		return 0;
+	ts = bpf_ktime_get_boot_ns();
 	err = find_uffd_vma(address, &vi);
 	if (err == -EBUSY) {
 		struct uscope_counters *c = ctrs();
@@ -594,7 +597,9 @@ static __always_inline int on_switch(bool btf, void *ctx, struct task_struct *pr
 				     long state, struct task_struct *next_task, __u32 next,
 				     const char *next_comm)
 {
-	__u64 ts = bpf_ktime_get_boot_ns();
+	/* Every context switch of the host comes here: the clock is read only
+	 * for a record. */
+	__u64 ts = 0;
 	struct thread_state *st;
 	struct pending_fault *pf;
 
@@ -629,6 +634,7 @@ static __always_inline int on_switch(bool btf, void *ctx, struct task_struct *pr
 		if (in_hu) {
 			struct uscope_block *r;
 
+			ts = bpf_ktime_get_boot_ns();
 			pf->state = PENDING_BLOCKED;
 			pf->nblocks++;
 			r = reserve(USCOPE_REC_BLOCK, sizeof(*r));
@@ -651,6 +657,8 @@ next:
 		struct uscope_resume *r;
 
 		pf->state = PENDING_RUNNING;
+		if (!ts)
+			ts = bpf_ktime_get_boot_ns();
 		r = reserve(USCOPE_REC_RESUME, sizeof(*r));
 		if (!r)
 			return 0;
@@ -735,7 +743,7 @@ static __always_inline void read_arg(struct uscope_ioctl *r, __u64 cmd, __u64 ar
 
 static __always_inline int on_ioctl_in(bool btf, __u32 fd, __u64 cmd, __u64 arg_ptr)
 {
-	__u64 ts = bpf_ktime_get_boot_ns();
+	__u64 ts;
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	struct inflight in = {};
@@ -747,6 +755,7 @@ static __always_inline int on_ioctl_in(bool btf, __u32 fd, __u64 cmd, __u64 arg_
 	 * test before touching the fd table. */
 	if (((cmd >> 8) & 0xff) != UFFDIO_TYPE)
 		return 0;
+	ts = bpf_ktime_get_boot_ns();
 	f = fd_file(fd);
 	if (!f)
 		return 0;
