@@ -11,6 +11,7 @@
 //   record_classic  the same with --hooks classic (perf tracepoints instead of
 //                   BTF raw tracepoints): what the hook flavour is worth
 //   record_16mb     the same with a 16 MiB ring buffer (the default is 2)
+//   top             `uffdscope top` in its plain-text mode (stdout a pipe)
 //   bpftrace        bench/scripts/uffd_equiv.bt: the same tracepoints, filtered
 //                   on the workload, counting into maps
 //   empty_btf       programs that return at once on the same hooks (BTF raw
@@ -54,14 +55,15 @@ import {
   workloadBinary,
 } from './lib/common.js';
 
-type Variant = 'untraced' | 'record' | 'record_classic' | 'record_16mb' | 'stat' | 'bpftrace' | 'empty_btf' | 'empty_classic';
-const ALL_VARIANTS: Variant[] = ['untraced', 'record', 'record_classic', 'record_16mb', 'stat', 'bpftrace', 'empty_btf', 'empty_classic'];
+type Variant = 'untraced' | 'record' | 'record_classic' | 'record_16mb' | 'stat' | 'top' | 'bpftrace' | 'empty_btf' | 'empty_classic';
+const ALL_VARIANTS: Variant[] = ['untraced', 'record', 'record_classic', 'record_16mb', 'stat', 'top', 'bpftrace', 'empty_btf', 'empty_classic'];
 /** the JSON figure name of each traced variant's slowdown, µs per fault and raw figures */
 const FIGURE: Record<Exclude<Variant, 'untraced'>, string> = {
   record: 'uffdscope',
   record_classic: 'uffdscope_classic_hooks',
   record_16mb: 'uffdscope_16mb_ring',
   stat: 'uffdscope_stat',
+  top: 'uffdscope_top',
   bpftrace: 'bpftrace',
   empty_btf: 'empty_hooks_btf',
   empty_classic: 'empty_hooks_classic',
@@ -71,6 +73,7 @@ const WHAT: Record<Exclude<Variant, 'untraced'>, string> = {
   record_classic: 'uffdscope record --hooks classic',
   record_16mb: 'uffdscope record --ring-buffer-mb 16 (the default is 2)',
   stat: 'uffdscope stat (live decode + Analysis)',
+  top: 'uffdscope top, plain-text mode (TopModel + Analysis + snapshots)',
   bpftrace: 'bench/scripts/uffd_equiv.bt: same tracepoints, counting into maps',
   empty_btf: 'bench/empty_hooks --hooks btf: programs that return at once on the BTF raw tracepoints uffdscope uses',
   empty_classic: 'bench/empty_hooks --hooks classic: programs that return at once on the classic tracepoints',
@@ -95,6 +98,9 @@ function workloadCmd(json: string): string[] {
   return [TASKSET, '-c', String(plan.producer), workloadBinary, '--scenario', 'postcopy', '--pages', String(pages), '--threads', String(threads), '--handler-delay-us', '0', '--quiet', '--json', json];
 }
 
+/** records lost by every uffdscope run (record, stat, top) */
+let lostRecords = 0;
+
 interface Measured {
   faultsPerS: number;
   p50Us: number;
@@ -110,14 +116,17 @@ async function runVariant(v: Variant, dir: string, tag: string): Promise<Measure
   } else if (v === 'empty_btf' || v === 'empty_classic') {
     const [cmd, a] = pinned(plan.consumer, emptyHooksBinary, ['--hooks', v === 'empty_btf' ? 'btf' : 'classic', '--', ...wl]);
     mustSucceed(v, await runRetry(cmd, a, { timeoutMs: 120_000 }));
-  } else if (v === 'record' || v === 'record_classic' || v === 'record_16mb' || v === 'stat') {
+  } else if (v === 'record' || v === 'record_classic' || v === 'record_16mb' || v === 'stat' || v === 'top') {
     const out = join(dir, `rec-${tag}.uscope`);
     const cli =
-      v === 'stat' ? ['stat', '--', ...wl] : ['record', '-o', out, '--force', ...(v === 'record_classic' ? ['--hooks', 'classic'] : v === 'record_16mb' ? ['--ring-buffer-mb', '16'] : []), '--', ...wl];
+      v === 'stat' ? ['stat', '--', ...wl] : v === 'top' ? ['top', '--interval', '60', '--', ...wl] : ['record', '-o', out, '--force', ...(v === 'record_classic' ? ['--hooks', 'classic'] : v === 'record_16mb' ? ['--ring-buffer-mb', '16'] : []), '--', ...wl];
     const [cmd, a] = pinned(plan.consumer, process.execPath, [cliPath, ...cli]);
     const r = mustSucceed(`uffdscope ${v}`, await runRetry(cmd, a, { timeoutMs: 120_000 }));
-    const lost = /lost (\d+)/.exec(r.stderr)?.[1] ?? /(\d+) lost/.exec(r.stdout)?.[1];
-    if (lost && lost !== '0') extra = `lost ${lost}`;
+    // record: "lost N" on stderr; stat: "N lost"; top: "lost N" in each table (the last counts)
+    const lost = /lost (\d+)/.exec(r.stderr)?.[1] ?? /(\d+) lost/.exec(r.stdout)?.[1] ?? [...r.stdout.matchAll(/lost (\d+)/g)].at(-1)?.[1];
+    if (lost === undefined) throw new Error(`uffdscope ${v} printed no lost count: cannot check for loss\n${r.stdout.slice(-500)}\n${r.stderr.slice(-500)}`);
+    lostRecords += Number(lost);
+    if (lost !== '0') extra = `lost ${lost}`;
     if (!args.keep) rmSync(out, { force: true });
   } else {
     const [cmd, a] = pinned(plan.consumer, 'bpftrace', [btScript, '-c', wl.join(' ')]);
@@ -249,6 +258,15 @@ async function main(): Promise<void> {
       spread(perFault[v]),
     );
   }
+  emit({
+    group: g,
+    name: 'overhead.lost_records',
+    value: lostRecords,
+    unit: 'records',
+    target: '0',
+    met: lostRecords === 0,
+    note: 'records lost by all uffdscope runs (record, stat, top; warm-up runs included) at the workload\'s full fault rate, default buffer sizes',
+  });
   emit({ group: g, name: 'overhead.rounds', value: rounds, unit: 'rounds', target: '>= 10 (full run)' });
   const file = saveResults(g, { autogroup: autogroup(), rounds, cleanRounds: clean, pages, threads, plan, variants, bpftrace: bt.stdout.trim() });
   log(`overhead: figures saved to ${file}`);
