@@ -397,14 +397,15 @@ export function tryBackend(backend: BackendName, cfg: TracerConfig): { tracer: N
   }
 }
 
+/** The tp_btf programs' names start with this (bpf/uffdscope.bpf.c). */
+const BTF_HOOK_PREFIX = 'uscope_b_';
+
 /** A btf try that failed on something other than a tp_btf program (the
  *  precise backend's own programs, say) fails the same with classic hooks:
  *  not worth a second try. */
 function btfHooksRefused(a: BackendAttempt): boolean {
   return !a.program || a.program.startsWith(BTF_HOOK_PREFIX);
 }
-/** The tp_btf programs' names start with this (bpf/uffdscope.bpf.c). */
-const BTF_HOOK_PREFIX = 'uscope_b_';
 
 /** Opens the chosen backend, or with auto the first of BACKEND_ORDER that
  *  the kernel accepts; each with btf hooks first, then classic ones (auto),
