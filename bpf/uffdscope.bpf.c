@@ -1134,7 +1134,7 @@ int uscope_exit(struct trace_event_raw_sched_process_exit *ctx)
  * trace event into a perf buffer, and every syscall event goes through the
  * per-syscall event dispatch; a tp_btf program is called with the
  * tracepoint's raw arguments. Empty programs on the hot hooks slowed
- * the bench workload by 6.0% as classic tracepoints and by 4.5% as tp_btf
+ * the bench workload by 6.0-6.2% as classic tracepoints and by 2.2-4.5% as tp_btf
  * (bench/README.md, overhead.empty_hooks_*). tp_btf needs kernel BTF, which CO-RE needs anyway, but
  * not trampolines (unlike fentry). The bodies above are shared; user space
  * loads one set and turns the other's autoload off (native/tracer.cc:
