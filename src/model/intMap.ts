@@ -87,25 +87,16 @@ export class IntMap<V> {
   }
 
   set(key: number, value: V): this {
-    const mask = this.cap - 1;
-    const state = this.state;
-    const keyAt = this.keyAt;
-    let i = this.hash(key);
-    for (;;) {
-      const s = state[i];
-      if (s === EMPTY) break;
-      if (s === LIVE && keyAt[i] === key) {
-        this.valAt[i] = value;
-        return this;
-      }
-      i = (i + 1) & mask;
+    let i = this.find(key);
+    if (i >= 0) {
+      this.valAt[i] = value;
+      return this;
     }
     if ((this.used + 1) * 10 > this.cap * 7) {
       this.rebuild(this.live + 1);
-      i = this.hash(key);
-      while (this.state[i] !== EMPTY) i = (i + 1) & (this.cap - 1);
+      i = this.find(key);
     }
-    this.insertAt(i, key, value);
+    this.insertAt(~i, key, value);
     return this;
   }
 
@@ -164,6 +155,8 @@ export class IntMap<V> {
     return Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> this.shift;
   }
 
+  /** The key's slot, or ~slot of the empty slot that ended the probe (where
+   *  set() inserts it): one probe loop serves lookups and inserts. */
   private find(key: number): number {
     const mask = this.cap - 1;
     const state = this.state;
@@ -171,7 +164,7 @@ export class IntMap<V> {
     let i = this.hash(key);
     for (;;) {
       const s = state[i];
-      if (s === EMPTY) return -1;
+      if (s === EMPTY) return ~i;
       if (s === LIVE && keyAt[i] === key) return i;
       i = (i + 1) & mask;
     }
