@@ -34,7 +34,7 @@ async function saveBaseline(dir: string, runs: number, delayUs: number): Promise
 
 test('check: the same configuration passes (exit 0); a 200 us handler delay is a regression on fault latency (exit 1)', async (t) => {
   if (!requireLive(t)) return;
-  const base = tmp('baseline');
+  let base = tmp('baseline');
   await saveBaseline(base, 3, 0);
   const files = readdirSync(base).sort();
   assert.deepEqual(files, ['manifest.json', 'run-001.json', 'run-001.uscope', 'run-002.json', 'run-002.uscope', 'run-003.json', 'run-003.uscope']);
@@ -45,8 +45,20 @@ test('check: the same configuration passes (exit 0); a 200 us handler delay is a
     assert.equal(s.faults.missing, 2048, `${f}: every page faulted once`);
   }
 
-  // same configuration, right after the baseline (as a CI job would run it): passes
-  const same = await check(['--baseline', base, '--runs', '3', '--', ...workload(0, tmp('truth.json'))]);
+  // same configuration, right after the baseline (as a CI job would run it): passes.
+  // A shared host's speed moves between levels ~30 % apart, for minutes at a
+  // time: when all 3 baseline runs fall on one level and all 3 current runs on
+  // the other, the p50 shift is real and significant, and `check` is right to
+  // flag it (0 of 69 comparisons here, 1 seen on a CI host: p50 24.9 -> 39.2 µs).
+  // Such a flag is printed, then the whole pair (baseline and current) is taken
+  // again once; two flags in a row fail.
+  let same = await check(['--baseline', base, '--runs', '3', '--', ...workload(0, tmp('truth.json'))]);
+  if (same.code === 1) {
+    t.diagnostic(`same configuration flagged once (host speed shift?); baseline and current taken again:\n${same.stdout}`);
+    base = tmp('baseline-again');
+    await saveBaseline(base, 3, 0);
+    same = await check(['--baseline', base, '--runs', '3', '--', ...workload(0, tmp('truth.json'))]);
+  }
   assert.equal(same.code, 0, `expected exit 0 (same configuration), got ${same.code}\n${same.stdout}\n${same.stderr}`);
   assert.match(same.stdout, /pass/);
 
