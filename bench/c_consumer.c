@@ -13,7 +13,11 @@
 //   c_consumer [--ring-bytes N] [--wakeup-bytes N] [--poll-ms N]
 //              [--hu-start ADDR] [--hu-end ADDR] [--uffd-wake-fn ADDR]
 //              [--vm-missing X] [--vm-wp X] [--vm-minor X]
-//              [--follow-children 0|1] [--hooks btf|classic] [--cpu C] [--spin-ns N] [--json FILE] -- CMD ARGS...
+//              [--follow-children 0|1] [--hooks btf|classic] [--in-kernel 0|1] [--cpu C] [--spin-ns N] [--json FILE] -- CMD ARGS...
+//
+// --in-kernel 1 configures the object as `stat --in-kernel` does (faults
+// counted and waits histogrammed in the uscope_uffd_stats map, no per-fault
+// records) and adds the map's sums over all uffds to the JSON.
 //
 // --spin-ns N busy-waits N ns per record: a consumer as slow as the
 // JavaScript pipeline, to see what a consumer that falls behind does to the
@@ -106,7 +110,7 @@ int main(int argc, char **argv)
 	uint64_t ring_bytes = 2 << 20, wakeup_bytes = 256 << 10;
 	uint64_t hu_start = 0, hu_end = 0, uffd_wake_fn = 0;
 	uint64_t vm_missing = 0x200, vm_wp = 0x1000, vm_minor = 1ull << 41;
-	int poll_ms = 50, follow = 1, cpu = -1, btf_hooks = 1;
+	int poll_ms = 50, follow = 1, cpu = -1, btf_hooks = 1, in_kernel = 0;
 	uint64_t spin_ns = 0;
 	const char *json = NULL;
 	char **cmd = NULL;
@@ -131,6 +135,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--vm-minor")) vm_minor = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--follow-children")) follow = atoi(v);
 		else if (!strcmp(a, "--hooks")) btf_hooks = !strcmp(v, "btf") ? 1 : !strcmp(v, "classic") ? 0 : (usage(), 0);
+		else if (!strcmp(a, "--in-kernel")) in_kernel = atoi(v);
 		else if (!strcmp(a, "--cpu")) cpu = atoi(v);
 		else if (!strcmp(a, "--spin-ns")) spin_ns = strtoull(v, NULL, 0);
 		else if (!strcmp(a, "--json")) json = v;
@@ -166,7 +171,10 @@ int main(int argc, char **argv)
 	skel->rodata->vm_uffd_wp = vm_wp;
 	skel->rodata->vm_uffd_minor = vm_minor;
 	skel->rodata->wakeup_bytes = wakeup_bytes;
+	skel->rodata->in_kernel_stats = in_kernel;
 	int err = uscope_choose_hooks(skel->obj, btf_hooks);
+	if (!err && in_kernel)
+		err = uscope_leave_out_for_in_kernel_stats(skel->obj);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.uscope_events, (uint32_t)ring_bytes);
 	if (!err)
@@ -251,6 +259,25 @@ int main(int argc, char **argv)
 				lost += per[c].lost[k];
 			}
 	}
+	/* --in-kernel: the stats map summed over uffds and CPUs. */
+	uint64_t k_faults = 0, k_blocked = 0, k_waits = 0, k_wait_sum = 0, k_uffds = 0;
+	struct uscope_uffd_stats *st = calloc((size_t)ncpu, sizeof(*st));
+	__u64 cur, next, *prev = NULL;
+	while (st && !bpf_map__get_next_key(skel->maps.uscope_uffd_stats, prev, &next, sizeof(next))) {
+		if (!bpf_map__lookup_elem(skel->maps.uscope_uffd_stats, &next, sizeof(next), st,
+					  sizeof(*st) * (size_t)ncpu, 0)) {
+			k_uffds++;
+			for (int c = 0; c < ncpu; c++) {
+				k_faults += st[c].entries;
+				k_blocked += st[c].blocked;
+				k_waits += st[c].waits;
+				k_wait_sum += st[c].wait_sum_ns;
+			}
+		}
+		cur = next;
+		prev = &cur;
+	}
+	free(st);
 	/* CPU time of the consuming phase only (load and attach excluded). */
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
@@ -264,11 +291,14 @@ int main(int argc, char **argv)
 	fprintf(out,
 		"{\"delivered\":%llu,\"bytes\":%llu,\"produced\":%llu,\"lost\":%llu,\"ioctl_enter\":%llu,"
 		"\"ioctl_exit\":%llu,\"elapsed_ns\":%llu,\"consumer_cpu_s\":%.3f,\"poll_error\":%d,"
-		"\"exit_code\":%d}\n",
+		"\"exit_code\":%d,\"in_kernel\":{\"uffds\":%llu,\"entries\":%llu,\"blocked\":%llu,"
+		"\"waits\":%llu,\"wait_sum_ns\":%llu}}\n",
 		(unsigned long long)t.records, (unsigned long long)t.bytes, (unsigned long long)produced,
 		(unsigned long long)lost, (unsigned long long)t.by_type[USCOPE_REC_IOCTL_ENTER],
 		(unsigned long long)t.by_type[USCOPE_REC_IOCTL_EXIT], (unsigned long long)(t1 - t0), cpu_s,
-		poll_error, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		poll_error, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+		(unsigned long long)k_uffds, (unsigned long long)k_faults, (unsigned long long)k_blocked,
+		(unsigned long long)k_waits, (unsigned long long)k_wait_sum);
 	if (out != stdout)
 		fclose(out);
 	free(per);

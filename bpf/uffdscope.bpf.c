@@ -39,6 +39,11 @@ const volatile __u64 vm_uffd_missing = 0x200;          /* VM_UFFD_MISSING */
 const volatile __u64 vm_uffd_wp = 0x1000;              /* VM_UFFD_WP */
 const volatile __u64 vm_uffd_minor = 1ULL << 41;       /* VM_UFFD_MINOR */
 const volatile __u64 wakeup_bytes = 0;       /* 0: wake the consumer per record */
+/* Count faults and histogram waits in uscope_uffd_stats instead of writing
+ * FAULT/BLOCK/RESUME records; user space then leaves sched_waking and the
+ * read() path out, and the per-fault ioctls write no records (see
+ * ioctl_recorded()). */
+const volatile bool in_kernel_stats = false;
 
 /* ---- maps ---- */
 struct {
@@ -73,6 +78,15 @@ struct {
 	__type(value, __u64);
 } uscope_uffds SEC(".maps");
 
+/* in_kernel_stats: per uffd context, per CPU (bpf/uffdscope.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct uscope_uffd_stats);
+} uscope_uffd_stats SEC(".maps");
+
 /* pending_fault.state; NONE is a thread with no uffd fault yet. */
 #define PENDING_NONE 0
 #define PENDING_FAULTED 1
@@ -90,6 +104,7 @@ struct pending_fault {
 	__u32 waker_tid;
 	__u32 state;
 	__u32 nblocks;
+	__u64 counted_wait; /* in_kernel_stats: this fault's wait already in the histogram */
 };
 
 /* inflight.kind; NONE: no traced syscall in flight. */
@@ -375,6 +390,77 @@ static __always_inline __u32 uffd_features(__u64 uffd)
 	return uffd ? BPF_CORE_READ(ctx, features) : 0;
 }
 
+/* ---- in-kernel statistics ---- */
+static struct uscope_uffd_stats zero_stats;
+
+static __always_inline struct uscope_uffd_stats *uffd_stats(__u64 uffd, __u32 tgid)
+{
+	struct uscope_uffd_stats *s = bpf_map_lookup_elem(&uscope_uffd_stats, &uffd);
+
+	if (s)
+		return s;
+	zero_stats.tgid = tgid;
+	bpf_map_update_elem(&uscope_uffd_stats, &uffd, &zero_stats, BPF_NOEXIST);
+	s = bpf_map_lookup_elem(&uscope_uffd_stats, &uffd);
+	if (!s) {
+		struct uscope_counters *c = ctrs();
+		if (c)
+			c->inflight_dropped++;
+	}
+	return s;
+}
+
+/* Index of the highest set bit of v (v > 0). */
+static __always_inline __u32 top_bit(__u64 v)
+{
+	__u32 r = 0, shift;
+
+	shift = (v > 0xffffffffULL) << 5; v >>= shift; r |= shift;
+	shift = (v > 0xffff) << 4; v >>= shift; r |= shift;
+	shift = (v > 0xff) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xf) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	return r | (__u32)(v >> 1);
+}
+
+/* The log-linear bucket of a wait (bpf/uffdscope.h: USCOPE_WAIT_BUCKETS). */
+static __always_inline __u32 wait_bucket(__u64 ns)
+{
+	__u32 m, i;
+
+	if (ns < (1 << USCOPE_WAIT_SUB_BITS))
+		return ns;
+	m = top_bit(ns);
+	i = (m - USCOPE_WAIT_SUB_BITS + 1) * (1 << USCOPE_WAIT_SUB_BITS) +
+	    ((ns >> (m - USCOPE_WAIT_SUB_BITS)) & ((1 << USCOPE_WAIT_SUB_BITS) - 1));
+	return i < USCOPE_WAIT_BUCKETS ? i : USCOPE_WAIT_BUCKETS - 1;
+}
+
+/* The thread of `pf` is on a CPU again after a wait: its fault's wait so
+ * far replaces any earlier sample of the same fault (a re-wait), so every
+ * fault counts once, with its whole wait. */
+static __always_inline void count_wait(struct pending_fault *pf, __u64 now)
+{
+	struct uscope_uffd_stats *s = uffd_stats(pf->uffd, pf->tgid);
+	__u64 wait = now - pf->fault_ts;
+
+	if (!s)
+		return;
+	if (pf->counted_wait) {
+		__u64 old = pf->counted_wait;
+
+		s->waits--;
+		s->wait_sum_ns -= old;
+		s->wait_hist[wait_bucket(old)]--;
+	}
+	pf->counted_wait = wait ? wait : 1;
+	s->waits++;
+	s->wait_sum_ns += wait;
+	if (wait > s->wait_max_ns)
+		s->wait_max_ns = wait;
+	s->wait_hist[wait_bucket(wait)]++;
+}
+
 /* ---- faults ---- */
 /* exceptions:page_fault_user; not in vmlinux BTF, layout from its format file. */
 struct page_fault_user_args {
@@ -499,6 +585,19 @@ static __always_inline int on_fault(bool btf, __u64 address, __u64 ip, __u64 err
 	if (st)
 		st->pf = pf;
 
+	if (in_kernel_stats) {
+		struct uscope_uffd_stats *s = uffd_stats(vi.uffd, tgid);
+
+		if (s) {
+			s->entries++;
+			s->entries_missing += !!(armed & USCOPE_ARMED_MISSING);
+			s->entries_wp += !!(armed & USCOPE_ARMED_WP);
+			s->entries_minor += !!(armed & USCOPE_ARMED_MINOR);
+			s->ctx_features = uffd_features(vi.uffd);
+			s->last_fault_ts_ns = ts;
+		}
+		return 0;
+	}
 	r = reserve(USCOPE_REC_FAULT, sizeof(*r));
 	if (!r)
 		return 0;
@@ -634,9 +733,20 @@ static __always_inline int on_switch(bool btf, void *ctx, struct task_struct *pr
 		if (in_hu) {
 			struct uscope_block *r;
 
-			ts = bpf_ktime_get_boot_ns();
 			pf->state = PENDING_BLOCKED;
 			pf->nblocks++;
+			if (in_kernel_stats) {
+				struct uscope_uffd_stats *s = uffd_stats(pf->uffd, pf->tgid);
+
+				if (s) {
+					if (pf->nblocks == 1)
+						s->blocked++;
+					else
+						s->rewaits++;
+				}
+				goto next;
+			}
+			ts = bpf_ktime_get_boot_ns();
 			r = reserve(USCOPE_REC_BLOCK, sizeof(*r));
 			if (r) {
 				fill_current(&r->h, USCOPE_REC_BLOCK, sizeof(*r), ts);
@@ -653,6 +763,13 @@ static __always_inline int on_switch(bool btf, void *ctx, struct task_struct *pr
 next:
 	st = thread_state(btf, next_task, next, false);
 	pf = st ? &st->pf : NULL;
+	/* Without sched_waking (in_kernel_stats) a waiting thread goes from
+	 * BLOCKED to a CPU: only a wake-up can put it there. */
+	if (in_kernel_stats && pf && pf->state == PENDING_BLOCKED) {
+		pf->state = PENDING_RUNNING;
+		count_wait(pf, bpf_ktime_get_boot_ns());
+		return 0;
+	}
 	if (pf && pf->state == PENDING_WOKEN) {
 		struct uscope_resume *r;
 
@@ -741,6 +858,18 @@ static __always_inline void read_arg(struct uscope_ioctl *r, __u64 cmd, __u64 ar
 	r->arg_read_ok = err == 0;
 }
 
+/* The ioctls that resolve or re-arm single faults (_UFFDIO_WAKE 0x02 up to
+ * _UFFDIO_RWPROTECT 0x09: wake, copy, zeropage, move, writeprotect,
+ * continue, poison, rwprotect): about one per fault. With in_kernel_stats
+ * they are not recorded; the rare ones (API, REGISTER, UNREGISTER,
+ * SET_MODE, and anything unknown) still are. */
+static __always_inline bool ioctl_recorded(__u64 cmd)
+{
+	__u32 nr = cmd & 0xff;
+
+	return !in_kernel_stats || nr < 0x02 || nr > 0x09;
+}
+
 static __always_inline int on_ioctl_in(bool btf, __u32 fd, __u64 cmd, __u64 arg_ptr)
 {
 	__u64 ts;
@@ -753,7 +882,7 @@ static __always_inline int on_ioctl_in(bool btf, __u32 fd, __u64 cmd, __u64 arg_
 
 	/* Every uffd ioctl (and USERFAULTFD_IOC_NEW) has type 0xAA: a cheap
 	 * test before touching the fd table. */
-	if (((cmd >> 8) & 0xff) != UFFDIO_TYPE)
+	if (((cmd >> 8) & 0xff) != UFFDIO_TYPE || !ioctl_recorded(cmd))
 		return 0;
 	ts = bpf_ktime_get_boot_ns();
 	f = fd_file(fd);
@@ -947,8 +1076,9 @@ static __always_inline int on_read_in(bool btf, __u32 fd, __u64 buf)
 	struct file *f;
 	__u64 uffd;
 
-	/* No uffd seen yet anywhere: nothing to look for. */
-	if (!uffd_fops)
+	/* No uffd seen yet anywhere: nothing to look for. With
+	 * in_kernel_stats no messages are recorded. */
+	if (!uffd_fops || in_kernel_stats)
 		return 0;
 	f = fd_file(fd);
 	if (!f || !is_uffd_file(f))

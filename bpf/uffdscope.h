@@ -195,6 +195,36 @@ struct uscope_counters {
 	__u64 inflight_dropped;  /* per-thread state map full */
 };
 
+/* ---- in-kernel statistics (`stat --in-kernel`) ----
+ * With rodata `in_kernel_stats`, the fault, block and resume paths write no
+ * records: each uffd fault is counted, and each wait in handle_userfault()
+ * goes into a histogram, in a per-CPU hash keyed by the uffd context
+ * (struct userfaultfd_ctx *). User space sums the CPUs. Wait buckets are
+ * log-linear: values below 8 ns are their own bucket; above, each power of
+ * two [2^m, 2^(m+1)) has 8 equal sub-buckets (index (m - 2) * 8 + the 3 bits
+ * after the top one), so a bucket is at most 12.5 % wide; the last bucket
+ * also holds everything longer. */
+#define USCOPE_WAIT_SUB_BITS 3
+#define USCOPE_WAIT_BUCKETS 304 /* up to 2^40 ns (~18 minutes) */
+
+struct uscope_uffd_stats {
+	__u32 tgid;          /* the process whose fault created the entry */
+	__u32 ctx_features;  /* ctx->features at the latest fault */
+	__u64 entries;       /* page faults in VMAs armed by this uffd (user
+			      * faults, and faults the kernel resolved itself) */
+	__u64 entries_missing; /* ... of which in MISSING-armed VMAs */
+	__u64 entries_wp;    /* ... WP-armed */
+	__u64 entries_minor; /* ... MINOR-armed */
+	__u64 blocked;       /* faults that slept in handle_userfault() */
+	__u64 rewaits;       /* sleeps after the first, of the same fault */
+	__u64 waits;         /* waits ended (thread back on a CPU); per CPU this
+			      * can wrap below 0, the sum over CPUs cannot */
+	__u64 wait_sum_ns;   /* fault to back on a CPU, of the waits ended */
+	__u64 wait_max_ns;
+	__u64 last_fault_ts_ns;
+	__u64 wait_hist[USCOPE_WAIT_BUCKETS];
+};
+
 /* ---- appended for the precise backends (fentry, kprobe) ---- */
 
 /* handle_userfault() entry/exit, and userfaultfd_set_mode() entry/exit on

@@ -70,4 +70,23 @@ static inline int uscope_choose_hooks(struct bpf_object *obj, int btf)
 	return 0;
 }
 
+/* With in_kernel_stats (rodata), the programs whose events that mode does
+ * not need are left out: sched_waking (a waiting thread's next time on a
+ * CPU ends its wait). Returns 0, or a negative errno from libbpf. */
+static inline int uscope_leave_out_for_in_kernel_stats(struct bpf_object *obj)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, obj) {
+		const char *sec = bpf_program__section_name(p);
+
+		if (!strcmp(sec, "tp_btf/sched_waking") || !strcmp(sec, "tracepoint/sched/sched_waking")) {
+			int err = bpf_program__set_autoload(p, false);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
 #endif /* USCOPE_HOOKS_H */

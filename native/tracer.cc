@@ -115,6 +115,7 @@ struct Config {
   uint64_t uffd_wake_fn = 0;
   uint64_t vm_uffd_missing = 0, vm_uffd_wp = 0, vm_uffd_minor = 0;
   uint64_t wakeup_bytes = 0;
+  bool in_kernel_stats = false;
 };
 
 // One opened (then loaded) BPF object, whichever skeleton it came from.
@@ -126,6 +127,7 @@ class Skel {
   struct bpf_map* events = nullptr;
   struct bpf_map* counters = nullptr;
   struct bpf_map* tgids = nullptr;
+  struct bpf_map* uffd_stats = nullptr;
 };
 
 template <class S, S* (*OpenFn)(), int (*LoadFn)(S*), void (*DestroyFn)(S*)>
@@ -145,6 +147,7 @@ class SkelImpl : public Skel {
     s->rodata->vm_uffd_wp = c.vm_uffd_wp;
     s->rodata->vm_uffd_minor = c.vm_uffd_minor;
     s->rodata->wakeup_bytes = c.wakeup_bytes;
+    s->rodata->in_kernel_stats = c.in_kernel_stats;
     return self;
   }
   ~SkelImpl() override { DestroyFn(s_); }  // detaches skeleton links, closes maps
@@ -156,6 +159,7 @@ class SkelImpl : public Skel {
     events = s->maps.uscope_events;
     counters = s->maps.uscope_counters;
     tgids = s->maps.uscope_tgids;
+    uffd_stats = s->maps.uscope_uffd_stats;
   }
   S* s_;
 };
@@ -220,6 +224,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
                            InstanceMethod("addTgid", &Tracer::AddTgid),
                            InstanceMethod("removeTgid", &Tracer::RemoveTgid),
                            InstanceMethod("counters", &Tracer::Counters),
+                           InstanceMethod("uffdStats", &Tracer::UffdStats),
                            InstanceMethod("programs", &Tracer::Programs),
                            InstanceMethod("describe", &Tracer::Describe),
                        });
@@ -255,6 +260,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     c.vm_uffd_wp = u64("vmUffdWp");
     c.vm_uffd_minor = u64("vmUffdMinor");
     c.wakeup_bytes = u64("wakeupBytes");
+    c.in_kernel_stats = flag("inKernelStats");
     if (backend_ != "tracepoint" && backend_ != "fentry" && backend_ != "kprobe")
       throw_step(env, "open", EINVAL, "unknown backend \"" + backend_ + "\"", backend_);
     Napi::Value h = cfg.Get("hooks");
@@ -267,6 +273,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     {
       int err = uscope_choose_hooks(skel_->obj, hooks_ == "btf");
       if (err) Fail(env, "configure " + hooks_ + " hooks", -err);
+      if (c.in_kernel_stats && (err = uscope_leave_out_for_in_kernel_stats(skel_->obj)))
+        Fail(env, "configure in-kernel statistics", -err);
     }
 
     // configure: rodata (set by the adapter), map sizes and optional
@@ -618,6 +626,40 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     return out;
   }
 
+  // uffdStats(): the in-kernel statistics map as it is now, one entry per
+  // uffd context: { uffd: BigInt, perCpu: Buffer } with perCpu holding
+  // ncpu struct uscope_uffd_stats back to back. Summing and decoding are
+  // the JavaScript side's (src/stats/inKernelStats.ts).
+  Napi::Value UffdStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Require(env);
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) throw_step(env, "uffd stats: possible cpus", -ncpu);
+    const size_t bytes = sizeof(struct uscope_uffd_stats) * (size_t)ncpu;
+    Napi::Array arr = Napi::Array::New(env);
+    uint32_t n = 0;
+    __u64 cur = 0, next = 0;
+    const __u64* prev = nullptr;
+    for (;;) {
+      int err = bpf_map__get_next_key(skel_->uffd_stats, prev, &next, sizeof(next));
+      if (err == -ENOENT) break;
+      if (err) throw_step(env, "uffd stats: next key", -err);
+      Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, bytes);
+      err = bpf_map__lookup_elem(skel_->uffd_stats, &next, sizeof(next), buf.Data(), bytes, 0);
+      if (err == 0) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("uffd", Napi::BigInt::New(env, (uint64_t)next));
+        o.Set("perCpu", buf);
+        arr.Set(n++, o);
+      } else if (err != -ENOENT) {  // ENOENT: deleted meanwhile
+        throw_step(env, "uffd stats: read map", -err);
+      }
+      cur = next;
+      prev = &cur;
+    }
+    return arr;
+  }
+
   // programs(): name, section and kernel id of each loaded program, so the
   // JavaScript side (and tests) can check with bpftool what is attached.
   Napi::Value Programs(const Napi::CallbackInfo& info) {
@@ -702,6 +744,7 @@ Napi::Value RecordSizes(const Napi::CallbackInfo& info) {
   SZ(uscope_proc);
   SZ(uscope_counters);
   SZ(uscope_hu);
+  SZ(uscope_uffd_stats);
 #undef SZ
   return o;
 }

@@ -30,6 +30,7 @@ import { privileges } from './privileges.js';
 import { errnoName, type Uapi } from '../events/uapi.js';
 import { C } from '../events/layout.generated.js';
 import { EVENT_TYPES, type BlockHow } from '../events/types.js';
+import { sumPerCpu, type UffdWaitStats } from '../stats/inKernelStats.js';
 
 /** A one-line, user-facing failure: what went wrong and what to do. */
 export class CaptureError extends Error {
@@ -56,6 +57,10 @@ export interface CaptureOptions {
   backend?: 'auto' | BackendName;
   /** how the hooks attach; auto (the default) tries btf, then classic */
   hooks?: HooksChoice;
+  /** count faults and histogram waits in the kernel (stat --in-kernel):
+   *  no per-fault records, only the rare ones (processes, uffd creation,
+   *  API/REGISTER/SET_MODE ioctls) */
+  inKernelStats?: boolean;
 }
 
 export type BackendChoice = 'auto' | BackendName;
@@ -301,6 +306,11 @@ export class LiveCapture {
     return this.tracer.programs();
   }
 
+  /** The in-kernel statistics now, per uffd (empty unless inKernelStats). */
+  uffdStats(): UffdWaitStats[] {
+    return this.tracer.uffdStats().map((e) => sumPerCpu(e.uffd, e.perCpu));
+  }
+
   /** Detach and free everything. Safe to call more than once. */
   close(): void {
     if (this.closed) return;
@@ -324,6 +334,7 @@ function tracerConfig(opts: CaptureOptions, syms: BlockSymbols, hostWide: boolea
     ringBytes: opts.ringBytes,
     pollTimeoutMs: opts.pollTimeoutMs,
     batchBytes: opts.batchBytes,
+    inKernelStats: !!opts.inKernelStats,
   };
 }
 

@@ -4,6 +4,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LiveCapture, CaptureError, type CaptureOptions, type LostCounts, type CaptureInfo } from './liveCapture.js';
+import type { UffdWaitStats } from '../stats/inKernelStats.js';
 
 export type StopReason = 'command-exited' | 'duration' | 'signal' | 'stopped';
 
@@ -26,6 +27,8 @@ export interface SessionResult {
   info: CaptureInfo;
   commandExit: { code: number | null; signal: NodeJS.Signals | null } | null;
   commandPid?: number;
+  /** with capture.inKernelStats: the kernel's statistics at the end, per uffd */
+  uffdStats?: UffdWaitStats[];
 }
 
 /** Why `cmd` cannot be exec'ed (the way `sh -c 'exec "$@"'` looks it up), or null. */
@@ -129,6 +132,7 @@ export async function runSession(opts: SessionOptions, onBatch: (batch: Buffer, 
       reason,
       signal,
       counters: cap.counters(),
+      uffdStats: opts.capture.inKernelStats ? cap.uffdStats() : undefined,
       info: cap.info,
       commandExit: cap.childExit,
       commandPid: commandPid.pid,

@@ -137,6 +137,7 @@ export function buildProgram(): Command {
     .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
     .option('-i, --interval <S>', 'also print the table every S seconds', secondsArg)
     .option('--json-out <FILE>', 'write the summary JSON here')
+    .option('--in-kernel', 'count faults and histogram waits in the kernel: the cheapest way to watch a busy VMM (per uffd: faults, blocked, wait percentiles; no stages, timeline or per-fault events)')
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(backendOption())
     .addOption(hooksOption())

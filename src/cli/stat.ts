@@ -7,7 +7,9 @@ import { Analysis } from '../stats/pipeline.js';
 import { formatSummaryTable, type Summary } from '../stats/summary.js';
 import type { Uapi } from '../events/uapi.js';
 import { captureOptions, checkOutputPath, outputFileError, type BackendChoice, type HooksChoice } from './record.js';
-import { EXIT } from './errors.js';
+import { EXIT, UsageError } from './errors.js';
+import { formatInKernelTable, summarizeUffd, type UffdWaitSummary } from '../stats/inKernelStats.js';
+import type { LiveCapture } from '../capture/liveCapture.js';
 
 export interface StatOptions {
   pid: number[];
@@ -17,6 +19,8 @@ export interface StatOptions {
   ringBufferMb?: number;
   backend?: BackendChoice;
   hooks?: HooksChoice;
+  /** count and histogram in the kernel instead of streaming every event */
+  inKernel?: boolean;
   command: string[];
   uapi: Uapi;
 }
@@ -42,13 +46,35 @@ function writeJsonOut(path: string, text: string): void {
   }
 }
 
-export async function runStat(o: StatOptions): Promise<Summary> {
+/** What `stat --in-kernel` prints and writes: the kernel's per-uffd table,
+ *  plus the few events still streamed (processes, uffd creation, control
+ *  ioctls such as SET_MODE) in `events`. */
+export interface InKernelSummary {
+  schema: 'uffdscope.in-kernel/1';
+  backend: string;
+  duration_ns: number;
+  uffds: UffdWaitSummary[];
+  events: Summary['events'];
+  mode_switches: Summary['mode_switches'];
+  ioctls: Summary['ioctls'];
+}
+
+function inKernelRows(cap: Pick<LiveCapture, 'uffdStats'>): UffdWaitSummary[] {
+  return cap.uffdStats().map(summarizeUffd);
+}
+
+export async function runStat(o: StatOptions): Promise<Summary | InKernelSummary> {
   if (o.jsonOut) checkOutputPath(o.jsonOut, '--json-out', true, true);
+  if (o.inKernel && o.backend && o.backend !== 'auto' && o.backend !== 'tracepoint') {
+    throw new UsageError(`--in-kernel counts in the tracepoint backend's programs; drop --backend ${o.backend} or --in-kernel`);
+  }
   const analysis = new Analysis(o.uapi);
   let started = 0;
   const result = await runSession(
     {
-      capture: captureOptions({ ...o, pid: o.pid }),
+      capture: o.inKernel
+        ? { ...captureOptions({ ...o, pid: o.pid, backend: 'tracepoint' }), inKernelStats: true }
+        : captureOptions({ ...o, pid: o.pid }),
       durationS: o.duration,
       tickMs: o.interval ? o.interval * 1000 : undefined,
       onOpen: () => {
@@ -57,7 +83,8 @@ export async function runStat(o: StatOptions): Promise<Summary> {
       onTick: (cap) => {
         const c = cap.counters();
         const s = analysis.summary({ backend: cap.info.backend, lost: c.lostTotal, lostByType: c.lost, durationNs: bootTimeNs() - started });
-        process.stdout.write(`--- ${new Date().toISOString()}\n${formatSummaryTable(s)}\n`);
+        const table = o.inKernel ? formatInKernelTable(inKernelRows(cap)) : formatSummaryTable(s);
+        process.stdout.write(`--- ${new Date().toISOString()}\n${table}\n`);
       },
     },
     (batch, count) => decodeRecords(batch, o.uapi, (e) => analysis.push(e), count),
@@ -71,10 +98,19 @@ export async function runStat(o: StatOptions): Promise<Summary> {
     durationNs: bootTimeNs() - started,
     source: { kind: 'live', selection: { pids: o.pid, command: o.command.length ? o.command : null, hostWide: result.info.hostWide }, stop: result.reason, blockDetection: result.info.blockDetection },
   });
-  process.stdout.write(formatSummaryTable(summary) + '\n');
-  if (o.jsonOut) writeJsonOut(o.jsonOut, JSON.stringify(summary, null, 2) + '\n');
+  let out: Summary | InKernelSummary = summary;
+  if (o.inKernel) {
+    const rows = (result.uffdStats ?? []).map(summarizeUffd);
+    out = { schema: 'uffdscope.in-kernel/1', backend: summary.backend, duration_ns: summary.duration_ns, uffds: rows, events: summary.events, mode_switches: summary.mode_switches, ioctls: summary.ioctls };
+    process.stdout.write(formatInKernelTable(rows) + '\n');
+    const lost = summary.events.lost;
+    process.stdout.write(`backend ${summary.backend}; ${summary.events.received} events streamed (processes, uffd creation, control ioctls), ${lost} lost\n`);
+  } else {
+    process.stdout.write(formatSummaryTable(summary) + '\n');
+  }
+  if (o.jsonOut) writeJsonOut(o.jsonOut, JSON.stringify(out, null, 2) + '\n');
   if (result.commandExit && result.commandExit.code !== 0 && result.reason === 'command-exited') {
     process.exitCode = result.commandExit.code ?? EXIT.CAPTURE;
   }
-  return summary;
+  return out;
 }

@@ -60,6 +60,9 @@ export interface TracerConfig {
   vmUffdMinor: bigint;
   /** 0: wake the consumer for every record */
   wakeupBytes: number;
+  /** count faults and histogram waits in the kernel (uscope_uffd_stats)
+   *  instead of FAULT/BLOCK/WAKE/RESUME, per-fault ioctl and MSG records */
+  inKernelStats?: boolean;
   /** ring buffer size in bytes: a power of two, multiple of the page size */
   ringBytes: number;
   pollTimeoutMs: number;
@@ -91,6 +94,9 @@ export interface NativeTracer {
   addTgid(pid: number): void;
   removeTgid(pid: number): void;
   counters(): NativeCounters;
+  /** the in-kernel statistics map now: per uffd context, `perCpu` holds one
+   *  struct uscope_uffd_stats per possible CPU (src/stats/inKernelStats.ts) */
+  uffdStats(): Array<{ uffd: bigint; perCpu: Buffer }>;
   /** every program of the object; autoload false: left out (see describe) */
   programs(): Array<{ name: string; section: string; autoload: boolean; id?: number }>;
   /** the backend opened and the optional programs it left out, with why */
