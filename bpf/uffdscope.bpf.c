@@ -82,7 +82,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 4096);
+	__uint(max_entries, USCOPE_MAX_STAT_UFFDS);
 	__type(key, __u64);
 	__type(value, struct uscope_uffd_stats);
 } uscope_uffd_stats SEC(".maps");
@@ -401,13 +401,9 @@ static __always_inline struct uscope_uffd_stats *uffd_stats(__u64 uffd, __u32 tg
 		return s;
 	zero_stats.tgid = tgid;
 	bpf_map_update_elem(&uscope_uffd_stats, &uffd, &zero_stats, BPF_NOEXIST);
-	s = bpf_map_lookup_elem(&uscope_uffd_stats, &uffd);
-	if (!s) {
-		struct uscope_counters *c = ctrs();
-		if (c)
-			c->inflight_dropped++;
-	}
-	return s;
+	/* NULL when the map is full: user space sees a full map and says
+	 * that later uffds were not counted. */
+	return bpf_map_lookup_elem(&uscope_uffd_stats, &uffd);
 }
 
 /* Index of the highest set bit of v (v > 0). */

@@ -206,6 +206,8 @@ struct uscope_counters {
  * also holds everything longer. */
 #define USCOPE_WAIT_SUB_BITS 3
 #define USCOPE_WAIT_BUCKETS 304 /* up to 2^40 ns (~18 minutes) */
+/* uffd contexts counted at most; later ones are not (stat says so). */
+#define USCOPE_MAX_STAT_UFFDS 16384
 
 struct uscope_uffd_stats {
 	__u32 tgid;          /* the process whose fault created the entry */

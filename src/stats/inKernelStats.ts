@@ -42,9 +42,8 @@ export interface UffdWaitStats {
  *  two; the last bucket holds everything longer. */
 export function waitBucket(ns: number): number {
   if (ns < SUB) return Math.max(0, Math.floor(ns));
-  const m = Math.floor(Math.log2(ns));
-  // log2 of a double can round up just below a power of two: correct it
-  const top = 2 ** m > ns ? m - 1 : m;
+  // exact for whole numbers below 2^50; from 2^40 on all land in the last bucket
+  const top = Math.floor(Math.log2(ns));
   const i = (top - SUB_BITS + 1) * SUB + Math.floor(ns / 2 ** (top - SUB_BITS)) % SUB;
   return Math.min(i, WAIT_BUCKETS - 1);
 }
@@ -194,5 +193,6 @@ export function formatInKernelTable(rows: readonly UffdWaitSummary[]): string {
     ...body.map(line),
   ];
   if (body.length === 0) lines.push('(no uffd faults seen)');
+  if (rows.length >= C.USCOPE_MAX_STAT_UFFDS) lines.push(`WARNING: ${C.USCOPE_MAX_STAT_UFFDS} uffds counted, the most the kernel map holds: faults of later uffds were not counted`);
   return lines.join('\n');
 }
