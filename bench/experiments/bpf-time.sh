@@ -3,7 +3,7 @@
 # traced workload inside the kernel, from the kernel's own accounting
 # (kernel.bpf_stats_enabled: run_time_ns and run_cnt of every program).
 #
-#   sudo bench/experiments/bpf-time.sh [btf|classic|bpftrace] [PAGES]   (default btf 100000)
+#   sudo bench/experiments/bpf-time.sh [btf|classic|in-kernel|bpftrace] [PAGES]   (default btf 100000)
 #
 # The real object (out/bpf/uffdscope.skel.h), consumed by the minimal C
 # consumer (out/bench/c_consumer: no JavaScript involved), traces
@@ -14,6 +14,9 @@
 # off again at the end. Other uscope_* programs loaded meanwhile (another
 # user's uffdscope) would be counted too: the script refuses to start then.
 #
+# `in-kernel` is btf hooks configured as `stat --in-kernel` (counts and
+# wait histograms in a map, no per-fault records, sched_waking left out).
+#
 # `bpftrace` measures bench/scripts/uffd_equiv.bt (the overhead bench's
 # comparison) the same way: its programs are the ones loaded after the
 # first snapshot, the workload waits on a fifo until bpftrace has attached
@@ -22,6 +25,9 @@
 set -eu
 HOOKS=${1:-btf}
 PAGES=${2:-100000}
+IN_KERNEL=0
+if [ "$HOOKS" = in-kernel ]; then IN_KERNEL=1; HOOKS=btf; fi
+case $HOOKS in btf|classic|bpftrace) ;; *) echo "bpf-time.sh: mode must be btf, classic, in-kernel or bpftrace, not $HOOKS" >&2; exit 2;; esac
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$ROOT/out/workload/uffd-workload
 C=$ROOT/out/bench/c_consumer
@@ -65,12 +71,14 @@ if [ "$HOOKS" = bpftrace ]; then
   echo "{\"lost\": 0, \"bpftrace_faults\": ${seen:-0}}" > "$T/c.json"
 else
   : > "$T/pre.json"
-  taskset -c 0 "$C" --hooks "$HOOKS" --hu-start "$HS" --hu-end "$HE" --uffd-wake-fn "$WF" --json "$T/c.json" -- \
+  taskset -c 0 "$C" --in-kernel $IN_KERNEL --hooks "$HOOKS" --hu-start "$HS" --hu-end "$HE" --uffd-wake-fn "$WF" --json "$T/c.json" -- \
     sh -c "bpftool -j prog show > '$T/before.json' && taskset -c $PROD '$W' $WL && bpftool -j prog show > '$T/after.json'"
 fi
 sysctl -q kernel.bpf_stats_enabled=0
 
-python3 - "$T" "$HOOKS" <<'PY'
+LABEL=$HOOKS
+[ $IN_KERNEL = 1 ] && LABEL="btf in-kernel"
+python3 - "$T" "$LABEL" <<'PY'
 import json, sys
 t, hooks = sys.argv[1], sys.argv[2]
 before = {p['id']: p for p in json.load(open(f'{t}/before.json'))}
@@ -80,6 +88,8 @@ after = json.load(open(f'{t}/after.json'))
 faults = json.load(open(f'{t}/w.json'))['faults']['total']
 consumer = json.load(open(f'{t}/c.json'))
 lost = consumer['lost']
+if hooks.endswith('in-kernel') and consumer['in_kernel']['entries'] != faults:
+    sys.exit(f"bpf-time.sh: the in-kernel map counted {consumer['in_kernel']['entries']} fault entries, the workload {faults} uffd faults")
 if hooks == 'bpftrace' and consumer['bpftrace_faults'] < faults:
     sys.exit(f"bpf-time.sh: bpftrace saw {consumer['bpftrace_faults']} page faults, the workload counted {faults} uffd faults: its filter missed")
 total = 0
