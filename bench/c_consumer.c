@@ -262,7 +262,7 @@ int main(int argc, char **argv)
 	/* --in-kernel: the stats map summed over uffds and CPUs. */
 	uint64_t k_faults = 0, k_blocked = 0, k_waits = 0, k_wait_sum = 0, k_uffds = 0;
 	struct uscope_uffd_stats *st = calloc((size_t)ncpu, sizeof(*st));
-	__u64 cur, next, *prev = NULL;
+	struct uscope_uffd_key cur, next, *prev = NULL;
 	while (st && !bpf_map__get_next_key(skel->maps.uscope_uffd_stats, prev, &next, sizeof(next))) {
 		if (!bpf_map__lookup_elem(skel->maps.uscope_uffd_stats, &next, sizeof(next), st,
 					  sizeof(*st) * (size_t)ncpu, 0)) {

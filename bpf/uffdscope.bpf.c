@@ -83,9 +83,20 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, USCOPE_MAX_STAT_UFFDS);
-	__type(key, __u64);
+	__type(key, struct uscope_uffd_key);
 	__type(value, struct uscope_uffd_stats);
 } uscope_uffd_stats SEC(".maps");
+
+/* in_kernel_stats: when each uffd context seen created while tracing was
+ * created (uscope_uffd_key.created_ns), set by emit_create(). Read on a
+ * VMA-cache miss only: a new context reaches a VMA through
+ * UFFDIO_REGISTER, under mmap_write_lock, which invalidates the cache. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, USCOPE_MAX_STAT_UFFDS);
+	__type(key, __u64);
+	__type(value, __u64);
+} uscope_uffd_created SEC(".maps");
 
 /* pending_fault.state; NONE is a thread with no uffd fault yet. */
 #define PENDING_NONE 0
@@ -105,6 +116,7 @@ struct pending_fault {
 	__u32 state;
 	__u32 nblocks;
 	__u64 counted_wait; /* in_kernel_stats: this fault's wait already in the histogram */
+	__u64 uffd_created; /* in_kernel_stats: the uffd's creation time (uscope_uffd_key) */
 };
 
 /* inflight.kind; NONE: no traced syscall in flight. */
@@ -393,17 +405,18 @@ static __always_inline __u32 uffd_features(__u64 uffd)
 /* ---- in-kernel statistics ---- */
 static struct uscope_uffd_stats zero_stats;
 
-static __always_inline struct uscope_uffd_stats *uffd_stats(__u64 uffd, __u32 tgid)
+static __always_inline struct uscope_uffd_stats *uffd_stats(__u64 uffd, __u64 created, __u32 tgid)
 {
-	struct uscope_uffd_stats *s = bpf_map_lookup_elem(&uscope_uffd_stats, &uffd);
+	struct uscope_uffd_key key = { .uffd = uffd, .created_ns = created };
+	struct uscope_uffd_stats *s = bpf_map_lookup_elem(&uscope_uffd_stats, &key);
 
 	if (s)
 		return s;
 	zero_stats.tgid = tgid;
-	bpf_map_update_elem(&uscope_uffd_stats, &uffd, &zero_stats, BPF_NOEXIST);
+	bpf_map_update_elem(&uscope_uffd_stats, &key, &zero_stats, BPF_NOEXIST);
 	/* NULL when the map is full: user space sees a full map and says
 	 * that later uffds were not counted. */
-	return bpf_map_lookup_elem(&uscope_uffd_stats, &uffd);
+	return bpf_map_lookup_elem(&uscope_uffd_stats, &key);
 }
 
 /* Index of the highest set bit of v (v > 0). */
@@ -437,7 +450,7 @@ static __always_inline __u32 wait_bucket(__u64 ns)
  * fault counts once, with its whole wait. */
 static __always_inline void count_wait(struct pending_fault *pf, __u64 now)
 {
-	struct uscope_uffd_stats *s = uffd_stats(pf->uffd, pf->tgid);
+	struct uscope_uffd_stats *s = uffd_stats(pf->uffd, pf->uffd_created, pf->tgid);
 	__u64 wait = now - pf->fault_ts;
 
 	if (!s)
@@ -471,6 +484,7 @@ struct vma_info {
 	__u64 flags;
 	__u64 start;
 	__u64 end;
+	__u64 uffd_created; /* in_kernel_stats: uscope_uffd_created[uffd], 0 if unknown */
 };
 
 static long read_vma(struct task_struct *task, struct vm_area_struct *vma, void *data)
@@ -510,6 +524,17 @@ struct {
 	__type(value, struct vma_cache);
 } uscope_vmacache SEC(".maps");
 
+/* vi->uffd_created for a VMA just looked up (not cached). */
+static __always_inline void note_uffd_created(struct vma_info *vi)
+{
+	__u64 *created;
+
+	if (!in_kernel_stats || !vi->uffd)
+		return;
+	created = bpf_map_lookup_elem(&uscope_uffd_created, &vi->uffd);
+	vi->uffd_created = created ? *created : 0;
+}
+
 static __always_inline long find_uffd_vma(__u64 address, struct vma_info *vi)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -519,8 +544,12 @@ static __always_inline long find_uffd_vma(__u64 address, struct vma_info *vi)
 	__u32 seq;
 	long err;
 
-	if (!bpf_core_field_exists(mm->mm_lock_seq))
-		return bpf_find_vma(t, address, read_vma, vi, 0);
+	if (!bpf_core_field_exists(mm->mm_lock_seq)) {
+		err = bpf_find_vma(t, address, read_vma, vi, 0);
+		if (!err)
+			note_uffd_created(vi);
+		return err;
+	}
 	seq = BPF_CORE_READ(mm, mm_lock_seq.sequence);
 	vc = bpf_map_lookup_elem(&uscope_vmacache, &key);
 	if (vc && !(seq & 1) && vc->seq == seq && address >= vc->vi.start && address < vc->vi.end) {
@@ -528,6 +557,8 @@ static __always_inline long find_uffd_vma(__u64 address, struct vma_info *vi)
 		return 0;
 	}
 	err = bpf_find_vma(t, address, read_vma, vi, 0);
+	if (!err)
+		note_uffd_created(vi);
 	if (!err && !(seq & 1)) {
 		struct vma_cache nv = { .seq = seq, .vi = *vi };
 
@@ -574,6 +605,7 @@ static __always_inline int on_fault(bool btf, __u64 address, __u64 ip, __u64 err
 
 	pf.address = address;
 	pf.uffd = vi.uffd;
+	pf.uffd_created = vi.uffd_created;
 	pf.fault_ts = ts;
 	pf.tgid = tgid;
 	pf.state = PENDING_FAULTED;
@@ -582,7 +614,7 @@ static __always_inline int on_fault(bool btf, __u64 address, __u64 ip, __u64 err
 		st->pf = pf;
 
 	if (in_kernel_stats) {
-		struct uscope_uffd_stats *s = uffd_stats(vi.uffd, tgid);
+		struct uscope_uffd_stats *s = uffd_stats(vi.uffd, vi.uffd_created, tgid);
 
 		if (s) {
 			s->entries++;
@@ -732,7 +764,7 @@ static __always_inline int on_switch(bool btf, void *ctx, struct task_struct *pr
 			pf->state = PENDING_BLOCKED;
 			pf->nblocks++;
 			if (in_kernel_stats) {
-				struct uscope_uffd_stats *s = uffd_stats(pf->uffd, pf->tgid);
+				struct uscope_uffd_stats *s = uffd_stats(pf->uffd, pf->uffd_created, pf->tgid);
 
 				if (s) {
 					if (pf->nblocks == 1)
@@ -950,6 +982,8 @@ static __always_inline void forget_uffd(long ret)
 		return;
 	uffd = file_uffd(f);
 	bpf_map_delete_elem(&uscope_uffds, &uffd);
+	if (in_kernel_stats)
+		bpf_map_delete_elem(&uscope_uffd_created, &uffd);
 }
 
 static __always_inline void emit_create(__u64 ts, __s64 ret, __u64 flags, __u32 source)
@@ -963,6 +997,8 @@ static __always_inline void emit_create(__u64 ts, __s64 ret, __u64 flags, __u32 
 			uffd = file_uffd(f);
 	}
 	adopt_uffd(bpf_get_current_pid_tgid() >> 32, uffd);
+	if (in_kernel_stats && uffd)
+		bpf_map_update_elem(&uscope_uffd_created, &uffd, &ts, BPF_ANY);
 	r = reserve(USCOPE_REC_UFFD_CREATE, sizeof(*r));
 	if (!r)
 		return;

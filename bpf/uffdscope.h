@@ -209,6 +209,14 @@ struct uscope_counters {
 /* uffd contexts counted at most; later ones are not (stat says so). */
 #define USCOPE_MAX_STAT_UFFDS 16384
 
+/* The statistics map's key. A context freed and reallocated at the same
+ * address is another uffd: created_ns (CLOCK_BOOTTIME of its creation, 0
+ * for one created before tracing began) keeps their counts apart. */
+struct uscope_uffd_key {
+	__u64 uffd;       /* struct userfaultfd_ctx * */
+	__u64 created_ns;
+};
+
 struct uscope_uffd_stats {
 	__u32 tgid;          /* the process whose fault created the entry */
 	__u32 ctx_features;  /* ctx->features at the latest fault */

@@ -627,7 +627,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   }
 
   // uffdStats(): the in-kernel statistics map as it is now, one entry per
-  // uffd context: { uffd: BigInt, perCpu: Buffer } with perCpu holding
+  // uffd: { uffd: BigInt, createdNs: BigInt, perCpu: Buffer } with perCpu holding
   // ncpu struct uscope_uffd_stats back to back. Summing and decoding are
   // the JavaScript side's (src/stats/inKernelStats.ts).
   Napi::Value UffdStats(const Napi::CallbackInfo& info) {
@@ -638,8 +638,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     const size_t bytes = sizeof(struct uscope_uffd_stats) * (size_t)ncpu;
     Napi::Array arr = Napi::Array::New(env);
     uint32_t n = 0;
-    __u64 cur = 0, next = 0;
-    const __u64* prev = nullptr;
+    struct uscope_uffd_key cur = {}, next = {};
+    const struct uscope_uffd_key* prev = nullptr;
     for (;;) {
       int err = bpf_map__get_next_key(skel_->uffd_stats, prev, &next, sizeof(next));
       if (err == -ENOENT) break;
@@ -648,7 +648,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
       err = bpf_map__lookup_elem(skel_->uffd_stats, &next, sizeof(next), buf.Data(), bytes, 0);
       if (err == 0) {
         Napi::Object o = Napi::Object::New(env);
-        o.Set("uffd", Napi::BigInt::New(env, (uint64_t)next));
+        o.Set("uffd", Napi::BigInt::New(env, (uint64_t)next.uffd));
+        o.Set("createdNs", Napi::BigInt::New(env, (uint64_t)next.created_ns));
         o.Set("perCpu", buf);
         arr.Set(n++, o);
       } else if (err != -ENOENT) {  // ENOENT: deleted meanwhile
@@ -744,6 +745,7 @@ Napi::Value RecordSizes(const Napi::CallbackInfo& info) {
   SZ(uscope_proc);
   SZ(uscope_counters);
   SZ(uscope_hu);
+  SZ(uscope_uffd_key);
   SZ(uscope_uffd_stats);
 #undef SZ
   return o;

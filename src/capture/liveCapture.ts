@@ -308,7 +308,7 @@ export class LiveCapture {
 
   /** The in-kernel statistics now, per uffd (empty unless inKernelStats). */
   uffdStats(): UffdWaitStats[] {
-    return this.tracer.uffdStats().map((e) => sumPerCpu(e.uffd, e.perCpu));
+    return this.tracer.uffdStats().map((e) => sumPerCpu(e.uffd, e.createdNs, e.perCpu));
   }
 
   /** Detach and free everything. Safe to call more than once. */

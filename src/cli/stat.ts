@@ -4,7 +4,7 @@ import { runSession } from '../capture/session.js';
 import { bootTimeNs } from '../capture/liveCapture.js';
 import { decodeRecords } from '../events/decode.js';
 import { Analysis } from '../stats/pipeline.js';
-import { formatSummaryTable, type Summary } from '../stats/summary.js';
+import { formatModeSwitches, formatSummaryTable, type Summary } from '../stats/summary.js';
 import type { Uapi } from '../events/uapi.js';
 import { captureOptions, checkOutputPath, outputFileError, type BackendChoice, type HooksChoice } from './record.js';
 import { EXIT, UsageError } from './errors.js';
@@ -59,8 +59,8 @@ export interface InKernelSummary {
   ioctls: Summary['ioctls'];
 }
 
-function inKernelRows(cap: Pick<LiveCapture, 'uffdStats'>): UffdWaitSummary[] {
-  return cap.uffdStats().map(summarizeUffd);
+function inKernelRows(cap: Pick<LiveCapture, 'uffdStats'>, analysis: Analysis): UffdWaitSummary[] {
+  return cap.uffdStats().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f)));
 }
 
 export async function runStat(o: StatOptions): Promise<Summary | InKernelSummary> {
@@ -83,7 +83,7 @@ export async function runStat(o: StatOptions): Promise<Summary | InKernelSummary
       onTick: (cap) => {
         const c = cap.counters();
         const s = analysis.summary({ backend: cap.info.backend, lost: c.lostTotal, lostByType: c.lost, durationNs: bootTimeNs() - started });
-        const table = o.inKernel ? formatInKernelTable(inKernelRows(cap)) : formatSummaryTable(s);
+        const table = o.inKernel ? formatInKernelTable(inKernelRows(cap, analysis), started) : formatSummaryTable(s);
         process.stdout.write(`--- ${new Date().toISOString()}\n${table}\n`);
       },
     },
@@ -100,9 +100,10 @@ export async function runStat(o: StatOptions): Promise<Summary | InKernelSummary
   });
   let out: Summary | InKernelSummary = summary;
   if (o.inKernel) {
-    const rows = (result.uffdStats ?? []).map(summarizeUffd);
+    const rows = (result.uffdStats ?? []).map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f)));
     out = { schema: 'uffdscope.in-kernel/1', backend: summary.backend, duration_ns: summary.duration_ns, uffds: rows, events: summary.events, mode_switches: summary.mode_switches, ioctls: summary.ioctls };
-    process.stdout.write(formatInKernelTable(rows) + '\n');
+    process.stdout.write(formatInKernelTable(rows, started) + '\n\n');
+    process.stdout.write(formatModeSwitches(summary.mode_switches, summary.start_ns ?? 0, { woken: false }).join('\n') + '\n\n');
     const lost = summary.events.lost;
     process.stdout.write(`backend ${summary.backend}; ${summary.events.received} events streamed (processes, uffd creation, control ioctls), ${lost} lost\n`);
   } else {

@@ -180,6 +180,13 @@ export const L = {
       inflight_dropped: { offset: 216, size: 8, type: 'u64' },
     },
   },
+  uscope_uffd_key: {
+    size: 16,
+    fields: {
+      uffd: { offset: 0, size: 8, type: 'u64' },
+      created_ns: { offset: 8, size: 8, type: 'u64' },
+    },
+  },
   uscope_uffd_stats: {
     size: 2520,
     fields: {

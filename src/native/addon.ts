@@ -94,9 +94,10 @@ export interface NativeTracer {
   addTgid(pid: number): void;
   removeTgid(pid: number): void;
   counters(): NativeCounters;
-  /** the in-kernel statistics map now: per uffd context, `perCpu` holds one
+  /** the in-kernel statistics map now: per uffd (context pointer and
+   *  creation time, 0 when created before tracing), `perCpu` holds one
    *  struct uscope_uffd_stats per possible CPU (src/stats/inKernelStats.ts) */
-  uffdStats(): Array<{ uffd: bigint; perCpu: Buffer }>;
+  uffdStats(): Array<{ uffd: bigint; createdNs: bigint; perCpu: Buffer }>;
   /** every program of the object; autoload false: left out (see describe) */
   programs(): Array<{ name: string; section: string; autoload: boolean; id?: number }>;
   /** the backend opened and the optional programs it left out, with why */

@@ -13,6 +13,9 @@ export const WAIT_BUCKETS = C.USCOPE_WAIT_BUCKETS;
 export interface UffdWaitStats {
   /** struct userfaultfd_ctx * */
   uffd: bigint;
+  /** CLOCK_BOOTTIME of its creation; 0 when created before tracing began
+   *  (a context freed and reallocated at the same address is another uffd) */
+  createdNs: bigint;
   /** the process whose fault created the entry */
   pid: number;
   /** ctx->features at the latest fault (of the CPU that saw the latest fault) */
@@ -76,7 +79,7 @@ export function waitQuantile(hist: readonly number[], q: number): number | null 
 }
 
 /** Sums one map entry's per-CPU values (`perCpu`: ncpu structs back to back). */
-export function sumPerCpu(uffd: bigint, perCpu: Buffer): UffdWaitStats {
+export function sumPerCpu(uffd: bigint, createdNs: bigint, perCpu: Buffer): UffdWaitStats {
   const size = L.uscope_uffd_stats.size;
   if (perCpu.length === 0 || perCpu.length % size !== 0) {
     throw new Error(`in-kernel stats: ${perCpu.length} bytes is not a whole number of ${size}-byte entries`);
@@ -84,6 +87,7 @@ export function sumPerCpu(uffd: bigint, perCpu: Buffer): UffdWaitStats {
   const dv = new DataView(perCpu.buffer, perCpu.byteOffset, perCpu.byteLength);
   const s: UffdWaitStats = {
     uffd,
+    createdNs,
     pid: 0,
     ctxFeatures: 0,
     entries: 0,
@@ -132,8 +136,12 @@ export function sumPerCpu(uffd: bigint, perCpu: Buffer): UffdWaitStats {
 /** The JSON form of one uffd's statistics (`stat --in-kernel --json-out`). */
 export interface UffdWaitSummary {
   uffd: string;
+  /** boot-time ns of its creation, null when created before tracing began */
+  created_ns: number | null;
   pid: number;
   ctx_features: string;
+  /** sync or async, from ctx_features (WP_ASYNC / RWP_ASYNC), when known */
+  mode: string | null;
   /** page faults in armed VMAs, by how the VMA is armed (a VMA armed two
    *  ways counts in both); `blocked` of them reached handle_userfault() and
    *  waited */
@@ -143,20 +151,29 @@ export interface UffdWaitSummary {
   wait: { count: number; mean_ns: number | null; p50_ns: number | null; p90_ns: number | null; p99_ns: number | null; max_ns: number | null };
 }
 
-export function summarizeUffd(s: UffdWaitStats): UffdWaitSummary {
+/** `modeOf`: sync/async from ctx->features (the registry's, which knows the
+ *  uapi table and its overrides); without it, mode is null. */
+export function summarizeUffd(s: UffdWaitStats, modeOf?: (ctxFeatures: number) => string): UffdWaitSummary {
+  // a bucket's middle can lie above the largest wait in it: never report more than the max
+  const q = (p: number) => {
+    const v = waitQuantile(s.hist, p);
+    return v !== null && s.waits > 0 ? Math.min(v, s.waitMaxNs) : v;
+  };
   return {
     uffd: '0x' + s.uffd.toString(16),
+    created_ns: s.createdNs > 0n ? Number(s.createdNs) : null,
     pid: s.pid,
     ctx_features: '0x' + s.ctxFeatures.toString(16),
+    mode: modeOf ? modeOf(s.ctxFeatures) : null,
     fault_entries: { total: s.entries, missing: s.entriesMissing, wp: s.entriesWp, minor: s.entriesMinor },
     blocked: s.blocked,
     rewaits: s.rewaits,
     wait: {
       count: s.waits,
       mean_ns: s.waits > 0 ? s.waitSumNs / s.waits : null,
-      p50_ns: waitQuantile(s.hist, 0.5),
-      p90_ns: waitQuantile(s.hist, 0.9),
-      p99_ns: waitQuantile(s.hist, 0.99),
+      p50_ns: q(0.5),
+      p90_ns: q(0.9),
+      p99_ns: q(0.99),
       max_ns: s.waits > 0 ? s.waitMaxNs : null,
     },
   };
@@ -164,14 +181,19 @@ export function summarizeUffd(s: UffdWaitStats): UffdWaitSummary {
 
 const us = (ns: number | null): string => (ns === null ? '-' : ns >= 1e6 ? `${(ns / 1e6).toFixed(2)}ms` : `${(ns / 1e3).toFixed(1)}us`);
 
-/** The table `stat --in-kernel` prints, one row per uffd, busiest first. */
-export function formatInKernelTable(rows: readonly UffdWaitSummary[]): string {
-  const head = ['pid', 'uffd', 'entries', 'missing', 'wp', 'minor', 'blocked', 'rewaits', 'wait p50', 'p90', 'p99', 'max', 'mean'];
+/** The table `stat --in-kernel` prints, one row per uffd, busiest first.
+ *  `created` is seconds after `startNs` (boot time; 0: boot), `-` for a
+ *  uffd created before tracing began: a context address reused by a later
+ *  uffd shows once per uffd. */
+export function formatInKernelTable(rows: readonly UffdWaitSummary[], startNs = 0): string {
+  const head = ['pid', 'uffd', 'created', 'mode', 'entries', 'missing', 'wp', 'minor', 'blocked', 'rewaits', 'wait p50', 'p90', 'p99', 'max', 'mean'];
   const body = [...rows]
-    .sort((a, b) => b.fault_entries.total - a.fault_entries.total)
+    .sort((a, b) => b.fault_entries.total - a.fault_entries.total || (a.created_ns ?? 0) - (b.created_ns ?? 0))
     .map((r) => [
       String(r.pid),
       r.uffd,
+      r.created_ns === null ? '-' : ((r.created_ns - startNs) / 1e9).toFixed(3),
+      r.mode ?? '-',
       String(r.fault_entries.total),
       String(r.fault_entries.missing),
       String(r.fault_entries.wp),
@@ -185,7 +207,7 @@ export function formatInKernelTable(rows: readonly UffdWaitSummary[]): string {
       us(r.wait.mean_ns),
     ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const lines = [
     'in-kernel statistics (counted in the kernel: no per-fault events, stages or timeline)',
     'entries: page faults in VMAs the uffd arms; blocked: of them, waits in handle_userfault(); wait: fault to back on a CPU (buckets within 6.25 %)',

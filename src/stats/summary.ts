@@ -474,36 +474,7 @@ export function formatSummaryTable(s: Summary): string {
   }
   out.push('');
 
-  const start = s.start_ns ?? 0;
-  out.push('Mode switches (UFFDIO_SET_MODE)');
-  if (s.mode_switches.length === 0) out.push('  (none)');
-  else {
-    out.push(
-      textTable(
-        ['t (s)', 'uffd', 'pid', 'comm', 'enable', 'disable', 'result', 'latency µs', 'woken'],
-        s.mode_switches.map((m) => [
-          ((m.ts_ns - start) / 1e9).toFixed(6),
-          m.uffd,
-          String(m.pid),
-          m.comm,
-          hex(m.enable),
-          hex(m.disable),
-          m.result === null ? 'in flight' : m.result === 0 ? '0' : `${m.result} ${m.errno ?? ''}`.trim(),
-          m.latency_ns === null ? '-' : us(m.latency_ns),
-          String(m.woken),
-        ]),
-        ['r', 'l', 'r', 'l', 'r', 'r', 'l', 'r', 'r'],
-      ),
-    );
-    // Why each refusal happened (by the kernel's rules), once per distinct reason.
-    const why = new Map<string, number>();
-    for (const m of s.mode_switches) {
-      if (m.why === null || m.result === null) continue;
-      const key = `${m.result === 0 ? 'ok' : m.errno ?? m.result}: ${m.why}${m.kernel_agrees === false ? ' [KERNEL DISAGREES with the rules: expected ' + m.expected + ']' : ''}`;
-      why.set(key, (why.get(key) ?? 0) + 1);
-    }
-    for (const [k, n] of why) out.push(`  ${n} x ${k}`);
-  }
+  out.push(...formatModeSwitches(s.mode_switches, s.start_ns ?? 0));
   out.push('');
 
   out.push('Uffds');
@@ -541,4 +512,42 @@ function bytes(n: number): string {
   if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)}M`;
   if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)}K`;
   return `${n}`;
+}
+
+/** The "Mode switches (UFFDIO_SET_MODE)" section: every attempt, then why
+ *  each refusal happened, once per distinct reason. `woken` is left out
+ *  where wake-ups are not traced (stat --in-kernel). */
+export function formatModeSwitches(switches: readonly ModeSwitchSummary[], start: number, opts: { woken?: boolean } = {}): string[] {
+  const woken = opts.woken ?? true;
+  const out: string[] = ['Mode switches (UFFDIO_SET_MODE)'];
+  if (switches.length === 0) {
+    out.push('  (none)');
+    return out;
+  }
+  const head = ['t (s)', 'uffd', 'pid', 'comm', 'enable', 'disable', 'result', 'latency µs', ...(woken ? ['woken'] : [])];
+  out.push(
+    textTable(
+      head,
+      switches.map((m) => [
+        ((m.ts_ns - start) / 1e9).toFixed(6),
+        m.uffd,
+        String(m.pid),
+        m.comm,
+        hex(m.enable),
+        hex(m.disable),
+        m.result === null ? 'in flight' : m.result === 0 ? '0' : `${m.result} ${m.errno ?? ''}`.trim(),
+        m.latency_ns === null ? '-' : us(m.latency_ns),
+        ...(woken ? [String(m.woken)] : []),
+      ]),
+      ['r', 'l', 'r', 'l', 'r', 'r', 'l', 'r', ...(woken ? ['r' as const] : [])],
+    ),
+  );
+  const why = new Map<string, number>();
+  for (const m of switches) {
+    if (m.why === null || m.result === null) continue;
+    const key = `${m.result === 0 ? 'ok' : m.errno ?? m.result}: ${m.why}${m.kernel_agrees === false ? ' [KERNEL DISAGREES with the rules: expected ' + m.expected + ']' : ''}`;
+    why.set(key, (why.get(key) ?? 0) + 1);
+  }
+  for (const [k, n] of why) out.push(`  ${n} x ${k}`);
+  return out;
 }

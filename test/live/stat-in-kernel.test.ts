@@ -52,8 +52,14 @@ test('stat --in-kernel mixed: entries by armed mode, blocked faults, every SET_M
   // WP-armed entries include write faults the kernel resolved without a
   // userfault: at least every WP userfault, sync and async.
   assert.ok(sum((u) => u.fault_entries.wp) >= truth.faults.wp + truth.faults.wp_async, 'wp entries cover the WP userfaults');
-  // async WP faults resolve in the kernel: every other userfault waits once
-  assert.equal(sum((u) => u.blocked), truth.faults.total - truth.faults.wp_async, 'blocked');
+  // Async WP faults resolve in the kernel and never wait. With no handler
+  // delay a sync fault can be resolved between its message and its
+  // schedule() (the thread then does not sleep), so a few may not block.
+  const sync = truth.faults.total - truth.faults.wp_async;
+  const blocked = sum((u) => u.blocked);
+  assert.ok(blocked <= sync && blocked >= 0.9 * sync, `blocked ${blocked} of ${sync} sync userfaults`);
+  assert.equal(s.uffds.filter((u) => u.mode === 'async').length, 1, 'the WP_ASYNC uffd shows as async');
+  assert.equal(s.uffds.find((u) => u.mode === 'async')!.blocked, 0, 'and none of its faults waited');
   assert.equal(sum((u) => u.wait.count), sum((u) => u.blocked), 'one wait per blocked fault');
   assert.equal(s.mode_switches.length, truth.mode_switches.length, 'every SET_MODE attempt');
   s.mode_switches.forEach((m, i) => {

@@ -222,8 +222,9 @@ test('sumPerCpu: sums two CPUs, including the u64 wrap-around of a re-wait', () 
     hist: { [b]: 3n, [WAIT_BUCKETS - 1]: 7n },
   };
   for (const lead of [0, 24]) {
-    const s = sumPerCpu(0xffff888812345600n, packCpus([cpu0, cpu1], lead));
+    const s = sumPerCpu(0xffff888812345600n, 777n, packCpus([cpu0, cpu1], lead));
     assert.equal(s.uffd, 0xffff888812345600n);
+    assert.equal(s.createdNs, 777n);
     assert.equal(s.pid, 1111, 'pid from the first CPU with a tgid');
     assert.equal(s.ctxFeatures, 0x22, 'ctx_features from the CPU with the latest fault');
     assert.equal(s.lastFaultTsNs, 1_500n);
@@ -244,7 +245,7 @@ test('sumPerCpu: sums two CPUs, including the u64 wrap-around of a re-wait', () 
 });
 
 test('sumPerCpu: pid from the first CPU with a tgid, features from the latest fault, max over CPUs', () => {
-  const s = sumPerCpu(1n, packCpus([
+  const s = sumPerCpu(1n, 0n, packCpus([
     {}, // a CPU that never saw this uffd
     { tgid: 77, ctx_features: 0x5, last_fault_ts_ns: 900n, wait_max_ns: 10n, entries: 1n, hist: { 3: 1n } },
     { tgid: 88, ctx_features: 0x9, last_fault_ts_ns: 300n, wait_max_ns: 4_000n, entries: 2n, hist: { 3: 2n, 100: 1n } },
@@ -260,7 +261,7 @@ test('sumPerCpu: pid from the first CPU with a tgid, features from the latest fa
   assert.equal(s.hist.reduce((a, v) => a + v, 0), 4);
 
   // a single CPU, all zero
-  const z = sumPerCpu(2n, packCpus([{}]));
+  const z = sumPerCpu(2n, 0n, packCpus([{}]));
   assert.equal(z.pid, 0);
   assert.equal(z.ctxFeatures, 0);
   assert.equal(z.waits, 0);
@@ -270,11 +271,11 @@ test('sumPerCpu: pid from the first CPU with a tgid, features from the latest fa
 
 test('sumPerCpu: a buffer that is not a whole number of structs throws, naming the byte count', () => {
   assert.equal(SSIZE, 2520);
-  assert.throws(() => sumPerCpu(1n, Buffer.alloc(SSIZE + 1)), /2521 bytes/);
-  assert.throws(() => sumPerCpu(1n, Buffer.alloc(SSIZE - 8)), /2512 bytes/);
-  assert.throws(() => sumPerCpu(1n, Buffer.alloc(2 * SSIZE + 4)), new RegExp(`${2 * SSIZE + 4} bytes`));
-  assert.throws(() => sumPerCpu(1n, Buffer.alloc(0)), /\b0 bytes/);
-  assert.doesNotThrow(() => sumPerCpu(1n, Buffer.alloc(3 * SSIZE)));
+  assert.throws(() => sumPerCpu(1n, 0n, Buffer.alloc(SSIZE + 1)), /2521 bytes/);
+  assert.throws(() => sumPerCpu(1n, 0n, Buffer.alloc(SSIZE - 8)), /2512 bytes/);
+  assert.throws(() => sumPerCpu(1n, 0n, Buffer.alloc(2 * SSIZE + 4)), new RegExp(`${2 * SSIZE + 4} bytes`));
+  assert.throws(() => sumPerCpu(1n, 0n, Buffer.alloc(0)), /\b0 bytes/);
+  assert.doesNotThrow(() => sumPerCpu(1n, 0n, Buffer.alloc(3 * SSIZE)));
 });
 
 // ---- summary and table ----
@@ -282,6 +283,7 @@ test('sumPerCpu: a buffer that is not a whole number of structs throws, naming t
 function stats(over: Partial<UffdWaitStats>): UffdWaitStats {
   return {
     uffd: 0n,
+    createdNs: 0n,
     pid: 0,
     ctxFeatures: 0,
     entries: 0,
@@ -304,6 +306,7 @@ test('summarizeUffd: hex uffd and features, entries by arming, wait count/mean/q
   for (const w of [1_000, 2_000, 3_000, 100_000]) hist[waitBucket(w)]++;
   const s = summarizeUffd(stats({
     uffd: 0xffff8881234abcd0n,
+    createdNs: 5_000_000n,
     pid: 4321,
     ctxFeatures: 0x1a5,
     entries: 50,
@@ -317,11 +320,13 @@ test('summarizeUffd: hex uffd and features, entries by arming, wait count/mean/q
     waitMaxNs: 100_000,
     lastFaultTsNs: 123n,
     hist,
-  }));
+  }), (f) => (f & 0x8000 ? 'async' : 'sync'));
   assert.deepEqual(s, {
     uffd: '0xffff8881234abcd0',
+    created_ns: 5_000_000,
     pid: 4321,
     ctx_features: '0x1a5',
+    mode: 'sync',
     fault_entries: { total: 50, missing: 30, wp: 15, minor: 7 },
     blocked: 6,
     rewaits: 2,
@@ -330,9 +335,10 @@ test('summarizeUffd: hex uffd and features, entries by arming, wait count/mean/q
       mean_ns: 26_500,
       // rank 2: 2000 ns, bucket [1920, 2048)
       p50_ns: (1_920 + 2_047) / 2,
-      // rank 4: 100000 ns, bucket [98304, 106496)
-      p90_ns: (98_304 + 106_495) / 2,
-      p99_ns: (98_304 + 106_495) / 2,
+      // rank 4: 100000 ns, bucket [98304, 106496), whose middle (102399.5)
+      // lies above the largest wait: reported as the max
+      p90_ns: 100_000,
+      p99_ns: 100_000,
       max_ns: 100_000,
     },
   });
@@ -344,17 +350,22 @@ test('summarizeUffd: with no waits, mean/p50/max are null', () => {
   const s = summarizeUffd(stats({ uffd: 0x10n, pid: 9, ctxFeatures: 0, entries: 3, entriesMissing: 3 }));
   assert.equal(s.uffd, '0x10');
   assert.equal(s.ctx_features, '0x0');
+  assert.equal(s.mode, null, 'no mode without a modeOf');
+  assert.equal(s.created_ns, null, 'created before tracing: null');
+  assert.equal(summarizeUffd(stats({ ctxFeatures: 0x8000 }), (f) => (f & 0x8000 ? 'async' : 'sync')).mode, 'async');
   assert.deepEqual(s.fault_entries, { total: 3, missing: 3, wp: 0, minor: 0 });
   assert.deepEqual(s.wait, { count: 0, mean_ns: null, p50_ns: null, p90_ns: null, p99_ns: null, max_ns: null });
 });
 
-const HEAD = ['pid', 'uffd', 'entries', 'missing', 'wp', 'minor', 'blocked', 'rewaits', 'wait p50', 'p90', 'p99', 'max', 'mean'];
+const HEAD = ['pid', 'uffd', 'created', 'mode', 'entries', 'missing', 'wp', 'minor', 'blocked', 'rewaits', 'wait p50', 'p90', 'p99', 'max', 'mean'];
 
 function row(pid: number, total: number, wait: Partial<UffdWaitSummary['wait']> = {}): UffdWaitSummary {
   return {
     uffd: '0x' + (0xffff000000000000n + BigInt(pid)).toString(16),
+    created_ns: null,
     pid,
     ctx_features: '0x0',
+    mode: pid === 3 ? 'async' : pid === 2 ? 'sync' : null,
     fault_entries: { total, missing: total - 1, wp: 1, minor: 0 },
     blocked: Math.floor(total / 2),
     rewaits: 0,
@@ -381,9 +392,9 @@ test('formatInKernelTable: header names the columns, rows busiest first, us/ms d
   assert.ok(!out.includes('(no uffd faults seen)'));
   const cells = body.map((l) => l.trim().split(/\s+/));
   assert.deepEqual(cells.map((c) => Number(c[0])), [2, 3, 1], 'busiest (most entries) first');
-  assert.deepEqual(cells[0], ['2', '0xffff000000000002', '50', '49', '1', '0', '25', '0', '1.5us', '1000.0us', '1.00ms', '2.50ms', '12.3us']);
-  assert.deepEqual(cells[1], ['3', '0xffff000000000003', '20', '19', '1', '0', '10', '0', '0.0us', '0.0us', '0.1us', '123.46ms', '1.0us']);
-  assert.deepEqual(cells[2], ['1', '0xffff000000000001', '5', '4', '1', '0', '2', '0', '-', '-', '-', '-', '-']);
+  assert.deepEqual(cells[0], ['2', '0xffff000000000002', '-', 'sync', '50', '49', '1', '0', '25', '0', '1.5us', '1000.0us', '1.00ms', '2.50ms', '12.3us']);
+  assert.deepEqual(cells[1], ['3', '0xffff000000000003', '-', 'async', '20', '19', '1', '0', '10', '0', '0.0us', '0.0us', '0.1us', '123.46ms', '1.0us']);
+  assert.deepEqual(cells[2], ['1', '0xffff000000000001', '-', '-', '5', '4', '1', '0', '2', '0', '-', '-', '-', '-', '-']);
   // columns line up: header and rows are the same width
   for (const l of body) assert.equal(l.length, lines[header].length, JSON.stringify(l));
 });
@@ -397,8 +408,10 @@ test('formatInKernelTable: no rows prints the header and "(no uffd faults seen)"
 test('formatInKernelTable: a full kernel map (USCOPE_MAX_STAT_UFFDS rows) warns that later uffds were not counted', () => {
   const row = (i: number): UffdWaitSummary => ({
     uffd: '0x' + (0xffff888100000000n + BigInt(i) * 0x100n).toString(16),
+    created_ns: i,
     pid: 100,
     ctx_features: '0x0',
+    mode: 'sync',
     fault_entries: { total: 1, missing: 1, wp: 0, minor: 0 },
     blocked: 0,
     rewaits: 0,
@@ -408,4 +421,31 @@ test('formatInKernelTable: a full kernel map (USCOPE_MAX_STAT_UFFDS rows) warns 
   assert.match(full.split('\n').at(-1)!, /^WARNING: 16384 uffds counted, the most the kernel map holds/);
   const below = formatInKernelTable(Array.from({ length: 3 }, (_, i) => row(i)));
   assert.doesNotMatch(below, /WARNING/);
+});
+
+test('formatInKernelTable: a reused context address shows once per uffd, with its creation time after the start', () => {
+  const base: UffdWaitSummary = {
+    uffd: '0xffff888127d1b0c0',
+    created_ns: null,
+    pid: 7,
+    ctx_features: '0x0',
+    mode: 'sync',
+    fault_entries: { total: 10, missing: 10, wp: 0, minor: 0 },
+    blocked: 10,
+    rewaits: 0,
+    wait: { count: 10, mean_ns: 1000, p50_ns: 1000, p90_ns: 1000, p99_ns: 1000, max_ns: 1000 },
+  };
+  const out = formatInKernelTable([{ ...base, created_ns: 12_500_000_000 }, { ...base, created_ns: 11_000_000_000 }, base], 10_000_000_000);
+  const body = out.split('\n').filter((l) => l.startsWith('7 '));
+  assert.deepEqual(body.map((l) => l.trim().split(/\s+/)[2]), ['-', '1.000', '2.500'], 'same entries: before tracing first, then by creation');
+});
+
+test('summarizeUffd: a quantile never exceeds the largest wait (a bucket middle can)', () => {
+  const hist = new Array<number>(WAIT_BUCKETS).fill(0);
+  hist[waitBucket(219_900)] = 1;
+  const s = summarizeUffd(stats({ waits: 1, waitSumNs: 219_900, waitMaxNs: 219_900, hist }));
+  const [lo, hi] = bucketBounds(waitBucket(219_900));
+  assert.ok((lo + hi - 1) / 2 > 219_900, 'the bucket middle lies above the sample');
+  assert.equal(s.wait.p99_ns, 219_900);
+  assert.equal(s.wait.p50_ns, 219_900);
 });
