@@ -260,7 +260,7 @@ int main(int argc, char **argv)
 			}
 	}
 	/* --in-kernel: the stats map summed over uffds and CPUs. */
-	uint64_t k_faults = 0, k_blocked = 0, k_waits = 0, k_wait_sum = 0, k_uffds = 0;
+	uint64_t k_entries = 0, k_blocked = 0, k_waits = 0, k_wait_sum = 0, k_uffds = 0;
 	struct uscope_uffd_stats *st = calloc((size_t)ncpu, sizeof(*st));
 	struct uscope_uffd_key cur, next, *prev = NULL;
 	while (st && !bpf_map__get_next_key(skel->maps.uscope_uffd_stats, prev, &next, sizeof(next))) {
@@ -268,7 +268,7 @@ int main(int argc, char **argv)
 					  sizeof(*st) * (size_t)ncpu, 0)) {
 			k_uffds++;
 			for (int c = 0; c < ncpu; c++) {
-				k_faults += st[c].entries;
+				k_entries += st[c].entries;
 				k_blocked += st[c].blocked;
 				k_waits += st[c].waits;
 				k_wait_sum += st[c].wait_sum_ns;
@@ -297,7 +297,7 @@ int main(int argc, char **argv)
 		(unsigned long long)lost, (unsigned long long)t.by_type[USCOPE_REC_IOCTL_ENTER],
 		(unsigned long long)t.by_type[USCOPE_REC_IOCTL_EXIT], (unsigned long long)(t1 - t0), cpu_s,
 		poll_error, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-		(unsigned long long)k_uffds, (unsigned long long)k_faults, (unsigned long long)k_blocked,
+		(unsigned long long)k_uffds, (unsigned long long)k_entries, (unsigned long long)k_blocked,
 		(unsigned long long)k_waits, (unsigned long long)k_wait_sum);
 	if (out != stdout)
 		fclose(out);

@@ -403,7 +403,8 @@ static __always_inline __u32 uffd_features(__u64 uffd)
 }
 
 /* ---- in-kernel statistics ---- */
-static struct uscope_uffd_stats zero_stats;
+/* Never written: a new entry starts from it (too large for the BPF stack). */
+static const struct uscope_uffd_stats zero_stats;
 
 static __always_inline struct uscope_uffd_stats *uffd_stats(__u64 uffd, __u64 created, __u32 tgid)
 {
@@ -412,11 +413,13 @@ static __always_inline struct uscope_uffd_stats *uffd_stats(__u64 uffd, __u64 cr
 
 	if (s)
 		return s;
-	zero_stats.tgid = tgid;
 	bpf_map_update_elem(&uscope_uffd_stats, &key, &zero_stats, BPF_NOEXIST);
 	/* NULL when the map is full: user space sees a full map and says
 	 * that later uffds were not counted. */
-	return bpf_map_lookup_elem(&uscope_uffd_stats, &key);
+	s = bpf_map_lookup_elem(&uscope_uffd_stats, &key);
+	if (s && !s->tgid)
+		s->tgid = tgid;
+	return s;
 }
 
 /* Index of the highest set bit of v (v > 0). */

@@ -8,8 +8,7 @@ import { formatModeSwitches, formatSummaryTable, type Summary } from '../stats/s
 import type { Uapi } from '../events/uapi.js';
 import { captureOptions, checkOutputPath, outputFileError, type BackendChoice, type HooksChoice } from './record.js';
 import { EXIT, UsageError } from './errors.js';
-import { formatInKernelTable, summarizeUffd, type UffdWaitSummary } from '../stats/inKernelStats.js';
-import type { LiveCapture } from '../capture/liveCapture.js';
+import { formatInKernelTable, summarizeUffd, type UffdWaitStats, type UffdWaitSummary } from '../stats/inKernelStats.js';
 
 export interface StatOptions {
   pid: number[];
@@ -59,8 +58,9 @@ export interface InKernelSummary {
   ioctls: Summary['ioctls'];
 }
 
-function inKernelRows(cap: Pick<LiveCapture, 'uffdStats'>, analysis: Analysis): UffdWaitSummary[] {
-  return cap.uffdStats().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f)));
+/** One row per uffd; the mode from its features as the registry reads them. */
+function inKernelRows(stats: readonly UffdWaitStats[], analysis: Analysis): UffdWaitSummary[] {
+  return stats.map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f)));
 }
 
 export async function runStat(o: StatOptions): Promise<Summary | InKernelSummary> {
@@ -81,9 +81,13 @@ export async function runStat(o: StatOptions): Promise<Summary | InKernelSummary
         started = bootTimeNs();
       },
       onTick: (cap) => {
-        const c = cap.counters();
-        const s = analysis.summary({ backend: cap.info.backend, lost: c.lostTotal, lostByType: c.lost, durationNs: bootTimeNs() - started });
-        const table = o.inKernel ? formatInKernelTable(inKernelRows(cap, analysis), started) : formatSummaryTable(s);
+        let table: string;
+        if (o.inKernel) {
+          table = formatInKernelTable(inKernelRows(cap.uffdStats(), analysis), started);
+        } else {
+          const c = cap.counters();
+          table = formatSummaryTable(analysis.summary({ backend: cap.info.backend, lost: c.lostTotal, lostByType: c.lost, durationNs: bootTimeNs() - started }));
+        }
         process.stdout.write(`--- ${new Date().toISOString()}\n${table}\n`);
       },
     },
@@ -100,7 +104,7 @@ export async function runStat(o: StatOptions): Promise<Summary | InKernelSummary
   });
   let out: Summary | InKernelSummary = summary;
   if (o.inKernel) {
-    const rows = (result.uffdStats ?? []).map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f)));
+    const rows = inKernelRows(result.uffdStats ?? [], analysis);
     out = { schema: 'uffdscope.in-kernel/1', backend: summary.backend, duration_ns: summary.duration_ns, uffds: rows, events: summary.events, mode_switches: summary.mode_switches, ioctls: summary.ioctls };
     process.stdout.write(formatInKernelTable(rows, started) + '\n\n');
     process.stdout.write(formatModeSwitches(summary.mode_switches, summary.start_ns ?? 0, { woken: false }).join('\n') + '\n\n');

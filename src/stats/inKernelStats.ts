@@ -78,14 +78,9 @@ export function waitQuantile(hist: readonly number[], q: number): number | null 
   return null;
 }
 
-/** Sums one map entry's per-CPU values (`perCpu`: ncpu structs back to back). */
-export function sumPerCpu(uffd: bigint, createdNs: bigint, perCpu: Buffer): UffdWaitStats {
-  const size = L.uscope_uffd_stats.size;
-  if (perCpu.length === 0 || perCpu.length % size !== 0) {
-    throw new Error(`in-kernel stats: ${perCpu.length} bytes is not a whole number of ${size}-byte entries`);
-  }
-  const dv = new DataView(perCpu.buffer, perCpu.byteOffset, perCpu.byteLength);
-  const s: UffdWaitStats = {
+/** A uffd with nothing counted yet. */
+export function emptyWaitStats(uffd: bigint, createdNs: bigint): UffdWaitStats {
+  return {
     uffd,
     createdNs,
     pid: 0,
@@ -102,6 +97,16 @@ export function sumPerCpu(uffd: bigint, createdNs: bigint, perCpu: Buffer): Uffd
     lastFaultTsNs: 0n,
     hist: new Array<number>(WAIT_BUCKETS).fill(0),
   };
+}
+
+/** Sums one map entry's per-CPU values (`perCpu`: ncpu structs back to back). */
+export function sumPerCpu(uffd: bigint, createdNs: bigint, perCpu: Buffer): UffdWaitStats {
+  const size = L.uscope_uffd_stats.size;
+  if (perCpu.length === 0 || perCpu.length % size !== 0) {
+    throw new Error(`in-kernel stats: ${perCpu.length} bytes is not a whole number of ${size}-byte entries`);
+  }
+  const dv = new DataView(perCpu.buffer, perCpu.byteOffset, perCpu.byteLength);
+  const s = emptyWaitStats(uffd, createdNs);
   // Counters are u64 per CPU; a re-wait moves a sample between CPUs, so one
   // CPU's count can wrap below zero. Summing as BigInt modulo 2^64 and then
   // reading as signed gives the exact total.

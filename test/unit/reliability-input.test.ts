@@ -21,6 +21,7 @@ import { ReplayDriver } from '../../src/view/replayDriver.js';
 import { SnapshotPublisher } from '../../src/view/snapshotPublisher.js';
 import { renderPlain } from '../../tui/plainTable.js';
 import { formatSummaryTable } from '../../src/stats/summary.js';
+import { prng } from '../../src/simulate/modeToggle.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'uscope-rel-input-'));
 chmodSync(dir, 0o755); // user nobody reads some files here
@@ -50,17 +51,6 @@ function header(over: Partial<RecordingHeader> = {}): RecordingHeader {
   };
 }
 
-/** Seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SIZES: Record<number, number> = {
   1: L.uscope_fault.size,
@@ -82,7 +72,7 @@ const CMDS = [0xc018aa3f, 0xc020aa00, 0x8010aa01, 0x8010aa02, 0xc028aa03, 0xc020
  * right layouts with random content over a few threads, uffds and pages.
  */
 function randomRecording(path: string, seed: number, mode: 'raw' | 'plausible'): void {
-  const r = rng(seed);
+  const r = prng(seed);
   const ri = (n: number) => Math.floor(r() * n);
   const w = RecordingWriter.create(path, header({ generated: { generator: 'reliability-test', scenario: mode, seed } }), { overwrite: true, chunkBytes: 4096 });
   let ts = 1e9;
@@ -187,7 +177,7 @@ const DAMAGED: Damaged[] = [
   {
     name: 'random bytes',
     bytes: () => {
-      const r = rng(99);
+      const r = prng(99);
       return Buffer.from(Array.from({ length: 8192 }, () => Math.floor(r() * 256)));
     },
     unreadable: true,
@@ -195,7 +185,7 @@ const DAMAGED: Damaged[] = [
   {
     name: 'valid magic and version, random rest',
     bytes: () => {
-      const r = rng(5);
+      const r = prng(5);
       return Buffer.concat([simBytes.subarray(0, 12), Buffer.from(Array.from({ length: 4096 }, () => Math.floor(r() * 256)))]);
     },
     unreadable: true,

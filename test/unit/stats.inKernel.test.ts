@@ -15,23 +15,14 @@ import {
   sumPerCpu,
   summarizeUffd,
   formatInKernelTable,
+  emptyWaitStats,
   type UffdWaitStats,
   type UffdWaitSummary,
 } from '../../src/stats/inKernelStats.js';
+import { prng } from '../../src/simulate/modeToggle.js';
 
 const U64_MAX = (1n << 64n) - 1n;
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- the BPF algorithm, transcribed with u64 arithmetic (BigInt) ----
 
@@ -89,7 +80,7 @@ test('waitBucket equals the BPF wait_bucket()/top_bit() integer algorithm (gener
     values.push(p, p - 1n, p + 1n);
   }
   values.push(1n << 42n, (1n << 42n) - 1n);
-  const rand = mulberry32(0x75ffd);
+  const rand = prng(0x75ffd);
   for (let n = 0; n < 4000; n++) {
     // log-uniform over [1, 2^42), plus an integer jitter so low bits vary
     values.push(BigInt(Math.floor(2 ** (rand() * 42))));
@@ -110,7 +101,7 @@ test('waitBucket equals the BPF wait_bucket()/top_bit() integer algorithm (gener
 });
 
 test('waitQuantile on a generated sample: p50/p90/p99 within 6.25 % of the exact quantile', () => {
-  const rand = mulberry32(20240611);
+  const rand = prng(20240611);
   const n = 10_000;
   const sample: number[] = [];
   const hist = new Array<number>(WAIT_BUCKETS).fill(0);
@@ -281,24 +272,7 @@ test('sumPerCpu: a buffer that is not a whole number of structs throws, naming t
 // ---- summary and table ----
 
 function stats(over: Partial<UffdWaitStats>): UffdWaitStats {
-  return {
-    uffd: 0n,
-    createdNs: 0n,
-    pid: 0,
-    ctxFeatures: 0,
-    entries: 0,
-    entriesMissing: 0,
-    entriesWp: 0,
-    entriesMinor: 0,
-    blocked: 0,
-    rewaits: 0,
-    waits: 0,
-    waitSumNs: 0,
-    waitMaxNs: 0,
-    lastFaultTsNs: 0n,
-    hist: new Array<number>(WAIT_BUCKETS).fill(0),
-    ...over,
-  };
+  return { ...emptyWaitStats(0n, 0n), ...over };
 }
 
 test('summarizeUffd: hex uffd and features, entries by arming, wait count/mean/quantiles/max', () => {
