@@ -137,13 +137,15 @@ export function buildProgram(): Command {
     .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
     .option('-i, --interval <S>', 'also print the table every S seconds', secondsArg)
     .option('--json-out <FILE>', 'write the summary JSON here')
-    .option('--in-kernel', 'count faults and histogram waits in the kernel: the cheapest way to watch a busy VMM (per uffd: faults, blocked, wait percentiles; no stages, timeline or per-fault events)')
+    .option('--per-fault', 'stream every fault through the lifecycle model instead of counting in the kernel (costs the host more; adds per-fault detail: incomplete faults, per-uffd ioctl latency)')
+    .addOption(new Option('--in-kernel', 'deprecated: counting in the kernel is the default').hideHelp())
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(backendOption())
     .addOption(hooksOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
     .action(async (command: string[], opts) => {
+      if (opts.inKernel) process.stderr.write('uffdscope: --in-kernel is the default now; the flag will go away\n');
       await runStat({ ...opts, command, uapi: uapiFrom(opts) });
     });
 
