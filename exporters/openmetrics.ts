@@ -1,6 +1,7 @@
 // Prometheus / OpenMetrics exposition of a live Analysis (`uffdscope serve`,
-// and `top --metrics ADDR`). Metrics live in registries of their own, never
-// prom-client's global default one.
+// and `top --metrics ADDR`). The metrics live in one registry of their own
+// (never prom-client's global default one), rendered per scrape in the format
+// the scraper asked for; no scrape changes the metric objects.
 //
 // Cardinality is bounded: no address, tid or uffd-id labels; process labels
 // (comm + pid of a uffd's owner) are capped at `maxProcesses` distinct pairs
@@ -8,6 +9,8 @@
 // values are capped the same way.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { toolVersion } from '../src/capture/recordingHeader.js';
+import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from './openmetricsFormat.js';
 import { FAULT_KINDS, type FaultRecord } from '../src/model/faultLifecycle.js';
 import type { Analysis } from '../src/stats/pipeline.js';
 
@@ -15,6 +18,8 @@ import type { Analysis } from '../src/stats/pipeline.js';
 export interface CaptureCounters {
   lostTotal: number;
   lost?: Record<string, number>;
+  /** the capture backend in use (fentry, kprobe, tracepoint), for uffdscope_build_info */
+  backend?: string;
 }
 
 export interface MetricsOptions {
@@ -26,10 +31,16 @@ export interface MetricsOptions {
   prefix?: string;
 }
 
+/** One exposition format of the metrics: its content type and a scrape's body. */
+export interface Exposition {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
 export interface AttachedMetrics {
-  /** OpenMetrics registry (application/openmetrics-text; version=1.0.0) */
-  registry: Registry<'application/openmetrics-text; version=1.0.0; charset=utf-8'>;
-  /** the same metrics in the Prometheus text format (text/plain; version=0.0.4) */
+  /** the metrics in the OpenMetrics format (application/openmetrics-text; version=1.0.0) */
+  registry: Exposition;
+  /** the registry holding the metrics, rendered in the Prometheus text format (text/plain; version=0.0.4) */
   textRegistry: Registry;
   /** HTTP handler: GET /metrics (content negotiated on Accept), 404 elsewhere */
   handler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -77,16 +88,49 @@ const STAGE_LABELS: Array<['total' | 'queue' | 'service' | 'wake', string]> = [
   ['wake', 'wake'],
 ];
 
+/** The exporter's own process: CPU time, resident memory, start time (the standard process_* names, prefixed). */
+function ownProcessMetrics(p: string, registers: Registry[]): void {
+  let lastCpuUs = 0;
+  new Counter({
+    name: `${p}process_cpu_seconds_total`,
+    help: 'CPU time (user + system) of this uffdscope process',
+    registers,
+    collect() {
+      const u = process.cpuUsage();
+      const us = u.user + u.system;
+      this.inc((us - lastCpuUs) / 1e6);
+      lastCpuUs = us;
+    },
+  });
+  new Gauge({
+    name: `${p}process_resident_memory_bytes`,
+    help: 'Resident memory of this uffdscope process',
+    registers,
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+  const start = new Gauge({ name: `${p}process_start_time_seconds`, help: 'Start time of this uffdscope process, seconds since the Unix epoch', registers });
+  start.set(Math.round(performance.timeOrigin) / 1000);
+}
+
 export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCounters | null, opts: MetricsOptions = {}): AttachedMetrics {
   const p = opts.prefix ?? 'uffdscope_';
-  const registry = new Registry<'application/openmetrics-text; version=1.0.0; charset=utf-8'>();
-  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  // one set of metric objects in one registry: two registries sharing them
+  // double-count nothing, but prom-client's OpenMetrics rendering renames them
   const textRegistry = new Registry();
-  const registers = [registry as unknown as Registry, textRegistry];
+  const registers = [textRegistry];
+  const registry: Exposition = { contentType: OPENMETRICS_CONTENT_TYPE, metrics: () => renderOpenMetrics(textRegistry) };
   const procCap = new LabelCap(opts.maxProcesses ?? 50);
   const ioctlCap = new LabelCap(opts.maxLabelValues ?? 32);
   const errnoCap = new LabelCap(opts.maxLabelValues ?? 32);
   const lostCap = new LabelCap(opts.maxLabelValues ?? 32);
+  const foldCaps: Array<[string, LabelCap]> = [
+    ['process', procCap],
+    ['ioctl', ioctlCap],
+    ['errno', errnoCap],
+  ];
+  const lastFolded = new Map(foldCaps.map(([label]) => [label, 0]));
 
   const byKind = new Counter({ name: `${p}userfaults_total`, help: 'Userfaults (faults that blocked, were resolved through uffd, or were resolved async) by kind', labelNames: ['kind'], registers });
   for (const k of FAULT_KINDS) byKind.inc({ kind: k }, 0);
@@ -224,18 +268,30 @@ export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCount
       this.set(analysis.registry.size);
     },
   });
-  const folded = new Gauge({
-    name: `${p}label_values_folded`,
+  const folded = new Counter({
+    name: `${p}label_values_folded_total`,
     help: 'Observations whose label value was folded into "other" (cardinality cap), by label',
     labelNames: ['label'],
     registers,
     collect() {
-      this.set({ label: 'process' }, procCap.folded);
-      this.set({ label: 'ioctl' }, ioctlCap.folded);
-      this.set({ label: 'errno' }, errnoCap.folded);
+      for (const [label, cap] of foldCaps) {
+        this.inc({ label }, cap.folded - lastFolded.get(label)!);
+        lastFolded.set(label, cap.folded);
+      }
     },
   });
-  void [ioctls, ioctlErrors, modeSwitches, lost, received, openFaults, uffds, folded];
+  const buildInfo = new Gauge({
+    name: `${p}build_info`,
+    help: 'Always 1: the uffdscope version, the Node.js version and the capture backend (unknown before the capture opens)',
+    labelNames: ['version', 'nodejs_version', 'backend'],
+    registers,
+    collect() {
+      this.reset();
+      this.set({ version: toolVersion, nodejs_version: process.versions.node, backend: countersFn()?.backend ?? 'unknown' }, 1);
+    },
+  });
+  void [ioctls, ioctlErrors, modeSwitches, lost, received, openFaults, uffds, folded, buildInfo];
+  ownProcessMetrics(p, registers);
 
   const onRecord = (r: FaultRecord) => {
     if (!r.userfault) return;
@@ -275,7 +331,7 @@ export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCount
       return;
     }
     const om = /application\/openmetrics-text/i.test(String(req.headers.accept ?? ''));
-    const reg = om ? (registry as unknown as Registry) : textRegistry;
+    const reg: Exposition = om ? registry : textRegistry;
     reg.metrics().then(
       (body) => {
         res.writeHead(200, { 'Content-Type': reg.contentType });
