@@ -10,7 +10,7 @@ import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import type { IoctlArgs, UffdEvent } from '../src/events/types.js';
 import { errnoName, type Uapi } from '../src/events/uapi.js';
 import { forEachRecordedEvent, type RecordingRead } from '../src/source/recordingSource.js';
-import { UffdCreations } from '../src/model/uffdIdentity.js';
+import { eventUffd, UffdCreations } from '../src/model/uffdIdentity.js';
 
 export const NDJSON_SCHEMA = 'uffdscope.ndjson/1';
 
@@ -33,31 +33,6 @@ function argsJson(args: IoctlArgs | null): Record<string, string | number> | nul
   const out: Record<string, string | number> = {};
   for (const k of Object.keys(args)) out[k] = HEX_ARGS.has(k) ? hex(args[k]) : dec(args[k]);
   return out;
-}
-
-/**
- * The uffd an event is about, as the context address and the time that names
- * its lifetime (a fault's time for its block/wake/resume, an ioctl's entry);
- * null for events without a uffd.
- */
-export function uffdAt(e: UffdEvent): { ctx: bigint; ts: number } | null {
-  switch (e.type) {
-    case 'fault':
-    case 'msg':
-    case 'uffd_create':
-    case 'uffd_close':
-      return { ctx: e.uffd, ts: e.ts };
-    case 'block':
-    case 'wake':
-    case 'resume':
-      return { ctx: e.uffd, ts: e.faultTs };
-    case 'ioctl_enter':
-    case 'ioctl_exit':
-    case 'hu':
-      return { ctx: e.uffd, ts: e.enterTs };
-    default:
-      return null;
-  }
 }
 
 /**
@@ -179,7 +154,7 @@ export class NdjsonWriter {
 
   write(e: UffdEvent): void {
     if (e.type === 'uffd_create' && e.ret >= 0 && e.uffd !== 0n) this.creations.note(e.uffd, e.ts);
-    const at = uffdAt(e);
+    const at = eventUffd(e);
     const s = JSON.stringify(eventToJson(e, at === null ? null : this.creations.at(at.ctx, at.ts).createdNs)) + '\n';
     this.parts.push(s);
     this.size += s.length;

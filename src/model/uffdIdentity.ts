@@ -3,7 +3,7 @@
 // to a later userfaultfd(2), so the address alone merges different uffds.
 // Every view, exporter and table names a uffd by this identity (or its key).
 
-import { uffdId } from '../events/types.js';
+import { uffdId, type UffdEvent } from '../events/types.js';
 
 export interface UffdIdentity {
   /** struct userfaultfd_ctx * */
@@ -33,6 +33,31 @@ export function createdAfterS(createdNs: number | null, startNs: number): number
 export function formatCreated(createdNs: number | null, startNs: number): string {
   const s = createdAfterS(createdNs, startNs);
   return s === null ? '-' : s.toFixed(6);
+}
+
+/**
+ * The uffd an event is about, as the context address and the time that names
+ * its lifetime (a fault's time for its block/wake/resume, an ioctl's entry);
+ * null for events without a uffd.
+ */
+export function eventUffd(e: UffdEvent): { ctx: bigint; ts: number } | null {
+  switch (e.type) {
+    case 'fault':
+    case 'msg':
+    case 'uffd_create':
+    case 'uffd_close':
+      return { ctx: e.uffd, ts: e.ts };
+    case 'block':
+    case 'wake':
+    case 'resume':
+      return { ctx: e.uffd, ts: e.faultTs };
+    case 'ioctl_enter':
+    case 'ioctl_exit':
+    case 'hu':
+      return { ctx: e.uffd, ts: e.enterTs };
+    default:
+      return null;
+  }
 }
 
 /** creation times kept per context address (the oldest are forgotten first) */
