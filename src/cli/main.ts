@@ -74,9 +74,10 @@ export function buildProgram(): Command {
 
   program
     .command('top')
-    .description('live terminal UI: uffds, fault rates, latency, sync/async timeline (runs the bundled workload when nothing else uses userfaultfd)')
+    .description('live terminal UI: uffds, fault rates, latency, sync/async timeline (the kernel counts; --demo runs the bundled workload)')
     .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
     .option('--demo', 'run and trace the bundled workload (mixed scenario, looping)')
+    .option('--per-fault', 'stream every fault through the lifecycle model instead of counting in the kernel (costs the host more)')
     .option('-d, --duration <S>', 'stop capturing after S seconds', secondsArg)
     .option('-i, --interval <S>', 'table period when stdout is not a terminal', secondsArg, 2)
     .option('--metrics <ADDR>', 'also serve OpenMetrics on ADDR (e.g. 127.0.0.1:9465)')
