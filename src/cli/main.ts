@@ -168,6 +168,12 @@ export function buildProgram(): Command {
     .option('--listen <ADDR>', 'address to listen on (HOST:PORT, [V6]:PORT or PORT)', '127.0.0.1:9465')
     .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
     .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
+    .option('--linger <S>', 'after the command exits, serve its final values S more seconds (default: until Ctrl-C)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0 || n > 86400) throw new InvalidArgumentError(`--linger takes seconds from 0 to 86400, got "${v}"`);
+      return n;
+    })
+    .option('--per-fault', 'stream every fault through the lifecycle model instead of counting in the kernel (costs the host more)')
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(backendOption())
     .addOption(hooksOption())

@@ -9,10 +9,9 @@ import type { Uapi } from '../events/uapi.js';
 import { checkOutputPath, outputFileError, type BackendChoice, type HooksChoice } from './record.js';
 import { captureOptions } from '../capture/captureOptions.js';
 import { EXIT, UsageError } from './errors.js';
-import { formatKernelTable, summarizeUffd, type UffdKernelSummary } from '../stats/kernelStats.js';
+import { formatKernelTable, perFaultIoctls, summarizeUffd, type UffdKernelSummary } from '../stats/kernelStats.js';
 import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTracker.js';
 import { STAGES, type Stage } from '../stats/stats.js';
-import { ioctlName } from '../events/uapi.js';
 
 export interface StatOptions {
   pid: number[];
@@ -132,10 +131,7 @@ export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> 
   let out: Summary | KernelSummary = summary;
   if (inKernel) {
     tracker.update(result.uffdStats ?? [], bootTimeNs());
-    const perFaultIoctls: Record<string, number> = {};
-    c.fastIoctls.forEach((n, nr) => {
-      if (n) perFaultIoctls[ioctlName(Number(o.uapi.UFFDIO_TYPE << 8n) | nr, o.uapi)] = n;
-    });
+    const ioctlCounts = perFaultIoctls(c.fastIoctls, o.uapi);
     out = {
       schema: 'uffdscope.in-kernel/2',
       backend: summary.backend,
@@ -143,14 +139,14 @@ export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> 
       lost: c.lostTotal,
       uffds: tracker.all().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f))),
       totals: totalsSummary(tracker.totals()),
-      per_fault_ioctls: perFaultIoctls,
+      per_fault_ioctls: ioctlCounts,
       events: summary.events,
       mode_switches: summary.mode_switches,
       ioctls: summary.ioctls,
     };
     process.stdout.write(table() + '\n\n');
     process.stdout.write(formatModeSwitches(summary.mode_switches, summary.start_ns ?? 0, { woken: false }).join('\n') + '\n\n');
-    const ioctlLine = Object.entries(perFaultIoctls).map(([n, k]) => `${n} ${k}`).join(', ');
+    const ioctlLine = Object.entries(ioctlCounts).map(([n, k]) => `${n} ${k}`).join(', ');
     process.stdout.write(`per-fault ioctls (counted in the kernel): ${ioctlLine || 'none'}\n`);
     process.stdout.write(`backend ${summary.backend}; ${summary.events.received} events streamed (processes, uffd creation, control ioctls, failed ioctls), ${c.lostTotal} lost\n`);
   } else {

@@ -9,6 +9,7 @@ import { runSession } from '../capture/session.js';
 import { bootTimeNs } from '../capture/liveCapture.js';
 import { findUffdHolders } from '../capture/uffdUsers.js';
 import { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
+import { perFaultIoctls } from '../stats/kernelStats.js';
 import { captureOptions } from '../capture/captureOptions.js';
 import { decodeRecords } from '../events/decode.js';
 import { TopModel } from '../view/topModel.js';
@@ -81,7 +82,14 @@ export async function runTop(o: TopOptions): Promise<void> {
   let detachMetrics: (() => void) | null = null;
   if (o.metrics) {
     // Bind before attaching anything: a taken port fails first, in one line.
-    const metrics = attachMetrics(model.analysis, () => liveCap?.counters() ?? null);
+    let fastIoctls: number[] = [];
+    const counters = () => {
+      const c = liveCap?.counters() ?? null;
+      if (c) fastIoctls = c.fastIoctls;
+      return c;
+    };
+    const kernel = inKernel ? { tracker, processName: (pid: number) => model.processName(pid), perFaultIoctls: () => perFaultIoctls(fastIoctls, o.uapi) } : undefined;
+    const metrics = attachMetrics(model.analysis, counters, { kernel });
     const { server, address } = await listenMetrics(o.metrics, metrics.handler);
     metricsServer = server;
     detachMetrics = metrics.detach;

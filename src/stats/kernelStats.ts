@@ -6,6 +6,7 @@
 import { C, L } from '../events/layout.generated.js';
 import { FAULT_KINDS, type FaultKind } from '../model/faultLifecycle.js';
 import { STAGES, type Stage } from './stats.js';
+import { ioctlName, type Uapi } from '../events/uapi.js';
 
 const F = L.uscope_uffd_stats.fields;
 const SUB_BITS = C.USCOPE_WAIT_SUB_BITS;
@@ -271,4 +272,13 @@ export function formatKernelTable(rows: readonly UffdKernelSummary[], startNs = 
   if (body.length === 0) lines.push('(no uffd faults seen)');
   if (rows.length >= C.USCOPE_MAX_STAT_UFFDS) lines.push(`WARNING: ${C.USCOPE_MAX_STAT_UFFDS} uffds counted, the most the kernel map holds: faults of later uffds were not counted`);
   return lines.join('\n');
+}
+
+/** The per-fault uffd ioctls the kernel counted (by ioctl nr), by name. */
+export function perFaultIoctls(byNr: readonly number[], uapi: Uapi): Record<string, number> {
+  const out: Record<string, number> = {};
+  byNr.forEach((n, nr) => {
+    if (n) out[ioctlName(Number(uapi.UFFDIO_TYPE << 8n) | nr, uapi)] = n;
+  });
+  return out;
 }

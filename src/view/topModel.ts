@@ -116,6 +116,11 @@ export class TopModel {
     this.kernel = t;
   }
 
+  /** A process's name as the streamed events gave it. */
+  processName(pid: number): string | undefined {
+    return this.comms.get(pid);
+  }
+
   get countsInKernel(): boolean {
     return this.kernel !== null;
   }
