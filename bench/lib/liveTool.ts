@@ -1,0 +1,129 @@
+// A long-running tool under the benchmarks' watch (a tracer left running
+// while something else is measured, or a live view following a workload):
+// its output line by line with arrival times, its peak RSS sampled from
+// /proc, and a stop by signal. Used by bench/host_tax.ts and bench/busy_host.ts.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { memOf, sleep, type Exited } from './common.js';
+
+export interface Line {
+  stream: 'stdout' | 'stderr';
+  text: string;
+  /** ms since the tool was launched */
+  atMs: number;
+}
+
+export interface LiveTool {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** performance.now() at launch */
+  readonly t0: number;
+  readonly lines: Line[];
+  /** resolves when the process has exited (never rejects) */
+  readonly exited: Promise<Exited>;
+  /** largest VmHWM seen, KiB (NaN before the first sample) */
+  peakHwmKiB(): number;
+  /** true once the process has exited */
+  done(): boolean;
+  /** sends `signal` (once) and waits for the exit; SIGKILL after timeoutMs */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<Exited>;
+}
+
+const MAX_LINES = 200_000;
+
+/** Spawns cmd (stdin closed, stdout and stderr piped) and watches it. */
+export function startLive(cmd: string, args: string[], opts: { sampleMs?: number; env?: NodeJS.ProcessEnv } = {}): LiveTool {
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  const lines: Line[] = [];
+  const out = { stdout: '', stderr: '' };
+  const partial = { stdout: '', stderr: '' };
+  for (const stream of ['stdout', 'stderr'] as const) {
+    child[stream]!.on('data', (d: Buffer) => {
+      const at = performance.now() - t0;
+      const s = d.toString();
+      if (out[stream].length < 8 << 20) out[stream] += s;
+      const parts = (partial[stream] + s).split('\n');
+      partial[stream] = parts.pop()!;
+      for (const text of parts) if (lines.length < MAX_LINES) lines.push({ stream, text, atMs: at });
+    });
+  }
+  let hwm = NaN;
+  const sample = () => {
+    const m = child.pid ? memOf(child.pid) : null;
+    if (m) hwm = Number.isNaN(hwm) ? m.hwmKiB : Math.max(hwm, m.hwmKiB);
+  };
+  const timer = setInterval(sample, opts.sampleMs ?? 100);
+  let isDone = false;
+  const exited = new Promise<Exited>((resolve) => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      clearInterval(timer);
+      isDone = true;
+      for (const stream of ['stdout', 'stderr'] as const) {
+        if (partial[stream]) lines.push({ stream, text: partial[stream], atMs: performance.now() - t0 });
+        partial[stream] = '';
+      }
+      resolve({ code, signal, stdout: out.stdout, stderr: out.stderr, wallMs: performance.now() - t0 });
+    };
+    child.on('error', (e) => {
+      out.stderr += `\n${cmd}: ${e.message}`;
+      finish(null, null);
+    });
+    child.on('close', finish);
+  });
+  let stopping: Promise<Exited> | null = null;
+  return {
+    child,
+    pid: child.pid ?? -1,
+    t0,
+    lines,
+    exited,
+    peakHwmKiB: () => hwm,
+    done: () => isDone,
+    stop(signal: NodeJS.Signals = 'SIGINT', timeoutMs = 30_000) {
+      if (stopping) return stopping;
+      sample(); // VmHWM only grows: the last look before it goes
+      if (!isDone) child.kill(signal);
+      const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      stopping = exited.finally(() => clearTimeout(kill));
+      return stopping;
+    },
+  };
+}
+
+/** Polls `cond` every `everyMs` until it is true (resolves true) or timeoutMs passes (false). */
+export async function waitUntil(cond: () => boolean, timeoutMs: number, everyMs = 50): Promise<boolean> {
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    if (cond()) return true;
+    if (performance.now() >= until) return false;
+    await sleep(everyMs);
+  }
+}
+
+const BPFTOOL = existsSync('/usr/sbin/bpftool') ? '/usr/sbin/bpftool' : 'bpftool';
+
+/** BPF programs loaded now whose name starts with `prefix` (bpftool prog show), or -1 without bpftool. */
+export function bpfProgramsNamed(prefix: string): number {
+  const r = spawnSync(BPFTOOL, ['prog', 'show', '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) return -1;
+  try {
+    return (JSON.parse(r.stdout) as Array<{ name?: string }>).filter((p) => (p.name ?? '').startsWith(prefix)).length;
+  } catch {
+    return -1;
+  }
+}
+
+/** The child processes of pid (all its threads'), from /proc. */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      const s = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
+      if (s) out.push(...s.split(/\s+/).map(Number));
+    }
+  } catch {
+    /* gone */
+  }
+  return out;
+}
