@@ -1,7 +1,7 @@
 // Busy-host benchmark: the live views on a host whose CPUs are oversubscribed.
 //
 //   node dist/bench/busy_host.js [--quick] [--rounds N] [--procs P] [--uffds U] [--pages N]
-//        [--seconds S] [--variants stat,top,serve,record | untraced]
+//        [--seconds S] [--variants stat,top,serve,record | untraced] [--cli FILE]
 //
 // out/bench/busy_host (bench/busy_host.c): P processes (default 20) x U uffds
 // (50) of N pages (16), each process with a faulting thread and an epoll
@@ -35,9 +35,9 @@ import {
   foreignTracing,
   log,
   mustSucceed,
-  numOpt,
   parseArgs,
   pickRounds,
+  positiveInt,
   projectRoot,
   readJson,
   requireRoot,
@@ -150,12 +150,15 @@ const args = (() => {
 })();
 const opt = (name: string, full: number, quick: number) => {
   try {
-    return numOpt(args, name, args.quick ? quick : full);
+    const v = args.extra.get(name);
+    return v === undefined ? (args.quick ? quick : full) : positiveInt(`--${name}`, v);
   } catch (e) {
     log(`busy_host: ${(e as Error).message}`);
     process.exit(2);
   }
 };
+/** --cli FILE: another build's bin/uffdscope (a node script), e.g. to compare two branches */
+const uffdscope = args.extra.get('cli') ?? cliPath;
 const rounds = args.rounds ?? (args.quick ? 1 : 3);
 const procs = opt('procs', 20, 10);
 const uffds = opt('uffds', 50, 20);
@@ -242,7 +245,7 @@ async function runVariant(v: Tracer | 'untraced', dir: string, tag: string): Pro
         : v === 'serve'
           ? ['serve', '--listen', '127.0.0.1:0', '--', ...workload(json, LINGER_MS)]
           : ['record', '-o', out, '--force', '--', ...workload(json)];
-  const tool = startLive(process.execPath, [cliPath, ...cli]);
+  const tool = startLive(process.execPath, [uffdscope, ...cli]);
   const killer = setTimeout(() => void tool.stop('SIGKILL'), timeoutMs);
   let firstOutputMs: number | null = null;
   let firstDataMs: number | null = null;
@@ -286,7 +289,7 @@ async function runVariant(v: Tracer | 'untraced', dir: string, tag: string): Pro
       firstDataMs = ts.find((t) => (statTableFaults(t.lines) ?? 0) > 0)?.atMs ?? null;
       seen = statJsonCounts(readJson(out));
     } else if (v === 'record') {
-      const rep = mustSucceed('uffdscope report --json', await run(process.execPath, [cliPath, 'report', '--json', out], { timeoutMs: 300_000 }));
+      const rep = mustSucceed('uffdscope report --json', await run(process.execPath, [uffdscope, 'report', '--json', out], { timeoutMs: 300_000 }));
       seen = recordCounts(JSON.parse(rep.stdout));
     }
   } finally {

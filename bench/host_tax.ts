@@ -3,7 +3,7 @@
 //
 //   node dist/bench/host_tax.js [--quick] [--rounds N] [--ops getppid,read,fault,switch]
 //        [--variants stat,stat_per_fault,top,top_per_fault,serve,record,bpftrace | untraced]
-//        [--settle-ms MS] [--clock cpu|wall]
+//        [--settle-ms MS] [--clock cpu|wall] [--cli FILE]
 //
 // out/bench/host_tax (bench/host_tax.c) measures, one op per process, the
 // cost per operation of: getppid() (a system call no uffdscope program should
@@ -21,7 +21,7 @@
 //   bpftrace               bench/scripts/uffd_equiv.bt -c 'sleep ...' (filtered on its sleep)
 // plus the pair untraced vs untraced, whose spread is the noise. A tracer is
 // started, counted as tracing once it says so (a line matching READY_LINE;
-// bpftrace's "Attaching N probes") or its programs are loaded (bpftool), left
+// bpftrace's "Attaching N probes") or holds BPF links (/proc/PID/fd), left
 // --settle-ms (default 1000) to finish attaching, then the ops run and it is
 // stopped with SIGINT. uffd_holder (one idle uffd) runs throughout, so that
 // host-wide `top` traces rather than starting its demo.
@@ -56,7 +56,7 @@ import {
   waitForQuiet,
   type Spread,
 } from './lib/common.js';
-import { bpfProgramsNamed, childrenOf, startLive, waitUntil, type LiveTool } from './lib/liveTool.js';
+import { attachedBpfOf, childrenOf, startLive, waitUntil, type LiveTool } from './lib/liveTool.js';
 
 // ---- the tools' command lines and signs of life: adjust here when the CLI changes ----
 
@@ -90,8 +90,6 @@ const NEEDS_FLAG: Partial<Record<Tracer, [string, string]>> = { stat_per_fault: 
 /** A line a tool prints once it traces: top's plain frame header says
  *  "tracing host-wide"; bpftrace prints "Attaching N probes...". */
 const READY_LINE: Record<'uffdscope' | 'bpftrace', RegExp> = { uffdscope: /\btracing\b/i, bpftrace: /^Attaching \d+ probes?/ };
-/** uffdscope's BPF programs are named uscope_* (what bpftool shows when no line says so yet) */
-const UFFDSCOPE_PROG_PREFIX = 'uscope_';
 
 const WHAT: Record<Tracer, string> = {
   stat: 'uffdscope stat (host-wide; in-kernel counting once that is the default)',
@@ -117,8 +115,17 @@ const args = (() => {
     process.exit(2);
   }
 })();
+/** --cli FILE: another build's bin/uffdscope (a node script), e.g. to compare two branches */
+const uffdscope = args.extra.get('cli') ?? cliPath;
 const rounds = args.rounds ?? (args.quick ? 2 : 6);
-const settleMs = args.extra.has('settle-ms') ? positiveInt('--settle-ms', args.extra.get('settle-ms')) : 1000;
+const settleMs = (() => {
+  try {
+    return args.extra.has('settle-ms') ? positiveInt('--settle-ms', args.extra.get('settle-ms')) : 1000;
+  } catch (e) {
+    log(`host_tax: ${(e as Error).message}`);
+    process.exit(2);
+  }
+})();
 const clock = args.extra.get('clock') ?? 'cpu';
 const plan = cpuPlan();
 const hostTaxBinary = join(benchOut, 'host_tax');
@@ -161,17 +168,20 @@ interface Running {
 
 async function startTracer(v: Tracer, scratch: string): Promise<Running> {
   const isBt = v === 'bpftrace';
-  const base = isBt ? 0 : bpfProgramsNamed(UFFDSCOPE_PROG_PREFIX);
   const [cmd, a] = isBt
     ? pinned(plan.consumer, 'bpftrace', [btScript, '-c', `/bin/sleep ${SAFETY_S}`])
-    : pinned(plan.consumer, process.execPath, [cliPath, ...uffdscopeArgs(v, scratch)]);
+    : pinned(plan.consumer, process.execPath, [uffdscope, ...uffdscopeArgs(v, scratch)]);
   const tool = startLive(cmd, a);
   const ready = READY_LINE[isBt ? 'bpftrace' : 'uffdscope'];
   let by = '';
+  let links = 0;
   const ok = await waitUntil(() => {
     if (tool.done()) return true;
+    // no line yet: attached once it holds BPF links, as many as 100 ms before
+    const now = attachedBpfOf(tool.pid);
     if (tool.lines.some((l) => ready.test(l.text))) by = 'its line';
-    else if (!isBt && base >= 0 && bpfProgramsNamed(UFFDSCOPE_PROG_PREFIX) > base) by = 'bpftool';
+    else if (now > 0 && now === links) by = `${now} BPF links`;
+    links = now;
     return by !== '';
   }, 60_000, 100);
   if (!ok || tool.done()) {
@@ -206,11 +216,21 @@ function noiseBand(s: Spread): number {
   return Math.max(Math.abs(s.q1), Math.abs(s.q3));
 }
 
+/** bad options: one line, exit 2 */
+function optionsOrExit(): { ops: Op[]; tracers: Tracer[] } {
+  try {
+    if (clock !== 'cpu' && clock !== 'wall') throw new Error(`--clock takes cpu or wall, got ${clock}`);
+    return { ops: listOpt<Op>('ops', OPS), tracers: listOpt<Tracer>('variants', TRACERS, ['untraced']) };
+  } catch (e) {
+    log(`host_tax: ${(e as Error).message}`);
+    process.exit(2);
+  }
+}
+
 async function main(): Promise<void> {
   await boostSession();
-  const ops = listOpt<Op>('ops', OPS);
-  let tracers = listOpt<Tracer>('variants', TRACERS, ['untraced']);
-  if (clock !== 'cpu' && clock !== 'wall') throw new Error(`--clock takes cpu or wall, got ${clock}`);
+  const { ops, tracers: wanted } = optionsOrExit();
+  let tracers = wanted;
   if (tracers.length) requireRoot();
   ensureCBuilt();
   mustSucceed('make host_tax uffd_holder', await run('make', ['-s', '-C', join(projectRoot, 'bench'), '../out/bench/host_tax', '../out/bench/uffd_holder']));
@@ -218,7 +238,7 @@ async function main(): Promise<void> {
   for (const v of tracers) {
     const need = NEEDS_FLAG[v];
     if (!need) continue;
-    const h = await run(process.execPath, [cliPath, need[0], '--help']);
+    const h = await run(process.execPath, [uffdscope, need[0], '--help']);
     if (!h.stdout.includes(need[1])) missing.push(v);
   }
   if (missing.length) log(`host_tax: left out (this CLI has no such flag): ${missing.join(', ')}`);

@@ -2,8 +2,8 @@
 // while something else is measured, or a live view following a workload):
 // its output line by line with arrival times, its peak RSS sampled from
 // /proc, and a stop by signal. Used by bench/host_tax.ts and bench/busy_host.ts.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { memOf, sleep, type Exited } from './common.js';
 
 export interface Line {
@@ -101,17 +101,25 @@ export async function waitUntil(cond: () => boolean, timeoutMs: number, everyMs 
   }
 }
 
-const BPFTOOL = existsSync('/usr/sbin/bpftool') ? '/usr/sbin/bpftool' : 'bpftool';
-
-/** BPF programs loaded now whose name starts with `prefix` (bpftool prog show), or -1 without bpftool. */
-export function bpfProgramsNamed(prefix: string): number {
-  const r = spawnSync(BPFTOOL, ['prog', 'show', '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) return -1;
+/** The BPF links and perf events a process holds (/proc/PID/fd): the
+ *  programs it has attached, wherever else on the host others load theirs. */
+export function attachedBpfOf(pid: number): number {
+  let n = 0;
+  let fds: string[];
   try {
-    return (JSON.parse(r.stdout) as Array<{ name?: string }>).filter((p) => (p.name ?? '').startsWith(prefix)).length;
+    fds = readdirSync(`/proc/${pid}/fd`);
   } catch {
-    return -1;
+    return 0; // gone
   }
+  for (const fd of fds) {
+    try {
+      const t = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (t === 'anon_inode:bpf_link' || t === 'anon_inode:[perf_event]') n++;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return n;
 }
 
 /** The child processes of pid (all its threads'), from /proc. */
