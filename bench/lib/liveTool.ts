@@ -57,6 +57,7 @@ export function startLive(cmd: string, args: string[], opts: { sampleMs?: number
   let isDone = false;
   const exited = new Promise<Exited>((resolve) => {
     const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (isDone) return;
       clearInterval(timer);
       isDone = true;
       for (const stream of ['stdout', 'stderr'] as const) {
@@ -69,7 +70,19 @@ export function startLive(cmd: string, args: string[], opts: { sampleMs?: number
       out.stderr += `\n${cmd}: ${e.message}`;
       finish(null, null);
     });
-    child.on('close', finish);
+    // 'close' waits for stdout and stderr, which a grandchild the tool left
+    // behind (bpftrace's -c command) may hold open: the exit, then at most 1 s.
+    child.on('exit', (code, signal) => {
+      const late = setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        finish(code, signal);
+      }, 1000);
+      child.once('close', () => {
+        clearTimeout(late);
+        finish(code, signal);
+      });
+    });
   });
   let stopping: Promise<Exited> | null = null;
   return {
