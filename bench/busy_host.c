@@ -48,6 +48,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_PROG "busy_host"
+#include "bench_cli.h"
+
 #ifndef SYS_userfaultfd
 #define SYS_userfaultfd 323 /* x86_64 */
 #endif
@@ -74,17 +77,6 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-__attribute__((noreturn, format(printf, 2, 3))) static void die(int code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("busy_host: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	_exit(code);
 }
 
 /* ---- one process ---- */
@@ -282,16 +274,6 @@ static void child_main(long idx, struct slot *s, int gofd)
 }
 
 /* ---- the parent ---- */
-
-static long num_arg(const char *name, const char *v, long lo, long hi)
-{
-	char *end;
-	errno = 0;
-	long n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < lo || n > hi)
-		die(2, "%s takes an integer from %ld to %ld, got \"%s\"", name, lo, hi, v);
-	return n;
-}
 
 static void usage(FILE *f)
 {

@@ -40,18 +40,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHUNK_PAGES 512
+#define BENCH_PROG "host_tax"
+#include "bench_cli.h"
 
-__attribute__((noreturn, format(printf, 2, 3))) static void die(int code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("host_tax: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(code);
-}
+#define CHUNK_PAGES 512
 
 static uint64_t clock_ns(clockid_t c)
 {
@@ -169,16 +161,6 @@ static int pin_to_one_cpu(void)
 	if (sched_setaffinity(0, sizeof set, &set) < 0)
 		die(1, "sched_setaffinity: %s", strerror(errno));
 	return cpu;
-}
-
-static long num_arg(const char *name, const char *v, long lo, long hi)
-{
-	char *end;
-	errno = 0;
-	long n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < lo || n > hi)
-		die(2, "%s takes an integer from %ld to %ld, got \"%s\"", name, lo, hi, v);
-	return n;
 }
 
 int main(int argc, char **argv)
