@@ -59,13 +59,14 @@ interface Counts {
   lost: number | null;
 }
 
-/** Sums the column named one of `names` (case-insensitive) over the rows
- *  under the first header line that has it; rows start with a pid. */
+/** Sums a column over the rows (lines starting with a number) under the
+ *  first header line (3 or more columns) that has one of `names`
+ *  (case-insensitive; the first name the header has wins). */
 function sumColumn(lines: readonly string[], names: readonly string[]): number | null {
   for (let i = 0; i < lines.length; i++) {
     const head = lines[i].trim().split(/\s{2,}/).map((h) => h.toLowerCase());
-    const col = head.findIndex((h) => names.includes(h));
-    if (col < 0) continue;
+    const col = names.map((n) => head.indexOf(n)).find((c) => c >= 0);
+    if (col === undefined || head.length < 3) continue; // a title such as "Userfaults" is no header
     let sum = 0;
     for (let j = i + 1; j < lines.length && /^\s*\d+\s/.test(lines[j]); j++) {
       const v = Number(lines[j].trim().split(/\s{2,}/)[col]);
@@ -86,25 +87,27 @@ function topFrameCounts(frame: readonly string[]): Counts {
 
 /** stat prints a table every --interval after a "--- <ISO time>" line */
 const STAT_TABLE_START = /^--- \d{4}-\d\d-\d\dT/;
-/** faults in one of stat's interval tables: its userfaults (or, before, entries) column summed */
+/** faults in one of stat's interval tables: the in-kernel table's and the
+ *  summary's `missing` column, else userfaults / entries */
 function statTableFaults(table: readonly string[]): number | null {
-  return sumColumn(table, ['userfaults', 'entries', 'faults']);
+  return sumColumn(table, ['missing', 'userfaults', 'entries']);
 }
 
-/** stat's --json-out: per-uffd rows with `userfaults` (before: fault_entries.total) and `lost`; events.lost */
-function statJsonCounts(j: { uffds?: Array<{ userfaults?: number | { total?: number; missing?: number }; fault_entries?: number | { total: number }; lost?: number }>; events?: { lost?: number }; faults?: { missing?: number } }): Counts {
-  let faults: number | null = null;
+type Kinds = number | { missing?: number; total?: number };
+const missingOf = (k: Kinds) => (typeof k === 'number' ? k : (k.missing ?? k.total ?? 0));
+
+/** stat's --json-out. In-kernel: per-uffd rows with `userfaults` (a count or
+ *  counts by kind; before, `fault_entries`) and `lost`. Per-fault: the summary
+ *  (uffdscope.summary/1), `faults.missing`. Lost: `events.lost` plus the rows'
+ *  (the target is 0: any loss anywhere shows). */
+function statJsonCounts(j: { uffds?: Array<{ userfaults?: Kinds; fault_entries?: Kinds; lost?: number }>; events?: { lost?: number }; faults?: { missing?: number } }): Counts {
+  const rows = Array.isArray(j.uffds) ? j.uffds : [];
   let lost: number | null = j.events?.lost ?? null;
-  if (Array.isArray(j.uffds) && j.uffds.length && j.uffds.some((u) => u.userfaults !== undefined || u.fault_entries !== undefined)) {
-    faults = 0;
-    for (const u of j.uffds) {
-      const f = u.userfaults ?? u.fault_entries ?? 0;
-      faults += typeof f === 'number' ? f : (f as { missing?: number; total?: number }).missing ?? (f as { total?: number }).total ?? 0;
-      if (u.lost !== undefined) lost = (lost ?? 0) + u.lost;
-    }
-  } else if (j.faults?.missing !== undefined) {
-    faults = j.faults.missing; // the per-fault summary (uffdscope.summary/1)
-  }
+  for (const u of rows) if (u.lost !== undefined) lost = (lost ?? 0) + u.lost;
+  let faults: number | null = null;
+  if (rows.some((u) => u.userfaults !== undefined)) faults = rows.reduce((a, u) => a + missingOf(u.userfaults ?? 0), 0);
+  else if (j.faults?.missing !== undefined) faults = j.faults.missing;
+  else if (rows.some((u) => u.fault_entries !== undefined)) faults = rows.reduce((a, u) => a + missingOf(u.fault_entries ?? 0), 0);
   return { faults, lost };
 }
 
