@@ -174,6 +174,8 @@ int main(int argc, char **argv)
 	skel->rodata->in_kernel_stats = in_kernel;
 	skel->rodata->feat_wp_async = 1ULL << 15;
 	int err = uscope_choose_hooks(skel->obj, btf_hooks);
+	if (!err && in_kernel)
+		err = uscope_leave_out_for_in_kernel_stats(skel->obj);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.uscope_events, (uint32_t)ring_bytes);
 	if (!err)

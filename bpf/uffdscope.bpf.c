@@ -1352,13 +1352,51 @@ static __always_inline void note_msgs(const struct inflight *rd, __u64 ts, __u32
 	}
 }
 
+/* in_kernel_stats: the read path is this exit hook alone (sys_enter_read
+ * is not attached), so a read() of any other file costs one program run and
+ * a test of its result: a uffd read returns whole uffd_msgs. The fd and
+ * buffer are still in the syscall's saved registers (x86_64 ABI). */
+static __always_inline int read_ex_counted(long ret)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *t;
+	struct inflight rd = {};
+	struct pt_regs *regs;
+	struct file *f;
+	__u32 n;
+
+	if (ret < USCOPE_UFFD_MSG_SIZE || ret % USCOPE_UFFD_MSG_SIZE || !uffd_fops)
+		return 0;
+	t = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	rd.fd = (__u32)BPF_CORE_READ(regs, di);
+	rd.arg_ptr = BPF_CORE_READ(regs, si);
+	f = fd_file(rd.fd);
+	if (!f || !is_uffd_file(f))
+		return 0;
+	rd.uffd = file_uffd(f);
+	if (!selected(tgid, rd.uffd))
+		return 0;
+	n = ret / USCOPE_UFFD_MSG_SIZE;
+	if (n > USCOPE_MAX_MSGS_PER_READ) {
+		struct uscope_counters *c = ctrs();
+		if (c)
+			c->msgs_truncated += n - USCOPE_MAX_MSGS_PER_READ;
+	}
+	note_msgs(&rd, bpf_ktime_get_boot_ns(), n);
+	return 0;
+}
+
 static __always_inline int on_read_ex(long ret)
 {
-	struct inflight *in = get_inflight();
+	struct inflight *in;
 	struct inflight rd;
 	__u64 ts;
 	__u32 n;
 
+	if (in_kernel_stats)
+		return read_ex_counted(ret);
+	in = get_inflight();
 	if (!in || in->kind != INFLIGHT_READ)
 		return 0;
 	rd = *in;
@@ -1372,10 +1410,7 @@ static __always_inline int on_read_ex(long ret)
 		if (c)
 			c->msgs_truncated += n - USCOPE_MAX_MSGS_PER_READ;
 	}
-	if (in_kernel_stats) {
-		note_msgs(&rd, ts, n);
-		return 0;
-	}
+
 	for (__u32 i = 0; i < USCOPE_MAX_MSGS_PER_READ; i++) {
 		struct uscope_msg *r;
 		__u8 raw[USCOPE_UFFD_MSG_SIZE];

@@ -66,4 +66,21 @@ static inline int uscope_choose_hooks(struct bpf_object *obj, int btf)
 	return 0;
 }
 
+/* With in_kernel_stats (rodata), read() is followed from its exit alone:
+ * sys_enter_read, which every read() of the host would run, is left out.
+ * Returns 0, or a negative errno from libbpf. */
+static inline int uscope_leave_out_for_in_kernel_stats(struct bpf_object *obj)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, obj) {
+		if (!strcmp(bpf_program__section_name(p), "tracepoint/syscalls/sys_enter_read")) {
+			int err = bpf_program__set_autoload(p, false);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
 #endif /* USCOPE_HOOKS_H */

@@ -285,6 +285,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     {
       int err = uscope_choose_hooks(skel_->obj, hooks_ == "btf");
       if (err) Fail(env, "configure " + hooks_ + " hooks", -err);
+      if (c.in_kernel_stats && (err = uscope_leave_out_for_in_kernel_stats(skel_->obj)))
+        Fail(env, "configure in-kernel statistics", -err);
     }
 
     // configure: rodata (set by the adapter), map sizes and optional
