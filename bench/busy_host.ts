@@ -79,10 +79,11 @@ function sumColumn(lines: readonly string[], names: readonly string[]): number |
 
 /** top's plain frames: each starts with its header line "uffdscope live ... lost N ...". */
 const TOP_FRAME_START = /^uffdscope \S+ {2}/;
-/** faults in one top frame: its FAULTS column summed */
+/** faults in one top frame: its "userfaults N in M uffds" line (rows are capped), else its FAULTS column summed */
 function topFrameCounts(frame: readonly string[]): Counts {
   const lost = /\blost (\d+)/.exec(frame[0] ?? '');
-  return { faults: sumColumn(frame, ['faults']), lost: lost ? Number(lost[1]) : null };
+  const total = frame.map((l) => /^userfaults (\d+) in \d+ uffds/.exec(l)).find((m) => m !== null);
+  return { faults: total ? Number(total[1]) : sumColumn(frame, ['faults']), lost: lost ? Number(lost[1]) : null };
 }
 
 /** stat prints a table every --interval after a "--- <ISO time>" line */

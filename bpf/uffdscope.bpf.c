@@ -558,7 +558,8 @@ static __always_inline void end_wait(struct pending_fault *pf, __u64 now)
 		if (pf->msg_ts && pf->wake_ts >= pf->msg_ts)
 			stage_sample(s, pf, USCOPE_STAGE_SERVICE, pf->wake_ts - pf->msg_ts);
 	}
-	if (first) {
+	/* a fault whose message was read was counted then (note_msg()) */
+	if (first && !pf->msg_ts) {
 		kind = pf->kind < USCOPE_KINDS ? pf->kind : USCOPE_KIND_UNKNOWN;
 		__sync_fetch_and_add(&s->userfaults[kind], 1);
 	}
@@ -1309,6 +1310,7 @@ struct note_msgs_ctx {
 	__u64 ts;
 	__u32 n;
 	__u32 faults;
+	__u32 by_kind[USCOPE_KINDS];
 };
 
 static long note_msg(__u32 i, void *data)
@@ -1334,6 +1336,8 @@ static long note_msg(__u32 i, void *data)
 	k.page = raw[2] & ~4095ULL;
 	bpf_map_update_elem(&uscope_pending_msgs, &k, &m, BPF_ANY);
 	c->faults++;
+	if (m.kind < USCOPE_KINDS)
+		c->by_kind[m.kind]++;
 	return 0;
 }
 
@@ -1347,7 +1351,12 @@ static __always_inline void note_msgs(const struct inflight *rd, __u64 ts, __u32
 	bpf_loop(USCOPE_MAX_MSGS_PER_READ, note_msg, &c, 0);
 	s = uffd_stats(rd->uffd, created ? *created : 0, tgid);
 	if (s && c.faults) {
+		/* a userfault is counted when its message is read: a fault
+		 * resolved between its message and its sleep never waits */
 		__sync_fetch_and_add(&s->msgs, c.faults);
+		for (int k = 0; k < USCOPE_KINDS; k++)
+			if (c.by_kind[k])
+				__sync_fetch_and_add(&s->userfaults[k], c.by_kind[k]);
 		s->handler_tgid = tgid;
 	}
 }

@@ -257,8 +257,9 @@ struct uscope_uffd_stats {
 	__u64 entries_minor; /* ... MINOR-armed */
 	__u64 blocked;       /* faults that slept in handle_userfault() */
 	__u64 rewaits;       /* sleeps after the first, of the same fault */
-	__u64 userfaults[USCOPE_KINDS]; /* by kind: a fault that waited, when it
-			      * first runs again; an async one, when it enters */
+	__u64 userfaults[USCOPE_KINDS]; /* by kind: when a handler reads its
+			      * message; one that waited with no message read,
+			      * when it runs again; an async one, when it enters */
 	__u64 msgs;          /* fault messages read by handlers */
 	__u64 last_fault_ts_ns;
 	/* per stage: faults measured, their sum and max, and the histogram

@@ -43,6 +43,8 @@ export interface KernelMetricsFeed {
   processName(pid: number): string | undefined;
   /** per-fault ioctls that succeeded, by name (counted in the kernel) */
   perFaultIoctls(): Record<string, number>;
+  /** reads the kernel's counts now, before a scrape is answered */
+  refresh?(): void;
 }
 
 /** One exposition format of the metrics: its content type and a scrape's body. */
@@ -376,6 +378,7 @@ export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCount
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found: GET /metrics\n');
       return;
     }
+    opts.kernel?.refresh?.();
     const om = /application\/openmetrics-text/i.test(String(req.headers.accept ?? ''));
     const reg: Exposition = om ? registry : textRegistry;
     reg.metrics().then(

@@ -40,6 +40,7 @@ export function renderPlain(s: TopSnapshot): string {
   }
   if (h.paused) parts.push('display paused');
   out.push(parts.join('  '));
+  if (h.userfaultsTotal !== undefined) out.push(`userfaults ${h.userfaultsTotal} in ${h.uffdsTotal ?? s.uffds.length} uffds`);
   if (h.engine === 'kernel') out.push(ENGINE_KERNEL_LINE);
   if (h.notice) out.push(h.notice);
   if (h.demo) out.push(demoBanner(h.selection));

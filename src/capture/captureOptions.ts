@@ -15,6 +15,8 @@ export interface CaptureChoice {
   uapi: Uapi;
   /** count and histogram faults in the kernel; stream only rare events */
   inKernel?: boolean;
+  /** false: keep the normal CPU priority (--no-priority) */
+  priority?: boolean;
 }
 
 export function captureOptions(o: CaptureChoice): CaptureOptions {
@@ -34,5 +36,6 @@ export function captureOptions(o: CaptureChoice): CaptureOptions {
     backend: o.inKernel ? 'tracepoint' : o.backend ?? 'auto',
     hooks: o.hooks ?? 'auto',
     inKernelStats: !!o.inKernel,
+    raisePriority: o.priority !== false,
   };
 }

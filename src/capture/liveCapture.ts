@@ -28,6 +28,7 @@ import {
 import { blockDetection, blockSymbols, type BlockSymbols, type SymbolRange } from './kallsyms.js';
 import { ensureTracefs } from './tracefs.js';
 import { privileges } from './privileges.js';
+import { restoreNormalPriority } from './priority.js';
 import { errnoName, type Uapi } from '../events/uapi.js';
 import { C } from '../events/layout.generated.js';
 import { EVENT_TYPES, type BlockHow } from '../events/types.js';
@@ -61,6 +62,8 @@ export interface CaptureOptions {
    *  no per-fault records, only the rare ones (processes, uffd creation,
    *  API/REGISTER/SET_MODE ioctls) */
   inKernelStats?: boolean;
+  /** run the loader and the consumer at nice CAPTURE_NICE (default true) */
+  raisePriority?: boolean;
 }
 
 export type BackendChoice = 'auto' | BackendName;
@@ -275,7 +278,10 @@ export class LiveCapture {
       // Let records of the last moments arrive before draining.
       setTimeout(() => this.stop(), Math.max(50, this.opts.pollTimeoutMs * 2)).unref();
     });
-    if (child.pid) this.tracer.addTgid(child.pid);
+    if (child.pid) {
+      restoreNormalPriority(child.pid);
+      this.tracer.addTgid(child.pid);
+    }
     const gate = child.stdio[3] as NodeJS.WritableStream | null;
     gate?.on('error', () => {});
     gate?.end('go\n');

@@ -36,6 +36,9 @@ const backendOption = () =>
 const hooksOption = () =>
   new Option('--hooks <HOW>', 'how the hooks attach: auto tries btf (BTF raw tracepoints), then classic (tracepoints)').choices(['auto', 'btf', 'classic']).default('auto');
 
+const priorityOption = () =>
+  new Option('--no-priority', 'keep the normal CPU priority (by default the loader and the ring consumer run at nice -10, so a busy host shows the first frame quickly)');
+
 const uapiOption = () =>
   new Option('--uapi <NAME=VALUE>', 'override a uapi constant (repeatable), e.g. UFFD_FEATURE_RWP=1<<17').argParser(collect);
 
@@ -83,6 +86,7 @@ export function buildProgram(): Command {
     .option('--metrics <ADDR>', 'also serve OpenMetrics on ADDR (e.g. 127.0.0.1:9465)')
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(backendOption())
+    .addOption(priorityOption())
     .addOption(hooksOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
@@ -114,6 +118,7 @@ export function buildProgram(): Command {
     .option('--ring-buffer-kb <N>', 'BPF ring buffer size in KiB (power of two; overrides --ring-buffer-mb)', ringKiB)
     .option('--force', 'overwrite an existing output file')
     .addOption(backendOption())
+    .addOption(priorityOption())
     .addOption(hooksOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
@@ -142,6 +147,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--in-kernel', 'deprecated: counting in the kernel is the default').hideHelp())
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(backendOption())
+    .addOption(priorityOption())
     .addOption(hooksOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
@@ -176,6 +182,7 @@ export function buildProgram(): Command {
     .option('--per-fault', 'stream every fault through the lifecycle model instead of counting in the kernel (costs the host more)')
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(backendOption())
+    .addOption(priorityOption())
     .addOption(hooksOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')

@@ -10,6 +10,8 @@ import type { Uapi } from '../events/uapi.js';
 import { UsageError, EXIT } from './errors.js';
 
 export interface RecordOptions {
+  /** false: keep the normal CPU priority (--no-priority) */
+  priority?: boolean;
   output: string;
   pid: number[];
   duration?: number;

@@ -19,6 +19,8 @@ import { EXIT, UsageError } from './errors.js';
 export const DEFAULT_LISTEN = '127.0.0.1:9465';
 
 export interface ServeOptions {
+  /** false: keep the normal CPU priority (--no-priority) */
+  priority?: boolean;
   listen: string;
   pid: number[];
   command: string[];
@@ -115,6 +117,10 @@ export async function runServe(o: ServeOptions): Promise<void> {
         tracker,
         processName: (pid: number) => comms.get(pid),
         perFaultIoctls: () => perFaultIoctls(fastIoctls, o.uapi),
+        // a scrape sees the map as it is now, not as of the last tick
+        refresh: () => {
+          if (cap !== null) tracker.update(cap.uffdStats(), bootTimeNs());
+        },
       }
     : undefined;
   const metrics = attachMetrics(analysis, counters, { kernel });

@@ -14,6 +14,8 @@ import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTrack
 import { STAGES, type Stage } from '../stats/stats.js';
 
 export interface StatOptions {
+  /** false: keep the normal CPU priority (--no-priority) */
+  priority?: boolean;
   pid: number[];
   duration?: number;
   interval?: number;

@@ -22,6 +22,8 @@ import { attachMetrics } from '../../exporters/openmetrics.js';
 import { listenMetrics } from './serve.js';
 
 export interface TopOptions {
+  /** false: keep the normal CPU priority (--no-priority) */
+  priority?: boolean;
   pid: number[];
   demo?: boolean;
   duration?: number;
@@ -115,7 +117,7 @@ export async function runTop(o: TopOptions): Promise<void> {
 
   const result = await runSession(
     {
-      capture: { ...captureOptions({ pid: pids, command, ringBufferMb: o.ringBufferMb, backend: o.backend, hooks: o.hooks, uapi: o.uapi, inKernel }), commandStdio: demo ? 'ignore' : 'inherit' },
+      capture: { ...captureOptions({ pid: pids, command, ringBufferMb: o.ringBufferMb, backend: o.backend, hooks: o.hooks, uapi: o.uapi, inKernel, priority: o.priority }), commandStdio: demo ? 'ignore' : 'inherit' },
       durationS: o.duration,
       abort: abort.signal,
       // the kernel's counts, twice a second (a frame is 100 ms; rates are per second)

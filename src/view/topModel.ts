@@ -13,6 +13,7 @@ import { createdAfterS, parseUffdKey } from '../model/uffdIdentity.js';
 import { matchesFilter } from './processFilter.js';
 import type { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
 import { emptyStages, kernelLatency, kernelRowFigures, kernelUffdKey } from './kernelFigures.js';
+import { userfaultsOf } from '../stats/kernelStats.js';
 import type {
   LatencyView,
   LogLine,
@@ -391,6 +392,8 @@ export class TopModel {
         uptimeS: o.uptimeS,
         paused: !!o.paused,
         replay: o.replay,
+        userfaultsTotal: kernel ? userfaultsOf(kernel.totals()) : this.analysis.lifecycle.counters.userfaults,
+        uffdsTotal: kernel ? Math.max(kernel.size, all.length) : all.length,
       },
       uffds: rows,
       latency,

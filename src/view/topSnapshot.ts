@@ -29,6 +29,9 @@ export interface TopHeader {
   engine?: 'kernel' | 'per-fault';
   /** one line the user should read (nothing to show yet, say) */
   notice?: string;
+  /** userfaults of every uffd seen (rows are capped), and how many uffds */
+  userfaultsTotal?: number;
+  uffdsTotal?: number;
 }
 
 export interface UffdRow {
