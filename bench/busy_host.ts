@@ -38,7 +38,6 @@ import {
   parseArgs,
   pickRounds,
   positiveInt,
-  projectRoot,
   readJson,
   requireRoot,
   rotate,
@@ -49,7 +48,7 @@ import {
   waitForQuiet,
   type Figure,
 } from './lib/common.js';
-import { startLive, waitUntil, type Line } from './lib/liveTool.js';
+import { retryTransient, startLive, waitUntil, type Line } from './lib/liveTool.js';
 
 // ---- reading the tools' outputs: adjust here when the CLI changes ----
 
@@ -229,7 +228,11 @@ function frames(lines: readonly Line[], start: RegExp): Array<{ atMs: number; li
   return out;
 }
 
-async function runVariant(v: Tracer | 'untraced', dir: string, tag: string): Promise<Measured> {
+function runVariant(v: Tracer | 'untraced', dir: string, tag: string): Promise<Measured> {
+  return retryTransient(v, () => runVariantOnce(v, dir, tag));
+}
+
+async function runVariantOnce(v: Tracer | 'untraced', dir: string, tag: string): Promise<Measured> {
   const json = join(dir, `truth-${tag}.json`);
   rmSync(json, { force: true });
   const timeoutMs = (seconds + 120) * 1000;
@@ -317,7 +320,6 @@ async function main(): Promise<void> {
   const traced = tracers();
   if (traced.length) requireRoot();
   ensureCBuilt();
-  mustSucceed('make busy_host', await run('make', ['-s', '-C', join(projectRoot, 'bench'), '../out/bench/busy_host']));
   const dir = mkdtempSync(join(args.tmp, 'uffdscope-bench-busy-host-'));
   const setup = `busy_host --procs ${procs} --uffds ${uffds} --pages ${pages} --seconds ${seconds} (${procs * uffds} uffds, ${2 * procs} runnable threads), nothing pinned`;
   log(`busy_host: ${rounds} rounds x (${['untraced', ...traced].join(', ')}); ${setup}; ${autogroup()}`);
