@@ -249,7 +249,7 @@ async function runVariantOnce(v: Tracer | 'untraced', dir: string, tag: string):
       : v === 'top'
         ? ['top', '--interval', '1', '--', ...workload(json)]
         : v === 'serve'
-          ? ['serve', '--listen', '127.0.0.1:0', '--', ...workload(json, LINGER_MS)]
+          ? ['serve', '--listen', '127.0.0.1:0', '--linger', '2', '--', ...workload(json, LINGER_MS)]
           : ['record', '-o', out, '--force', '--', ...workload(json)];
   const tool = startLive(process.execPath, [uffdscope, ...cli]);
   const killer = setTimeout(() => void tool.stop('SIGKILL'), timeoutMs);
