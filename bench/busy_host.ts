@@ -95,13 +95,13 @@ function statTableFaults(table: readonly string[]): number | null {
 type Kinds = number | { missing?: number; total?: number };
 const missingOf = (k: Kinds) => (typeof k === 'number' ? k : (k.missing ?? k.total ?? 0));
 
-/** stat's --json-out. In-kernel: per-uffd rows with `userfaults` (a count or
- *  counts by kind; before, `fault_entries`) and `lost`. Per-fault: the summary
- *  (uffdscope.summary/1), `faults.missing`. Lost: `events.lost` plus the rows'
- *  (the target is 0: any loss anywhere shows). */
-function statJsonCounts(j: { uffds?: Array<{ userfaults?: Kinds; fault_entries?: Kinds; lost?: number }>; events?: { lost?: number }; faults?: { missing?: number } }): Counts {
+/** stat's --json-out. In-kernel (uffdscope.in-kernel/2): per-uffd rows with
+ *  `userfaults` by kind (before, `fault_entries`), `lost` at the top. Per-fault:
+ *  the summary (uffdscope.summary/1), `faults.missing`, `events.lost`. Rows
+ *  with a `lost` of their own add theirs. */
+function statJsonCounts(j: { uffds?: Array<{ userfaults?: Kinds; fault_entries?: Kinds; lost?: number }>; lost?: number; events?: { lost?: number }; faults?: { missing?: number } }): Counts {
   const rows = Array.isArray(j.uffds) ? j.uffds : [];
-  let lost: number | null = j.events?.lost ?? null;
+  let lost: number | null = j.lost ?? j.events?.lost ?? null;
   for (const u of rows) if (u.lost !== undefined) lost = (lost ?? 0) + u.lost;
   let faults: number | null = null;
   if (rows.some((u) => u.userfaults !== undefined)) faults = rows.reduce((a, u) => a + missingOf(u.userfaults ?? 0), 0);
