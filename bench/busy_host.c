@@ -130,7 +130,10 @@ static void resolve(struct proc *p, int fd, uint64_t addr)
 	if (g_o.delay_us)
 		sleep_us(g_o.delay_us);
 	struct uffdio_copy c = { .dst = addr & ~(uint64_t)(g_ps - 1), .src = (uint64_t)(uintptr_t)p->src, .len = (uint64_t)g_ps, .mode = 0 };
-	if (ioctl(fd, UFFDIO_COPY, &c) == 0) {
+	int rc;
+	while ((rc = ioctl(fd, UFFDIO_COPY, &c)) < 0 && errno == EAGAIN)
+		c.copy = 0; /* the mm was changing (a fork, a remap): try again */
+	if (rc == 0) {
 		p->faults++;
 		return;
 	}

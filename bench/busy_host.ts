@@ -38,7 +38,6 @@ import {
   parseArgs,
   pickRounds,
   positiveInt,
-  projectRoot,
   readJson,
   requireRoot,
   rotate,
@@ -49,7 +48,7 @@ import {
   waitForQuiet,
   type Figure,
 } from './lib/common.js';
-import { startLive, waitUntil, type Line } from './lib/liveTool.js';
+import { retryTransient, startLive, waitUntil, type Line } from './lib/liveTool.js';
 
 // ---- reading the tools' outputs: adjust here when the CLI changes ----
 
@@ -97,13 +96,13 @@ function statTableFaults(table: readonly string[]): number | null {
 type Kinds = number | { missing?: number; total?: number };
 const missingOf = (k: Kinds) => (typeof k === 'number' ? k : (k.missing ?? k.total ?? 0));
 
-/** stat's --json-out. In-kernel: per-uffd rows with `userfaults` (a count or
- *  counts by kind; before, `fault_entries`) and `lost`. Per-fault: the summary
- *  (uffdscope.summary/1), `faults.missing`. Lost: `events.lost` plus the rows'
- *  (the target is 0: any loss anywhere shows). */
-function statJsonCounts(j: { uffds?: Array<{ userfaults?: Kinds; fault_entries?: Kinds; lost?: number }>; events?: { lost?: number }; faults?: { missing?: number } }): Counts {
+/** stat's --json-out. In-kernel (uffdscope.in-kernel/2): per-uffd rows with
+ *  `userfaults` by kind (before, `fault_entries`), `lost` at the top. Per-fault:
+ *  the summary (uffdscope.summary/1), `faults.missing`, `events.lost`. Rows
+ *  with a `lost` of their own add theirs. */
+function statJsonCounts(j: { uffds?: Array<{ userfaults?: Kinds; fault_entries?: Kinds; lost?: number }>; lost?: number; events?: { lost?: number }; faults?: { missing?: number } }): Counts {
   const rows = Array.isArray(j.uffds) ? j.uffds : [];
-  let lost: number | null = j.events?.lost ?? null;
+  let lost: number | null = j.lost ?? j.events?.lost ?? null;
   for (const u of rows) if (u.lost !== undefined) lost = (lost ?? 0) + u.lost;
   let faults: number | null = null;
   if (rows.some((u) => u.userfaults !== undefined)) faults = rows.reduce((a, u) => a + missingOf(u.userfaults ?? 0), 0);
@@ -230,7 +229,11 @@ function frames(lines: readonly Line[], start: RegExp): Array<{ atMs: number; li
   return out;
 }
 
-async function runVariant(v: Tracer | 'untraced', dir: string, tag: string): Promise<Measured> {
+function runVariant(v: Tracer | 'untraced', dir: string, tag: string): Promise<Measured> {
+  return retryTransient(v, () => runVariantOnce(v, dir, tag));
+}
+
+async function runVariantOnce(v: Tracer | 'untraced', dir: string, tag: string): Promise<Measured> {
   const json = join(dir, `truth-${tag}.json`);
   rmSync(json, { force: true });
   const timeoutMs = (seconds + 120) * 1000;
@@ -318,7 +321,6 @@ async function main(): Promise<void> {
   const traced = tracers();
   if (traced.length) requireRoot();
   ensureCBuilt();
-  mustSucceed('make busy_host', await run('make', ['-s', '-C', join(projectRoot, 'bench'), '../out/bench/busy_host']));
   const dir = mkdtempSync(join(args.tmp, 'uffdscope-bench-busy-host-'));
   const setup = `busy_host --procs ${procs} --uffds ${uffds} --pages ${pages} --seconds ${seconds} (${procs * uffds} uffds, ${2 * procs} runnable threads), nothing pinned`;
   log(`busy_host: ${rounds} rounds x (${['untraced', ...traced].join(', ')}); ${setup}; ${autogroup()}`);

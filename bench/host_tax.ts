@@ -56,7 +56,7 @@ import {
   waitForQuiet,
   type Spread,
 } from './lib/common.js';
-import { attachedBpfOf, childrenOf, startLive, waitUntil, type LiveTool } from './lib/liveTool.js';
+import { attachedBpfOf, childrenOf, retryTransient, startLive, waitUntil, type LiveTool } from './lib/liveTool.js';
 
 // ---- the tools' command lines and signs of life: adjust here when the CLI changes ----
 
@@ -166,7 +166,11 @@ interface Running {
   orphans: number[];
 }
 
-async function startTracer(v: Tracer, scratch: string): Promise<Running> {
+function startTracer(v: Tracer, scratch: string): Promise<Running> {
+  return retryTransient(v, () => startTracerOnce(v, scratch));
+}
+
+async function startTracerOnce(v: Tracer, scratch: string): Promise<Running> {
   const isBt = v === 'bpftrace';
   const [cmd, a] = isBt
     ? pinned(plan.consumer, 'bpftrace', [btScript, '-c', `/bin/sleep ${SAFETY_S}`])
@@ -211,7 +215,7 @@ async function stopTracer(v: Tracer, t: Running): Promise<void> {
 
 // ---- figures ----
 
-/** The noise band: half the width the middle half of untraced-vs-untraced pairs spans, around 0. */
+/** The noise band around 0: the larger of |q1| and |q3| of the untraced-vs-untraced pairs. */
 function noiseBand(s: Spread): number {
   return Math.max(Math.abs(s.q1), Math.abs(s.q3));
 }
@@ -233,7 +237,6 @@ async function main(): Promise<void> {
   let tracers = wanted;
   if (tracers.length) requireRoot();
   ensureCBuilt();
-  mustSucceed('make host_tax uffd_holder', await run('make', ['-s', '-C', join(projectRoot, 'bench'), '../out/bench/host_tax', '../out/bench/uffd_holder']));
   const missing: Tracer[] = [];
   for (const v of tracers) {
     const need = NEEDS_FLAG[v];

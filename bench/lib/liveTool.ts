@@ -1,7 +1,8 @@
 // A long-running tool under the benchmarks' watch (a tracer left running
 // while something else is measured, or a live view following a workload):
 // its output line by line with arrival times, its peak RSS sampled from
-// /proc, and a stop by signal. Used by bench/host_tax.ts and bench/busy_host.ts.
+// /proc, a stop by signal, and a retry of starts that fail in a transient
+// way. Used by bench/host_tax.ts and bench/busy_host.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { memOf, sleep, type Exited } from './common.js';
@@ -147,4 +148,20 @@ export function childrenOf(pid: number): number[] {
     /* gone */
   }
   return out;
+}
+
+/** a start that fails this way is tried again (a BPF load refused with EAGAIN while others load theirs) */
+const TRANSIENT_START = /temporarily unavailable|EAGAIN|Device or resource busy/;
+
+/** fn(), again (up to `tries` times, 5 s apart) while it throws a transient failure. */
+export async function retryTransient<T>(what: string, fn: () => Promise<T>, tries = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= tries || !TRANSIENT_START.test((e as Error).message)) throw e;
+      process.stderr.write(`    ${what}: transient failure, retrying in 5 s\n`);
+      await sleep(5000);
+    }
+  }
 }
