@@ -6,7 +6,7 @@ import { DEFAULT_RING_BYTES, bootTimeNs, type HooksChoice, type LiveCapture } fr
 import { liveRecordingHeader } from '../capture/recordingHeader.js';
 import { RecordingWriter } from '../recording/writer.js';
 import type { Uapi } from '../events/uapi.js';
-import { UsageError, EXIT } from './errors.js';
+import { UsageError, EXIT, exitStatus } from './errors.js';
 
 export interface RecordOptions {
   output: string;
@@ -140,7 +140,7 @@ export async function runRecord(o: RecordOptions): Promise<SessionResult> {
       '\n',
   );
   if (result.commandExit && result.commandExit.code !== 0 && result.reason === 'command-exited') {
-    process.exitCode = result.commandExit.code ?? EXIT.CAPTURE;
+    process.exitCode = exitStatus(result.commandExit);
   }
   return result;
 }

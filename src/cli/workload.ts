@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { workloadBinary } from '../paths.js';
-import { EXIT } from './errors.js';
+import { EXIT, exitStatus } from './errors.js';
 
 export function runWorkload(args: string[]): Promise<void> {
   if (!existsSync(workloadBinary)) {
@@ -17,7 +17,7 @@ export function runWorkload(args: string[]): Promise<void> {
     child.on('exit', (code, signal) => {
       process.off('SIGINT', ignore);
       process.off('SIGTERM', ignore);
-      process.exitCode = code ?? (signal ? 128 + 15 : 1);
+      process.exitCode = exitStatus({ code, signal });
       resolve();
     });
   });
