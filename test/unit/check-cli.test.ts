@@ -135,7 +135,7 @@ test('a baseline directory written by --save-baseline: the manifest and paired s
   }
   writeJson(join(base, 'manifest.json'), { schema: 'uffdscope.check-baseline/1', runs: 2 });
   const v = join(dir, 'saved.json');
-  const r = check({ baseline: base, args: [base], json: v });
+  const r = check({ baseline: base, args: [base], jsonOut: v });
   assert.equal(r.code, 0, r.stderr);
   const res = JSON.parse(readFileSync(v, 'utf8')) as CheckResult;
   assert.equal(res.baseline.runs, 2);
