@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { exitStatus, EXIT } from '../../src/cli/errors.js';
 import { runSimulate } from '../../src/cli/simulate.js';
+import { workloadArgs } from '../../src/cli/workload.js';
 import { DEFAULT_UAPI, resolveUapi } from '../../src/events/uapi.js';
 import { assertOneLineError, cli, runCli } from '../fixtures/reliability/harness.js';
 
@@ -111,4 +112,29 @@ test('--uapi with an unknown constant names the real flag, which prints an align
   }
   const rwp = lines.find((l) => l.startsWith('UFFD_FEATURE_RWP '))!;
   assert.match(rwp, /0x100000 +PROVISIONAL, overridden \(default 0x[0-9a-f]+\)/);
+});
+
+test('workload: --json prints on stdout, --json-out FILE writes FILE; the binary\'s --json FILE still works, with a note', async () => {
+  const notes: string[] = [];
+  const note = (s: string) => notes.push(s);
+  assert.deepEqual(workloadArgs(['--scenario', 'mixed', '--json'], note), ['--scenario', 'mixed']);
+  assert.deepEqual(workloadArgs(['--json-out', 'a.json', '--quiet'], note), ['--json', 'a.json', '--quiet']);
+  assert.deepEqual(workloadArgs(['--json-out=a.json'], note), ['--json', 'a.json']);
+  assert.deepEqual(notes, []);
+  assert.deepEqual(workloadArgs(['--json', 'b.json', '--quiet'], note), ['--json', 'b.json', '--quiet']);
+  assert.deepEqual(workloadArgs(['--json=c.json'], note), ['--json=c.json']);
+  assert.deepEqual(notes, [
+    'uffdscope: --json FILE is deprecated: use --json-out b.json (--json alone prints the JSON on stdout)',
+    'uffdscope: --json FILE is deprecated: use --json-out c.json (--json alone prints the JSON on stdout)',
+  ]);
+
+  const small = ['workload', '--scenario', 'postcopy', '--pages', '8', '--quiet'];
+  const onStdout = await runCli([...small, '--json']);
+  assert.equal(onStdout.code, 0, onStdout.stderr);
+  assert.equal((JSON.parse(onStdout.stdout) as { schema: string }).schema, 'uffdscope.workload/1');
+  const file = join(dir, 'truth.json');
+  const toFile = await runCli([...small, '--json-out', file]);
+  assert.equal(toFile.code, 0, toFile.stderr);
+  assert.equal(toFile.stdout, '');
+  assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { faults: { missing: number } }).faults.missing, 8);
 });
