@@ -13,6 +13,9 @@ import { toolVersion } from '../src/capture/recordingHeader.js';
 import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from './openmetricsFormat.js';
 import { FAULT_KINDS, type FaultRecord } from '../src/model/faultLifecycle.js';
 import type { Analysis } from '../src/stats/pipeline.js';
+import type { KernelStatsTracker } from '../src/stats/kernelStatsTracker.js';
+import { pendingOf, userfaultsOf } from '../src/stats/kernelStats.js';
+import { KernelLatencyMetric } from './kernelLatencyMetric.js';
 
 /** What the capture reports about records it could not deliver. */
 export interface CaptureCounters {
@@ -29,6 +32,17 @@ export interface MetricsOptions {
   maxLabelValues?: number;
   /** metric name prefix. Default "uffdscope_". */
   prefix?: string;
+  /** the kernel counts the faults (the default of serve and top): userfaults,
+   *  their latency and per-fault ioctls come from here, not from fault records */
+  kernel?: KernelMetricsFeed;
+}
+
+export interface KernelMetricsFeed {
+  tracker: KernelStatsTracker;
+  /** process name of a pid, from the streamed events */
+  processName(pid: number): string | undefined;
+  /** per-fault ioctls that succeeded, by name (counted in the kernel) */
+  perFaultIoctls(): Record<string, number>;
 }
 
 /** One exposition format of the metrics: its content type and a scrape's body. */
@@ -132,22 +146,51 @@ export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCount
   ];
   const lastFolded = new Map(foldCaps.map(([label]) => [label, 0]));
 
-  const byKind = new Counter({ name: `${p}userfaults_total`, help: 'Userfaults (faults that blocked, were resolved through uffd, or were resolved async) by kind', labelNames: ['kind'], registers });
+  // counting in the kernel: counters grow by what it counted since the last scrape
+  const lastKind = new Map<string, number>();
+  const lastProc = new Map<string, number>();
+  const kernelByKind = function (this: Counter<'kind'>) {
+    const t = kernel!.tracker.totals().userfaults;
+    for (const k of FAULT_KINDS) {
+      const d = t[k] - (lastKind.get(k) ?? 0);
+      if (d > 0) this.inc({ kind: k }, d);
+      lastKind.set(k, Math.max(t[k], lastKind.get(k) ?? 0));
+    }
+  };
+  const kernelByProcess = function (this: Counter<'comm' | 'pid'>) {
+    const byOwner = new Map<string, number>();
+    for (const u of kernel!.tracker.all()) {
+      const k = `${kernel!.processName(u.pid) ?? 'unknown'}\0${u.pid}`;
+      byOwner.set(k, (byOwner.get(k) ?? 0) + userfaultsOf(u));
+    }
+    for (const [k, n] of byOwner) {
+      const d = n - (lastProc.get(k) ?? 0);
+      if (d <= 0) continue;
+      lastProc.set(k, n);
+      const [comm, pid] = k.split('\0');
+      this.inc(procCap.value(k) === 'other' ? { comm: 'other', pid: 'other' } : { comm, pid }, d);
+    }
+  };
+  const kernel = opts.kernel;
+  const byKind = new Counter({ name: `${p}userfaults_total`, help: 'Userfaults (faults that blocked, were resolved through uffd, or were resolved async) by kind', labelNames: ['kind'], registers, collect: kernel ? kernelByKind : undefined });
   for (const k of FAULT_KINDS) byKind.inc({ kind: k }, 0);
   const byProcess = new Counter({
     name: `${p}process_userfaults_total`,
     help: 'Userfaults by the process owning the uffd (comm, pid); past the cap folded into comm="other", pid="other"',
     labelNames: ['comm', 'pid'],
     registers,
+    collect: kernel ? kernelByProcess : undefined,
   });
-  const latency = new Histogram({
-    name: `${p}fault_latency_seconds`,
-    help: 'Userfault latency by stage: total (fault to running again), queue (to message read), service (to resolved), wake (to running again)',
-    labelNames: ['stage'],
-    buckets: [...LATENCY_BUCKETS_S],
-    registers,
-  });
-  for (const [, s] of STAGE_LABELS) latency.zero({ stage: s });
+  const latencyName = `${p}fault_latency_seconds`;
+  const latencyHelp = 'Userfault latency by stage: total (fault to running again), queue (to message read), service (to resolved), wake (to running again)';
+  let latency: Histogram | null = null;
+  if (kernel) {
+    const m = new KernelLatencyMetric(latencyName, latencyHelp, LATENCY_BUCKETS_S, () => kernel.tracker.totals().stages);
+    textRegistry.registerMetric(m as unknown as Histogram);
+  } else {
+    latency = new Histogram({ name: latencyName, help: latencyHelp, labelNames: ['stage'], buckets: [...LATENCY_BUCKETS_S], registers });
+    for (const [, s] of STAGE_LABELS) latency.zero({ stage: s });
+  }
 
   // the rest are read from the analysis (or the capture) when scraped
   let lastIoctl = new Map<string, number>();
@@ -159,9 +202,11 @@ export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCount
     registers,
     collect() {
       const next = new Map<string, number>();
-      for (const [name, s] of analysis.stats.ioctls) {
-        next.set(name, s.count);
-        const d = s.count - (lastIoctl.get(name) ?? 0);
+      for (const [name, s] of analysis.stats.ioctls) next.set(name, s.count);
+      // counting in the kernel, a per-fault ioctl streams only when it fails
+      for (const [name, n] of Object.entries(kernel?.perFaultIoctls() ?? {})) next.set(name, (next.get(name) ?? 0) + n);
+      for (const [name, n] of next) {
+        const d = n - (lastIoctl.get(name) ?? 0);
         if (d > 0) this.inc({ ioctl: ioctlCap.value(name) }, d);
       }
       lastIoctl = next;
@@ -257,7 +302,8 @@ export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCount
     help: 'Faults in progress (entered, not yet ended) in the model',
     registers,
     collect() {
-      this.set(analysis.lifecycle.openFaults);
+      if (kernel) this.set(kernel.tracker.all().reduce((a, u) => a + pendingOf(u), 0));
+      else this.set(analysis.lifecycle.openFaults);
     },
   });
   const uffds = new Gauge({
@@ -265,7 +311,7 @@ export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCount
     help: 'userfaultfd contexts tracked',
     registers,
     collect() {
-      this.set(analysis.registry.size);
+      this.set(Math.max(analysis.registry.size, kernel?.tracker.size ?? 0));
     },
   });
   const folded = new Counter({
@@ -311,10 +357,10 @@ export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCount
     const st = r.stages;
     for (const [k, s] of STAGE_LABELS) {
       const v = st[k];
-      if (v !== undefined) latency.observe({ stage: s }, v / 1e9);
+      if (v !== undefined) latency?.observe({ stage: s }, v / 1e9);
     }
   };
-  const detach = analysis.onFault(onRecord);
+  const detach = kernel ? () => {} : analysis.onFault(onRecord);
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = (req.url ?? '/').split('?')[0];

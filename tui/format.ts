@@ -360,18 +360,5 @@ export function fitLabel(label: string, width: number): string {
 
 // ---------------------------------------------------------------- filter
 
-/**
- * Process filter: comma- or space-separated terms, any of which may match.
- * A numeric term matches a pid exactly; any term matches the process name as
- * a case-insensitive substring. An empty filter matches everything.
- */
-export function matchesFilter(filter: string, comm: string, pid: number): boolean {
-  const terms = filter
-    .split(/[\s,]+/)
-    .map((t) => t.trim().toLowerCase())
-    .filter((t) => t.length > 0);
-  if (terms.length === 0) return true;
-  const c = comm.toLowerCase();
-  const p = String(pid);
-  return terms.some((t) => (/^\d+$/.test(t) && t === p) || c.includes(t));
-}
+// one matcher for the model (which rows survive its caps) and the views
+export { matchesFilter } from '../src/view/processFilter.js';

@@ -37,7 +37,7 @@ export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
       now: () => driver.now,
       lost: () => lost,
       uptimeS: () => driver.position / 1e9,
-      replay: () => ({ positionS: driver.position / 1e9, durationS: driver.durationS, speed: driver.speed, paused: driver.paused }),
+      replay: () => ({ positionS: driver.position / 1e9, durationS: driver.durationS, speed: driver.speed, paused: driver.paused, ended: driver.atEnd }),
     },
     frameMs,
     {

@@ -9,6 +9,7 @@
 import { EVENT_TYPES, uffdId } from '../events/types.js';
 import { FAULT_ENDS, type FaultEnd, type FaultKind, type LifecycleCounters } from '../model/faultLifecycle.js';
 import type { UffdRegistry } from '../model/uffdRegistry.js';
+import { formatCreated, uffdKey } from '../model/uffdIdentity.js';
 import type { LatencyHistogram } from './histogram.js';
 import { STAGES, type Stats, type StageHistograms } from './stats.js';
 
@@ -37,6 +38,8 @@ export interface IoctlSummary {
 export interface ModeSwitchSummary {
   ts_ns: number;
   uffd: string;
+  /** added: creation time of that uffd (null: before tracing); with `uffd`, which uffd it was */
+  uffd_created_ns: number | null;
   pid: number;
   enable: number;
   disable: number;
@@ -58,7 +61,10 @@ export interface ModeSwitchSummary {
 }
 
 export interface UffdSummary {
+  /** context address: several uffds may share it over time (`key` is unique) */
   id: string;
+  /** added: uffdKey, "<id>@<created_ns or ->" (src/model/uffdIdentity.ts) */
+  key: string;
   pid: number | null;
   comm: string | null;
   /** features negotiated at UFFDIO_API (ctx->features after it); ctx->features as last seen when the API call was not traced */
@@ -241,6 +247,7 @@ export function buildSummary(input: SummaryInput): Summary {
   const modeSwitches: ModeSwitchSummary[] = registry.modeSwitches().map((a) => ({
     ts_ns: a.ts,
     uffd: uffdId(a.uffd),
+    uffd_created_ns: a.uffdCreatedNs,
     pid: a.pid,
     enable: Number(a.enable),
     disable: Number(a.disable),
@@ -262,6 +269,7 @@ export function buildSummary(input: SummaryInput): Summary {
     .sort((a, b) => a.firstTs - b.firstTs)
     .map((u) => ({
       id: u.idHex,
+      key: uffdKey({ ctx: u.id, createdNs: u.createdTs ?? null }),
       pid: u.ownerPid,
       comm: u.ownerComm,
       features: u.features !== undefined ? Number(u.features) : u.ctxFeatures,
@@ -482,9 +490,10 @@ export function formatSummaryTable(s: Summary): string {
   else {
     out.push(
       textTable(
-        ['id', 'pid', 'comm', 'mode', 'features', 'armed', 'faults', 'handlers'],
+        ['id', 'created', 'pid', 'comm', 'mode', 'features', 'armed', 'faults', 'handlers'],
         s.uffds.map((u) => [
           u.id,
+          formatCreated(u.created_ns, s.start_ns ?? 0),
           u.pid === null ? '?' : String(u.pid),
           u.comm ?? '?',
           u.mode,
@@ -493,9 +502,10 @@ export function formatSummaryTable(s: Summary): string {
           String(u.faults),
           u.handler_pids.join(',') || '-',
         ]),
-        ['l', 'r', 'l', 'l', 'r', 'r', 'r', 'l'],
+        ['l', 'r', 'r', 'l', 'l', 'r', 'r', 'r', 'l'],
       ),
     );
+    out.push('  created: seconds after the start, - for a uffd that existed before; a context address reused by a later uffd is another row');
     if (s.uffds.some((u) => u.features_source === 'ctx')) out.push('  * features as seen in the context (UFFDIO_API not traced)');
   }
   out.push('');
@@ -524,13 +534,14 @@ export function formatModeSwitches(switches: readonly ModeSwitchSummary[], start
     out.push('  (none)');
     return out;
   }
-  const head = ['t (s)', 'uffd', 'pid', 'comm', 'enable', 'disable', 'result', 'latency µs', ...(woken ? ['woken'] : [])];
+  const head = ['t (s)', 'uffd', 'created', 'pid', 'comm', 'enable', 'disable', 'result', 'latency µs', ...(woken ? ['woken'] : [])];
   out.push(
     textTable(
       head,
       switches.map((m) => [
         ((m.ts_ns - start) / 1e9).toFixed(6),
         m.uffd,
+        formatCreated(m.uffd_created_ns, start),
         String(m.pid),
         m.comm,
         hex(m.enable),
@@ -539,7 +550,7 @@ export function formatModeSwitches(switches: readonly ModeSwitchSummary[], start
         m.latency_ns === null ? '-' : us(m.latency_ns),
         ...(woken ? [String(m.woken)] : []),
       ]),
-      ['r', 'l', 'r', 'l', 'r', 'r', 'l', 'r', ...(woken ? ['r' as const] : [])],
+      ['r', 'l', 'r', 'r', 'l', 'r', 'r', 'l', 'r', ...(woken ? ['r' as const] : [])],
     ),
   );
   const why = new Map<string, number>();

@@ -333,7 +333,7 @@ test('random records in valid chunks: the analysis and the replay view never thr
         const d = new ReplayDriver(file, null, () => ({ kernel: 'k', backend: 'b', source: 'recording', generated: true, demo: false, selection: 'x' }), 1);
         const pub = new SnapshotPublisher(
           () => d.model,
-          { now: () => d.now, lost: () => 0, uptimeS: () => d.position / 1e9, replay: () => ({ positionS: d.position / 1e9, durationS: d.durationS, speed: 1, paused: false }) },
+          { now: () => d.now, lost: () => 0, uptimeS: () => d.position / 1e9, replay: () => ({ positionS: d.position / 1e9, durationS: d.durationS, speed: 1, paused: false, ended: d.atEnd }) },
           100,
           {},
         );

@@ -351,7 +351,7 @@ test('events: PgUp scrolls back and stays put, End follows again', async () => {
 test('every view at 80x24 fits: no line longer than 80, at most 23 lines', async () => {
   const snaps: Array<[string, TopSnapshot]> = [
     ['generated', fx.snapshot()],
-    ['all banners', fx.snapshot({ headerOver: { demo: true, lost: 5, replay: { positionS: 3, durationS: 9, speed: 0.5, paused: true }, metricsAddress: '127.0.0.1:9464' } })],
+    ['all banners', fx.snapshot({ headerOver: { demo: true, lost: 5, replay: { positionS: 3, durationS: 9, speed: 0.5, paused: true, ended: false }, metricsAddress: '127.0.0.1:9464' } })],
   ];
   for (const [name, snap] of snaps) {
     await withApp(snap, async (m) => {

@@ -186,7 +186,7 @@ test('header: DEMO, GENERATED, replay and PAUSED banners; lost highlighted', () 
 });
 
 test('every builder fits every width', () => {
-  const s = fx.snapshot({ headerOver: { demo: true, lost: 99, replay: { positionS: 1, durationS: 2, speed: 1, paused: true }, metricsAddress: '127.0.0.1:9464' } });
+  const s = fx.snapshot({ headerOver: { demo: true, lost: 99, replay: { positionS: 1, durationS: 2, speed: 1, paused: true, ended: false }, metricsAddress: '127.0.0.1:9464' } });
   for (const w of WIDTHS) {
     assertFits(headerRows({ header: s.header, width: w, paused: true, totals: { uffds: 4, faultsPerSec: 1e6, pending: 3 } }), w, 'header');
     assertFits([tabBarRow({ active: 'events', width: w, filter: 'a-very-long-filter-term,another' })], w, 'tabs');
