@@ -172,7 +172,9 @@ test('Prometheus scrapes serve: rate and histogram_quantile agree with the workl
     assert.equal(observed, truth.faults.total, 'every userfault has a total latency');
 
     // histogram_quantile: within the bucket holding it, against the workload's
-    // own latency (measured around each touch: 10 % apart at most, as in stat.test)
+    // own latency (measured around each touch: 10 % apart at most, as in
+    // stat.test), widened by 12.5 %: counting in the kernel, an `le` bound is
+    // exact to a kernel bucket's width (exporters/kernelLatencyMetric.ts)
     for (const [q, self] of [
       [0.5, truth.latency_ns.fault.p50],
       [0.99, truth.latency_ns.fault.p99],
@@ -181,7 +183,7 @@ test('Prometheus scrapes serve: rate and histogram_quantile agree with the workl
       const [lo, hi] = bucketOf(v);
       const s = self / 1e9;
       t.diagnostic(`p${q * 100}: prometheus ${v} s (bucket ${lo}..${hi}), workload ${s} s`);
-      assert.ok(lo <= s * 1.1 && s * 0.9 <= hi, `p${q * 100}: prometheus ${v} s in (${lo}, ${hi}], the workload measured ${s} s`);
+      assert.ok(lo <= s * 1.1 * 1.125 && (s * 0.9) / 1.125 <= hi, `p${q * 100}: prometheus ${v} s in (${lo}, ${hi}], the workload measured ${s} s`);
     }
 
     // the recording rules and alerts loaded and evaluate without error, on this data
