@@ -47,7 +47,7 @@ const dir = tmpDir();
 test('real runs: 200 µs handler delay exits 1 with JUnit/JSON/HTML written; the same runs exit 0', () => {
   const out = join(dir, 'out');
   mkdirSync(out);
-  const r = check({ baseline: d0, args: [d200], junit: join(out, 'j.xml'), json: join(out, 'v.json'), report: join(out, 'r.html') });
+  const r = check({ baseline: d0, args: [d200], junit: join(out, 'j.xml'), jsonOut: join(out, 'v.json'), report: join(out, 'r.html') });
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stdout, /REGRESSION/);
   const v = JSON.parse(readFileSync(join(out, 'v.json'), 'utf8')) as CheckResult;
