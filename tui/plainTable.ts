@@ -1,17 +1,17 @@
 // The fallback when stdout is not a terminal: a plain text table printed
 // periodically (no ANSI codes, no cursor movement), good for logs and pipes.
 import type { TopSnapshot } from '../src/view/topSnapshot.js';
-import { formatAgo, formatClock, formatCount, formatMiB, formatNs, formatSpeed, formatUptime, stripAnsi } from './format.js';
+import { formatAgo, formatClock, formatCount, formatMiB, formatNs, formatSpeed, formatUptime, stripAnsi, visibleWidth } from './format.js';
 import { demoBanner, ENGINE_KERNEL_LINE, GENERATED_BANNER } from './Header.js';
 import { markerEffect } from './TimelineView.js';
 import { stageShare } from './LatencyView.js';
 
 function table(header: string[], rows: string[][], right: boolean[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => [...(r[i] ?? '')].length)));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleWidth(r[i] ?? ''))));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => {
-        const pad = ' '.repeat(Math.max(0, widths[i]! - [...c].length));
+        const pad = ' '.repeat(Math.max(0, widths[i]! - visibleWidth(c)));
         return right[i] ? pad + c : i === cells.length - 1 ? c : c + pad;
       })
       .join('  ')

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
 import { fail, EXIT } from './errors.js';
 import { collect, collectPid, intArg, ringKiB, ringMiB, secondsArg } from './parse.js';
-import { resolveUapi, UapiOverrideError, DEFAULT_UAPI } from '../events/uapi.js';
-import { runDoctor, formatDoctor } from './doctor.js';
+import { resolveUapi, UapiOverrideError } from '../events/uapi.js';
+import { runDoctor, formatDoctor, formatUapiTable } from './doctor.js';
+import { checkWritable, jsonTarget, writeOut } from './outputFile.js';
 import { runRecord } from './record.js';
 import { DEFAULT_RING_MIB } from '../capture/liveCapture.js';
 import { runReport } from './report.js';
@@ -57,21 +58,21 @@ export function buildProgram(): Command {
   program
     .command('doctor')
     .description('check this host: kernel, BTF, tracefs, privileges, which backends load, uffd features')
-    .option('--json', 'machine-readable output')
+    .option('--json', 'print the report as JSON on stdout')
+    .option('--json-out <FILE>', 'write the report as JSON to FILE')
     .option('--uapi-table', 'print the uapi constant table (provisional entries marked)')
     .addOption(uapiOption())
-    .action((opts: { json?: boolean; uapiTable?: boolean; uapi?: string[] }) => {
+    .action((opts: { json?: boolean; jsonOut?: string; uapiTable?: boolean; uapi?: string[] }) => {
       const uapi = uapiFrom(opts);
       if (opts.uapiTable) {
-        for (const [k, v] of Object.entries(DEFAULT_UAPI)) {
-          const eff = uapi[k];
-          const over = eff !== v.value ? ` (overridden; default 0x${v.value.toString(16)})` : '';
-          process.stdout.write(`${k.padEnd(34)} 0x${eff.toString(16).padEnd(12)}${v.provisional ? ' PROVISIONAL' : ''}${over}  ${v.source}\n`);
-        }
+        process.stdout.write(formatUapiTable(uapi));
         return;
       }
+      const out = jsonTarget(opts);
+      checkWritable(out.file, 'doctor report');
       const r = runDoctor(uapi);
-      process.stdout.write((opts.json ? JSON.stringify(r, null, 2) : formatDoctor(r)) + '\n');
+      process.stdout.write((out.stdout ? JSON.stringify(r, null, 2) : formatDoctor(r)) + '\n');
+      if (out.file) writeOut(out.file, JSON.stringify(r, null, 2) + '\n', 'doctor report');
       process.exitCode = r.selectedBackend ? 0 : EXIT.ENVIRONMENT;
     });
 
@@ -130,10 +131,11 @@ export function buildProgram(): Command {
     .command('report')
     .description('summarize a recording: events per type, per uffd, per process, lost records, latencies')
     .argument('<FILE>', 'recording file')
-    .option('--json', 'the summary JSON (uffdscope.summary/1)')
+    .option('--json', 'print the summary JSON (uffdscope.summary/1) on stdout')
+    .option('--json-out <FILE>', 'write the summary JSON to FILE')
     .addOption(uapiOption())
-    .action(async (file: string, opts: { json?: boolean; uapi?: string[] }) => {
-      await runReport(file, { json: !!opts.json, uapi: uapiFrom(opts) });
+    .action(async (file: string, opts: { json?: boolean; jsonOut?: string; uapi?: string[] }) => {
+      await runReport(file, { ...jsonTarget(opts), uapi: uapiFrom(opts) });
     });
 
   program
@@ -199,13 +201,15 @@ export function buildProgram(): Command {
     .option('--runs <N>', 'traced runs of the command after --', intArg('--runs', 1, 100))
     .option('--junit <FILE>', 'JUnit XML: one test case per metric')
     .option('--report <FILE>', 'self-contained HTML report with latency CDFs')
-    .option('--json <FILE>', 'the verdict as JSON')
+    .option('--json [FILE]', 'print the verdict as JSON on stdout (the table goes to stderr); --json FILE is the deprecated spelling of --json-out FILE')
+    .option('--json-out <FILE>', 'write the verdict as JSON to FILE')
     .option('--budget <FILE>', 'thresholds per metric and kind (JSON or YAML)')
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(uapiOption())
     .argument('[args...]', 'CURRENT, or the command to run (after --)')
     .action(async (args: string[], o) => {
-      await runCheck({ ...o, args, uapi: uapiFrom(o) });
+      const out = jsonTarget(o);
+      await runCheck({ ...o, json: out.stdout, jsonOut: out.file, args, uapi: uapiFrom(o) });
     });
 
   program

@@ -7,7 +7,7 @@ import { captureOptions, type BackendChoice } from '../capture/captureOptions.js
 import { liveRecordingHeader } from '../capture/recordingHeader.js';
 import { RecordingWriter } from '../recording/writer.js';
 import type { Uapi } from '../events/uapi.js';
-import { UsageError, EXIT } from './errors.js';
+import { UsageError, EXIT, exitStatus } from './errors.js';
 
 export interface RecordOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -126,7 +126,7 @@ export async function runRecord(o: RecordOptions): Promise<SessionResult> {
       '\n',
   );
   if (result.commandExit && result.commandExit.code !== 0 && result.reason === 'command-exited') {
-    process.exitCode = result.commandExit.code ?? EXIT.CAPTURE;
+    process.exitCode = exitStatus(result.commandExit);
   }
   return result;
 }

@@ -1,4 +1,4 @@
-// `uffdscope report FILE [--json]`: the summary of a recording.
+// `uffdscope report FILE [--json] [--json-out FILE]`: the summary of a recording.
 import { forEachRecordedEvent, type RecordingRead } from '../source/recordingSource.js';
 import { RecordingFormatError } from '../recording/format.js';
 import { DecodeError } from '../events/decode.js';
@@ -7,6 +7,7 @@ import type { FaultRecord } from '../model/faultLifecycle.js';
 import { formatSummaryTable, type Summary } from '../stats/summary.js';
 import type { Uapi } from '../events/uapi.js';
 import { UsageError } from './errors.js';
+import { checkWritable, writeOut, type JsonTarget } from './outputFile.js';
 
 /** Lost-record figures from the recorder's last counters snapshot. */
 export function lostFrom(counters: Record<string, unknown> | null): { lost: number; lostByType: Record<string, number> } {
@@ -66,9 +67,11 @@ export function asInputError(file: string, e: unknown): Error {
   return e as Error;
 }
 
-export async function runReport(file: string, o: { json: boolean; uapi: Uapi }): Promise<void> {
+export async function runReport(file: string, o: JsonTarget & { uapi: Uapi }): Promise<void> {
+  checkWritable(o.file, 'summary JSON');
   const { summary, read } = analyzeRecording(file, o.uapi);
-  if (o.json) {
+  if (o.file) writeOut(o.file, JSON.stringify(summary, null, 2) + '\n', 'summary JSON');
+  if (o.stdout) {
     process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     return;
   }

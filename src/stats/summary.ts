@@ -6,6 +6,7 @@
 // that blocked, or were resolved through uffd, plus async ones), not every
 // fault in an armed VMA; every fault entry is in `faults.entries`.
 
+import stringWidth from 'string-width';
 import { EVENT_TYPES, uffdId } from '../events/types.js';
 import { FAULT_ENDS, type FaultEnd, type FaultKind, type LifecycleCounters } from '../model/faultLifecycle.js';
 import type { UffdRegistry } from '../model/uffdRegistry.js';
@@ -388,7 +389,8 @@ type Align = 'l' | 'r';
 /** Columns padded to their widest cell; numbers right-aligned by default. */
 export function textTable(header: string[], rows: string[][], align?: Align[], indent = '  '): string {
   const all = [header, ...rows];
-  const w = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  // widths in terminal cells: process names may hold wide characters
+  const w = header.map((_, i) => Math.max(...all.map((r) => stringWidth(r[i] ?? ''))));
   const al = align ?? header.map((_, i) => (i === 0 ? 'l' : 'r'));
   return all
     .map((r) =>
@@ -397,7 +399,8 @@ export function textTable(header: string[], rows: string[][], align?: Align[], i
         r
           .map((c, i) => {
             const s = c ?? '';
-            return al[i] === 'l' ? s.padEnd(w[i]) : s.padStart(w[i]);
+            const pad = ' '.repeat(w[i] - stringWidth(s));
+            return al[i] === 'l' ? s + pad : pad + s;
           })
           .join('  ')
       ).trimEnd(),
