@@ -213,10 +213,8 @@ export function overviewPageSize(height: number): number {
 export function rowDetail(r: UffdRow): string {
   const parts = [
     `${r.comm}/${r.pid}`,
-    `uffd ${r.id}`,
-    r.createdS === null ? 'created before tracing' : `created ${createdLabel(r.createdS)} after start`,
+    `uffd ${r.id} ${r.createdS === null ? 'created before tracing' : `created +${createdLabel(r.createdS)}`}${r.closed ? ' (closed)' : ''}`,
   ];
-  if (r.closed) parts.push('closed');
   parts.push(r.mode, `armed now ${formatMiB(r.armedMiB)}`, `${formatCount(r.faultsTotal)} faults`, `p50 ${formatNs(r.p50Ns)} p99 ${formatNs(r.p99Ns)}`, `handler ${r.handler || '-'}`);
   return parts.join(' · ');
 }

@@ -137,7 +137,7 @@ function rateLabel(max: number, width: number): string {
 
 export function timelineRows(p: TimelineViewProps): Row[] {
   const { timeline: t, lanes, width, height } = p;
-  const labelW = width >= 110 ? 24 : width >= 90 ? 20 : 17;
+  const labelW = width >= 110 ? 24 : width >= 90 ? 20 : 18;
   const cols = Math.max(10, width - labelW - 1);
   const rows: Row[] = [];
   const gutter = (text: string, style: Omit<Seg, 'text'> = {}) => seg(fit(text, labelW) + ' ', style);
@@ -196,12 +196,14 @@ export function timelineRows(p: TimelineViewProps): Row[] {
     .sort((a, b) => b.m.atS - a.m.atS);
   const room = height - rows.length;
   const list = shownMarkers.length > room ? shownMarkers.slice(0, Math.max(0, room - 1)) : shownMarkers;
+  const createdOf = (l: TimelineLane) => (l.createdS === null ? 'pre' : `+${createdLabel(l.createdS)}`);
+  const createdW = list.reduce((a, { lane }) => Math.max(a, createdOf(lane).length), 3);
   for (const { lane, m } of list) {
     const r: Row = [
       m.ok ? seg(OK_MARK, { color: 'green', bold: true }) : seg(REFUSED_MARK, { color: 'red', bold: true }),
       seg(' ' + fit(formatAgo(m.atS), 7, 'right') + '  '),
       seg(fit(fitLabel(lane.label, Math.min(18, labelW)), Math.min(18, labelW)) + ' '),
-      seg(fit(lane.createdS === null ? 'pre' : `+${createdLabel(lane.createdS)}`, 8) + ' ', { dim: true }),
+      seg(fit(createdOf(lane), createdW) + ' ', { dim: true }),
       seg(markerEffect(m, lane.spans), m.ok ? { color: 'green' } : { color: 'red' }),
       seg('  drain ', { dim: true }),
       seg(formatNs(m.latencyNs), { bold: true }),

@@ -36,7 +36,7 @@ export function renderPlain(s: TopSnapshot): string {
   ];
   if (h.replay) {
     parts.push(
-      `replay ${formatClock(h.replay.positionS)}/${formatClock(h.replay.durationS)} ${formatSpeed(h.replay.speed)}${h.replay.paused ? ' paused' : ''}`,
+      `replay ${formatClock(h.replay.positionS)}/${formatClock(h.replay.durationS)} ${formatSpeed(h.replay.speed)}${h.replay.ended ? ' ended' : h.replay.paused ? ' paused' : ''}`,
     );
   }
   if (h.paused) parts.push('display paused');

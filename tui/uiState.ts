@@ -35,6 +35,12 @@ export interface UiState {
   laneScroll: number;
   /** one-line feedback for the last key */
   message: string | undefined;
+  /**
+   * replay: the playback state the keys last asked for. The next key starts
+   * from it, not from the snapshot, which shows a request only on the next
+   * frame (`++` typed fast is two steps).
+   */
+  asked: { speed?: number; paused?: boolean };
 }
 
 export function initialUiState(view: ViewName = 'overview'): UiState {
@@ -52,6 +58,7 @@ export function initialUiState(view: ViewName = 'overview'): UiState {
     anchor: null,
     laneScroll: 0,
     message: undefined,
+    asked: {},
   };
 }
 
@@ -258,7 +265,11 @@ export function reduceKey(prev: UiState, input: string, key: KeyInfo, ctx: KeyCo
   // replay
   if (replay) {
     if (input === ' ' || input === 'p') {
-      if (ctx.can.setPaused) effects.push({ type: 'setPaused', paused: !replay.paused });
+      if (ctx.can.setPaused) {
+        const paused = !(ui.asked.paused ?? replay.paused);
+        effects.push({ type: 'setPaused', paused });
+        ui.asked = { ...ui.asked, paused };
+      }
       else ui.message = 'this source cannot pause';
       return done();
     }
@@ -268,9 +279,10 @@ export function reduceKey(prev: UiState, input: string, key: KeyInfo, ctx: KeyCo
       return done();
     }
     if (input === '+' || input === '=' || input === '-' || input === '_') {
-      const x = nextSpeed(replay.speed, input === '+' || input === '=' ? 1 : -1);
+      const x = nextSpeed(ui.asked.speed ?? replay.speed, input === '+' || input === '=' ? 1 : -1);
       if (ctx.can.setSpeed) {
         effects.push({ type: 'setSpeed', x });
+        ui.asked = { ...ui.asked, speed: x };
         ui.message = `speed ${formatSpeed(x)}`;
       } else ui.message = 'this source cannot change speed';
       return done();

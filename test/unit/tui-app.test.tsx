@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { render } from 'ink-testing-library';
+import { KEY, assertFits80x24, sleep, withMounted, type Mounted } from './inkHarness.js';
 import * as fx from '../fixtures/tui/fixtures.js';
 import { App } from '../../tui/App.js';
 import { StaticSnapshotSource, type SnapshotSource } from '../../tui/snapshotSource.js';
@@ -11,77 +12,8 @@ import { runTui } from '../../tui/run.js';
 import { stripAnsi, visibleWidth } from '../../tui/format.js';
 import type { TopSnapshot } from '../../src/view/topSnapshot.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const KEY = {
-  enter: '\r',
-  esc: '\u001B',
-  tab: '\t',
-  shiftTab: '\u001B[Z',
-  up: '\u001B[A',
-  down: '\u001B[B',
-  right: '\u001B[C',
-  left: '\u001B[D',
-  pageUp: '\u001B[5~',
-  pageDown: '\u001B[6~',
-  ctrlC: '\u0003',
-  backspace: '\u007F',
-};
-
-interface Mounted {
-  src: StaticSnapshotSource;
-  frame(): string;
-  press(...keys: string[]): Promise<void>;
-  waitFor(pred: (frame: string) => boolean, what: string): Promise<string>;
-  quits(): number;
-  unmount(): void;
-}
-
-async function mount(snap: TopSnapshot, size: { columns?: number; rows?: number } = {}, source?: StaticSnapshotSource): Promise<Mounted> {
-  const src = source ?? new StaticSnapshotSource(snap);
-  let quits = 0;
-  const inst = render(<App source={src} onQuit={() => quits++} frameMs={5} columns={size.columns ?? 80} rows={size.rows ?? 24} />);
-  const frame = () => stripAnsi(inst.lastFrame() ?? '');
-  const m: Mounted = {
-    src,
-    frame,
-    async press(...keys) {
-      for (const k of keys) {
-        inst.stdin.write(k);
-        await sleep(k === KEY.esc ? 15 : 5); // a lone ESC is flushed on the next tick
-      }
-      await sleep(20);
-    },
-    async waitFor(pred, what) {
-      // Generous: a loaded 2-core machine can stall a frame for a while.
-      for (let i = 0; i < 1000; i++) {
-        const f = frame();
-        if (pred(f)) return f;
-        await sleep(5);
-      }
-      assert.fail(`timed out waiting for ${what}; last frame:\n${frame()}`);
-    },
-    quits: () => quits,
-    unmount: () => inst.unmount(),
-  };
-  await m.waitFor((f) => f.includes('uffdscope'), 'first frame');
-  await sleep(15); // let the input effects subscribe before the first key
-  return m;
-}
-
-async function withApp(snap: TopSnapshot, fn: (m: Mounted) => Promise<void>, size?: { columns?: number; rows?: number }) {
-  const m = await mount(snap, size);
-  try {
-    await fn(m);
-  } finally {
-    m.unmount();
-  }
-}
-
-function assertFits80x24(f: string, what: string) {
-  const lines = f.split('\n');
-  assert.ok(lines.length <= 23, `${what}: ${lines.length} lines (24 rows keep one spare)`);
-  for (const l of lines) assert.ok(visibleWidth(l) <= 80, `${what}: line of ${visibleWidth(l)}: ${l}`);
+async function withApp(snap: TopSnapshot, fn: (m: Mounted<StaticSnapshotSource>) => Promise<void>, size?: { columns?: number; rows?: number }) {
+  await withMounted(new StaticSnapshotSource(snap), fn, size);
 }
 
 test('overview renders the uffd table with the fixture numbers', async () => {
@@ -94,7 +26,7 @@ test('overview renders the uffd table with the fixture numbers', async () => {
     assert.match(f, /^›firecracker\/4242 +…103a4c000 +- sync +2G +12\.5k +18\.4µs +412µs +3$/m);
     assert.match(f, /^ qemu-system-x86\/3117 +…10badd800 +- async +8G +3\.4k +2\.1µs +9\.8µs +0$/m);
     assert.match(f, /^ criu\/5120 +…1deadbe00 +- sync +512M +0 +- +- +0$/m);
-    assert.match(f, /^ firecracker\/4242 · uffd 0xffff888103a4c000 · created before tracing · sync ·\n  armed now 2G · 900k faults · p50 18\.4µs p99 412µs · handler fc_uffd\/4250$/m);
+    assert.match(f, /^ firecracker\/4242 · uffd 0xffff888103a4c000 created before tracing · sync ·\n  armed now 2G · 900k faults · p50 18\.4µs p99 412µs · handler fc_uffd\/4250$/m);
     assert.match(f, / 1 Overview {3}2 Latency {3}3 Timeline {3}4 Events/);
   });
 });
@@ -314,13 +246,17 @@ test('replay: space, ←/→ and +/- drive the source; the header shows position
   const snap = fx.replaySnapshot();
   await withApp(snap, async (m) => {
     assert.match(m.frame(), /REPLAY 0:12\.5 \/ 1:00\.0 .*speed 2x +PLAYING/);
-    await m.press(' ', KEY.left, KEY.right, '+', '-');
+    // each key starts from what the one before asked for, not from the (static) snapshot
+    await m.press(' ', KEY.left, KEY.right, '+', '-', '++', ' ');
     assert.deepEqual(m.src.calls, [
       ['setPaused', true],
       ['seek', -5],
       ['seek', 5],
       ['setSpeed', 4],
-      ['setSpeed', 1],
+      ['setSpeed', 2],
+      ['setSpeed', 4],
+      ['setSpeed', 8],
+      ['setPaused', false],
     ]);
     m.src.set(fx.replaySnapshot(true));
     await m.waitFor((f) => /speed 2x +PAUSED/.test(f), 'replay paused');
