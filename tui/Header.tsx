@@ -10,6 +10,9 @@ import { Line } from './Line.js';
 
 export const GENERATED_BANNER = 'GENERATED DATA — simulated, not captured from a kernel';
 
+/** What the kernel-counting engine shows, and what needs --per-fault. */
+export const ENGINE_KERNEL_LINE = 'counted in the kernel: faults, latency and stages per uffd; per-fault events need --per-fault';
+
 export function demoBanner(selection: string): string {
   const m = /scenario[\s=:]+([\w-]+)/.exec(selection);
   const scenario = m ? m[1] : 'mixed';
@@ -89,6 +92,10 @@ export function headerRows({ header: h, width, paused, totals }: HeaderProps): R
   const right: Row = h.metricsAddress ? [seg('metrics ', { dim: true }), seg(h.metricsAddress)] : [];
   rows.push(right.length > 0 ? spread(stats, right, width) : stats);
 
+  if (h.engine === 'kernel') rows.push([seg(ENGINE_KERNEL_LINE, { dim: true })]);
+  if (h.notice) {
+    for (const l of wordWrap(h.notice, width - 2)) rows.push([seg(' ' + l, { color: 'yellow' })]);
+  }
   if (h.demo) {
     for (const l of wordWrap(demoBanner(h.selection), width - 2)) {
       rows.push(padRow([seg(' ' + l, { bold: true, color: 'black', bg: 'yellow' })], width, { bg: 'yellow' }));

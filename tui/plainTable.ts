@@ -2,7 +2,7 @@
 // periodically (no ANSI codes, no cursor movement), good for logs and pipes.
 import type { TopSnapshot } from '../src/view/topSnapshot.js';
 import { formatAgo, formatClock, formatCount, formatMiB, formatNs, formatSpeed, formatUptime, stripAnsi } from './format.js';
-import { demoBanner, GENERATED_BANNER } from './Header.js';
+import { demoBanner, ENGINE_KERNEL_LINE, GENERATED_BANNER } from './Header.js';
 import { markerEffect } from './TimelineView.js';
 import { stageShare, uffdLabel } from './LatencyView.js';
 import { createdLabel } from './OverviewView.js';
@@ -41,6 +41,8 @@ export function renderPlain(s: TopSnapshot): string {
   }
   if (h.paused) parts.push('display paused');
   out.push(parts.join('  '));
+  if (h.engine === 'kernel') out.push(ENGINE_KERNEL_LINE);
+  if (h.notice) out.push(h.notice);
   if (h.demo) out.push(demoBanner(h.selection));
   if (h.generated || h.source === 'generated') out.push(GENERATED_BANNER);
 

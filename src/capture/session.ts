@@ -4,7 +4,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LiveCapture, CaptureError, type CaptureOptions, type LostCounts, type CaptureInfo } from './liveCapture.js';
-import type { UffdWaitStats } from '../stats/inKernelStats.js';
+import type { RawUffdStats } from '../native/addon.js';
 
 export type StopReason = 'command-exited' | 'duration' | 'signal' | 'stopped';
 
@@ -28,7 +28,7 @@ export interface SessionResult {
   commandExit: { code: number | null; signal: NodeJS.Signals | null } | null;
   commandPid?: number;
   /** with capture.inKernelStats: the kernel's statistics at the end, per uffd */
-  uffdStats?: UffdWaitStats[];
+  uffdStats?: RawUffdStats[];
 }
 
 /** Why `cmd` cannot be exec'ed (the way `sh -c 'exec "$@"'` looks it up), or null. */

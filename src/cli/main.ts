@@ -74,9 +74,10 @@ export function buildProgram(): Command {
 
   program
     .command('top')
-    .description('live terminal UI: uffds, fault rates, latency, sync/async timeline (runs the bundled workload when nothing else uses userfaultfd)')
+    .description('live terminal UI: uffds, fault rates, latency, sync/async timeline (the kernel counts; --demo runs the bundled workload)')
     .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
     .option('--demo', 'run and trace the bundled workload (mixed scenario, looping)')
+    .option('--per-fault', 'stream every fault through the lifecycle model instead of counting in the kernel (costs the host more)')
     .option('-d, --duration <S>', 'stop capturing after S seconds', secondsArg)
     .option('-i, --interval <S>', 'table period when stdout is not a terminal', secondsArg, 2)
     .option('--metrics <ADDR>', 'also serve OpenMetrics on ADDR (e.g. 127.0.0.1:9465)')
@@ -137,13 +138,15 @@ export function buildProgram(): Command {
     .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
     .option('-i, --interval <S>', 'also print the table every S seconds', secondsArg)
     .option('--json-out <FILE>', 'write the summary JSON here')
-    .option('--in-kernel', 'count faults and histogram waits in the kernel: the cheapest way to watch a busy VMM (per uffd: faults, blocked, wait percentiles; no stages, timeline or per-fault events)')
+    .option('--per-fault', 'stream every fault through the lifecycle model instead of counting in the kernel (costs the host more; adds per-fault detail: incomplete faults, per-uffd ioctl latency)')
+    .addOption(new Option('--in-kernel', 'deprecated: counting in the kernel is the default').hideHelp())
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(backendOption())
     .addOption(hooksOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
     .action(async (command: string[], opts) => {
+      if (opts.inKernel) process.stderr.write('uffdscope: --in-kernel is the default now; the flag will go away\n');
       await runStat({ ...opts, command, uapi: uapiFrom(opts) });
     });
 
@@ -165,6 +168,12 @@ export function buildProgram(): Command {
     .option('--listen <ADDR>', 'address to listen on (HOST:PORT, [V6]:PORT or PORT)', '127.0.0.1:9465')
     .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
     .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
+    .option('--linger <S>', 'after the command exits, serve its final values S more seconds (default: until Ctrl-C)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0 || n > 86400) throw new InvalidArgumentError(`--linger takes seconds from 0 to 86400, got "${v}"`);
+      return n;
+    })
+    .option('--per-fault', 'stream every fault through the lifecycle model instead of counting in the kernel (costs the host more)')
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(backendOption())
     .addOption(hooksOption())

@@ -11,6 +11,8 @@ import { bitNames, errnoName, type Uapi } from '../events/uapi.js';
 import type { UffdInfo } from '../model/uffdRegistry.js';
 import { createdAfterS, parseUffdKey } from '../model/uffdIdentity.js';
 import { matchesFilter } from './processFilter.js';
+import type { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
+import { emptyStages, kernelLatency, kernelRowFigures, kernelUffdKey } from './kernelFigures.js';
 import type {
   LatencyView,
   LogLine,
@@ -23,7 +25,7 @@ import type {
   UffdRow,
 } from './topSnapshot.js';
 
-export type HeaderInfo = Pick<TopHeader, 'kernel' | 'backend' | 'source' | 'generated' | 'demo' | 'selection' | 'metricsAddress'>;
+export type HeaderInfo = Pick<TopHeader, 'kernel' | 'backend' | 'source' | 'generated' | 'demo' | 'selection' | 'metricsAddress' | 'engine' | 'notice'>;
 
 export interface TopModelOptions {
   /** seconds of history in the timeline and sparklines */
@@ -78,6 +80,11 @@ export class TopModel {
   filter = '';
   /** the uffd the latency view is about: a uffdKey, or a context address (its newest uffd) */
   selectedUffd: string | null = null;
+  /** in-kernel statistics (top's default engine): rows, lanes and latency
+   *  take their figures from here instead of from per-fault records */
+  private kernel: KernelStatsTracker | null = null;
+  /** process names seen in events, for uffds only the kernel counted */
+  private readonly comms = new Map<number, string>();
 
   constructor(
     private readonly uapi: Uapi,
@@ -104,6 +111,20 @@ export class TopModel {
     });
   }
 
+  /** Figures from the kernel's counts from now on (see `kernel`). */
+  attachKernel(t: KernelStatsTracker): void {
+    this.kernel = t;
+  }
+
+  /** A process's name as the streamed events gave it. */
+  processName(pid: number): string | undefined {
+    return this.comms.get(pid);
+  }
+
+  get countsInKernel(): boolean {
+    return this.kernel !== null;
+  }
+
   /** Header facts known only once the capture is open (the backend auto chose). */
   setHeader(h: Partial<HeaderInfo>): void {
     this.header = { ...this.header, ...h };
@@ -122,6 +143,7 @@ export class TopModel {
     if (e.ts > this.lastTs) this.lastTs = e.ts;
     this.eventsTotal++;
     this.eventRate.add(e.ts);
+    if (e.comm) this.comms.set(e.pid, e.comm);
     this.analysis.push(e);
     this.logEvent(e);
   }
@@ -218,7 +240,23 @@ export class TopModel {
       else this.figures.delete(u.key);
     }
     const closed = (u: UffdInfo) => u.closedTs !== undefined && u.lastTs <= u.closedTs;
+    const kernel = this.kernel;
+    const name = (pid: number) => this.comms.get(pid);
     const rows: UffdRow[] = infos.map((u) => {
+      if (kernel) {
+        const k = kernel.get(u.id, BigInt(u.createdTs ?? 0));
+        return {
+          id: u.idHex,
+          key: u.key,
+          createdS: createdAfterS(u.createdTs ?? null, start),
+          closed: closed(u),
+          pid: u.ownerPid ?? k?.pid ?? 0,
+          comm: u.ownerComm ?? (k ? name(k.pid) : undefined) ?? '?',
+          mode: k && k.lastFaultTsNs > 0n && u.modeHistory.length === 0 ? registry.modeOf(k.ctxFeatures) : u.mode,
+          armedMiB: Number(u.armedBytes) / (1 << 20),
+          ...kernelRowFigures(k, kernel, nowSec, Math.min(this.windowS, 30), name),
+        };
+      }
       const fig = this.figures.get(u.key);
       const total = fig?.latency.get('total');
       const series = fig ? fig.rate.series(this.windowS) : [];
@@ -247,6 +285,25 @@ export class TopModel {
         rateHistory: history,
       };
     });
+    if (kernel) {
+      // uffds the kernel counted that no streamed event named (made before tracing began)
+      const known = new Set(rows.map((r) => r.key));
+      for (const k of kernel.all()) {
+        const key = kernelUffdKey(k);
+        if (known.has(key)) continue;
+        rows.push({
+          id: `0x${k.uffd.toString(16)}`,
+          key,
+          createdS: k.createdNs > 0n ? createdAfterS(Number(k.createdNs), start) : null,
+          closed: false,
+          pid: k.pid,
+          comm: name(k.pid) ?? '?',
+          mode: registry.modeOf(k.ctxFeatures),
+          armedMiB: 0,
+          ...kernelRowFigures(k, kernel, nowSec, Math.min(this.windowS, 30), name),
+        });
+      }
+    }
     // the cap keeps filter matches, then open uffds, then the busiest
     const f = this.filter;
     const rank = (r: UffdRow) => (matchesFilter(f, r.comm, r.pid) ? 0 : 2) + (r.closed ? 1 : 0);
@@ -254,15 +311,21 @@ export class TopModel {
     rows.splice(this.maxRows);
 
     const sel = this.selected(infos);
-    const stages: StageHistograms = sel ? (this.figures.get(sel.key)?.latency ?? new StageHistograms()) : this.analysis.stats.latency;
-    const latency: LatencyView = {
-      selected: sel ? sel.key : 'all',
-      buckets: stages.get('total').log2Buckets().map((b) => ({ lowNs: b.lo, highNs: b.hi, count: b.count })),
-      total: stage(stages.get('total')),
-      queue: stage(stages.get('queue')),
-      service: stage(stages.get('service')),
-      wake: stage(stages.get('wake')),
-    };
+    let latency: LatencyView;
+    if (kernel) {
+      const k = sel ? kernel.get(sel.id, BigInt(sel.createdTs ?? 0)) : undefined;
+      latency = kernelLatency(sel ? (k?.stages ?? emptyStages()) : kernel.totals().stages, sel ? sel.key : 'all');
+    } else {
+      const stages: StageHistograms = sel ? (this.figures.get(sel.key)?.latency ?? new StageHistograms()) : this.analysis.stats.latency;
+      latency = {
+        selected: sel ? sel.key : 'all',
+        buckets: stages.get('total').log2Buckets().map((b) => ({ lowNs: b.lo, highNs: b.hi, count: b.count })),
+        total: stage(stages.get('total')),
+        queue: stage(stages.get('queue')),
+        service: stage(stages.get('service')),
+        wake: stage(stages.get('wake')),
+      };
+    }
 
     const windowStart = now - this.windowS * 1e9;
     const inWindow = (u: UffdInfo) => u.modeSwitches.filter((m) => m.ts >= windowStart && m.ts <= now);
@@ -302,7 +365,7 @@ export class TopModel {
         latencyNs: m.latencyNs ?? 0,
         woken: m.woken,
       }));
-      const ring = this.figures.get(u.key)?.rate;
+      const ring = kernel ? kernel.rate(u.id, BigInt(u.createdTs ?? 0)) : this.figures.get(u.key)?.rate;
       const rate: number[] = [];
       for (let s = nowSec - this.windowS + 1; s <= nowSec; s++) rate.push(ring ? ring.at(s * 1e9) : 0);
       lanes.push({

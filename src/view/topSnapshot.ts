@@ -24,6 +24,11 @@ export interface TopHeader {
   /** display paused with `p` (capture continues) */
   paused: boolean;
   metricsAddress?: string;
+  /** who counts the faults: the kernel (rows and latency from BPF maps, no
+   *  per-fault events) or every fault streamed through the model */
+  engine?: 'kernel' | 'per-fault';
+  /** one line the user should read (nothing to show yet, say) */
+  notice?: string;
 }
 
 export interface UffdRow {

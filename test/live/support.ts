@@ -79,7 +79,7 @@ export interface WorkloadTruth {
   ioctls: Record<string, { count: number; errors: number }>;
   reads: { count: number; bytes: number };
   mode_switches: Array<{ enable: number; disable: number; result: number; errno: string | null; latency_ns: number }>;
-  latency_ns: { fault: { count: number; p50: number; p90: number; p99: number; max: number } };
+  latency_ns: { fault: { count: number; p50: number; p90: number; p99: number; max: number; mean: number } };
 }
 
 export function readTruth(path: string): WorkloadTruth {

@@ -87,7 +87,7 @@ function counters(huProduced: number, huLost: number): NativeCounters {
   produced[C.USCOPE_REC_HU] = huProduced;
   lost[C.USCOPE_REC_HU] = huLost;
   return {
-    perCpu: [{ produced, lost, vmaLookupFailed: 0, stackFailed: 0, msgsTruncated: 0, inflightDropped: 0 }],
+    perCpu: [{ produced, lost, vmaLookupFailed: 0, stackFailed: 0, msgsTruncated: 0, inflightDropped: 0, fastIoctls: new Array(C.USCOPE_FAST_IOCTL_NRS).fill(0) }],
     delivered: 10 - 1 + huProduced - huLost,
     discardedAtClose: 0,
   };
