@@ -107,7 +107,8 @@ export function headerRows({ header: h, width, paused, totals }: HeaderProps): R
     }
   }
   if (h.replay) rows.push(replayRow(h.replay, width));
-  if (paused || h.paused) {
+  // a replay's pause is playback's, shown on its own row: the display is not frozen
+  if (paused || (h.paused && !h.replay)) {
     rows.push(
       padRow(
         [seg(' PAUSED', { bold: true, color: 'black', bg: 'yellow' }), seg(h.replay ? ' — display frozen · p resumes' : ' — display frozen, capture continues · p resumes', { color: 'black', bg: 'yellow' })],
@@ -120,7 +121,11 @@ export function headerRows({ header: h, width, paused, totals }: HeaderProps): R
 }
 
 function replayRow(r: NonNullable<TopHeader['replay']>, width: number): Row {
-  const state = r.paused ? seg(' PAUSED ', { bold: true, color: 'black', bg: 'yellow' }) : seg(' PLAYING ', { bold: true, color: 'black', bg: 'green' });
+  const state = r.ended
+    ? seg(' ENDED ', { bold: true, color: 'white', bg: 'blue' })
+    : r.paused
+      ? seg(' PAUSED ', { bold: true, color: 'black', bg: 'yellow' })
+      : seg(' PLAYING ', { bold: true, color: 'black', bg: 'green' });
   const head: Row = [
     seg('REPLAY ', { bold: true, color: 'blue' }),
     seg(`${formatClock(r.positionS)} / ${formatClock(r.durationS)}`),
@@ -129,7 +134,7 @@ function replayRow(r: NonNullable<TopHeader['replay']>, width: number): Row {
     seg(' '),
     state,
   ];
-  const hints = ' space pause · ←/→ 5s · +/- speed';
+  const hints = r.ended ? ' ← seeks back · q quits' : ' space pause · ←/→ 5s · +/- speed';
   const used = head.reduce((a, s) => a + [...s.text].length, 0);
   const barW = Math.min(30, width - used - hints.length - 4);
   const row: Row = [...head];

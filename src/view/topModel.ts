@@ -314,8 +314,11 @@ export class TopModel {
     const sel = this.selected(infos);
     let latency: LatencyView;
     if (kernel) {
-      const k = sel ? kernel.get(sel.id, BigInt(sel.createdTs ?? 0)) : undefined;
-      latency = kernelLatency(sel ? (k?.stages ?? emptyStages()) : kernel.totals().stages, sel ? sel.key : 'all');
+      // a row only the kernel counted has no registry entry: its key names it
+      const id = sel ? { ctx: sel.id, createdNs: sel.createdTs ?? null } : this.selectedUffd !== null ? parseUffdKey(this.selectedUffd) : null;
+      const k = id ? kernel.get(id.ctx, BigInt(id.createdNs ?? 0)) : undefined;
+      const key = sel ? sel.key : k ? kernelUffdKey(k) : null;
+      latency = kernelLatency(key !== null ? (k?.stages ?? emptyStages()) : kernel.totals().stages, key ?? 'all');
     } else {
       const stages: StageHistograms = sel ? (this.figures.get(sel.key)?.latency ?? new StageHistograms()) : this.analysis.stats.latency;
       latency = {
