@@ -185,6 +185,7 @@ export function buildProgram(): Command {
     .option('--report <FILE>', 'self-contained HTML report with latency CDFs')
     .option('--json <FILE>', 'the verdict as JSON')
     .option('--budget <FILE>', 'thresholds per metric and kind (JSON or YAML)')
+    .option('--allow-damaged', 'compare damaged recordings (what could be read) instead of refusing them')
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(uapiOption())
     .argument('[args...]', 'CURRENT, or the command to run (after --)')
