@@ -360,7 +360,8 @@ function readChunkAt(fd: number, pos: number, size: number, hdr: Buffer): GoodCh
   return { chunk: { kind, count, payload, offset: pos, firstTsNs }, end, trailer, counters };
 }
 
-const SCAN_WINDOW = 1 << 20;
+/** Bytes read ahead at a time when looking for the next chunk after damage (the most one resync reads past it). */
+export const SCAN_WINDOW = 64 * 1024;
 const CHUNK_MAGIC_BYTES = Buffer.from([0x43, 0x48, 0x4e, 0x4b]); // CHUNK_MAGIC, little-endian
 
 /**
