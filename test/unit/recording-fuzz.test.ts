@@ -38,6 +38,7 @@ import { crc32, recordsProblem } from '../../src/recording/format.js';
 import { decodeRecords } from '../../src/events/decode.js';
 import { resolveUapi } from '../../src/events/uapi.js';
 import { projectRoot } from '../../src/paths.js';
+import { rechunk } from '../fixtures/recordings/rechunk.js';
 
 // thousands of small files: in memory where the host has a tmpfs
 const tmp = fs.mkdtempSync(path.join(isWritableDir('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'uscope-fuzz-'));
@@ -143,16 +144,9 @@ const synthetic = (() => {
 // file has many chunks to lose or keep.
 const mixed = (() => {
   const src = path.join(projectRoot, 'test', 'fixtures', 'recordings', 'mixed.uscope');
-  const all = readAllRecords(src);
   const f = path.join(tmp, 'mixed-4k.uscope');
-  const w = RecordingWriter.create(f, all.header, { chunkBytes: 4096, flushIntervalMs: 60_000 });
-  for (let off = 0; off < all.records.length; ) {
-    const size = all.records.readUInt16LE(off + 2);
-    w.append(all.records.subarray(off, off + size), 1);
-    off += size;
-  }
-  w.writeCounters(all.status.counters ?? {});
-  w.close({ ...all.status.trailer!, events: undefined });
+  rechunk(src, f, 4096);
+  const all = readAllRecords(src);
   const o = original('mixed', f);
   assert.equal(o.events.reduce((a, b) => a + b, 0), all.count, 'every record of the fixture decodes to an event');
   assert.ok(o.chunks.length > 50, `mixed: ${o.chunks.length} chunks`);
