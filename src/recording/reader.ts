@@ -322,7 +322,7 @@ function readChunkAt(fd: number, pos: number, size: number, hdr: Buffer): GoodCh
   const payloadEnd = pos + CHUNK_HEADER_SIZE + len;
   if (payloadEnd > size) return bad(`chunk cut short (${size - pos - CHUNK_HEADER_SIZE} of ${len} payload bytes present)`);
   // A dedicated ArrayBuffer per chunk: consumers may keep payloads.
-  const payload = new Uint8Array(len);
+  const payload = Buffer.allocUnsafeSlow(len);
   if (readFully(fd, payload, pos + CHUNK_HEADER_SIZE) < len) return bad('chunk cut short while reading');
   const pcrc = crc32(payload);
   if (pcrc !== hdr.readUInt32LE(CH.payloadCrc)) {

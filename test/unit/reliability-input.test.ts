@@ -560,7 +560,7 @@ test('check refuses a damaged recording (exit 2, one line naming it and --allow-
   assert.match(ok.stdout, /check-damaged\.uscope: damaged \(1 byte range skipped .*\); compared anyway \(--allow-damaged\)/);
 });
 
-test('check: bad summary and budget files', { timeout: 60_000 }, async (t) => {
+test('check: bad summary and budget files', { timeout: 180_000 }, async (t) => {
   // (main.js runs the CLI when imported: ask the CLI itself)
   const help = await runCli(['check', '--help']);
   assert.equal(help.code, 0, help.stderr);
