@@ -533,7 +533,7 @@ test('no privileges (user nobody): record, stat, top exit 3 with one line naming
 
 // ---------------------------------------------------------------- check
 
-test('check refuses a damaged recording (exit 2, one line naming it and --allow-damaged); with --allow-damaged it compares and warns', { timeout: 90_000 }, async (t) => {
+test('check refuses a damaged recording (exit 2, one line naming it and --allow-damaged); with --allow-damaged it compares and warns', { timeout: 90_000 }, async () => {
   assert.ok(simBytes, 'setup ran');
   // in 4 KiB chunks, so that a flip costs one of many
   const bad = p('check-damaged.uscope');
@@ -560,7 +560,7 @@ test('check refuses a damaged recording (exit 2, one line naming it and --allow-
   assert.match(ok.stdout, /check-damaged\.uscope: damaged \(1 byte range skipped .*\); compared anyway \(--allow-damaged\)/);
 });
 
-test('check: bad summary and budget files', { timeout: 180_000 }, async (t) => {
+test('check: bad summary and budget files', { timeout: 180_000 }, async () => {
   // (main.js runs the CLI when imported: ask the CLI itself)
   const help = await runCli(['check', '--help']);
   assert.equal(help.code, 0, help.stderr);
