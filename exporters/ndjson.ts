@@ -137,6 +137,8 @@ function genericFields(o: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
 /** Streams NDJSON lines to a file descriptor in large writes. */
 export class NdjsonWriter {
   private parts: string[] = [];
@@ -166,7 +168,15 @@ export class NdjsonWriter {
     if (this.parts.length === 0) return;
     const b = Buffer.from(this.parts.join(''), 'utf8');
     let off = 0;
-    while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
+    while (off < b.length) {
+      try {
+        off += writeSync(this.fd, b, off, b.length - off);
+      } catch (e) {
+        // stdout may be a non-blocking pipe (-o - | consumer): wait for the reader to drain it
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        Atomics.wait(pause, 0, 0, 1);
+      }
+    }
     this.bytes += b.length;
     this.parts = [];
     this.size = 0;

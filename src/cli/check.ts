@@ -39,6 +39,8 @@ export interface CheckOptions {
   /** the verdict JSON to this file */
   jsonOut?: string;
   budget?: string;
+  /** compare damaged recordings instead of refusing them (exit 2) */
+  allowDamaged?: boolean;
   ringBufferMb?: number;
   uapi: Uapi;
   /** where the table goes (stdout by default) */
@@ -96,7 +98,7 @@ export async function executeCheck(o: CheckOptions): Promise<CheckOutcome> {
   if (o.baseline === undefined) {
     throw new UsageError('missing --baseline BASE (a recording, a summary JSON or a directory of runs); make one with --save-baseline DIR -- CMD');
   }
-  const load = { uapi: o.uapi, reservoir: budget.reservoir, seed: budget.seed };
+  const load = { uapi: o.uapi, reservoir: budget.reservoir, seed: budget.seed, allowDamaged: o.allowDamaged, warn: (line: string) => log(`uffdscope: ${line}`) };
   // the baseline first: a bad one fails before any command runs
   const base = loadSide('baseline', o.baseline, load);
 

@@ -204,6 +204,7 @@ export function buildProgram(): Command {
     .option('--json [FILE]', 'print the verdict as JSON on stdout (the table goes to stderr); --json FILE is the deprecated spelling of --json-out FILE')
     .option('--json-out <FILE>', 'write the verdict as JSON to FILE')
     .option('--budget <FILE>', 'thresholds per metric and kind (JSON or YAML)')
+    .option('--allow-damaged', 'compare damaged recordings (what could be read) instead of refusing them')
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(uapiOption())
     .argument('[args...]', 'CURRENT, or the command to run (after --)')

@@ -1,7 +1,7 @@
 // `uffdscope replay FILE [--speed X]`: the top UI driven by a recording.
 import { ReplayDriver, replayHeader, replayPublisher } from '../view/replayDriver.js';
 import type { Uapi } from '../events/uapi.js';
-import { asInputError } from './report.js';
+import { asInputError, warnRecording } from './report.js';
 
 export interface ReplayOptions {
   speed: number;
@@ -21,7 +21,9 @@ export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
   } catch (e) {
     throw asInputError(file, e);
   }
-  const lost = Number((driver.rec.status().counters as { lostTotal?: number } | null)?.lostTotal ?? 0) || 0;
+  const status = driver.rec.status();
+  warnRecording(file, status);
+  const lost = Number((status.counters as { lostTotal?: number } | null)?.lostTotal ?? 0) || 0;
   const frameMs = 100;
   const pub = replayPublisher(driver, lost, frameMs);
   let damaged: Error | null = null;
@@ -45,6 +47,8 @@ export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
       }
       const { runTui } = await import('../../tui/run.js');
       await runTui(pub);
+      // the UI has drawn over the warning: say it again where it stays
+      warnRecording(file, status);
     } else {
       // Not a terminal: play to the end as fast as it reads, then one table.
       try {

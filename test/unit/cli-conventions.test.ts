@@ -69,7 +69,7 @@ test('report: --json prints the summary on stdout, --json-out FILE writes it and
   assert.match(toFile.stdout, /^recording {2}/m, 'the table on stdout');
   assert.equal(toFile.stderr, '');
   const noDir = await runCli(['report', rec, '--json-out', join(dir, 'no', 'such', 'dir.json')]);
-  assertOneLineError(t, noDir, 2, /no such directory/, 'report --json-out into a missing directory');
+  assertOneLineError(noDir, 2, /no such directory/, 'report --json-out into a missing directory');
 });
 
 test('check: --json prints the verdict alone on stdout, --json-out FILE writes it; --json FILE still works, with a note', async (t) => {
@@ -94,12 +94,12 @@ test('check: --json prints the verdict alone on stdout, --json-out FILE writes i
   assert.match(oldSpelling.stdout, /^uffdscope check: pass/);
 
   const both = await runCli(['check', '--baseline', rec, '--json', old, '--json-out', file, rec]);
-  assertOneLineError(t, both, 2, /give the file once, with --json-out FILE/, 'check --json FILE --json-out FILE');
+  assertOneLineError(both, 2, /give the file once, with --json-out FILE/, 'check --json FILE --json-out FILE');
 });
 
 test('--uapi with an unknown constant names the real flag, which prints an aligned table under a header', async (t) => {
   const bad = await runCli(['report', rec, '--uapi', 'FOO=1']);
-  assertOneLineError(t, bad, 2, /unknown constant FOO; see `uffdscope doctor --uapi-table`/, 'report --uapi FOO=1');
+  assertOneLineError(bad, 2, /unknown constant FOO; see `uffdscope doctor --uapi-table`/, 'report --uapi FOO=1');
   const table = await runCli(['doctor', '--uapi-table', '--uapi', 'UFFD_FEATURE_RWP=1<<20']);
   assert.equal(table.code, 0, table.stderr);
   const lines = table.stdout.trimEnd().split('\n');
