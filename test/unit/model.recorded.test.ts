@@ -89,7 +89,7 @@ test('recorded stream: every phase of scen.c is recognised', () => {
     s.uffds.map((u) => u.faults),
     [N, N, N, N, 0, N, 4],
   );
-  assert.equal(s.uffds[3].features & (1 << 15), 1 << 15, 'WP_ASYNC negotiated');
+  assert.equal(BigInt(s.uffds[3].features) & (1n << 15n), 1n << 15n, 'WP_ASYNC negotiated (a hex string: u64 masks never become JSON numbers)');
   assert.equal(s.ioctls.UFFDIO_COPY.count, 2 * N + 2);
   assert.equal(s.ioctls.UFFDIO_CONTINUE.count, N);
   assert.ok(formatSummaryTable(s).includes('UFFDIO_SET_MODE'));
