@@ -207,6 +207,15 @@ export class UffdRegistry {
     return out.sort((a, b) => a.ts - b.ts);
   }
 
+  /** The SET_MODE attempt a thread entered at enterTs: in flight, or the latest of its uffd. */
+  setModeAttempt(uffd: bigint, tid: number, enterTs: number): SetModeAttempt | undefined {
+    const p = this.pendingSetMode.get(tid);
+    if (p !== undefined && p.ts === enterTs && p.uffd === uffd) return p;
+    const list = this.byId.get(uffd)?.modeSwitches ?? [];
+    for (let i = list.length - 1; i >= 0 && list[i].ts >= enterTs; i--) if (list[i].ts === enterTs && list[i].tid === tid) return list[i];
+    return undefined;
+  }
+
   push(e: UffdEvent): void {
     switch (e.type) {
       case 'fault': {
