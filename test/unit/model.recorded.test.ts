@@ -70,8 +70,8 @@ test('recorded stream: every phase of scen.c is recognised', () => {
   assert.deepEqual(
     s.mode_switches.map((m) => [m.enable, m.disable, m.result, m.errno]),
     [
-      [1 << 18, 0, -22, 'EINVAL'],
-      [1 << 18, 1 << 18, -22, 'EINVAL'],
+      ['0x40000', '0x0', -22, 'EINVAL'],
+      ['0x40000', '0x40000', -22, 'EINVAL'],
     ],
   );
   // the separate handler process read the messages and resolved the faults
