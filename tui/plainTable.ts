@@ -3,7 +3,7 @@
 import type { TopSnapshot } from '../src/view/topSnapshot.js';
 import { formatAgo, formatClock, formatCount, formatMiB, formatNs, formatSpeed, formatUptime, stripAnsi } from './format.js';
 import { demoBanner, GENERATED_BANNER } from './Header.js';
-import { markerEffect } from './TimelineView.js';
+import { markerEffect, markerTiming } from './TimelineView.js';
 import { stageShare } from './LatencyView.js';
 
 function table(header: string[], rows: string[][], right: boolean[]): string[] {
@@ -91,7 +91,7 @@ export function renderPlain(s: TopSnapshot): string {
     out.push('mode switches (newest first):');
     for (const { lane, m } of markers) {
       const woke = m.woken !== undefined ? ` woke ${m.woken}` : '';
-      out.push(`  ${formatAgo(m.atS)} ${lane.label} ${lane.uffd} ${m.ok ? 'ok' : 'REFUSED'} ${markerEffect(m, lane.spans)} drain ${formatNs(m.latencyNs)}${woke}`);
+      out.push(`  ${formatAgo(m.atS)} ${lane.label} ${lane.uffd} ${m.ok ? 'ok' : 'REFUSED'} ${markerEffect(m, lane.spans)} ${markerTiming(m).map(([k, v]) => `${k} ${v}`).join(' ')}${woke}`);
     }
   } else {
     out.push(`mode switches: none in the last ${s.timeline.windowS}s`);
