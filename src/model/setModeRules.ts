@@ -62,7 +62,7 @@ export function checkSetMode(i: SetModeInput, ret: number | undefined, uapi: Uap
     agrees:
       ret === undefined || expected === 'unknown' ? null : expected === 'ok' ? ret === 0 || ret === ESRCH : ret === EINVAL,
   });
-  const unknown = (rule: SetModeRule, what: string) => verdict('unknown', rule, `not decidable: ${what} was not observed`);
+  const unknown = (rule: SetModeRule, why: string) => verdict('unknown', rule, `not decidable: ${why}`);
 
   // userfaultfd_ioctl(): every cmd but UFFDIO_API needs an initialized context
   if (i.initialized === false) return verdict('EINVAL', 'not_initialized', 'the uffd has not completed UFFDIO_API (uninitialized context)');
@@ -71,10 +71,10 @@ export function checkSetMode(i: SetModeInput, ret: number | undefined, uapi: Uap
   if (i.apiIoctls !== undefined && i.apiIoctls !== 0n && !(i.apiIoctls & (1n << nr))) {
     return verdict('EINVAL', 'no_set_mode', `this kernel has no UFFDIO_SET_MODE (bit ${nr} of the ioctls UFFDIO_API returned is clear): it lacks the RWP series`);
   }
-  if (i.initialized === undefined) return unknown('not_initialized', 'whether UFFDIO_API had completed');
+  if (i.initialized === undefined) return unknown('not_initialized', 'whether UFFDIO_API had completed was not observed');
   // copy_from_user() of struct uffdio_set_mode
   if (i.enable === null || i.disable === null) {
-    return unknown('efault', 'the uffdio_set_mode struct (unreadable to the tracer: EFAULT or any later rule may apply)');
+    return unknown('efault', 'the uffdio_set_mode struct was unreadable to the tracer (EFAULT, or any later rule)');
   }
   const both = i.enable & i.disable;
   if (both) return verdict('EINVAL', 'overlap', `${names(both)} is in both enable and disable`);
@@ -85,12 +85,12 @@ export function checkSetMode(i: SetModeInput, ret: number | undefined, uapi: Uap
   // kernel strips them together, and UFFDIO_API refuses unavailable features)
   const available = i.available ?? (i.features !== undefined && i.features & RWP ? RWP | RWP_ASYNC : undefined);
   if (asked) {
-    if (available === undefined) return unknown('not_available', 'whether this kernel/arch offers RWP_ASYNC (UFFDIO_API not traced)');
+    if (available === undefined) return unknown('not_available', 'whether this kernel/arch offers RWP_ASYNC was not observed (UFFDIO_API not traced)');
     const missing = asked & ~(available & TOGGLEABLE);
     if (missing) return verdict('EINVAL', 'not_available', `${names(missing)} is not available on this kernel/arch (not among UFFDIO_API's available features)`);
   }
   if (i.enable & RWP_ASYNC) {
-    if (i.features === undefined) return unknown('rwp_async_without_rwp', 'whether the uffd negotiated RWP');
+    if (i.features === undefined) return unknown('rwp_async_without_rwp', 'whether the uffd negotiated RWP was not observed');
     if (!(i.features & RWP)) return verdict('EINVAL', 'rwp_async_without_rwp', 'RWP_ASYNC can only be enabled on a uffd that negotiated RWP at UFFDIO_API');
   }
   return verdict('ok', 'ok_or_esrch', 'allowed by the rules (ESRCH only if the process\'s mm is already gone)');
