@@ -17,7 +17,7 @@ export interface UapiEntry {
 
 const MAINLINE = 'include/uapi/linux/userfaultfd.h';
 const SEED = 'RWP series patch 13/15 (UFFDIO_SET_MODE)';
-const GUESS = 'not stated by the RWP patch; provisional guess (next free bit), override with --uapi';
+const GUESS = 'not stated in RWP series patch 13/15; provisional guess (next free bit), override with --uapi';
 
 export const DEFAULT_UAPI: Readonly<Record<string, UapiEntry>> = Object.freeze({
   UFFD_API: { value: 0xaan, source: MAINLINE },
