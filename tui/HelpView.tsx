@@ -33,7 +33,7 @@ export const MEANINGS: ReadonlyArray<readonly [string, string]> = [
   ['%P50', "the stage's p50 as a share of the total p50 (the stages' p50s need not add up to 100%)"],
   ['pending', 'faults waiting now'],
   ['mode sync/async', "the uffd's RWP_ASYNC/WP_ASYNC state: async faults are resolved by the kernel without a message"],
-  ['markers', 'UFFDIO_SET_MODE attempts (▲ took effect, ✗ refused with its errno), their drain latency and the waiters they woke'],
+  ['markers', 'UFFDIO_SET_MODE attempts (▲ took effect, ✗ refused with its errno), their ioctl latency (drain and wake-up apart with the fentry/kprobe backends) and the waiters they woke'],
   ['FLT/s, TREND', 'userfaults per second on the uffd, and its recent history (▁ low … █ high, blank = none)'],
   ['ARMED', 'address space registered on the uffd now (0 after UNREGISTER)'],
   ['CREATED', 'seconds after the start when the uffd was created ("-": it existed before). A freed context address reused by a new uffd is a new row'],

@@ -1,8 +1,9 @@
 // One lane per uffd (context address + creation time: a reused address is
 // another lane, with its own label and rate) over the last windowS seconds:
-// its sync/async mode as a bar, every UFFDIO_SET_MODE attempt as a marker (▲ ok, ✗ refused), and its
-// fault rate under it; a legend lists the markers with drain latency and
-// how many waiters a switch woke.
+// its sync/async mode as a bar, every UFFDIO_SET_MODE attempt as a marker
+// (▲ ok, ✗ refused), and its fault rate under it; a legend lists the markers
+// with their ioctl latency (drain and wake-up apart where the backend
+// observed them) and how many waiters a switch woke.
 import React from 'react';
 import { Box } from 'ink';
 import type { ModeMarker, ModeSpan, TimelineLane, TimelineView as TimelineData, UffdRow } from '../src/view/topSnapshot.js';
@@ -92,12 +93,22 @@ export function markerRow(markers: readonly ModeMarker[], windowS: number, cols:
   return cellsToRow(cells);
 }
 
+const mask = (v: bigint | null) => (v === null ? 'unread' : `0x${v.toString(16)}`);
+
 /** What a marker did: "→ async", "→ sync", or the raw feature masks. */
 export function markerEffect(m: ModeMarker, spans: readonly ModeSpan[]): string {
-  if (!m.ok) return `${m.errno ?? 'refused'} enable 0x${m.enable.toString(16)} disable 0x${m.disable.toString(16)}`;
+  if (!m.ok) return `${m.errno ?? 'refused'} enable ${mask(m.enable)} disable ${mask(m.disable)}`;
   const after = modeAt(spans, m.atS + 1e-3);
   if (after) return `→ ${after}`;
-  return `enable 0x${m.enable.toString(16)} disable 0x${m.disable.toString(16)}`;
+  return `enable ${mask(m.enable)} disable ${mask(m.disable)}`;
+}
+
+/** The marker's timing, named as everywhere: drain and wake-up where observed, else the ioctl latency. */
+export function markerTiming(m: ModeMarker): Array<[string, string]> {
+  if (m.drainNs === undefined) return [['ioctl', formatNs(m.latencyNs)]];
+  const out: Array<[string, string]> = [['drain', formatNs(m.drainNs)]];
+  if (m.wakeupNs !== undefined) out.push(['wake-up', formatNs(m.wakeupNs)]);
+  return out;
 }
 
 function axisRow(windowS: number, cols: number): string {
@@ -205,8 +216,7 @@ export function timelineRows(p: TimelineViewProps): Row[] {
       seg(fit(fitLabel(lane.label, Math.min(18, labelW)), Math.min(18, labelW)) + ' '),
       seg(fit(createdOf(lane), createdW) + ' ', { dim: true }),
       seg(markerEffect(m, lane.spans), m.ok ? { color: 'green' } : { color: 'red' }),
-      seg('  drain ', { dim: true }),
-      seg(formatNs(m.latencyNs), { bold: true }),
+      ...markerTiming(m).flatMap(([k, v]) => [seg(`  ${k} `, { dim: true }), seg(v, { bold: true })]),
     ];
     if (m.woken !== undefined) r.push(seg('  woke ', { dim: true }), seg(String(m.woken), { bold: true }));
     rows.push(clipRow(r, width));

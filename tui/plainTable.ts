@@ -3,7 +3,7 @@
 import type { TopSnapshot } from '../src/view/topSnapshot.js';
 import { formatAgo, formatClock, formatCount, formatMiB, formatNs, formatSpeed, formatUptime, stripAnsi, visibleWidth } from './format.js';
 import { demoBanner, ENGINE_KERNEL_LINE, GENERATED_BANNER } from './Header.js';
-import { markerEffect } from './TimelineView.js';
+import { markerEffect, markerTiming } from './TimelineView.js';
 import { stageShare, uffdLabel } from './LatencyView.js';
 import { createdLabel } from './OverviewView.js';
 
@@ -97,7 +97,7 @@ export function renderPlain(s: TopSnapshot): string {
     for (const { lane, m } of markers) {
       const woke = m.woken !== undefined ? ` woke ${m.woken}` : '';
       const created = lane.createdS === null ? 'pre' : `+${createdLabel(lane.createdS)}`;
-      out.push(`  ${formatAgo(m.atS)} ${lane.label} ${lane.uffd} ${created} ${m.ok ? 'ok' : 'REFUSED'} ${markerEffect(m, lane.spans)} drain ${formatNs(m.latencyNs)}${woke}`);
+      out.push(`  ${formatAgo(m.atS)} ${lane.label} ${lane.uffd} ${created} ${m.ok ? 'ok' : 'REFUSED'} ${markerEffect(m, lane.spans)} ${markerTiming(m).map(([k, v]) => `${k} ${v}`).join(' ')}${woke}`);
     }
   } else {
     out.push(`mode switches: none in the last ${s.timeline.windowS}s`);

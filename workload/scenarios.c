@@ -952,7 +952,9 @@ static void sc_set_mode(struct run_rec *r)
 	};
 	uint64_t n = g_opt.pages < 16 ? g_opt.pages : 16;
 	size_t len = n * g_ps;
-	uint64_t want = g_rwp_feature | g_rwp_async_feature;
+	/* RWP without RWP_ASYNC: the uffd starts sync (UFFDIO_API grants exactly
+	 * what is asked), so the first { RWP_ASYNC, 0 } really switches it */
+	uint64_t want = g_rwp_feature;
 	char *base;
 	int uffd, rc, failed = 0, e;
 	char errs[128] = "";

@@ -611,8 +611,13 @@ export class PerfettoWriter {
       ['disable', hex(dis)],
       ['disable_features', bitNames(dis, 'UFFD_FEATURE_', this.uapi).join('|') || '-'],
     ];
-    if (exitSeen) ann.push(['result', e.ret], ['errno', errno ?? 'ok'], ['drain_ns', e.ts - it.start]);
-    else ann.push(['result', 'exit not seen']);
+    if (exitSeen) {
+      // the same names as the summary: ioctl latency, and the drain / wake-up where a precise backend saw them
+      ann.push(['result', e.ret], ['errno', errno ?? 'ok'], ['latency_ns', e.ts - it.start]);
+      const a = this.analysis.registry.setModeAttempt(e.uffd, e.tid, it.start);
+      if (a?.drainNs !== undefined) ann.push(['drain_ns', a.drainNs]);
+      if (a?.wakeupNs !== undefined) ann.push(['wakeup_ns', a.wakeupNs]);
+    } else ann.push(['result', 'exit not seen']);
     ann.push(['enter_ts_ns', it.start], ['pid', e.pid], ['tid', e.tid], ['comm', e.comm]);
     const name = exitSeen ? `UFFDIO_SET_MODE ${errno ?? 'ok'}` : 'UFFDIO_SET_MODE (exit not seen)';
     const op = this.op(K_SETMODE, it.end, R_MID, 0, it, u, 0, name, ann);

@@ -8,6 +8,7 @@ import type { BlockHow } from '../events/types.js';
 import { probeBackend, BACKEND_ORDER, DEFAULT_RING_BYTES, type BackendAttempt } from '../capture/liveCapture.js';
 import { loadAddon, type UffdApiProbe } from '../native/addon.js';
 import { bitNames, DEFAULT_UAPI, errnoName, type Uapi } from '../events/uapi.js';
+import { rwpSupport, type RwpSupport } from '../events/rwpSupport.js';
 
 export interface BackendProbe {
   name: 'fentry' | 'kprobe' | 'tracepoint';
@@ -34,7 +35,7 @@ export interface DoctorReport {
     errno?: string | null;
     features?: string;
     featureNames?: string[];
-    rwp: { requested: string; granted: boolean; errno: string | null; provisional: boolean };
+    rwp: { requested: string; provisional: boolean } & RwpSupport;
   };
 }
 
@@ -96,6 +97,8 @@ export function runDoctor(uapi: Uapi): DoctorReport {
   }
 
   const features = probe && probe.created ? probe.features : undefined;
+  const provisional =
+    uapi.UFFD_FEATURE_RWP === DEFAULT_UAPI.UFFD_FEATURE_RWP.value && uapi.UFFD_FEATURE_RWP_ASYNC === DEFAULT_UAPI.UFFD_FEATURE_RWP_ASYNC.value;
   return {
     kernel,
     btf: { ok: existsSync(btfPath), path: btfPath },
@@ -119,9 +122,8 @@ export function runDoctor(uapi: Uapi): DoctorReport {
       featureNames: features !== undefined ? bitNames(features, 'UFFD_FEATURE_', uapi) : undefined,
       rwp: {
         requested: `0x${rwpBits.toString(16)}`,
-        granted: !!rwpProbe?.ok,
-        errno: rwpProbe && rwpProbe.errno ? errnoName(-rwpProbe.errno) : null,
-        provisional: !!(DEFAULT_UAPI.UFFD_FEATURE_RWP.provisional && uapi.UFFD_FEATURE_RWP === DEFAULT_UAPI.UFFD_FEATURE_RWP.value),
+        provisional,
+        ...rwpSupport({ base: probe, rwp: rwpProbe, uapi, provisional, machine: kernel.machine }),
       },
     },
   };
@@ -166,11 +168,8 @@ export function formatDoctor(r: DoctorReport): string {
   } else {
     lines.push(`uffd          cannot create a userfaultfd here${r.uffd.errno ? ` (${r.uffd.errno})` : ''}`);
   }
-  lines.push(
-    `RWP series    UFFDIO_API with RWP|RWP_ASYNC (${r.uffd.rwp.requested}${r.uffd.rwp.provisional ? ', provisional bits' : ''}): ${
-      r.uffd.rwp.granted ? 'granted' : `refused (${r.uffd.rwp.errno ?? 'no uffd'}): this kernel lacks the RWP series; UFFDIO_SET_MODE will fail with EINVAL`
-    }`,
-  );
+  lines.push(`RWP series    ${r.uffd.rwp.series === 'unknown' ? '' : `${r.uffd.rwp.series}: `}${r.uffd.rwp.verdict}`);
+  for (const c of r.uffd.rwp.causes) lines.push(`                possible cause: ${c}`);
   return lines.join('\n');
 }
 

@@ -140,7 +140,9 @@ export class RecordEncoder {
         const F = L.uscope_ioctl.fields;
         u64(F.uffd.offset, e.uffd);
         const nr = ioctlNr(e.name, this.uapi);
-        const cmd = e.cmd || (nr !== undefined ? Number(this.uapi.UFFDIO_TYPE) << 8 | nr : 0);
+        // the whole number where the table has it (UFFDIO_SET_MODE), else type and nr
+        const whole = this.uapi[e.name];
+        const cmd = e.cmd || (whole !== undefined ? Number(whole) : nr !== undefined ? Number(this.uapi.UFFDIO_TYPE) << 8 | nr : 0);
         u64(F.cmd.offset, BigInt(cmd));
         u64(F.arg_ptr.offset, e.argPtr);
         if (e.args) {

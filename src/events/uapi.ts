@@ -17,7 +17,7 @@ export interface UapiEntry {
 
 const MAINLINE = 'include/uapi/linux/userfaultfd.h';
 const SEED = 'RWP series patch 13/15 (UFFDIO_SET_MODE)';
-const GUESS = 'not stated by the RWP patch; provisional guess (next free bit), override with --uapi';
+const GUESS = 'not stated in RWP series patch 13/15; provisional guess (next free bit), override with --uapi';
 
 export const DEFAULT_UAPI: Readonly<Record<string, UapiEntry>> = Object.freeze({
   UFFD_API: { value: 0xaan, source: MAINLINE },
@@ -117,12 +117,18 @@ const IOCTL_NAMES: Array<[string, string]> = [
 ];
 
 /** ioctl number -> name, by type 0xAA and _IOC_NR (not the whole number:
- *  struct sizes of the RWP ioctls are not all known). */
+ *  struct sizes of the RWP ioctls are not all known), except where the table
+ *  holds the whole number: the kernel dispatches on all of it, so
+ *  UFFDIO_SET_MODE is 0x4010AA0A and nothing else with nr 0x0A. */
 export function ioctlName(cmd: number, uapi: Uapi): string {
   const type = (cmd >>> 8) & 0xff;
   const nr = cmd & 0xff;
   if (BigInt(type) !== uapi.UFFDIO_TYPE) return `ioctl_0x${cmd.toString(16)}`;
-  for (const [nrKey, name] of IOCTL_NAMES) if (BigInt(nr) === uapi[nrKey]) return name;
+  for (const [nrKey, name] of IOCTL_NAMES) {
+    if (BigInt(nr) !== uapi[nrKey]) continue;
+    const whole = uapi[name];
+    return whole === undefined || BigInt(cmd) === whole ? name : `UFFDIO_cmd_0x${cmd.toString(16)}`;
+  }
   return `UFFDIO_nr_0x${nr.toString(16)}`;
 }
 

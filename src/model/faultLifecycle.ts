@@ -334,6 +334,8 @@ class UState {
   readonly pages = new IntMap<Fault>();
   open = 0;
   ctxFeatures = 0;
+  /** entry time of a UFFDIO_SET_MODE in flight on this uffd; -1 when none */
+  setModeSince = -1;
   orphans: Map<number, Orphan> | null = null;
   constructor(readonly key: bigint) {}
 }
@@ -400,6 +402,9 @@ class Fault {
   lprev: Fault | null = null;
   lnext: Fault | null = null;
   lowner: FifoList<Fault> | null = null;
+  /** entered while a UFFDIO_SET_MODE on its uffd was in flight: it waited for the
+   *  unlock and ran under the features that call set, not those read at entry */
+  readonly duringSetMode: boolean;
 
   constructor(
     us: UState,
@@ -433,6 +438,7 @@ class Fault {
     this.ctxFeatures = ctxFeatures;
     this.vmFlags = vmFlags;
     this.recovered = recovered;
+    this.duringSetMode = us.setModeSince >= 0;
   }
 }
 
@@ -685,11 +691,12 @@ export class FaultLifecycle {
 
   private onFault(e: FaultEvent): void {
     this.counters.faults++;
+    // the uffd's features first: the thread's previous fault may be judged by them
+    const us = this.ustate(e.uffd);
+    us.ctxFeatures = e.ctxFeatures;
     const prev = this.threads.get(e.tid);
     if (prev !== undefined) this.endByActivity(prev);
     if (this.closing.size !== 0) this.closing.delete(e.tid);
-    const us = this.ustate(e.uffd);
-    us.ctxFeatures = e.ctxFeatures;
     const f = new Fault(us, e.pid, e.tid, e.comm, e.address, e.ts, e.errorCode, e.armed, e.ctxFeatures, e.vmFlags, false);
     this.open(f);
   }
@@ -831,6 +838,7 @@ export class FaultLifecycle {
   private onIoctlEnter(e: IoctlEvent): void {
     this.activity(e.tid);
     this.ustateCtx(e.uffd, e.ctxFeatures);
+    if (e.name === 'UFFDIO_SET_MODE') this.ustate(e.uffd).setModeSince = e.ts;
     const old = this.inflight.get(e.tid);
     if (old !== undefined) this.dropIoctl(old);
     const io = new IoctlCall(e);
@@ -842,6 +850,10 @@ export class FaultLifecycle {
   private onIoctlExit(e: IoctlEvent): void {
     this.activity(e.tid);
     this.ustateCtx(e.uffd, e.ctxFeatures);
+    if (e.name === 'UFFDIO_SET_MODE') {
+      const us = this.ustates.get(e.uffd);
+      if (us !== undefined && us.setModeSince <= e.enterTs) us.setModeSince = -1;
+    }
     let io = this.inflight.get(e.tid);
     if (io !== undefined && io.enterTs === e.enterTs) {
       this.inflight.delete(e.tid);
@@ -1204,13 +1216,14 @@ export class FaultLifecycle {
     return c === 'no_wait' ? reason : c;
   }
 
+  /** Async = a WP fault with WP_ASYNC, or an RWP fault with RWP_ASYNC; nothing else. */
   private asyncEligible(f: Fault): boolean {
-    const cf = f.ctxFeatures;
+    const cf = f.duringSetMode ? f.us.ctxFeatures : f.ctxFeatures;
     if (f.errorCode < 0) return false;
     const wpWrite = (f.armedMask & A_WP) !== 0 && (f.errorCode & (PF_PRESENT | PF_WRITE)) === (PF_PRESENT | PF_WRITE);
     if (cf & this.wpAsync && wpWrite) return true;
-    if (cf & this.rwpAsync) return !wpWrite;
-    return false;
+    // an RWP-armed VMA shows as armed by no mode the table knows (VM_UFFD_RWP's bit is not known)
+    return (cf & this.rwpAsync) !== 0 && (f.armedMask & A_UNKNOWN) !== 0;
   }
 
   /** Kind from the VMA's armed modes and the error code (no message read). */

@@ -9,7 +9,7 @@
 // overridden), never from constants in this file.
 
 import { checkSetMode, type SetModeVerdict } from './setModeRules.js';
-import { uffdId, type IoctlArgs, type IoctlEvent, type UffdEvent } from '../events/types.js';
+import { uffdId, type HuEvent, type IoctlArgs, type IoctlEvent, type UffdEvent } from '../events/types.js';
 import { errnoName, type Uapi } from '../events/uapi.js';
 import type { FaultRecord } from './faultLifecycle.js';
 import { uffdKey } from './uffdIdentity.js';
@@ -34,13 +34,28 @@ export interface SetModeAttempt {
   pid: number;
   tid: number;
   comm: string;
-  enable: bigint;
-  disable: bigint;
+  /** uffdio_set_mode.enable / .disable; null when the struct could not be read */
+  enable: bigint | null;
+  disable: bigint | null;
   /** ioctl return value, 0 or -errno; undefined while in flight (or exit lost) */
   ret: number | undefined;
   errno: string | null;
-  /** exit - enter, ns */
+  /** ioctl latency: the system call's exit - entry, ns (every backend) */
   latencyNs: number | undefined;
+  /**
+   * drain, ns: userfaultfd_set_mode() entry to mmap_write_unlock(). Only where
+   * a precise backend traced the function (its set_mode records) and the call
+   * succeeded (a refused one never takes the lock). The unlock is taken as
+   * the first waiter this call woke, else the function's return.
+   */
+  drainNs: number | undefined;
+  /** wake-up, ns: from the drain's end to userfaultfd_set_mode()'s return; only when enable has RWP_ASYNC (0: it woke nobody) */
+  wakeupNs: number | undefined;
+  /** ctx->features at the ioctl's entry (raw, internal bits included) */
+  ctxBefore: number | undefined;
+  /** userfaultfd_set_mode() entry, and the first waiter it woke (precise backends) */
+  kernelEnterTs: number | undefined;
+  firstWakeTs: number | undefined;
   modeBefore: UffdMode;
   modeAfter: UffdMode | undefined;
   /** blocked faults whose wake-up this switch caused */
@@ -219,6 +234,15 @@ export class UffdRegistry {
     return out.sort((a, b) => a.ts - b.ts);
   }
 
+  /** The SET_MODE attempt a thread entered at enterTs: in flight, or the latest of its uffd. */
+  setModeAttempt(uffd: bigint, tid: number, enterTs: number): SetModeAttempt | undefined {
+    const p = this.pendingSetMode.get(tid);
+    if (p !== undefined && p.ts === enterTs && p.uffd === uffd) return p;
+    const list = this.byId.get(uffd)?.modeSwitches ?? [];
+    for (let i = list.length - 1; i >= 0 && list[i].ts >= enterTs; i--) if (list[i].ts === enterTs && list[i].tid === tid) return list[i];
+    return undefined;
+  }
+
   push(e: UffdEvent): void {
     switch (e.type) {
       case 'fault': {
@@ -244,6 +268,15 @@ export class UffdRegistry {
       case 'ioctl_exit':
         this.onExit(e);
         return;
+      case 'hu':
+        if (e.kind === 'set_mode_enter' || e.kind === 'set_mode_exit') this.onSetModeKernel(e);
+        return;
+      case 'wake': {
+        // the header is the waker: the first waiter a SET_MODE call wakes marks its unlock
+        const a = this.pendingSetMode.get(e.tid);
+        if (a !== undefined && a.uffd === e.uffd && a.kernelEnterTs !== undefined && a.firstWakeTs === undefined) a.firstWakeTs = e.ts;
+        return;
+      }
       case 'uffd_create': {
         if (e.ret < 0 || e.uffd === 0n) {
           if (this.failedCreates.length < 1000) {
@@ -461,11 +494,11 @@ export class UffdRegistry {
           a.errno = errnoName(e.ret);
           a.latencyNs = e.ts - a.ts;
           a.modeAfter = this.modeOf(e.ctxFeatures);
-          a.verdict = checkSetMode(
-            { enable: a.enable, disable: a.disable, negotiated: u.features, available: u.availableFeatures, apiIoctls: u.apiIoctls },
-            e.ret,
-            this.uapi,
-          );
+          if (a.enable === null && args) {
+            a.enable = args.enable ?? null;
+            a.disable = args.disable ?? null;
+          }
+          a.verdict = checkSetMode(this.ruleInputs(u, a), e.ret, this.uapi);
         }
         this.observe(u, e.ctxFeatures, e.ts, 'set_mode');
         return;
@@ -473,6 +506,41 @@ export class UffdRegistry {
       default:
         this.observe(u, e.ctxFeatures, e.ts);
     }
+  }
+
+  /** What the trace observed of the context when the attempt began (the rules' inputs). */
+  private ruleInputs(u: UffdInfo, a: SetModeAttempt): Parameters<typeof checkSetMode>[0] {
+    // ctx->features with UFFD_FEATURE_INITIALIZED set was read right; 0 may be an unreadable context
+    const ctxRead = a.ctxBefore !== undefined && (a.ctxBefore & this.internalMask) !== 0;
+    const initialized = ctxRead || u.apiRet === 0 ? true : u.createdTs !== undefined ? false : undefined;
+    return {
+      enable: a.enable,
+      disable: a.disable,
+      initialized,
+      features: ctxRead ? BigInt(a.ctxBefore! & ~this.internalMask) : u.features,
+      available: u.availableFeatures,
+      apiIoctls: u.apiIoctls,
+    };
+  }
+
+  /** userfaultfd_set_mode() entry/exit (precise backends): the drain and the wake-up. */
+  private onSetModeKernel(e: HuEvent): void {
+    const a = this.pendingSetMode.get(e.tid);
+    if (a === undefined || a.uffd !== e.uffd) return;
+    if (e.kind === 'set_mode_enter') {
+      a.kernelEnterTs = e.ts;
+      a.firstWakeTs = undefined;
+      if (a.enable === null && e.argReadOk) {
+        a.enable = e.reason;
+        a.disable = e.faultFlags;
+      }
+      return;
+    }
+    if (a.kernelEnterTs === undefined || e.enterTs !== a.kernelEnterTs || e.ret !== 0) return;
+    const unlock = a.firstWakeTs ?? e.ts;
+    a.drainNs = unlock - a.kernelEnterTs;
+    const enable = a.enable ?? (e.argReadOk ? e.reason : null);
+    if (enable !== null && enable & this.uapi.UFFD_FEATURE_RWP_ASYNC) a.wakeupNs = e.ts - unlock;
   }
 
   private newAttempt(u: UffdInfo, e: IoctlEvent, args: IoctlArgs | null): SetModeAttempt | null {
@@ -489,11 +557,16 @@ export class UffdRegistry {
       pid: e.pid,
       tid: e.tid,
       comm: e.comm,
-      enable: args?.enable ?? 0n,
-      disable: args?.disable ?? 0n,
+      enable: args?.enable ?? null,
+      disable: args?.disable ?? null,
       ret: undefined,
       errno: null,
       latencyNs: undefined,
+      drainNs: undefined,
+      wakeupNs: undefined,
+      ctxBefore: e.type === 'ioctl_enter' ? e.ctxFeatures : undefined,
+      kernelEnterTs: undefined,
+      firstWakeTs: undefined,
       modeBefore: e.type === 'ioctl_enter' ? this.modeOf(e.ctxFeatures) : u.mode,
       modeAfter: undefined,
       woken: 0,

@@ -26,7 +26,8 @@ export class Analysis {
   readonly registry: UffdRegistry;
   readonly lifecycle: FaultLifecycle;
   readonly stats: Stats;
-  private readonly counts = new Float64Array(TYPE_NAMES.length + 1);
+  /** TYPE_NAMES, then hu (precise backends only), then anything else */
+  private readonly counts = new Float64Array(TYPE_NAMES.length + 2);
   private firstTs: number | undefined = undefined;
   private lastTs: number | undefined = undefined;
   private finished = false;
@@ -90,8 +91,11 @@ export class Analysis {
       case 'proc':
         c[9]++;
         break;
-      default:
+      case 'hu':
         c[10]++;
+        break;
+      default:
+        c[11]++;
     }
   }
 
@@ -120,7 +124,8 @@ export class Analysis {
   received(): Record<string, number> {
     const out: Record<string, number> = {};
     TYPE_NAMES.forEach((n, i) => (out[n] = this.counts[i]));
-    if (this.counts[TYPE_NAMES.length]) out.other = this.counts[TYPE_NAMES.length];
+    if (this.counts[TYPE_NAMES.length]) out.hu = this.counts[TYPE_NAMES.length];
+    if (this.counts[TYPE_NAMES.length + 1]) out.other = this.counts[TYPE_NAMES.length + 1];
     return out;
   }
 

@@ -1,6 +1,7 @@
 // The end-of-run summary: one JSON document with fixed key names (schema
 // uffdscope.summary/1; keys are only ever added, never renamed), and a text
-// table of it for humans.
+// table of it for humans. Feature and mode masks are u64: hex strings here,
+// never JSON numbers (which lose bits at 53 and above).
 //
 // Counting rule: `faults.total` and the per-kind counts are USERFAULTS (faults
 // that blocked, or were resolved through uffd, plus async ones), not every
@@ -42,11 +43,17 @@ export interface ModeSwitchSummary {
   /** added: creation time of that uffd (null: before tracing); with `uffd`, which uffd it was */
   uffd_created_ns: number | null;
   pid: number;
-  enable: number;
-  disable: number;
+  /** u64 masks as hex strings; null when the struct could not be read */
+  enable: string | null;
+  disable: string | null;
   /** ioctl return value: 0 or -errno; null while in flight (exit not seen) */
   result: number | null;
+  /** ioctl latency: the system call's exit - entry (drain and wake-up included) */
   latency_ns: number | null;
+  /** added: drain (userfaultfd_set_mode() entry to mmap_write_unlock()), where a precise backend observed it; successful calls only */
+  drain_ns: number | null;
+  /** added: wake-up (drain end to userfaultfd_set_mode()'s return), when enable has RWP_ASYNC and the drain was observed */
+  wakeup_ns: number | null;
   /** added */
   errno: string | null;
   tid: number;
@@ -55,8 +62,11 @@ export interface ModeSwitchSummary {
   mode_after: string | null;
   /** blocked faults this switch woke */
   woken: number;
-  /** what the kernel's rules predict (src/model/setModeRules.ts), why, and whether the result agreed */
-  expected: 'ok' | 'EINVAL' | null;
+  /** what the kernel's rules predict (src/model/setModeRules.ts), why, and whether the result agreed;
+   *  'unknown' (and kernel_agrees null) when an input the rules need was not observed */
+  expected: 'ok' | 'EINVAL' | 'unknown' | null;
+  /** added: the deciding rule (docs/set-mode.md) */
+  rule: string | null;
   why: string | null;
   kernel_agrees: boolean | null;
 }
@@ -69,25 +79,25 @@ export interface UffdSummary {
   pid: number | null;
   comm: string | null;
   /** features negotiated at UFFDIO_API (ctx->features after it); ctx->features as last seen when the API call was not traced */
-  features: number;
+  features: string;
   mode: 'sync' | 'async';
   /** userfaults */
   faults: number;
   /** added */
   features_source: 'api' | 'ctx';
-  requested_features: number | null;
+  requested_features: string | null;
   /** what UFFDIO_API reported as available on this kernel */
-  available_features: number | null;
+  available_features: string | null;
   /** earlier contexts at the same address (kernel reuse of freed memory) */
   generation: number;
-  ctx_features: number;
+  ctx_features: string;
   owner_source: string | null;
   created_ns: number | null;
   closed_ns: number | null;
   pids: number[];
   handler_pids: number[];
   armed_bytes: number;
-  ranges: Array<{ start: string; end: string; mode: number }>;
+  ranges: Array<{ start: string; end: string; mode: string }>;
   fault_entries: number;
   faults_by_kind: Record<string, number>;
   messages: number;
@@ -212,8 +222,8 @@ function stagesOf(s: StageHistograms) {
   return { fault: lat(s.get('total')), queue: lat(s.get('queue')), service: lat(s.get('service')), wake: lat(s.get('wake')) };
 }
 
-function num(v: bigint | undefined | null): number | null {
-  return v === undefined || v === null ? null : Number(v);
+function hexOrNull(v: bigint | undefined | null): string | null {
+  return v === undefined || v === null ? null : hex(v);
 }
 
 export function buildSummary(input: SummaryInput): Summary {
@@ -250,10 +260,12 @@ export function buildSummary(input: SummaryInput): Summary {
     uffd: uffdId(a.uffd),
     uffd_created_ns: a.uffdCreatedNs,
     pid: a.pid,
-    enable: Number(a.enable),
-    disable: Number(a.disable),
+    enable: hexOrNull(a.enable),
+    disable: hexOrNull(a.disable),
     result: a.ret ?? null,
     latency_ns: a.latencyNs ?? null,
+    drain_ns: a.drainNs ?? null,
+    wakeup_ns: a.wakeupNs ?? null,
     errno: a.errno,
     tid: a.tid,
     comm: a.comm,
@@ -261,6 +273,7 @@ export function buildSummary(input: SummaryInput): Summary {
     mode_after: a.modeAfter ?? null,
     woken: a.woken,
     expected: a.verdict?.expected ?? null,
+    rule: a.verdict?.rule ?? null,
     why: a.verdict?.reason ?? null,
     kernel_agrees: a.verdict?.agrees ?? null,
   }));
@@ -273,21 +286,21 @@ export function buildSummary(input: SummaryInput): Summary {
       key: uffdKey({ ctx: u.id, createdNs: u.createdTs ?? null }),
       pid: u.ownerPid,
       comm: u.ownerComm,
-      features: u.features !== undefined ? Number(u.features) : u.ctxFeatures,
+      features: hex(u.features ?? BigInt(u.ctxFeatures)),
       mode: u.mode,
       faults: u.faults,
       features_source: u.features !== undefined ? 'api' : 'ctx',
-      requested_features: num(u.requestedFeatures),
-      available_features: num(u.availableFeatures),
+      requested_features: hexOrNull(u.requestedFeatures),
+      available_features: hexOrNull(u.availableFeatures),
       generation: u.generation,
-      ctx_features: u.ctxFeatures,
+      ctx_features: hex(u.ctxFeatures),
       owner_source: u.ownerSource,
       created_ns: u.createdTs ?? null,
       closed_ns: u.closedTs ?? null,
       pids: [...u.pids].sort((a, b) => a - b),
       handler_pids: [...u.handlerPids].sort((a, b) => a - b),
       armed_bytes: Number(u.armedBytes),
-      ranges: u.ranges.slice(0, 64).map((r) => ({ start: `0x${r.start.toString(16)}`, end: `0x${r.end.toString(16)}`, mode: Number(r.mode) })),
+      ranges: u.ranges.slice(0, 64).map((r) => ({ start: `0x${r.start.toString(16)}`, end: `0x${r.end.toString(16)}`, mode: hex(r.mode) })),
       fault_entries: u.faultEntries,
       faults_by_kind: { ...u.faultsByKind },
       messages: u.messages,
@@ -417,7 +430,7 @@ function us(ns: number): string {
   return v.toFixed(3);
 }
 
-function hex(n: number): string {
+function hex(n: number | bigint): string {
   return `0x${n.toString(16)}`;
 }
 
@@ -500,7 +513,7 @@ export function formatSummaryTable(s: Summary): string {
           u.pid === null ? '?' : String(u.pid),
           u.comm ?? '?',
           u.mode,
-          hex(u.features) + (u.features_source === 'ctx' ? '*' : ''),
+          u.features + (u.features_source === 'ctx' ? '*' : ''),
           bytes(u.armed_bytes),
           String(u.faults),
           u.handler_pids.join(',') || '-',
@@ -529,7 +542,8 @@ function bytes(n: number): string {
 
 /** The "Mode switches (UFFDIO_SET_MODE)" section: every attempt, then why
  *  each refusal happened, once per distinct reason. `woken` is left out
- *  where wake-ups are not traced (stat --in-kernel). */
+ *  where wake-ups are not traced (stat --in-kernel). The drain and wake-up
+ *  columns appear when a precise backend observed them. */
 export function formatModeSwitches(switches: readonly ModeSwitchSummary[], start: number, opts: { woken?: boolean } = {}): string[] {
   const woken = opts.woken ?? true;
   const out: string[] = ['Mode switches (UFFDIO_SET_MODE)'];
@@ -537,7 +551,9 @@ export function formatModeSwitches(switches: readonly ModeSwitchSummary[], start
     out.push('  (none)');
     return out;
   }
-  const head = ['t (s)', 'uffd', 'created', 'pid', 'comm', 'enable', 'disable', 'result', 'latency µs', ...(woken ? ['woken'] : [])];
+  const phases = switches.some((m) => m.drain_ns !== null);
+  const opt = (v: number | null) => (v === null ? '-' : us(v));
+  const head = ['t (s)', 'uffd', 'created', 'pid', 'comm', 'enable', 'disable', 'result', 'ioctl µs', ...(phases ? ['drain µs', 'wake-up µs'] : []), ...(woken ? ['woken'] : [])];
   out.push(
     textTable(
       head,
@@ -547,15 +563,17 @@ export function formatModeSwitches(switches: readonly ModeSwitchSummary[], start
         formatCreated(m.uffd_created_ns, start),
         String(m.pid),
         m.comm,
-        hex(m.enable),
-        hex(m.disable),
+        m.enable ?? 'unread',
+        m.disable ?? 'unread',
         m.result === null ? 'in flight' : m.result === 0 ? '0' : `${m.result} ${m.errno ?? ''}`.trim(),
-        m.latency_ns === null ? '-' : us(m.latency_ns),
+        opt(m.latency_ns),
+        ...(phases ? [opt(m.drain_ns), opt(m.wakeup_ns)] : []),
         ...(woken ? [String(m.woken)] : []),
       ]),
-      ['r', 'l', 'r', 'r', 'l', 'r', 'r', 'l', 'r', ...(woken ? ['r' as const] : [])],
+      ['r', 'l', 'r', 'r', 'l', 'r', 'r', 'l', 'r', ...(phases ? ['r' as const, 'r' as const] : []), ...(woken ? ['r' as const] : [])],
     ),
   );
+  if (!phases) out.push('  ioctl latency only: drain and wake-up need the fentry or kprobe backend (userfaultfd_set_mode() traced)');
   const why = new Map<string, number>();
   for (const m of switches) {
     if (m.why === null || m.result === null) continue;

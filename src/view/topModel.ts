@@ -364,9 +364,11 @@ export class TopModel {
         atS: (m.ts - now) / 1e9,
         ok: m.ret === 0,
         errno: m.errno,
-        enable: Number(m.enable),
-        disable: Number(m.disable),
+        enable: m.enable,
+        disable: m.disable,
         latencyNs: m.latencyNs ?? 0,
+        drainNs: m.drainNs,
+        wakeupNs: m.wakeupNs,
         woken: m.woken,
       }));
       const ring = kernel ? kernel.rate(u.id, BigInt(u.createdTs ?? 0)) : this.figures.get(u.key)?.rate;

@@ -96,10 +96,14 @@ export interface ModeMarker {
   ok: boolean;
   /** "EINVAL" ... when refused */
   errno: string | null;
-  enable: number;
-  disable: number;
-  /** drain time of the switch (ioctl duration) */
+  /** u64 masks; null when the struct could not be read */
+  enable: bigint | null;
+  disable: bigint | null;
+  /** ioctl latency: the system call's duration (drain and wake-up included) */
   latencyNs: number;
+  /** drain (lock to unlock) and wake-up, where a precise backend observed them */
+  drainNs?: number;
+  wakeupNs?: number;
   /** waiters woken by a switch to async */
   woken?: number;
 }

@@ -114,9 +114,10 @@ test('Prometheus text format passes promtool check metrics', async (t) => {
   assert.equal(sample(text, 'uffdscope_userfaults_total', 'kind="async"'), s.faults.async);
   assert.equal(sample(text, 'uffdscope_fault_latency_seconds_count', 'stage="total"'), s.latency_ns.fault.count);
   assert.equal(sample(text, 'uffdscope_ioctls_total', 'ioctl="UFFDIO_SET_MODE"'), s.ioctls.UFFDIO_SET_MODE.count);
-  const failed = s.mode_switches.filter((x) => x.result !== 0).length;
-  assert.equal(sample(text, 'uffdscope_mode_switch_attempts_total', 'result="ok"'), s.mode_switches.length - failed);
-  assert.equal(sample(text, 'uffdscope_mode_switch_attempts_total', 'result="EINVAL"'), failed);
+  const failed = (errno: string) => s.mode_switches.filter((x) => x.errno === errno).length;
+  assert.equal(sample(text, 'uffdscope_mode_switch_attempts_total', 'result="ok"'), s.mode_switches.filter((x) => x.result === 0).length);
+  assert.equal(sample(text, 'uffdscope_mode_switch_attempts_total', 'result="EINVAL"'), failed('EINVAL'));
+  assert.equal(sample(text, 'uffdscope_mode_switch_attempts_total', 'result="EFAULT"'), failed('EFAULT'));
   assert.equal(sample(text, 'uffdscope_lost_records_total', 'type="fault"'), 3);
   assert.equal(sample(text, 'uffdscope_events_received_total', 'type="fault"'), s.events.by_type.fault);
   let byProc = 0;

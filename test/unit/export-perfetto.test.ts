@@ -86,6 +86,16 @@ test('simulated recording: structure, counts, flows, stages, generated marker', 
   const got = sm.map((i) => `${i.args.enter_ts_ns}/${i.args.result}/${i.args.waiters_woken}`).sort();
   assert.deepEqual(got, want);
   assert.ok(sm.some((i) => i.args.errno === 'EINVAL'), 'the refused switch');
+  // the same timings and names as the summary: ioctl latency, and drain and wake-up apart
+  const byTs = new Map(s.mode_switches.map((m) => [m.ts_ns, m]));
+  for (const i of sm) {
+    const m = byTs.get(Number(i.args.enter_ts_ns))!;
+    assert.equal(i.args.latency_ns, m.latency_ns ?? undefined);
+    assert.equal(i.args.drain_ns, m.drain_ns ?? undefined);
+    assert.equal(i.args.wakeup_ns, m.wakeup_ns ?? undefined);
+  }
+  assert.ok(sm.some((i) => Number(i.args.drain_ns) > 0 && Number(i.args.wakeup_ns) > 0), 'a switch with drain and wake-up apart');
+  assert.ok(sm.some((i) => i.args.errno === 'EINVAL' && i.args.drain_ns === undefined), 'no drain for a refused attempt');
   assert.ok(s.mode_switches.some((m) => m.woken > 0), 'a switch that woke waiters');
   // mode spans: sync and async slices on per-uffd tracks that are children of the owner process
   const modes = v.slices.filter((x) => x.category === 'uffd.mode');

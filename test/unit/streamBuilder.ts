@@ -156,7 +156,8 @@ export class StreamBuilder {
     this.tick();
     const nr = ioctlNr(name, uapi);
     if (nr === undefined) throw new Error(`unknown ioctl ${name}`);
-    const cmd = (0xaa << 8) | nr;
+    const whole = uapi[name];
+    const cmd = whole !== undefined ? Number(whole) : (0xaa << 8) | nr;
     const e: IoctlEvent = { type: 'ioctl_enter', ...this.base(t), uffd, cmd, name, argPtr: 0x7ffd0000n, args, enterTs: this.ts, ret: 0, fd: 3, ctxFeatures };
     this.emit(e);
     return { t, uffd, name, cmd, enterTs: this.ts, args };

@@ -41,7 +41,7 @@ test('1-4, Tab and Shift-Tab switch views; each view shows its numbers', async (
     await m.press('3');
     f = m.frame();
     assert.match(f, /window 60s +-60s/);
-    assert.match(f, /▲ +-30\.0s +firecracker\/4242 +pre +→ async +drain 14\.2µs +woke 7/);
+    assert.match(f, /▲ +-30\.0s +firecracker\/4242 +pre +→ async +drain 9\.1µs +wake-up 4\.3µs +woke 7/);
     assert.match(f, /✗EINVA/);
     await m.press('4');
     f = m.frame();
@@ -195,7 +195,8 @@ test('? toggles help: every key and what each number means', async () => {
         'pending faults waiting now',
         "mode sync/async the uffd's RWP_ASYNC/WP_ASYNC state",
         'markers UFFDIO_SET_MODE attempts',
-        'their drain latency and the waiters they woke',
+        'their ioctl latency',
+        'drain and wake-up apart',
         'lost records the kernel could not queue',
         'generated simulated data',
       ]) {
