@@ -4,6 +4,7 @@
 // The views read it; it never touches the kernel itself.
 import { FAULT_KINDS, type FaultKind } from '../model/faultLifecycle.js';
 import { RateRing } from './rate.js';
+import { uffdKey } from '../model/uffdIdentity.js';
 import { STAGES, type Stage } from './stats.js';
 import { decodeUffdStats, StageHist, userfaultsOf, type UffdKernelStats } from './kernelStats.js';
 
@@ -14,9 +15,10 @@ export interface RawUffdStatsEntry {
   value: Buffer;
 }
 
-/** A uffd's key: its context address and creation time (0: before tracing). */
+/** A uffd's key (uffdKey) from the kernel's identity: its context address
+ *  and creation time (0: created before tracing). */
 export function kernelKey(uffd: bigint, createdNs: bigint): string {
-  return `${uffd.toString(16)}@${createdNs}`;
+  return uffdKey({ ctx: uffd, createdNs: createdNs > 0n ? Number(createdNs) : null });
 }
 
 /** Totals over every uffd. */

@@ -3,10 +3,9 @@
 // in-kernel statistics (KernelStatsTracker), in the shapes the snapshot
 // already has. Uffds the kernel counted but no streamed event named (made
 // before tracing began) get rows of their own.
-import type { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
+import { kernelKey, type KernelStatsTracker } from '../stats/kernelStatsTracker.js';
 import { pendingOf, userfaultsOf, StageHist, type UffdKernelStats } from '../stats/kernelStats.js';
 import { STAGES, type Stage } from '../stats/stats.js';
-import { uffdKey } from '../model/uffdIdentity.js';
 import type { LatencyView, StageSummary, UffdRow } from './topSnapshot.js';
 
 export function stageSummary(h: StageHist): StageSummary {
@@ -28,7 +27,7 @@ export function kernelLatency(stages: Record<Stage, StageHist>, selected: string
 
 /** A uffd's key as the model writes it, from the kernel's (0: created before tracing). */
 export function kernelUffdKey(s: Pick<UffdKernelStats, 'uffd' | 'createdNs'>): string {
-  return uffdKey({ ctx: s.uffd, createdNs: s.createdNs > 0n ? Number(s.createdNs) : null });
+  return kernelKey(s.uffd, s.createdNs);
 }
 
 /** The figures of a row that the kernel counts. */

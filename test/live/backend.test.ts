@@ -299,11 +299,24 @@ for (const hooks of ['btf', 'classic'] as const) {
     const c = await captureWorkload('tracepoint', hooks);
     assert.equal(c.info.hooks, hooks);
     assert.deepEqual(c.info.backendAttempts.map((a) => [a.backend, a.hooks, a.ok]), [['tracepoint', hooks, true]]);
-    // each hot hook loaded once, in the flavour asked for; process events stay classic
+    // each hot hook loaded once, in the flavour asked for; process events stay
+    // classic, and so do the syscall hooks: one program per traced syscall,
+    // never a raw sys_enter/sys_exit that every syscall of the host would run
     const sections = c.loaded.map((p) => p.section).sort();
+    const syscalls = sections.filter((s) => s.startsWith('tracepoint/syscalls/'));
+    assert.deepEqual(syscalls, [
+      'tracepoint/syscalls/sys_enter_close',
+      'tracepoint/syscalls/sys_enter_ioctl',
+      'tracepoint/syscalls/sys_enter_read',
+      'tracepoint/syscalls/sys_enter_userfaultfd',
+      'tracepoint/syscalls/sys_exit_ioctl',
+      'tracepoint/syscalls/sys_exit_read',
+      'tracepoint/syscalls/sys_exit_userfaultfd',
+    ]);
+    assert.ok(!sections.some((s) => /^(tp_btf|raw_tp)\/sys_(enter|exit)$/.test(s)), 'no raw syscall hook');
     if (hooks === 'btf') {
-      for (const s of ['tp_btf/page_fault_user', 'tp_btf/sched_switch', 'tp_btf/sched_waking', 'tp_btf/sys_enter', 'tp_btf/sys_exit']) assert.ok(sections.includes(s), s);
-      assert.deepEqual(sections.filter((s) => s.startsWith('tracepoint/')), ['tracepoint/sched/sched_process_exec', 'tracepoint/sched/sched_process_exit', 'tracepoint/sched/sched_process_fork']);
+      for (const s of ['tp_btf/page_fault_user', 'tp_btf/sched_switch', 'tp_btf/sched_waking']) assert.ok(sections.includes(s), s);
+      assert.deepEqual(sections.filter((s) => s.startsWith('tracepoint/') && !s.startsWith('tracepoint/syscalls/')), ['tracepoint/sched/sched_process_exec', 'tracepoint/sched/sched_process_exit', 'tracepoint/sched/sched_process_fork']);
     } else {
       assert.deepEqual(sections.filter((s) => !s.startsWith('tracepoint/')), [], 'no tp_btf program');
       for (const s of ['tracepoint/exceptions/page_fault_user', 'tracepoint/sched/sched_switch', 'tracepoint/syscalls/sys_enter_ioctl', 'tracepoint/syscalls/sys_exit_read']) assert.ok(sections.includes(s), s);

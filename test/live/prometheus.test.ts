@@ -143,8 +143,15 @@ test('Prometheus scrapes serve: rate and histogram_quantile agree with the workl
       return r.length === 1 && Number(r[0].value![1]) === 0 ? true : null;
     });
     writeFileSync(gate, '');
-    await until(`the workload to finish (serve: ${serveErr})`, 120_000, async () => (existsSync(truthPath) ? true : null));
-    const truth = readTruth(truthPath);
+    // the file appears before the workload has finished writing it
+    const truth = await until(`the workload to finish (serve: ${serveErr})`, 120_000, async () => {
+      if (!existsSync(truthPath)) return null;
+      try {
+        return readTruth(truthPath);
+      } catch {
+        return null;
+      }
+    });
     const doneAt = Date.now() / 1000;
     // two more scrapes after the end: serve must still answer, with every fault
     const last = await until('two scrapes after the workload ended', 30_000, async () => {

@@ -284,9 +284,24 @@ test('a TUI view throws while rendering (top wiring, in a terminal): the process
 });
 
 /** A preload that makes the real CLI throw, uncaught, `ms` after it starts. */
+/** A module that throws `ms` after the process has attached its programs
+ *  (a bpf-link fd), whatever the start-up took on a loaded machine. */
 function injector(ms: number): string {
   const f = tmp('inject.mjs');
-  writeFileSync(f, `setTimeout(() => { throw new Error('injected failure after start'); }, ${ms}).unref();\n`);
+  writeFileSync(
+    f,
+    [
+      "import { readdirSync, readlinkSync } from 'node:fs';",
+      "const attached = () => readdirSync('/proc/self/fd').some((fd) => { try { return readlinkSync('/proc/self/fd/' + fd).includes('bpf-link'); } catch { return false; } });",
+      'const poll = setInterval(() => {',
+      '  if (!attached()) return;',
+      '  clearInterval(poll);',
+      `  setTimeout(() => { throw new Error('injected failure after start'); }, ${ms}).unref();`,
+      '}, 50);',
+      'poll.unref();',
+      '',
+    ].join('\n'),
+  );
   return pathToFileURL(f).href;
 }
 
@@ -294,7 +309,7 @@ test('record: an uncaught exception after capture started -> one line, exit 4, f
   if (!requireLive(t)) return;
   const file = tmp('inject.uscope');
   const tag = tmp('inject-truth.json');
-  const child = spawn(process.execPath, ['--import', injector(2000), cli, 'record', '-o', file, '--', workloadBinary, '--scenario', 'mixed', '--loops', '0', '--pages', '64', '--quiet', '--json', tag], {
+  const child = spawn(process.execPath, ['--import', injector(1000), cli, 'record', '-o', file, '--', workloadBinary, '--scenario', 'mixed', '--loops', '0', '--pages', '64', '--quiet', '--json', tag], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -322,7 +337,7 @@ test('top --demo in a terminal: an uncaught exception -> one line, exit 4, nothi
   if (spawnSync('tmux', ['-V']).status !== 0) return skipOrFail(t, 'tmux is not installed (scripts/setup.sh installs it)');
   const done = tmp('inject-top-exit');
   const session = `uscope-rel-inject-${process.pid}`;
-  tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} --import ${injector(3000)} ${cli} top --demo 2>${done}.err; echo $? > ${done}`);
+  tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} --import ${injector(1500)} ${cli} top --demo 2>${done}.err; echo $? > ${done}`);
   let workload: number[] = [];
   let ids: BpfIds = { progs: [], maps: [] };
   try {
