@@ -52,7 +52,7 @@ test('recordings and --json-out summaries are mode 0600: umask 000, and over an 
   r = await sh(`umask 000; exec ${node} ${c} stat --json-out ${q(jsonOver)} -- true`);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(mode(jsonOver), 0o600, '--json-out written over an existing 0644 file');
-  assert.equal(JSON.parse(readFileSync(jsonOver, 'utf8')).schema, 'uffdscope.summary/1');
+  assert.equal(JSON.parse(readFileSync(jsonOver, 'utf8')).schema, 'uffdscope.in-kernel/2');
 });
 
 interface Others {
