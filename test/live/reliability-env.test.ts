@@ -77,7 +77,7 @@ test('disk full while recording: exit 4, one line naming the file, the command e
   const script =
     `mount -t tmpfs -o size=256k none ${q(dir)} || exit 99; ` +
     `${q(process.execPath)} ${q(cli)} record -o ${q(out)} -- ${q(workloadBinary)} --scenario postcopy --pages 8192 --threads 2 --quiet --json ${q(tag)} & ` +
-    `echo "pid=$!"; wait $!; echo "rc=$?"; ${q(process.execPath)} ${q(cli)} report --json ${q(out)} > ${q(dir)}/../report.json 2>&1; echo "report=$?"`;
+    `echo "pid=$!"; wait $!; echo "rc=$?"; ${q(process.execPath)} ${q(cli)} report --json ${q(out)} > ${q(dir)}/../report.json 2> ${q(dir)}/../report.err; echo "report=$?"`;
   const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -102,6 +102,8 @@ test('disk full while recording: exit 4, one line naming the file, the command e
   assert.match(stdout, /report=0/, 'what was written is readable');
   const rep = JSON.parse(spawnSync('cat', [join(dir, '..', 'report.json')], { encoding: 'utf8' }).stdout);
   assert.equal(rep.source.complete, false, 'the report says it was cut short');
+  const warning = spawnSync('cat', [join(dir, '..', 'report.err')], { encoding: 'utf8' }).stdout;
+  assert.match(warning, /^uffdscope: warning: \S*r\.uscope (is damaged|has no trailer)/, 'and warns on stderr');
   assert.ok(ids.progs.length > 0, 'record had attached its programs');
   assert.deepEqual(await idsLeft(ids), { progs: [], maps: [] }, 'its programs and maps are gone from the kernel');
   assert.ok(await waitFor(() => spawnSync('pgrep', ['-f', tag]).status !== 0, 15_000), 'the workload was ended, not orphaned');
