@@ -27,13 +27,15 @@ export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
   const frameMs = 100;
   const pub = replayPublisher(driver, lost, frameMs);
   let damaged: Error | null = null;
+  const closeUi = new AbortController();
   const clock = setInterval(() => {
     try {
       driver.tick(frameMs);
     } catch (e) {
-      // Damaged records mid-file: stop playing, report it as bad input.
+      // Damaged records mid-file: stop playing and close the view, report it as bad input.
       damaged = asInputError(file, e);
       clearInterval(clock);
+      closeUi.abort();
     }
   }, frameMs);
   pub.start();
@@ -46,7 +48,7 @@ export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
         delete process.env.CONTINUOUS_INTEGRATION;
       }
       const { runTui } = await import('../../tui/run.js');
-      await runTui(pub);
+      await runTui(pub, { signal: closeUi.signal });
       // the UI has drawn over the warning: say it again where it stays
       warnRecording(file, status);
     } else {
