@@ -305,9 +305,11 @@ export class TopModel {
         });
       }
     }
-    // the cap keeps filter matches, then open uffds, then the busiest
+    // the cap keeps filter matches, then uffds faulting now, then open ones,
+    // then the busiest (a looping VMM makes hundreds of short-lived uffds: the
+    // ones at work must not be crowded out by idle ones)
     const f = this.filter;
-    const rank = (r: UffdRow) => (matchesFilter(f, r.comm, r.pid) ? 0 : 2) + (r.closed ? 1 : 0);
+    const rank = (r: UffdRow) => (matchesFilter(f, r.comm, r.pid) ? 0 : 4) + (r.faultsPerSec > 0 ? 0 : 2) + (r.closed ? 1 : 0);
     rows.sort((a, b) => rank(a) - rank(b) || b.faultsTotal - a.faultsTotal);
     rows.splice(this.maxRows);
 
