@@ -225,7 +225,8 @@ test('top --demo | head: the reader closes the pipe -> it ends cleanly (no stack
   if (!requireLive(t)) return;
   const mark = tmp('pipe-top');
   // `exec -a` tags the node process so the test finds it; its children are the workload
-  const sh = `(bash -c "exec -a ${mark} '${process.execPath}' '${cli}' top --demo --interval 1"; echo "top-exit=$?" >&2) | head -n 2 >/dev/null`;
+  // the reader starts reading after 3 s, so the test sees top attached first however slow its start
+  const sh = `(bash -c "exec -a ${mark} '${process.execPath}' '${cli}' top --demo --interval 1"; echo "top-exit=$?" >&2) | (sleep 3; head -n 2 >/dev/null)`;
   const run = runProgram('bash', ['-c', sh], { timeoutMs: 40_000 });
   let workload: number[] = [];
   let top: number | null = null;

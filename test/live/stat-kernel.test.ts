@@ -90,8 +90,9 @@ test('stat mixed: userfaults by kind and entries by armed mode equal the workloa
   assert.equal(s.mode_switches.length, truth.mode_switches.length, 'every SET_MODE attempt');
   s.mode_switches.forEach((m, i) => {
     const w = truth.mode_switches[i];
-    assert.equal(m.enable, w.enable, `switch ${i} enable`);
-    assert.equal(m.disable, w.disable, `switch ${i} disable`);
+    // masks are u64: hex strings in the JSON
+    assert.equal(BigInt(m.enable), BigInt(w.enable), `switch ${i} enable`);
+    assert.equal(BigInt(m.disable), BigInt(w.disable), `switch ${i} disable`);
     assert.equal(m.result, w.result, `switch ${i} result`);
   });
 });
