@@ -286,14 +286,14 @@ test('a TUI view throws while rendering (top wiring, in a terminal): the process
 
 /** A preload that makes the real CLI throw, uncaught, `ms` after it starts. */
 /** A module that throws `ms` after the process has attached its programs
- *  (a bpf-link fd), whatever the start-up took on a loaded machine. */
+ *  (a bpf_link fd), whatever the start-up took on a loaded machine. */
 function injector(ms: number): string {
   const f = tmp('inject.mjs');
   writeFileSync(
     f,
     [
       "import { readdirSync, readlinkSync } from 'node:fs';",
-      "const attached = () => readdirSync('/proc/self/fd').some((fd) => { try { return readlinkSync('/proc/self/fd/' + fd).includes('bpf-link'); } catch { return false; } });",
+      "const attached = () => readdirSync('/proc/self/fd').some((fd) => { try { return readlinkSync('/proc/self/fd/' + fd).includes('bpf_link'); } catch { return false; } });",
       'const poll = setInterval(() => {',
       '  if (!attached()) return;',
       '  clearInterval(poll);',

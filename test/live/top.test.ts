@@ -36,7 +36,7 @@ test('top --demo in a terminal: live faults on screen, q quits within 2 s and de
       await sleep(100);
       screen = tmux('capture-pane', '-t', session, '-p');
       const m = /faults ([\d.]+)(k?)\/s/.exec(screen);
-      const rows = [...screen.matchAll(/uffd-workload\/\d+\s+\S+\s+(sync|async)/g)].length;
+      const rows = [...screen.matchAll(/uffd-workload\/\d+\s+\S+\s+\S+\s+(sync|async)/g)].length; // PROCESS UFFD CREATED MODE
       if (m && rows > 0) faults = Number(m[1]) * (m[2] ? 1000 : 1);
     }
     assert.ok(faults > 0, `no live fault rate on screen (faults N/s with N > 0):\n${screen}`);
