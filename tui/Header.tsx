@@ -7,17 +7,12 @@ import type { TopHeader } from '../src/view/topSnapshot.js';
 import { formatClock, formatCount, formatSpeed, formatUptime, truncate, wordWrap } from './format.js';
 import { clipRow, padRow, rowWidth, seg, spread, type Row } from './rows.js';
 import { Line } from './Line.js';
+import { GENERATED_BANNER, ENGINE_KERNEL_LINE, demoBanner } from './labels.js';
 
-export const GENERATED_BANNER = 'GENERATED DATA — simulated, not captured from a kernel';
+export { GENERATED_BANNER, ENGINE_KERNEL_LINE, demoBanner };
 
-/** What the kernel-counting engine shows, and what needs --per-fault. */
-export const ENGINE_KERNEL_LINE = 'counted in the kernel: faults, latency and stages per uffd; per-fault events need --per-fault';
 
-export function demoBanner(selection: string): string {
-  const m = /scenario[\s=:]+([\w-]+)/.exec(selection);
-  const scenario = m ? m[1] : 'mixed';
-  return `DEMO: tracing the bundled workload (${scenario} scenario) because nothing else on this host uses userfaultfd`;
-}
+
 
 export interface HeaderTotals {
   uffds: number;

@@ -2,12 +2,13 @@
 // breakdown of each fault into queue, service and wake stages.
 import React from 'react';
 import { Box } from 'ink';
-import type { LatencyBucket, LatencyView as LatencyData, StageSummary, UffdRow } from '../src/view/topSnapshot.js';
-import { bar, fit, fitColumns, formatCount, formatNs, formatNsBound, procLabel, shortUffd, type ColumnSpec } from './format.js';
+import type { LatencyBucket, LatencyView as LatencyData, UffdRow } from '../src/view/topSnapshot.js';
+import { bar, fit, fitColumns, formatCount, formatNs, formatNsBound, procLabel, type ColumnSpec } from './format.js';
 import { clipRow, padRow, rowWidth, seg, type Row } from './rows.js';
-import { parseUffdKey } from '../src/model/uffdIdentity.js';
-import { createdLabel } from './OverviewView.js';
 import { Line } from './Line.js';
+import { stageShare, uffdLabel } from './labels.js';
+
+export { stageShare, uffdLabel };
 
 export interface LatencyViewProps {
   latency: LatencyData;
@@ -108,11 +109,6 @@ export const STAGE_MEANING: Record<StageName, string> = {
   wake: 'resolving ioctl → thread on a CPU',
 };
 
-/** Share of the total p50 that a stage's p50 is (null when unknown). */
-export function stageShare(stage: StageSummary, total: StageSummary): number | null {
-  if (stage.p50Ns === null || total.p50Ns === null || !(total.p50Ns > 0)) return null;
-  return stage.p50Ns / total.p50Ns;
-}
 
 interface StageCol extends ColumnSpec {
   title: string;
@@ -164,13 +160,6 @@ export function stageRows(l: LatencyData, width: number): Row[] {
   return rows;
 }
 
-/** A uffd (by key) as "…8810badd800 +0.016s": address tail and when it was created ("pre": before tracing). */
-export function uffdLabel(key: string, uffds: readonly UffdRow[]): string {
-  const u = uffds.find((r) => r.key === key);
-  if (u !== undefined) return `${shortUffd(u.id, 12)} ${u.createdS === null ? 'pre' : '+' + createdLabel(u.createdS)}`;
-  const id = parseUffdKey(key);
-  return shortUffd(id === null ? key : '0x' + id.ctx.toString(16), 12);
-}
 
 export function latencyRows(p: LatencyViewProps): Row[] {
   const { latency: l, width, height } = p;

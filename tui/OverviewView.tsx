@@ -12,7 +12,6 @@ import {
   formatCount,
   formatMiB,
   formatNs,
-  formatUptime,
   matchesFilter,
   procLabel,
   shortUffd,
@@ -23,6 +22,9 @@ import {
 } from './format.js';
 import { clipRow, padRow, seg, type Row, type Seg } from './rows.js';
 import { Line } from './Line.js';
+import { createdLabel } from './labels.js';
+
+export { createdLabel };
 
 export type SortKey = 'process' | 'uffd' | 'created' | 'mode' | 'armed' | 'faults' | 'p50' | 'p99' | 'pending' | 'handler';
 
@@ -113,18 +115,6 @@ export function visibleUffds(rows: readonly UffdRow[], filter: string, key: Sort
     });
 }
 
-/**
- * CREATED cell: seconds after the start, "-" for a uffd that existed before.
- * µs in the first 10 s ("0.016407s": a busy start makes uffds µs apart), then
- * ms ("83.204s"), then coarser ("512.3s", "3m05s").
- */
-export function createdLabel(createdS: number | null): string {
-  if (createdS === null) return '-';
-  if (createdS < 10) return `${createdS.toFixed(6)}s`;
-  if (createdS < 100) return `${createdS.toFixed(3)}s`;
-  if (createdS < 1000) return `${createdS.toFixed(1)}s`;
-  return formatUptime(createdS);
-}
 
 /** Text a cell needs in full (the text columns; others are fixed). */
 function need(c: Col, rows: readonly UffdRow[]): number {

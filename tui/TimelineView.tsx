@@ -7,10 +7,13 @@
 import React from 'react';
 import { Box } from 'ink';
 import type { ModeMarker, ModeSpan, TimelineLane, TimelineView as TimelineData, UffdRow } from '../src/view/topSnapshot.js';
-import { fit, fitLabel, formatAgo, formatCount, formatNs, matchesFilter, shortUffd, sparkline } from './format.js';
+import { fit, fitLabel, formatAgo, formatCount, matchesFilter, shortUffd, sparkline } from './format.js';
 import { cellsToRow, clipRow, seg, spread, type Row, type Seg } from './rows.js';
-import { createdLabel } from './OverviewView.js';
+import { createdLabel } from './labels.js';
 import { Line } from './Line.js';
+import { modeAt, markerEffect, markerTiming } from './labels.js';
+
+export { modeAt, markerEffect, markerTiming };
 
 export const SYNC_CHAR = '─';
 export const ASYNC_CHAR = '█';
@@ -44,13 +47,6 @@ export function columnOf(atS: number, windowS: number, cols: number): number | n
   return Math.min(cols - 1, Math.max(0, Math.floor(((atS + windowS) / windowS) * cols)));
 }
 
-export function modeAt(spans: readonly ModeSpan[], t: number): 'sync' | 'async' | null {
-  for (const s of spans) if (s.startS <= t && t < s.endS) return s.mode;
-  // the newest span includes "now"
-  const lastSpan = spans[spans.length - 1];
-  if (lastSpan && t >= lastSpan.startS && t <= lastSpan.endS) return lastSpan.mode;
-  return null;
-}
 
 /** The mode bar: one cell per column, sampled at the column's middle. */
 export function modeBar(spans: readonly ModeSpan[], windowS: number, cols: number): Row {
@@ -93,23 +89,8 @@ export function markerRow(markers: readonly ModeMarker[], windowS: number, cols:
   return cellsToRow(cells);
 }
 
-const mask = (v: bigint | null) => (v === null ? 'unread' : `0x${v.toString(16)}`);
 
-/** What a marker did: "→ async", "→ sync", or the raw feature masks. */
-export function markerEffect(m: ModeMarker, spans: readonly ModeSpan[]): string {
-  if (!m.ok) return `${m.errno ?? 'refused'} enable ${mask(m.enable)} disable ${mask(m.disable)}`;
-  const after = modeAt(spans, m.atS + 1e-3);
-  if (after) return `→ ${after}`;
-  return `enable ${mask(m.enable)} disable ${mask(m.disable)}`;
-}
 
-/** The marker's timing, named as everywhere: drain and wake-up where observed, else the ioctl latency. */
-export function markerTiming(m: ModeMarker): Array<[string, string]> {
-  if (m.drainNs === undefined) return [['ioctl', formatNs(m.latencyNs)]];
-  const out: Array<[string, string]> = [['drain', formatNs(m.drainNs)]];
-  if (m.wakeupNs !== undefined) out.push(['wake-up', formatNs(m.wakeupNs)]);
-  return out;
-}
 
 function axisRow(windowS: number, cols: number): string {
   const cells = new Array<string>(cols).fill(' ');

@@ -2,10 +2,7 @@
 // periodically (no ANSI codes, no cursor movement), good for logs and pipes.
 import type { TopSnapshot } from '../src/view/topSnapshot.js';
 import { formatAgo, formatClock, formatCount, formatMiB, formatNs, formatSpeed, formatUptime, stripAnsi, visibleWidth } from './format.js';
-import { demoBanner, ENGINE_KERNEL_LINE, GENERATED_BANNER } from './Header.js';
-import { markerEffect, markerTiming } from './TimelineView.js';
-import { stageShare, uffdLabel } from './LatencyView.js';
-import { createdLabel } from './OverviewView.js';
+import { createdLabel, demoBanner, ENGINE_KERNEL_LINE, GENERATED_BANNER, markerEffect, markerTiming, stageShare, uffdLabel } from './labels.js';
 
 function table(header: string[], rows: string[][], right: boolean[]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleWidth(r[i] ?? ''))));
