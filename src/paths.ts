@@ -14,3 +14,5 @@ function findRoot(): string {
 
 export const projectRoot = findRoot();
 export const workloadBinary = join(projectRoot, 'out', 'workload', 'uffd-workload');
+/** One-file bpftrace scripts for hosts where the native addon cannot be built or loaded. */
+export const bpftraceTools = join(projectRoot, 'tools', 'bpftrace');

@@ -9,6 +9,7 @@ import { probeBackend, BACKEND_ORDER, DEFAULT_RING_BYTES, type BackendAttempt } 
 import { loadAddon, type UffdApiProbe } from '../native/addon.js';
 import { bitNames, DEFAULT_UAPI, errnoName, type Uapi } from '../events/uapi.js';
 import { rwpSupport, type RwpSupport } from '../events/rwpSupport.js';
+import { bpftraceTools } from '../paths.js';
 
 export interface BackendProbe {
   name: 'fentry' | 'kprobe' | 'tracepoint';
@@ -151,6 +152,7 @@ export function formatDoctor(r: DoctorReport): string {
   lines.push(`${ok(r.tracefs.ok)}  tracefs     ${r.tracefs.ok ? r.tracefs.path + (r.tracefs.mountedNow ? ' (mounted now)' : '') : r.tracefs.problem}`);
   lines.push(`${ok(r.privileges.ok)}  privileges  ${r.privileges.ok ? (r.privileges.euid === 0 ? 'root' : 'CAP_BPF+CAP_PERFMON') : r.privileges.problem}`);
   lines.push(`${ok(r.addon.ok)}  addon       ${r.addon.ok ? `libbpf ${r.addon.libbpf}` : r.addon.problem}`);
+  if (!r.addon.ok) lines.push(`              without the addon: sudo bpftrace ${bpftraceTools}/uffdlat.bt (also uffdioctl.bt, uffdsetmode.bt; tracepoints only)`);
   lines.push(
     `${ok(r.handleUserfault.blockDetection !== 'heuristic')}  waits       ${
       r.handleUserfault.blockDetection === 'waitqueue'
