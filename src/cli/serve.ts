@@ -14,7 +14,7 @@ import type { BackendChoice, HooksChoice } from './record.js';
 import { captureOptions } from '../capture/captureOptions.js';
 import { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
 import { perFaultIoctls } from '../stats/kernelStats.js';
-import { EXIT, UsageError } from './errors.js';
+import { exitStatus, UsageError } from './errors.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9465';
 
@@ -162,11 +162,11 @@ export async function runServe(o: ServeOptions): Promise<void> {
     final = { ...result.counters, backend: result.info.backend };
     cap = null;
     analysis.finish();
-    if (result.reason === 'command-exited') {
-      const code = result.commandExit?.code;
-      process.stderr.write(`uffdscope: command exited (status ${code ?? result.commandExit?.signal ?? '?'}); serving its final values ${o.linger !== undefined ? `for ${o.linger} s` : 'until Ctrl-C'}\n`);
+    if (result.reason === 'command-exited' && result.commandExit) {
+      const status = exitStatus(result.commandExit);
+      process.stderr.write(`uffdscope: command exited (status ${status}); serving its final values ${o.linger !== undefined ? `for ${o.linger} s` : 'until Ctrl-C'}\n`);
       await lingerUntilStopped(o.linger);
-      if (code !== 0 && code !== undefined) process.exitCode = code ?? EXIT.CAPTURE;
+      if (status !== 0) process.exitCode = status;
     }
   } finally {
     metrics.detach();

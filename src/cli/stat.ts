@@ -8,7 +8,7 @@ import { formatModeSwitches, formatSummaryTable, type Summary } from '../stats/s
 import type { Uapi } from '../events/uapi.js';
 import { checkOutputPath, outputFileError, type BackendChoice, type HooksChoice } from './record.js';
 import { captureOptions } from '../capture/captureOptions.js';
-import { EXIT, UsageError } from './errors.js';
+import { exitStatus, UsageError } from './errors.js';
 import { formatKernelTable, perFaultIoctls, summarizeUffd, type UffdKernelSummary } from '../stats/kernelStats.js';
 import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTracker.js';
 import { STAGES, type Stage } from '../stats/stats.js';
@@ -156,7 +156,7 @@ export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> 
   }
   if (o.jsonOut) writeJsonOut(o.jsonOut, JSON.stringify(out, null, 2) + '\n');
   if (result.commandExit && result.commandExit.code !== 0 && result.reason === 'command-exited') {
-    process.exitCode = result.commandExit.code ?? EXIT.CAPTURE;
+    process.exitCode = exitStatus(result.commandExit);
   }
   return out;
 }
