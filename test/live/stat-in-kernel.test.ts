@@ -64,8 +64,9 @@ test('stat --in-kernel mixed: entries by armed mode, blocked faults, every SET_M
   assert.equal(s.mode_switches.length, truth.mode_switches.length, 'every SET_MODE attempt');
   s.mode_switches.forEach((m, i) => {
     const w = truth.mode_switches[i];
-    assert.equal(m.enable, w.enable, `switch ${i} enable`);
-    assert.equal(m.disable, w.disable, `switch ${i} disable`);
+    // the summary's masks are u64 hex strings
+    assert.equal(m.enable, `0x${w.enable.toString(16)}`, `switch ${i} enable`);
+    assert.equal(m.disable, `0x${w.disable.toString(16)}`, `switch ${i} disable`);
     assert.equal(m.result, w.result, `switch ${i} result`);
   });
 });
