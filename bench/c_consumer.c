@@ -172,6 +172,7 @@ int main(int argc, char **argv)
 	skel->rodata->vm_uffd_minor = vm_minor;
 	skel->rodata->wakeup_bytes = wakeup_bytes;
 	skel->rodata->in_kernel_stats = in_kernel;
+	skel->rodata->feat_wp_async = 1ULL << 15;
 	int err = uscope_choose_hooks(skel->obj, btf_hooks);
 	if (!err && in_kernel)
 		err = uscope_leave_out_for_in_kernel_stats(skel->obj);
@@ -259,20 +260,17 @@ int main(int argc, char **argv)
 				lost += per[c].lost[k];
 			}
 	}
-	/* --in-kernel: the stats map summed over uffds and CPUs. */
+	/* --in-kernel: the stats map summed over uffds. */
 	uint64_t k_entries = 0, k_blocked = 0, k_waits = 0, k_wait_sum = 0, k_uffds = 0;
-	struct uscope_uffd_stats *st = calloc((size_t)ncpu, sizeof(*st));
+	struct uscope_uffd_stats *st = calloc(1, sizeof(*st));
 	struct uscope_uffd_key cur, next, *prev = NULL;
 	while (st && !bpf_map__get_next_key(skel->maps.uscope_uffd_stats, prev, &next, sizeof(next))) {
-		if (!bpf_map__lookup_elem(skel->maps.uscope_uffd_stats, &next, sizeof(next), st,
-					  sizeof(*st) * (size_t)ncpu, 0)) {
+		if (!bpf_map__lookup_elem(skel->maps.uscope_uffd_stats, &next, sizeof(next), st, sizeof(*st), 0)) {
 			k_uffds++;
-			for (int c = 0; c < ncpu; c++) {
-				k_entries += st[c].entries;
-				k_blocked += st[c].blocked;
-				k_waits += st[c].waits;
-				k_wait_sum += st[c].wait_sum_ns;
-			}
+			k_entries += st->entries;
+			k_blocked += st->blocked;
+			k_waits += st->stage_count[USCOPE_STAGE_TOTAL];
+			k_wait_sum += st->stage_sum_ns[USCOPE_STAGE_TOTAL];
 		}
 		cur = next;
 		prev = &cur;

@@ -10,12 +10,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* btf: the tp_btf set of bpf/uffdscope.bpf.c */
+/* btf: the tp_btf set of bpf/uffdscope.bpf.c (its syscall hooks are the
+ * classic per-syscall ones below in both flavours) */
 SEC("tp_btf/page_fault_user") int empty_b_fault(void *ctx) { return 0; }
 SEC("tp_btf/sched_switch") int empty_b_switch(void *ctx) { return 0; }
 SEC("tp_btf/sched_waking") int empty_b_waking(void *ctx) { return 0; }
-SEC("tp_btf/sys_enter") int empty_b_sys_in(void *ctx) { return 0; }
-SEC("tp_btf/sys_exit") int empty_b_sys_ex(void *ctx) { return 0; }
 
 /* classic: the tracepoint set */
 SEC("tracepoint/exceptions/page_fault_user") int empty_fault(void *ctx) { return 0; }

@@ -1,6 +1,6 @@
 // All benchmarks, one after the other (`npm run bench`):
 //
-//   node dist/bench/run-all.js [--quick] [--only transport,overhead,memory,export] [other options...]
+//   node dist/bench/run-all.js [--quick] [--only transport,overhead,memory,export,host_tax,busy_host] [other options...]
 //
 // Every script runs as its own process with the same options (--quick,
 // --no-nice, --tmp DIR, --keep); their JSON lines go to stdout as they come,
@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { autogroup, boostSession, log, machineFacts, projectRoot, resultsDir, type Figure } from './lib/common.js';
 
-const SCRIPTS = ['transport', 'overhead', 'memory', 'export'] as const;
+const SCRIPTS = ['transport', 'overhead', 'memory', 'export', 'host_tax', 'busy_host'] as const;
 
 function runScript(name: string, argv: string[], figures: Figure[]): Promise<number> {
   return new Promise((resolve) => {
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     log('bench: targets');
     for (const f of targeted) {
       const v = f.value === null ? 'null' : String(f.value);
-      log(`  ${(f.met ? 'met   ' : f.met === false ? 'MISSED' : 'n/a   ').padEnd(7)} ${f.name.padEnd(34)} ${v.padStart(10)} ${f.unit.padEnd(6)} target ${f.target}`);
+      log(`  ${(f.met ? 'met   ' : f.met === false ? 'MISSED' : 'n/a   ').padEnd(7)} ${f.name.padEnd(44)} ${v.padStart(10)} ${f.unit.padEnd(6)} target ${f.target}`);
     }
   }
   mkdirSync(resultsDir, { recursive: true });

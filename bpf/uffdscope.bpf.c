@@ -27,6 +27,8 @@
 
 #define EBUSY 16
 
+_Static_assert(USCOPE_STAGE_BUCKETS == USCOPE_STAGES * USCOPE_WAIT_BUCKETS, "USCOPE_STAGE_BUCKETS");
+
 char LICENSE[] SEC("license") = "GPL";
 
 /* ---- configuration, set by user space before load (rodata) ---- */
@@ -39,11 +41,17 @@ const volatile __u64 vm_uffd_missing = 0x200;          /* VM_UFFD_MISSING */
 const volatile __u64 vm_uffd_wp = 0x1000;              /* VM_UFFD_WP */
 const volatile __u64 vm_uffd_minor = 1ULL << 41;       /* VM_UFFD_MINOR */
 const volatile __u64 wakeup_bytes = 0;       /* 0: wake the consumer per record */
-/* Count faults and histogram waits in uscope_uffd_stats instead of writing
- * FAULT/BLOCK/RESUME records; user space then leaves sched_waking and the
- * read() path out, and the per-fault ioctls write no records (see
- * ioctl_recorded()). */
+/* Count faults and histogram waits and their stages in uscope_uffd_stats
+ * instead of writing FAULT/BLOCK/WAKE/RESUME/MSG records; the per-fault
+ * ioctls are counted, and written only when they fail (ioctl_recorded()). */
 const volatile bool in_kernel_stats = false;
+/* uapi bits the in-kernel kinds need (src/events/uapi.ts; the RWP ones are
+ * provisional and overridable there) */
+const volatile __u64 feat_wp_async = 1ULL << 15;  /* UFFD_FEATURE_WP_ASYNC */
+const volatile __u64 feat_rwp_async = 0;          /* UFFD_FEATURE_RWP_ASYNC */
+const volatile __u64 msg_flag_wp = 1ULL << 1;     /* UFFD_PAGEFAULT_FLAG_WP */
+const volatile __u64 msg_flag_minor = 1ULL << 2;  /* UFFD_PAGEFAULT_FLAG_MINOR */
+const volatile __u64 msg_flag_rwp = 0;            /* UFFD_PAGEFAULT_FLAG_RWP */
 
 /* ---- maps ---- */
 struct {
@@ -78,9 +86,11 @@ struct {
 	__type(value, __u64);
 } uscope_uffds SEC(".maps");
 
-/* in_kernel_stats: per uffd context, per CPU (bpf/uffdscope.h). */
+/* in_kernel_stats: per uffd (bpf/uffdscope.h). One entry for all CPUs,
+ * updated with atomic adds: per-CPU copies of ~10 KiB of histograms per
+ * uffd would cost a many-CPU host hundreds of MiB. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, USCOPE_MAX_STAT_UFFDS);
 	__type(key, struct uscope_uffd_key);
@@ -97,6 +107,27 @@ struct {
 	__type(key, __u64);
 	__type(value, __u64);
 } uscope_uffd_created SEC(".maps");
+
+/* in_kernel_stats: a fault message read by a handler, until the faulting
+ * thread runs again (it knows its uffd and page, not who read it). LRU: a
+ * message whose fault never waited cannot pin an entry. */
+struct pending_msg_key {
+	__u64 uffd;
+	__u64 page;
+};
+
+struct pending_msg {
+	__u64 msg_ts;
+	__u32 kind; /* USCOPE_KIND_* from the message's flags */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct pending_msg_key);
+	__type(value, struct pending_msg);
+} uscope_pending_msgs SEC(".maps");
 
 /* pending_fault.state; NONE is a thread with no uffd fault yet. */
 #define PENDING_NONE 0
@@ -115,8 +146,12 @@ struct pending_fault {
 	__u32 waker_tid;
 	__u32 state;
 	__u32 nblocks;
-	__u64 counted_wait; /* in_kernel_stats: this fault's wait already in the histogram */
-	__u64 uffd_created; /* in_kernel_stats: the uffd's creation time (uscope_uffd_key) */
+	/* in_kernel_stats: */
+	__u64 uffd_created; /* the uffd's creation time (uscope_uffd_key) */
+	__u64 msg_ts;       /* its message read (0: not seen) */
+	__u32 kind;         /* USCOPE_KIND_*: from the VMA, then from the message */
+	__u32 by_ioctl;     /* woken by a thread in a resolving uffd ioctl */
+	__u64 counted[USCOPE_STAGES]; /* samples already in the histograms (+1) */
 };
 
 /* inflight.kind; NONE: no traced syscall in flight. */
@@ -125,6 +160,7 @@ struct pending_fault {
 #define INFLIGHT_DEV_NEW 2
 #define INFLIGHT_READ 3
 #define INFLIGHT_CREATE 4
+#define INFLIGHT_FAST 5 /* in_kernel_stats: a per-fault uffd ioctl (fd not checked yet) */
 
 /* A thread's traced syscall in flight: what its exit needs from its entry. */
 struct inflight {
@@ -136,12 +172,21 @@ struct inflight {
 	__u32 kind;
 };
 
-/* Everything kept per thread, created on its first uffd fault or traced
- * syscall. */
+/* Everything kept per thread about its uffd faults, created on its first. */
 struct thread_state {
 	struct pending_fault pf;
-	struct inflight in;
 };
+
+/* The traced syscall in flight, per thread. The syscall hooks are classic
+ * per-syscall tracepoints (so no other syscall of the host runs a program)
+ * and all of them know the current task: task storage serves both hook
+ * flavours. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct inflight);
+} uscope_inflight SEC(".maps");
 
 /* The btf hooks keep it in task-local storage: a lookup is a few loads
  * from the task, without hashing or bucket locks, and it goes away with
@@ -218,21 +263,27 @@ static __always_inline struct task_struct *current_for(bool btf)
 }
 
 /* The current thread enters a traced syscall. */
-static __always_inline void set_inflight(bool btf, __u32 tid, const struct inflight *in)
+static __always_inline void set_inflight(const struct inflight *in)
 {
-	struct thread_state *st = thread_state(btf, current_for(btf), tid, true);
+	struct inflight *cur = bpf_task_storage_get(&uscope_inflight, bpf_get_current_task_btf(), 0,
+						    BPF_LOCAL_STORAGE_GET_F_CREATE);
 
-	if (st)
-		st->in = *in;
+	if (cur) {
+		*cur = *in;
+	} else {
+		struct uscope_counters *c = ctrs();
+		if (c)
+			c->inflight_dropped++;
+	}
 }
 
 /* The current thread's traced syscall in flight, or NULL. The caller ends
  * it with kind = INFLIGHT_NONE. */
-static __always_inline struct inflight *get_inflight(bool btf, __u32 tid)
+static __always_inline struct inflight *get_inflight(void)
 {
-	struct thread_state *st = thread_state(btf, current_for(btf), tid, false);
+	struct inflight *in = bpf_task_storage_get(&uscope_inflight, bpf_get_current_task_btf(), 0, 0);
 
-	return st && st->in.kind != INFLIGHT_NONE ? &st->in : NULL;
+	return in && in->kind != INFLIGHT_NONE ? in : NULL;
 }
 
 static __always_inline bool tgid_selected(__u32 tgid)
@@ -448,29 +499,70 @@ static __always_inline __u32 wait_bucket(__u64 ns)
 	return i < USCOPE_WAIT_BUCKETS ? i : USCOPE_WAIT_BUCKETS - 1;
 }
 
-/* The thread of `pf` is on a CPU again after a wait: its fault's wait so
- * far replaces any earlier sample of the same fault (a re-wait), so every
- * fault counts once, with its whole wait. */
-static __always_inline void count_wait(struct pending_fault *pf, __u64 now)
+/* Adds n (+1 or -1) samples of v to a stage's histogram, count and sum. */
+static __always_inline void stage_add(struct uscope_uffd_stats *s, __u32 stage, __u64 v, __s64 n)
 {
-	struct uscope_uffd_stats *s = uffd_stats(pf->uffd, pf->uffd_created, pf->tgid);
-	__u64 wait = now - pf->fault_ts;
+	__u32 b = stage * USCOPE_WAIT_BUCKETS + wait_bucket(v);
 
+	if (stage >= USCOPE_STAGES || b >= USCOPE_STAGE_BUCKETS)
+		return;
+	__sync_fetch_and_add(&s->stage_hist[b], n);
+	__sync_fetch_and_add(&s->stage_count[stage], n);
+	__sync_fetch_and_add(&s->stage_sum_ns[stage], n * (__s64)v);
+}
+
+/* The fault's sample of `stage` is v now: an earlier one (a re-wait)
+ * leaves the histogram, so every fault counts once, with its whole wait. */
+static __always_inline void stage_sample(struct uscope_uffd_stats *s, struct pending_fault *pf,
+					 __u32 stage, __u64 v)
+{
+	__u64 old;
+
+	if (stage >= USCOPE_STAGES)
+		return;
+	old = pf->counted[stage];
+	if (old)
+		stage_add(s, stage, old - 1, -1);
+	pf->counted[stage] = v + 1;
+	stage_add(s, stage, v, 1);
+	if (v > s->stage_max_ns[stage]) /* racy: a lost update costs one max */
+		s->stage_max_ns[stage] = v;
+}
+
+/* The thread of `pf` is on a CPU again after a wait: its stages from the
+ * times seen (its message read, the wake-up by a resolving ioctl). */
+static __always_inline void end_wait(struct pending_fault *pf, __u64 now)
+{
+	struct pending_msg_key k = { .uffd = pf->uffd, .page = pf->address & ~4095ULL };
+	struct pending_msg *m = bpf_map_lookup_elem(&uscope_pending_msgs, &k);
+	struct uscope_uffd_stats *s;
+	bool first = !pf->counted[USCOPE_STAGE_TOTAL];
+	__u32 kind;
+
+	if (m) {
+		/* an older message is another fault's on the same page */
+		if (m->msg_ts >= pf->fault_ts && m->msg_ts <= now) {
+			pf->msg_ts = m->msg_ts;
+			pf->kind = m->kind;
+		}
+		bpf_map_delete_elem(&uscope_pending_msgs, &k);
+	}
+	s = uffd_stats(pf->uffd, pf->uffd_created, pf->tgid);
 	if (!s)
 		return;
-	if (pf->counted_wait) {
-		__u64 old = pf->counted_wait;
-
-		s->waits--;
-		s->wait_sum_ns -= old;
-		s->wait_hist[wait_bucket(old)]--;
+	stage_sample(s, pf, USCOPE_STAGE_TOTAL, now - pf->fault_ts);
+	if (pf->msg_ts)
+		stage_sample(s, pf, USCOPE_STAGE_QUEUE, pf->msg_ts - pf->fault_ts);
+	if (pf->by_ioctl && pf->wake_ts >= pf->fault_ts && pf->wake_ts <= now) {
+		stage_sample(s, pf, USCOPE_STAGE_WAKE, now - pf->wake_ts);
+		if (pf->msg_ts && pf->wake_ts >= pf->msg_ts)
+			stage_sample(s, pf, USCOPE_STAGE_SERVICE, pf->wake_ts - pf->msg_ts);
 	}
-	pf->counted_wait = wait ? wait : 1;
-	s->waits++;
-	s->wait_sum_ns += wait;
-	if (wait > s->wait_max_ns)
-		s->wait_max_ns = wait;
-	s->wait_hist[wait_bucket(wait)]++;
+	/* a fault whose message was read was counted then (note_msg()) */
+	if (first && !pf->msg_ts) {
+		kind = pf->kind < USCOPE_KINDS ? pf->kind : USCOPE_KIND_UNKNOWN;
+		__sync_fetch_and_add(&s->userfaults[kind], 1);
+	}
 }
 
 /* ---- faults ---- */
@@ -570,6 +662,38 @@ static __always_inline long find_uffd_vma(__u64 address, struct vma_info *vi)
 	return err;
 }
 
+/* x86 page fault error code bits */
+#define PF_PRESENT 1
+#define PF_WRITE 2
+
+/* A fault's kind before a handler reads its message (which then says). */
+static __always_inline __u32 armed_kind(__u16 armed, __u64 err)
+{
+	if ((armed & USCOPE_ARMED_MISSING) && !(err & PF_PRESENT))
+		return USCOPE_KIND_MISSING;
+	if ((armed & USCOPE_ARMED_WP) && (err & PF_WRITE))
+		return USCOPE_KIND_WP;
+	if (armed & USCOPE_ARMED_MINOR)
+		return USCOPE_KIND_MINOR;
+	if (armed & USCOPE_ARMED_MISSING)
+		return USCOPE_KIND_MISSING;
+	if (armed & USCOPE_ARMED_UNKNOWN)
+		return USCOPE_KIND_RWP;
+	return USCOPE_KIND_UNKNOWN;
+}
+
+/* Resolved by the kernel without a wait: a write to a write-protected page
+ * of a WP_ASYNC uffd, or an RWP fault (a VMA armed in a mode this build
+ * does not know) of an RWP_ASYNC one. */
+static __always_inline bool is_async(__u32 features, __u16 armed, __u64 err)
+{
+	bool wp_write = (armed & USCOPE_ARMED_WP) && (err & (PF_PRESENT | PF_WRITE)) == (PF_PRESENT | PF_WRITE);
+
+	if (wp_write)
+		return features & feat_wp_async;
+	return (features & feat_rwp_async) && (armed & USCOPE_ARMED_UNKNOWN);
+}
+
 static __always_inline int on_fault(bool btf, __u64 address, __u64 ip, __u64 error_code)
 {
 	struct thread_state *st;
@@ -612,19 +736,26 @@ static __always_inline int on_fault(bool btf, __u64 address, __u64 ip, __u64 err
 	pf.fault_ts = ts;
 	pf.tgid = tgid;
 	pf.state = PENDING_FAULTED;
+	pf.kind = armed_kind(armed, error_code);
 	st = thread_state(btf, current_for(btf), tid, true);
 	if (st)
 		st->pf = pf;
 
 	if (in_kernel_stats) {
 		struct uscope_uffd_stats *s = uffd_stats(vi.uffd, vi.uffd_created, tgid);
+		__u32 features = uffd_features(vi.uffd);
 
 		if (s) {
-			s->entries++;
-			s->entries_missing += !!(armed & USCOPE_ARMED_MISSING);
-			s->entries_wp += !!(armed & USCOPE_ARMED_WP);
-			s->entries_minor += !!(armed & USCOPE_ARMED_MINOR);
-			s->ctx_features = uffd_features(vi.uffd);
+			__sync_fetch_and_add(&s->entries, 1);
+			if (armed & USCOPE_ARMED_MISSING)
+				__sync_fetch_and_add(&s->entries_missing, 1);
+			if (armed & USCOPE_ARMED_WP)
+				__sync_fetch_and_add(&s->entries_wp, 1);
+			if (armed & USCOPE_ARMED_MINOR)
+				__sync_fetch_and_add(&s->entries_minor, 1);
+			if (is_async(features, armed, error_code))
+				__sync_fetch_and_add(&s->userfaults[USCOPE_KIND_ASYNC], 1);
+			s->ctx_features = features;
 			s->last_fault_ts_ns = ts;
 		}
 		return 0;
@@ -771,9 +902,9 @@ static __always_inline int on_switch(bool btf, void *ctx, struct task_struct *pr
 
 				if (s) {
 					if (pf->nblocks == 1)
-						s->blocked++;
+						__sync_fetch_and_add(&s->blocked, 1);
 					else
-						s->rewaits++;
+						__sync_fetch_and_add(&s->rewaits, 1);
 				}
 				goto next;
 			}
@@ -794,11 +925,10 @@ static __always_inline int on_switch(bool btf, void *ctx, struct task_struct *pr
 next:
 	st = thread_state(btf, next_task, next, false);
 	pf = st ? &st->pf : NULL;
-	/* Without sched_waking (in_kernel_stats) a waiting thread goes from
-	 * BLOCKED to a CPU: only a wake-up can put it there. */
-	if (in_kernel_stats && pf && pf->state == PENDING_BLOCKED) {
+	/* A waiting thread on a CPU again (BLOCKED: its wake-up was not seen). */
+	if (in_kernel_stats && pf && (pf->state == PENDING_WOKEN || pf->state == PENDING_BLOCKED)) {
 		pf->state = PENDING_RUNNING;
-		count_wait(pf, bpf_ktime_get_boot_ns());
+		end_wait(pf, bpf_ktime_get_boot_ns());
 		return 0;
 	}
 	if (pf && pf->state == PENDING_WOKEN) {
@@ -848,6 +978,13 @@ static __always_inline int on_waking(bool btf, struct task_struct *task, __u32 t
 	pf->state = PENDING_WOKEN;
 	pf->wake_ts = ts;
 	pf->waker_tid = (__u32)bpf_get_current_pid_tgid();
+	if (in_kernel_stats) {
+		/* the waker runs here: is it in a resolving uffd ioctl? */
+		struct inflight *in = get_inflight();
+
+		pf->by_ioctl = in && in->kind == INFLIGHT_FAST;
+		return 0;
+	}
 	r = reserve(USCOPE_REC_WAKE, sizeof(*r));
 	if (!r)
 		return 0;
@@ -892,8 +1029,8 @@ static __always_inline void read_arg(struct uscope_ioctl *r, __u64 cmd, __u64 ar
 /* The ioctls that resolve or re-arm single faults (_UFFDIO_WAKE 0x02 up to
  * _UFFDIO_RWPROTECT 0x09: wake, copy, zeropage, move, writeprotect,
  * continue, poison, rwprotect): about one per fault. With in_kernel_stats
- * they are not recorded; the rare ones (API, REGISTER, UNREGISTER,
- * SET_MODE, and anything unknown) still are. */
+ * they are counted, and recorded only when they fail; the rare ones (API,
+ * REGISTER, UNREGISTER, SET_MODE, and anything unknown) are recorded. */
 static __always_inline bool ioctl_recorded(__u64 cmd)
 {
 	__u32 nr = cmd & 0xff;
@@ -901,21 +1038,51 @@ static __always_inline bool ioctl_recorded(__u64 cmd)
 	return !in_kernel_stats || nr < 0x02 || nr > 0x09;
 }
 
-static __always_inline int on_ioctl_in(bool btf, __u32 fd, __u64 cmd, __u64 arg_ptr)
+/* Fills an IOCTL_EXIT record (ENTER: ret 0, enter_ts == ts). */
+static __always_inline void emit_ioctl(__u32 type, __u64 ts, __u64 uffd, const struct inflight *in, long ret)
+{
+	struct uscope_ioctl *r = reserve(type, sizeof(*r));
+
+	if (!r)
+		return;
+	fill_current(&r->h, type, sizeof(*r), ts);
+	r->uffd = uffd;
+	r->cmd = in->cmd;
+	r->arg_ptr = in->arg_ptr;
+	read_arg(r, in->cmd, in->arg_ptr);
+	r->enter_ts_ns = in->ts;
+	r->ret = ret;
+	r->fd = in->fd;
+	r->ctx_features = uffd_features(uffd);
+	r->pad = 0;
+	submit(r);
+}
+
+static __always_inline int on_ioctl_in(__u32 fd, __u64 cmd, __u64 arg_ptr)
 {
 	__u64 ts;
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32, tid = (__u32)id;
+	__u32 tgid = id >> 32;
 	struct inflight in = {};
-	struct uscope_ioctl *r;
 	struct file *f;
 	__u64 uffd;
 
 	/* Every uffd ioctl (and USERFAULTFD_IOC_NEW) has type 0xAA: a cheap
 	 * test before touching the fd table. */
-	if (((cmd >> 8) & 0xff) != UFFDIO_TYPE || !ioctl_recorded(cmd))
+	if (((cmd >> 8) & 0xff) != UFFDIO_TYPE)
 		return 0;
 	ts = bpf_ktime_get_boot_ns();
+	if (!ioctl_recorded(cmd)) {
+		/* per-fault, in_kernel_stats: the fd is looked at only if the
+		 * call fails or its process is not selected (on_ioctl_ex) */
+		in.ts = ts;
+		in.cmd = cmd;
+		in.arg_ptr = arg_ptr;
+		in.fd = fd;
+		in.kind = INFLIGHT_FAST;
+		set_inflight(&in);
+		return 0;
+	}
 	f = fd_file(fd);
 	if (!f)
 		return 0;
@@ -926,7 +1093,7 @@ static __always_inline int on_ioctl_in(bool btf, __u32 fd, __u64 cmd, __u64 arg_
 			in.arg_ptr = arg_ptr; /* the flags, passed by value */
 			in.uffd = tgid_selected(tgid); /* emit, or only forget */
 			in.fd = fd;
-			set_inflight(btf, tid, &in);
+			set_inflight(&in);
 		}
 		return 0;
 	}
@@ -946,29 +1113,15 @@ static __always_inline int on_ioctl_in(bool btf, __u32 fd, __u64 cmd, __u64 arg_
 	in.arg_ptr = arg_ptr;
 	in.fd = fd;
 	in.kind = INFLIGHT_IOCTL;
-	set_inflight(btf, tid, &in);
-
-	r = reserve(USCOPE_REC_IOCTL_ENTER, sizeof(*r));
-	if (!r)
-		return 0;
-	fill_current(&r->h, USCOPE_REC_IOCTL_ENTER, sizeof(*r), ts);
-	r->uffd = uffd;
-	r->cmd = cmd;
-	r->arg_ptr = arg_ptr;
-	read_arg(r, cmd, arg_ptr);
-	r->enter_ts_ns = ts;
-	r->ret = 0;
-	r->fd = fd;
-	r->ctx_features = uffd_features(uffd);
-	r->pad = 0;
-	submit(r);
+	set_inflight(&in);
+	emit_ioctl(USCOPE_REC_IOCTL_ENTER, ts, uffd, &in, 0);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_ioctl")
 int uscope_ioctl_in(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_ioctl_in(false, (__u32)ctx->args[0], (__u32)ctx->args[1], ctx->args[2]);
+	return on_ioctl_in((__u32)ctx->args[0], (__u32)ctx->args[1], ctx->args[2]);
 }
 
 /* A new context made by an unselected process: if a freed context of ours
@@ -1014,15 +1167,43 @@ static __always_inline void emit_create(__u64 ts, __s64 ret, __u64 flags, __u32 
 	submit(r);
 }
 
-static __always_inline int on_ioctl_ex(bool btf, long ret)
+/* A per-fault ioctl ended (in_kernel_stats): counted when it succeeded,
+ * recorded when it failed, for selected processes and uffds. */
+static __always_inline void fast_ioctl_ex(const struct inflight *in, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight *in = get_inflight(btf, tid);
-	struct uscope_ioctl *r;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct uscope_counters *c;
+	__u64 uffd = 0;
+
+	if (ret < 0 || !tgid_selected(tgid)) {
+		struct file *f = fd_file(in->fd);
+
+		if (!f || !is_uffd_file(f))
+			return;
+		uffd = file_uffd(f);
+		if (!selected(tgid, uffd))
+			return;
+	}
+	if (ret < 0) {
+		emit_ioctl(USCOPE_REC_IOCTL_EXIT, bpf_ktime_get_boot_ns(), uffd, in, ret);
+		return;
+	}
+	c = ctrs();
+	if (c)
+		c->fast_ioctls[in->cmd & (USCOPE_FAST_IOCTL_NRS - 1)]++;
+}
+
+static __always_inline int on_ioctl_ex(long ret)
+{
+	struct inflight *in = get_inflight();
 	__u64 ts;
 
 	if (!in)
 		return 0;
+	if (in->kind == INFLIGHT_FAST) {
+		fast_ioctl_ex(in, ret);
+		goto out;
+	}
 	ts = bpf_ktime_get_boot_ns();
 	if (in->kind == INFLIGHT_DEV_NEW) {
 		if (in->uffd)
@@ -1031,22 +1212,8 @@ static __always_inline int on_ioctl_ex(bool btf, long ret)
 			forget_uffd(ret);
 		goto out;
 	}
-	if (in->kind != INFLIGHT_IOCTL)
-		goto out;
-	r = reserve(USCOPE_REC_IOCTL_EXIT, sizeof(*r));
-	if (!r)
-		goto out;
-	fill_current(&r->h, USCOPE_REC_IOCTL_EXIT, sizeof(*r), ts);
-	r->uffd = in->uffd;
-	r->cmd = in->cmd;
-	r->arg_ptr = in->arg_ptr;
-	read_arg(r, in->cmd, in->arg_ptr);
-	r->enter_ts_ns = in->ts;
-	r->ret = ret;
-	r->fd = in->fd;
-	r->ctx_features = uffd_features(in->uffd);
-	r->pad = 0;
-	submit(r);
+	if (in->kind == INFLIGHT_IOCTL)
+		emit_ioctl(USCOPE_REC_IOCTL_EXIT, ts, in->uffd, in, ret);
 out:
 	in->kind = INFLIGHT_NONE;
 	return 0;
@@ -1055,14 +1222,13 @@ out:
 SEC("tracepoint/syscalls/sys_exit_ioctl")
 int uscope_ioctl_ex(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_ioctl_ex(false, ctx->ret);
+	return on_ioctl_ex(ctx->ret);
 }
 
 /* ---- uffd creation ---- */
-static __always_inline int on_uffd_in(bool btf, __u64 flags)
+static __always_inline int on_uffd_in(__u64 flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
 	struct inflight in = {};
 
 	/* Every process: a context created by an unselected one must stop
@@ -1071,20 +1237,19 @@ static __always_inline int on_uffd_in(bool btf, __u64 flags)
 	in.kind = INFLIGHT_CREATE;
 	in.arg_ptr = flags;
 	in.fd = tgid_selected(id >> 32);
-	set_inflight(btf, tid, &in);
+	set_inflight(&in);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_userfaultfd")
 int uscope_uffd_in(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_uffd_in(false, ctx->args[0]);
+	return on_uffd_in(ctx->args[0]);
 }
 
-static __always_inline int on_uffd_ex(bool btf, long ret)
+static __always_inline int on_uffd_ex(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight *in = get_inflight(btf, tid);
+	struct inflight *in = get_inflight();
 
 	if (!in || in->kind != INFLIGHT_CREATE)
 		return 0;
@@ -1099,21 +1264,20 @@ static __always_inline int on_uffd_ex(bool btf, long ret)
 SEC("tracepoint/syscalls/sys_exit_userfaultfd")
 int uscope_uffd_ex(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_uffd_ex(false, ctx->ret);
+	return on_uffd_ex(ctx->ret);
 }
 
 /* ---- messages read by the handler ---- */
-static __always_inline int on_read_in(bool btf, __u32 fd, __u64 buf)
+static __always_inline int on_read_in(__u32 fd, __u64 buf)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32, tid = (__u32)id;
+	__u32 tgid = id >> 32;
 	struct inflight in = {};
 	struct file *f;
 	__u64 uffd;
 
-	/* No uffd seen yet anywhere: nothing to look for. With
-	 * in_kernel_stats no messages are recorded. */
-	if (!uffd_fops || in_kernel_stats)
+	/* No uffd seen yet anywhere: nothing to look for. */
+	if (!uffd_fops)
 		return 0;
 	f = fd_file(fd);
 	if (!f || !is_uffd_file(f))
@@ -1126,24 +1290,122 @@ static __always_inline int on_read_in(bool btf, __u32 fd, __u64 buf)
 	in.arg_ptr = buf;
 	in.fd = fd;
 	in.kind = INFLIGHT_READ;
-	set_inflight(btf, tid, &in);
+	set_inflight(&in);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_read")
 int uscope_read_in(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_read_in(false, (__u32)ctx->args[0], ctx->args[1]);
+	return on_read_in((__u32)ctx->args[0], ctx->args[1]);
 }
 
-static __always_inline int on_read_ex(bool btf, long ret)
+#define UFFD_EVENT_PAGEFAULT 0x12
+
+/* in_kernel_stats: the fault messages a handler read, by uffd and page,
+ * for their faults' queue and service stages (end_wait()). */
+struct note_msgs_ctx {
+	__u64 uffd;
+	__u64 buf;
+	__u64 ts;
+	__u32 n;
+	__u32 faults;
+	__u32 by_kind[USCOPE_KINDS];
+};
+
+static long note_msg(__u32 i, void *data)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight *in = get_inflight(btf, tid);
+	struct note_msgs_ctx *c = data;
+	struct pending_msg_key k = { .uffd = c->uffd };
+	struct pending_msg m = { .msg_ts = c->ts, .kind = USCOPE_KIND_MISSING };
+	__u64 raw[4];
+
+	if (i >= c->n)
+		return 1;
+	if (bpf_probe_read_user(raw, sizeof(raw), (void *)(c->buf + (__u64)i * USCOPE_UFFD_MSG_SIZE)))
+		return 1;
+	if ((raw[0] & 0xff) != UFFD_EVENT_PAGEFAULT)
+		return 0;
+	/* raw[1]: pagefault.flags, raw[2]: pagefault.address */
+	if (raw[1] & msg_flag_minor)
+		m.kind = USCOPE_KIND_MINOR;
+	else if (raw[1] & msg_flag_wp)
+		m.kind = USCOPE_KIND_WP;
+	else if (msg_flag_rwp && (raw[1] & msg_flag_rwp))
+		m.kind = USCOPE_KIND_RWP;
+	k.page = raw[2] & ~4095ULL;
+	bpf_map_update_elem(&uscope_pending_msgs, &k, &m, BPF_ANY);
+	c->faults++;
+	if (m.kind < USCOPE_KINDS)
+		c->by_kind[m.kind]++;
+	return 0;
+}
+
+static __always_inline void note_msgs(const struct inflight *rd, __u64 ts, __u32 n)
+{
+	__u64 *created = bpf_map_lookup_elem(&uscope_uffd_created, &rd->uffd);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct note_msgs_ctx c = { .uffd = rd->uffd, .buf = rd->arg_ptr, .ts = ts, .n = n };
+	struct uscope_uffd_stats *s;
+
+	bpf_loop(USCOPE_MAX_MSGS_PER_READ, note_msg, &c, 0);
+	s = uffd_stats(rd->uffd, created ? *created : 0, tgid);
+	if (s && c.faults) {
+		/* a userfault is counted when its message is read: a fault
+		 * resolved between its message and its sleep never waits */
+		__sync_fetch_and_add(&s->msgs, c.faults);
+		for (int k = 0; k < USCOPE_KINDS; k++)
+			if (c.by_kind[k])
+				__sync_fetch_and_add(&s->userfaults[k], c.by_kind[k]);
+		s->handler_tgid = tgid;
+	}
+}
+
+/* in_kernel_stats: the read path is this exit hook alone (sys_enter_read
+ * is not attached), so a read() of any other file costs one program run and
+ * a test of its result: a uffd read returns whole uffd_msgs. The fd and
+ * buffer are still in the syscall's saved registers (x86_64 ABI). */
+static __always_inline int read_ex_counted(long ret)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *t;
+	struct inflight rd = {};
+	struct pt_regs *regs;
+	struct file *f;
+	__u32 n;
+
+	if (ret < USCOPE_UFFD_MSG_SIZE || ret % USCOPE_UFFD_MSG_SIZE || !uffd_fops)
+		return 0;
+	t = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	rd.fd = (__u32)BPF_CORE_READ(regs, di);
+	rd.arg_ptr = BPF_CORE_READ(regs, si);
+	f = fd_file(rd.fd);
+	if (!f || !is_uffd_file(f))
+		return 0;
+	rd.uffd = file_uffd(f);
+	if (!selected(tgid, rd.uffd))
+		return 0;
+	n = ret / USCOPE_UFFD_MSG_SIZE;
+	if (n > USCOPE_MAX_MSGS_PER_READ) {
+		struct uscope_counters *c = ctrs();
+		if (c)
+			c->msgs_truncated += n - USCOPE_MAX_MSGS_PER_READ;
+	}
+	note_msgs(&rd, bpf_ktime_get_boot_ns(), n);
+	return 0;
+}
+
+static __always_inline int on_read_ex(long ret)
+{
+	struct inflight *in;
 	struct inflight rd;
 	__u64 ts;
 	__u32 n;
 
+	if (in_kernel_stats)
+		return read_ex_counted(ret);
+	in = get_inflight();
 	if (!in || in->kind != INFLIGHT_READ)
 		return 0;
 	rd = *in;
@@ -1157,6 +1419,7 @@ static __always_inline int on_read_ex(bool btf, long ret)
 		if (c)
 			c->msgs_truncated += n - USCOPE_MAX_MSGS_PER_READ;
 	}
+
 	for (__u32 i = 0; i < USCOPE_MAX_MSGS_PER_READ; i++) {
 		struct uscope_msg *r;
 		__u8 raw[USCOPE_UFFD_MSG_SIZE];
@@ -1186,7 +1449,7 @@ static __always_inline int on_read_ex(bool btf, long ret)
 SEC("tracepoint/syscalls/sys_exit_read")
 int uscope_read_ex(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_read_ex(false, ctx->ret);
+	return on_read_ex(ctx->ret);
 }
 
 /* ---- close ---- */
@@ -1352,62 +1615,3 @@ int BPF_PROG(uscope_b_waking, struct task_struct *p)
 {
 	return on_waking(true, p, p->pid);
 }
-
-#if defined(__TARGET_ARCH_x86)
-/* raw_syscalls: every syscall of every task comes here, so the syscall
- * number is tested first. x86_64 numbers; a 32-bit task's syscalls have
- * other numbers and are skipped, as the classic syscall events skip them. */
-#define NR_read 0
-#define NR_close 3
-#define NR_ioctl 16
-#define NR_userfaultfd 323
-#define TS_COMPAT 0x0002
-
-/* One of the system calls we trace, made by a 64-bit task? The number is
- * tested before the task is read. */
-static __always_inline bool traced_syscall(long nr)
-{
-	struct task_struct *t;
-
-	if (nr != NR_ioctl && nr != NR_read && nr != NR_close && nr != NR_userfaultfd)
-		return false;
-	t = bpf_get_current_task_btf();
-	return !(t->thread_info.status & TS_COMPAT);
-}
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(uscope_b_sys_in, struct pt_regs *regs, long id)
-{
-	if (!traced_syscall(id))
-		return 0;
-	switch (id) {
-	case NR_ioctl:
-		return on_ioctl_in(true, (__u32)regs->di, (__u32)regs->si, regs->dx);
-	case NR_read:
-		return on_read_in(true, (__u32)regs->di, regs->si);
-	case NR_close:
-		return on_close((__u32)regs->di);
-	default: /* NR_userfaultfd */
-		return on_uffd_in(true, regs->di);
-	}
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(uscope_b_sys_ex, struct pt_regs *regs, long ret)
-{
-	long nr = regs->orig_ax;
-
-	if (!traced_syscall(nr))
-		return 0;
-	switch (nr) {
-	case NR_ioctl:
-		return on_ioctl_ex(true, ret);
-	case NR_read:
-		return on_read_ex(true, ret);
-	case NR_userfaultfd:
-		return on_uffd_ex(true, ret);
-	default: /* close: nothing at exit */
-		return 0;
-	}
-}
-#endif

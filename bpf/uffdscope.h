@@ -183,6 +183,9 @@ struct uscope_proc {
 	__u32 pad;
 };
 
+/* Ioctl numbers counted in uscope_counters.fast_ioctls (0x00 .. 0x0f). */
+#define USCOPE_FAST_IOCTL_NRS 16
+
 /* Per-CPU accounting (BPF_MAP_TYPE_PERCPU_ARRAY, one element): every record
  * the BPF side tried to emit is either in `produced` minus `lost`
  * (delivered) or in `lost`. */
@@ -193,21 +196,46 @@ struct uscope_counters {
 	__u64 stack_failed;      /* bpf_get_stack() failed: a sleep we could not classify */
 	__u64 msgs_truncated;    /* uffd_msgs beyond USCOPE_MAX_MSGS_PER_READ */
 	__u64 inflight_dropped;  /* per-thread state map full */
+	/* in_kernel_stats: per-fault uffd ioctls (_UFFDIO_WAKE 0x02 up to
+	 * _UFFDIO_RWPROTECT 0x09) that succeeded, by ioctl number; failures
+	 * are written as IOCTL_EXIT records */
+	__u64 fast_ioctls[USCOPE_FAST_IOCTL_NRS];
 };
 
-/* ---- in-kernel statistics (`stat --in-kernel`) ----
- * With rodata `in_kernel_stats`, the fault, block and resume paths write no
- * records: each uffd fault is counted, and each wait in handle_userfault()
- * goes into a histogram, in a per-CPU hash keyed by the uffd context
- * (struct userfaultfd_ctx *). User space sums the CPUs. Wait buckets are
+/* ---- in-kernel statistics (the default of top, serve and stat) ----
+ * With rodata `in_kernel_stats`, the fault, block, wake and resume paths
+ * and the per-fault ioctls write no records: each uffd fault is counted and
+ * each wait and its stages go into histograms, in a hash keyed by the uffd
+ * (context and creation time), updated with atomic adds. Buckets are
  * log-linear: values below 8 ns are their own bucket; above, each power of
  * two [2^m, 2^(m+1)) has 8 equal sub-buckets (index (m - 2) * 8 + the 3 bits
  * after the top one), so a bucket is at most 12.5 % wide; the last bucket
  * also holds everything longer. */
 #define USCOPE_WAIT_SUB_BITS 3
 #define USCOPE_WAIT_BUCKETS 304 /* up to 2^40 ns (~18 minutes) */
-/* uffd contexts counted at most; later ones are not (stat says so). */
+/* uffd contexts counted at most; later ones are not (the views say so). */
 #define USCOPE_MAX_STAT_UFFDS 16384
+
+/* Stages of a fault that waited (uscope_uffd_stats.stage_*):
+ * total = fault to back on a CPU; queue = fault to its message read by a
+ * handler; service = message read to the wake-up by a resolving ioctl;
+ * wake = that wake-up to back on a CPU. */
+#define USCOPE_STAGE_TOTAL 0
+#define USCOPE_STAGE_QUEUE 1
+#define USCOPE_STAGE_SERVICE 2
+#define USCOPE_STAGE_WAKE 3
+#define USCOPE_STAGES 4
+/* USCOPE_STAGES * USCOPE_WAIT_BUCKETS (checked in the BPF program) */
+#define USCOPE_STAGE_BUCKETS 1216
+
+/* Userfault kinds (uscope_uffd_stats.userfaults[]), in FAULT_KINDS order. */
+#define USCOPE_KIND_MISSING 0
+#define USCOPE_KIND_WP 1
+#define USCOPE_KIND_MINOR 2
+#define USCOPE_KIND_RWP 3
+#define USCOPE_KIND_ASYNC 4
+#define USCOPE_KIND_UNKNOWN 5
+#define USCOPE_KINDS 6
 
 /* The statistics map's key. A context freed and reallocated at the same
  * address is another uffd: created_ns (CLOCK_BOOTTIME of its creation, 0
@@ -220,6 +248,8 @@ struct uscope_uffd_key {
 struct uscope_uffd_stats {
 	__u32 tgid;          /* the process whose fault created the entry */
 	__u32 ctx_features;  /* ctx->features at the latest fault */
+	__u32 handler_tgid;  /* the latest process to read its fault messages */
+	__u32 pad;
 	__u64 entries;       /* page faults in VMAs armed by this uffd (user
 			      * faults, and faults the kernel resolved itself) */
 	__u64 entries_missing; /* ... of which in MISSING-armed VMAs */
@@ -227,12 +257,19 @@ struct uscope_uffd_stats {
 	__u64 entries_minor; /* ... MINOR-armed */
 	__u64 blocked;       /* faults that slept in handle_userfault() */
 	__u64 rewaits;       /* sleeps after the first, of the same fault */
-	__u64 waits;         /* waits ended (thread back on a CPU); per CPU this
-			      * can wrap below 0, the sum over CPUs cannot */
-	__u64 wait_sum_ns;   /* fault to back on a CPU, of the waits ended */
-	__u64 wait_max_ns;
+	__u64 userfaults[USCOPE_KINDS]; /* by kind: when a handler reads its
+			      * message; one that waited with no message read,
+			      * when it runs again; an async one, when it enters */
+	__u64 msgs;          /* fault messages read by handlers */
 	__u64 last_fault_ts_ns;
-	__u64 wait_hist[USCOPE_WAIT_BUCKETS];
+	/* per stage: faults measured, their sum and max, and the histogram
+	 * (stage s has buckets [s * USCOPE_WAIT_BUCKETS, (s + 1) * ...)). A
+	 * re-wait replaces the fault's earlier samples, so each fault counts
+	 * once, with its whole wait. */
+	__u64 stage_count[USCOPE_STAGES];
+	__u64 stage_sum_ns[USCOPE_STAGES];
+	__u64 stage_max_ns[USCOPE_STAGES];
+	__u64 stage_hist[USCOPE_STAGE_BUCKETS];
 };
 
 /* ---- appended for the precise backends (fentry, kprobe) ---- */

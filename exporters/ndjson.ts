@@ -10,6 +10,7 @@ import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import type { IoctlArgs, UffdEvent } from '../src/events/types.js';
 import { errnoName, type Uapi } from '../src/events/uapi.js';
 import { forEachRecordedEvent, type RecordingRead } from '../src/source/recordingSource.js';
+import { eventUffd, UffdCreations } from '../src/model/uffdIdentity.js';
 
 export const NDJSON_SCHEMA = 'uffdscope.ndjson/1';
 
@@ -34,8 +35,18 @@ function argsJson(args: IoctlArgs | null): Record<string, string | number> | nul
   return out;
 }
 
-/** The NDJSON object of one event (field order is part of the format). */
-export function eventToJson(e: UffdEvent): Record<string, unknown> {
+/**
+ * The NDJSON object of one event (field order is part of the format).
+ * `uffdCreatedNs`: creation time of the event's uffd (null: before tracing,
+ * or no uffd), appended as `uffd_created_ns` to every type that has `uffd`.
+ */
+export function eventToJson(e: UffdEvent, uffdCreatedNs: number | null): Record<string, unknown> {
+  const o = eventFields(e);
+  if ('uffd' in o) o.uffd_created_ns = uffdCreatedNs;
+  return o;
+}
+
+function eventFields(e: UffdEvent): Record<string, unknown> {
   const base = { type: e.type, ts_ns: e.ts, cpu: e.cpu, pid: e.pid, tid: e.tid, comm: e.comm };
   switch (e.type) {
     case 'fault':
@@ -126,10 +137,13 @@ function genericFields(o: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
 /** Streams NDJSON lines to a file descriptor in large writes. */
 export class NdjsonWriter {
   private parts: string[] = [];
   private size = 0;
+  private readonly creations = new UffdCreations();
   lines = 0;
   bytes = 0;
 
@@ -141,7 +155,9 @@ export class NdjsonWriter {
   }
 
   write(e: UffdEvent): void {
-    const s = JSON.stringify(eventToJson(e)) + '\n';
+    if (e.type === 'uffd_create' && e.ret >= 0 && e.uffd !== 0n) this.creations.note(e.uffd, e.ts);
+    const at = eventUffd(e);
+    const s = JSON.stringify(eventToJson(e, at === null ? null : this.creations.at(at.ctx, at.ts).createdNs)) + '\n';
     this.parts.push(s);
     this.size += s.length;
     this.lines++;
@@ -152,7 +168,15 @@ export class NdjsonWriter {
     if (this.parts.length === 0) return;
     const b = Buffer.from(this.parts.join(''), 'utf8');
     let off = 0;
-    while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
+    while (off < b.length) {
+      try {
+        off += writeSync(this.fd, b, off, b.length - off);
+      } catch (e) {
+        // stdout may be a non-blocking pipe (-o - | consumer): wait for the reader to drain it
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        Atomics.wait(pause, 0, 0, 1);
+      }
+    }
     this.bytes += b.length;
     this.parts = [];
     this.size = 0;

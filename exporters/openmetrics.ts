@@ -1,6 +1,7 @@
 // Prometheus / OpenMetrics exposition of a live Analysis (`uffdscope serve`,
-// and `top --metrics ADDR`). Metrics live in registries of their own, never
-// prom-client's global default one.
+// and `top --metrics ADDR`). The metrics live in one registry of their own
+// (never prom-client's global default one), rendered per scrape in the format
+// the scraper asked for; no scrape changes the metric objects.
 //
 // Cardinality is bounded: no address, tid or uffd-id labels; process labels
 // (comm + pid of a uffd's owner) are capped at `maxProcesses` distinct pairs
@@ -8,13 +9,20 @@
 // values are capped the same way.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { toolVersion } from '../src/capture/recordingHeader.js';
+import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from './openmetricsFormat.js';
 import { FAULT_KINDS, type FaultRecord } from '../src/model/faultLifecycle.js';
 import type { Analysis } from '../src/stats/pipeline.js';
+import type { KernelStatsTracker } from '../src/stats/kernelStatsTracker.js';
+import { pendingOf, userfaultsOf } from '../src/stats/kernelStats.js';
+import { KernelLatencyMetric } from './kernelLatencyMetric.js';
 
 /** What the capture reports about records it could not deliver. */
 export interface CaptureCounters {
   lostTotal: number;
   lost?: Record<string, number>;
+  /** the capture backend in use (fentry, kprobe, tracepoint), for uffdscope_build_info */
+  backend?: string;
 }
 
 export interface MetricsOptions {
@@ -24,12 +32,31 @@ export interface MetricsOptions {
   maxLabelValues?: number;
   /** metric name prefix. Default "uffdscope_". */
   prefix?: string;
+  /** the kernel counts the faults (the default of serve and top): userfaults,
+   *  their latency and per-fault ioctls come from here, not from fault records */
+  kernel?: KernelMetricsFeed;
+}
+
+export interface KernelMetricsFeed {
+  tracker: KernelStatsTracker;
+  /** process name of a pid, from the streamed events */
+  processName(pid: number): string | undefined;
+  /** per-fault ioctls that succeeded, by name (counted in the kernel) */
+  perFaultIoctls(): Record<string, number>;
+  /** reads the kernel's counts now, before a scrape is answered */
+  refresh?(): void;
+}
+
+/** One exposition format of the metrics: its content type and a scrape's body. */
+export interface Exposition {
+  readonly contentType: string;
+  metrics(): Promise<string>;
 }
 
 export interface AttachedMetrics {
-  /** OpenMetrics registry (application/openmetrics-text; version=1.0.0) */
-  registry: Registry<'application/openmetrics-text; version=1.0.0; charset=utf-8'>;
-  /** the same metrics in the Prometheus text format (text/plain; version=0.0.4) */
+  /** the metrics in the OpenMetrics format (application/openmetrics-text; version=1.0.0) */
+  registry: Exposition;
+  /** the registry holding the metrics, rendered in the Prometheus text format (text/plain; version=0.0.4) */
   textRegistry: Registry;
   /** HTTP handler: GET /metrics (content negotiated on Accept), 404 elsewhere */
   handler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -77,33 +104,95 @@ const STAGE_LABELS: Array<['total' | 'queue' | 'service' | 'wake', string]> = [
   ['wake', 'wake'],
 ];
 
+/** The exporter's own process: CPU time, resident memory, start time (the standard process_* names, prefixed). */
+function ownProcessMetrics(p: string, registers: Registry[]): void {
+  let lastCpuUs = 0;
+  new Counter({
+    name: `${p}process_cpu_seconds_total`,
+    help: 'CPU time (user + system) of this uffdscope process',
+    registers,
+    collect() {
+      const u = process.cpuUsage();
+      const us = u.user + u.system;
+      this.inc((us - lastCpuUs) / 1e6);
+      lastCpuUs = us;
+    },
+  });
+  new Gauge({
+    name: `${p}process_resident_memory_bytes`,
+    help: 'Resident memory of this uffdscope process',
+    registers,
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+  const start = new Gauge({ name: `${p}process_start_time_seconds`, help: 'Start time of this uffdscope process, seconds since the Unix epoch', registers });
+  start.set(Math.round(performance.timeOrigin) / 1000);
+}
+
 export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCounters | null, opts: MetricsOptions = {}): AttachedMetrics {
   const p = opts.prefix ?? 'uffdscope_';
-  const registry = new Registry<'application/openmetrics-text; version=1.0.0; charset=utf-8'>();
-  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  // one set of metric objects in one registry: two registries sharing them
+  // double-count nothing, but prom-client's OpenMetrics rendering renames them
   const textRegistry = new Registry();
-  const registers = [registry as unknown as Registry, textRegistry];
+  const registers = [textRegistry];
+  const registry: Exposition = { contentType: OPENMETRICS_CONTENT_TYPE, metrics: () => renderOpenMetrics(textRegistry) };
   const procCap = new LabelCap(opts.maxProcesses ?? 50);
   const ioctlCap = new LabelCap(opts.maxLabelValues ?? 32);
   const errnoCap = new LabelCap(opts.maxLabelValues ?? 32);
   const lostCap = new LabelCap(opts.maxLabelValues ?? 32);
+  const foldCaps: Array<[string, LabelCap]> = [
+    ['process', procCap],
+    ['ioctl', ioctlCap],
+    ['errno', errnoCap],
+  ];
+  const lastFolded = new Map(foldCaps.map(([label]) => [label, 0]));
 
-  const byKind = new Counter({ name: `${p}userfaults_total`, help: 'Userfaults (faults that blocked, were resolved through uffd, or were resolved async) by kind', labelNames: ['kind'], registers });
+  // counting in the kernel: counters grow by what it counted since the last scrape
+  const lastKind = new Map<string, number>();
+  const lastProc = new Map<string, number>();
+  const kernelByKind = function (this: Counter<'kind'>) {
+    const t = kernel!.tracker.totals().userfaults;
+    for (const k of FAULT_KINDS) {
+      const d = t[k] - (lastKind.get(k) ?? 0);
+      if (d > 0) this.inc({ kind: k }, d);
+      lastKind.set(k, Math.max(t[k], lastKind.get(k) ?? 0));
+    }
+  };
+  const kernelByProcess = function (this: Counter<'comm' | 'pid'>) {
+    const byOwner = new Map<string, number>();
+    for (const u of kernel!.tracker.all()) {
+      const k = `${kernel!.processName(u.pid) ?? 'unknown'}\0${u.pid}`;
+      byOwner.set(k, (byOwner.get(k) ?? 0) + userfaultsOf(u));
+    }
+    for (const [k, n] of byOwner) {
+      const d = n - (lastProc.get(k) ?? 0);
+      if (d <= 0) continue;
+      lastProc.set(k, n);
+      const [comm, pid] = k.split('\0');
+      this.inc(procCap.value(k) === 'other' ? { comm: 'other', pid: 'other' } : { comm, pid }, d);
+    }
+  };
+  const kernel = opts.kernel;
+  const byKind = new Counter({ name: `${p}userfaults_total`, help: 'Userfaults (faults that blocked, were resolved through uffd, or were resolved async) by kind', labelNames: ['kind'], registers, collect: kernel ? kernelByKind : undefined });
   for (const k of FAULT_KINDS) byKind.inc({ kind: k }, 0);
   const byProcess = new Counter({
     name: `${p}process_userfaults_total`,
     help: 'Userfaults by the process owning the uffd (comm, pid); past the cap folded into comm="other", pid="other"',
     labelNames: ['comm', 'pid'],
     registers,
+    collect: kernel ? kernelByProcess : undefined,
   });
-  const latency = new Histogram({
-    name: `${p}fault_latency_seconds`,
-    help: 'Userfault latency by stage: total (fault to running again), queue (to message read), service (to resolved), wake (to running again)',
-    labelNames: ['stage'],
-    buckets: [...LATENCY_BUCKETS_S],
-    registers,
-  });
-  for (const [, s] of STAGE_LABELS) latency.zero({ stage: s });
+  const latencyName = `${p}fault_latency_seconds`;
+  const latencyHelp = 'Userfault latency by stage: total (fault to running again), queue (to message read), service (to resolved), wake (to running again)';
+  let latency: Histogram | null = null;
+  if (kernel) {
+    const m = new KernelLatencyMetric(latencyName, latencyHelp, LATENCY_BUCKETS_S, () => kernel.tracker.totals().stages);
+    textRegistry.registerMetric(m as unknown as Histogram);
+  } else {
+    latency = new Histogram({ name: latencyName, help: latencyHelp, labelNames: ['stage'], buckets: [...LATENCY_BUCKETS_S], registers });
+    for (const [, s] of STAGE_LABELS) latency.zero({ stage: s });
+  }
 
   // the rest are read from the analysis (or the capture) when scraped
   let lastIoctl = new Map<string, number>();
@@ -115,9 +204,11 @@ export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCount
     registers,
     collect() {
       const next = new Map<string, number>();
-      for (const [name, s] of analysis.stats.ioctls) {
-        next.set(name, s.count);
-        const d = s.count - (lastIoctl.get(name) ?? 0);
+      for (const [name, s] of analysis.stats.ioctls) next.set(name, s.count);
+      // counting in the kernel, a per-fault ioctl streams only when it fails
+      for (const [name, n] of Object.entries(kernel?.perFaultIoctls() ?? {})) next.set(name, (next.get(name) ?? 0) + n);
+      for (const [name, n] of next) {
+        const d = n - (lastIoctl.get(name) ?? 0);
         if (d > 0) this.inc({ ioctl: ioctlCap.value(name) }, d);
       }
       lastIoctl = next;
@@ -213,7 +304,8 @@ export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCount
     help: 'Faults in progress (entered, not yet ended) in the model',
     registers,
     collect() {
-      this.set(analysis.lifecycle.openFaults);
+      if (kernel) this.set(kernel.tracker.all().reduce((a, u) => a + pendingOf(u), 0));
+      else this.set(analysis.lifecycle.openFaults);
     },
   });
   const uffds = new Gauge({
@@ -221,21 +313,33 @@ export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCount
     help: 'userfaultfd contexts tracked',
     registers,
     collect() {
-      this.set(analysis.registry.size);
+      this.set(Math.max(analysis.registry.size, kernel?.tracker.size ?? 0));
     },
   });
-  const folded = new Gauge({
-    name: `${p}label_values_folded`,
+  const folded = new Counter({
+    name: `${p}label_values_folded_total`,
     help: 'Observations whose label value was folded into "other" (cardinality cap), by label',
     labelNames: ['label'],
     registers,
     collect() {
-      this.set({ label: 'process' }, procCap.folded);
-      this.set({ label: 'ioctl' }, ioctlCap.folded);
-      this.set({ label: 'errno' }, errnoCap.folded);
+      for (const [label, cap] of foldCaps) {
+        this.inc({ label }, cap.folded - lastFolded.get(label)!);
+        lastFolded.set(label, cap.folded);
+      }
     },
   });
-  void [ioctls, ioctlErrors, modeSwitches, lost, received, openFaults, uffds, folded];
+  const buildInfo = new Gauge({
+    name: `${p}build_info`,
+    help: 'Always 1: the uffdscope version, the Node.js version and the capture backend (unknown before the capture opens)',
+    labelNames: ['version', 'nodejs_version', 'backend'],
+    registers,
+    collect() {
+      this.reset();
+      this.set({ version: toolVersion, nodejs_version: process.versions.node, backend: countersFn()?.backend ?? 'unknown' }, 1);
+    },
+  });
+  void [ioctls, ioctlErrors, modeSwitches, lost, received, openFaults, uffds, folded, buildInfo];
+  ownProcessMetrics(p, registers);
 
   const onRecord = (r: FaultRecord) => {
     if (!r.userfault) return;
@@ -255,10 +359,10 @@ export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCount
     const st = r.stages;
     for (const [k, s] of STAGE_LABELS) {
       const v = st[k];
-      if (v !== undefined) latency.observe({ stage: s }, v / 1e9);
+      if (v !== undefined) latency?.observe({ stage: s }, v / 1e9);
     }
   };
-  const detach = analysis.onFault(onRecord);
+  const detach = kernel ? () => {} : analysis.onFault(onRecord);
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = (req.url ?? '/').split('?')[0];
@@ -274,8 +378,9 @@ export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCount
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found: GET /metrics\n');
       return;
     }
+    opts.kernel?.refresh?.();
     const om = /application\/openmetrics-text/i.test(String(req.headers.accept ?? ''));
-    const reg = om ? (registry as unknown as Registry) : textRegistry;
+    const reg: Exposition = om ? registry : textRegistry;
     reg.metrics().then(
       (body) => {
         res.writeHead(200, { 'Content-Type': reg.contentType });

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Which attach flavour of the shared hooks to load, before bpf_object load.
- * Every uffdscope object has the hot hooks twice (end of
- * bpf/uffdscope.bpf.c): "classic" tracepoint programs and "btf" raw
- * tracepoint (tp_btf) programs with the same bodies. With btf, a classic
- * program is left out when a tp_btf program covers its event
- * (sys_enter_ioctl, sys_enter_read ... are all covered by sys_enter); with
- * classic, every tp_btf program is left out. Shared by the addon
+ * The sched and fault hooks exist twice (end of bpf/uffdscope.bpf.c):
+ * "classic" tracepoint programs and "btf" raw tracepoint (tp_btf) programs
+ * with the same bodies. With btf, a classic program is left out when a
+ * tp_btf program covers its event; with classic, every tp_btf program is
+ * left out. The syscall hooks are classic per-syscall tracepoints in both:
+ * a raw sys_enter program would run for every syscall of the host. Shared by the addon
  * (native/tracer.cc) and the bench's C consumer, in C so both can include it.
  */
 #ifndef USCOPE_HOOKS_H
@@ -24,10 +24,6 @@ static inline int uscope_covering_raw_event(const char *sec, char *out, size_t n
 	if (strncmp(sec, "tracepoint/", 11) != 0 || !(ev = strrchr(sec, '/')))
 		return 0;
 	ev++;
-	if (strncmp(ev, "sys_enter_", 10) == 0)
-		ev = "sys_enter";
-	else if (strncmp(ev, "sys_exit_", 9) == 0)
-		ev = "sys_exit";
 	if (strlen(ev) >= n)
 		return 0;
 	strcpy(out, ev);
@@ -70,17 +66,15 @@ static inline int uscope_choose_hooks(struct bpf_object *obj, int btf)
 	return 0;
 }
 
-/* With in_kernel_stats (rodata), the programs whose events that mode does
- * not need are left out: sched_waking (a waiting thread's next time on a
- * CPU ends its wait). Returns 0, or a negative errno from libbpf. */
+/* With in_kernel_stats (rodata), read() is followed from its exit alone:
+ * sys_enter_read, which every read() of the host would run, is left out.
+ * Returns 0, or a negative errno from libbpf. */
 static inline int uscope_leave_out_for_in_kernel_stats(struct bpf_object *obj)
 {
 	struct bpf_program *p;
 
 	bpf_object__for_each_program(p, obj) {
-		const char *sec = bpf_program__section_name(p);
-
-		if (!strcmp(sec, "tp_btf/sched_waking") || !strcmp(sec, "tracepoint/sched/sched_waking")) {
+		if (!strcmp(bpf_program__section_name(p), "tracepoint/syscalls/sys_enter_read")) {
 			int err = bpf_program__set_autoload(p, false);
 			if (err)
 				return err;

@@ -116,6 +116,8 @@ struct Config {
   uint64_t vm_uffd_missing = 0, vm_uffd_wp = 0, vm_uffd_minor = 0;
   uint64_t wakeup_bytes = 0;
   bool in_kernel_stats = false;
+  uint64_t feat_wp_async = 0, feat_rwp_async = 0;
+  uint64_t msg_flag_wp = 0, msg_flag_minor = 0, msg_flag_rwp = 0;
 };
 
 // One opened (then loaded) BPF object, whichever skeleton it came from.
@@ -148,6 +150,11 @@ class SkelImpl : public Skel {
     s->rodata->vm_uffd_minor = c.vm_uffd_minor;
     s->rodata->wakeup_bytes = c.wakeup_bytes;
     s->rodata->in_kernel_stats = c.in_kernel_stats;
+    s->rodata->feat_wp_async = c.feat_wp_async;
+    s->rodata->feat_rwp_async = c.feat_rwp_async;
+    s->rodata->msg_flag_wp = c.msg_flag_wp;
+    s->rodata->msg_flag_minor = c.msg_flag_minor;
+    s->rodata->msg_flag_rwp = c.msg_flag_rwp;
     return self;
   }
   ~SkelImpl() override { DestroyFn(s_); }  // detaches skeleton links, closes maps
@@ -261,6 +268,11 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     c.vm_uffd_minor = u64("vmUffdMinor");
     c.wakeup_bytes = u64("wakeupBytes");
     c.in_kernel_stats = flag("inKernelStats");
+    c.feat_wp_async = u64("featWpAsync");
+    c.feat_rwp_async = u64("featRwpAsync");
+    c.msg_flag_wp = u64("msgFlagWp");
+    c.msg_flag_minor = u64("msgFlagMinor");
+    c.msg_flag_rwp = u64("msgFlagRwp");
     if (backend_ != "tracepoint" && backend_ != "fentry" && backend_ != "kprobe")
       throw_step(env, "open", EINVAL, "unknown backend \"" + backend_ + "\"", backend_);
     Napi::Value h = cfg.Get("hooks");
@@ -507,6 +519,9 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void Consume() {
     while (!stopping_.load()) {
       int n = ring_buffer__poll(rb_, poll_timeout_ms_);
+      // Records submitted without a wake-up (below wakeup_bytes) wait in
+      // the ring until someone looks: a quiet poll takes them too.
+      if (n == 0) n = ring_buffer__consume(rb_);
       if (n < 0 && n != -EINTR) {
         poll_error_ = -n;
         break;
@@ -617,6 +632,9 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
       o.Set("stackFailed", Napi::Number::New(env, (double)per[c].stack_failed));
       o.Set("msgsTruncated", Napi::Number::New(env, (double)per[c].msgs_truncated));
       o.Set("inflightDropped", Napi::Number::New(env, (double)per[c].inflight_dropped));
+      Napi::Array fast = Napi::Array::New(env, USCOPE_FAST_IOCTL_NRS);
+      for (int i = 0; i < USCOPE_FAST_IOCTL_NRS; i++) fast.Set(i, Napi::Number::New(env, (double)per[c].fast_ioctls[i]));
+      o.Set("fastIoctls", fast);
       cpus.Set(c, o);
     }
     Napi::Object out = Napi::Object::New(env);
@@ -627,15 +645,13 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   }
 
   // uffdStats(): the in-kernel statistics map as it is now, one entry per
-  // uffd: { uffd: BigInt, createdNs: BigInt, perCpu: Buffer } with perCpu holding
-  // ncpu struct uscope_uffd_stats back to back. Summing and decoding are
-  // the JavaScript side's (src/stats/inKernelStats.ts).
+  // uffd: { uffd: BigInt, createdNs: BigInt, value: Buffer } with value
+  // holding its struct uscope_uffd_stats. Decoding is the JavaScript side's
+  // (src/stats/kernelStats.ts).
   Napi::Value UffdStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Require(env);
-    int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0) throw_step(env, "uffd stats: possible cpus", -ncpu);
-    const size_t bytes = sizeof(struct uscope_uffd_stats) * (size_t)ncpu;
+    const size_t bytes = sizeof(struct uscope_uffd_stats);
     Napi::Array arr = Napi::Array::New(env);
     uint32_t n = 0;
     struct uscope_uffd_key cur = {}, next = {};
@@ -650,7 +666,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
         Napi::Object o = Napi::Object::New(env);
         o.Set("uffd", Napi::BigInt::New(env, (uint64_t)next.uffd));
         o.Set("createdNs", Napi::BigInt::New(env, (uint64_t)next.created_ns));
-        o.Set("perCpu", buf);
+        o.Set("value", buf);
         arr.Set(n++, o);
       } else if (err != -ENOENT) {  // ENOENT: deleted meanwhile
         throw_step(env, "uffd stats: read map", -err);

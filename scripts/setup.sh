@@ -10,9 +10,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 3
 fi
 
+# bpftrace: the bench's comparison and an oracle in the tests.
 # prometheus: promtool validates the metrics output in the tests;
 # python3-prometheus-client: its OpenMetrics parser does the same.
-PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc g++ python3 tmux prometheus python3-prometheus-client)
+PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc g++ python3 tmux prometheus python3-prometheus-client bpftrace)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

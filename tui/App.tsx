@@ -17,7 +17,7 @@ import { TimelineView } from './TimelineView.js';
 import { EventsView } from './EventsView.js';
 import { HelpView } from './HelpView.js';
 import { StatusLine } from './StatusLine.js';
-import { derive, initialUiState, reduceKey, type Effect, type SourceCaps, type UiState } from './uiState.js';
+import { derive, initialUiState, reduceKey, splitKeys, type Effect, type SourceCaps, type UiState } from './uiState.js';
 
 export interface AppProps {
   source: SnapshotSource;
@@ -104,16 +104,19 @@ export function App({ source, onQuit, frameMs = 100, columns, rows, initialView 
   );
 
   const onKey = useCallback(
-    (input: string, key: Key) => {
-      const { ui, effects } = reduceKey(uiRef.current!, input, key, {
-        snapshot: sampler.getFrame().snapshot,
-        latest: sampler.getLatest(),
-        width: live.current.width,
-        height: live.current.height,
-        can: capsOf(source),
-      });
-      uiRef.current = ui;
-      for (const e of effects) apply(e);
+    (chunk: string, chunkKey: Key) => {
+      // every key of a chunk, in order, each on the state the one before left
+      for (const { input, key } of splitKeys(chunk, chunkKey)) {
+        const { ui, effects } = reduceKey(uiRef.current!, input, key, {
+          snapshot: sampler.getFrame().snapshot,
+          latest: sampler.getLatest(),
+          width: live.current.width,
+          height: live.current.height,
+          can: capsOf(source),
+        });
+        uiRef.current = ui;
+        for (const e of effects) apply(e);
+      }
       redraw();
     },
     [sampler, source, apply],
@@ -135,7 +138,7 @@ export function App({ source, onQuit, frameMs = 100, columns, rows, initialView 
       <OverviewView
         rows={d.uffds}
         total={snap.uffds.length}
-        selectedId={d.selectedId}
+        selectedKey={d.selectedKey}
         sortKey={ui.sortKey}
         reversed={ui.reversed}
         filter={ui.filter}

@@ -1,10 +1,11 @@
 // The event log: ioctls, mode switches, errors, uffd and process lifecycle,
 // newest at the bottom. A bounded window (no <Static>: the whole screen is
-// redrawn in place), follows the tail until scrolled back with ↑/PgUp.
+// redrawn in place), follows the tail until scrolled back with ↑/PgUp. The
+// bottom line shown is the selected one: a pane under the log shows it in full.
 import React from 'react';
 import { Box } from 'ink';
 import type { LogLine } from '../src/view/topSnapshot.js';
-import { fit, formatAt, matchesFilter, procLabel } from './format.js';
+import { fit, formatAt, matchesFilter, procLabel, wordWrap } from './format.js';
 import { clipRow, padRow, seg, spread, type Color, type Row } from './rows.js';
 import { Line } from './Line.js';
 
@@ -44,9 +45,17 @@ export function scrollAnchor(events: readonly LogLine[], anchor: EventAnchor | n
   return { ts: e.ts, pid: e.pid, text: e.text };
 }
 
-/** Lines of the log area (header and status excluded) for a given view height. */
+/** lines of the pane that shows the selected event in full */
+export const EVENT_DETAIL_LINES = 3;
+
+/** Lines of the log area (header, detail pane and status excluded) for a given view height. */
 export function eventsPageSize(height: number): number {
-  return Math.max(1, height - 2);
+  return Math.max(1, height - 2 - EVENT_DETAIL_LINES);
+}
+
+/** One event in full, for the detail pane. */
+export function eventDetail(e: LogLine): string {
+  return `${formatAt(e.atS)} ${e.kind} ${e.comm}/${e.pid}: ${e.text}`;
 }
 
 export interface EventsViewProps {
@@ -88,21 +97,26 @@ export function eventsRows(p: EventsViewProps): Row[] {
   if (shown.length === 0) {
     rows.push([seg(p.filter && p.total > 0 ? `  no event matches filter "${p.filter}" (Esc clears it)` : '  no events yet', { dim: true })]);
   }
-  for (const e of shown) {
+  shown.forEach((e, i) => {
     const color = KIND_COLOR[e.kind];
+    // the selected (bottom) line is marked while scrolled back
+    const inv = p.anchor && i === shown.length - 1 ? { inverse: true } : {};
     rows.push(
       clipRow(
         [
-          seg(fit(formatAt(e.atS), timeW, 'right') + ' ', { dim: true }),
-          seg(fit(e.kind, kindW) + ' ', { color, bold: e.kind === 'error' }),
-          seg(fit(procLabel(e.comm, e.pid, procW), procW) + ' '),
-          seg(fit(e.text, textW), e.kind === 'error' ? { color: 'red' } : e.kind === 'mode' ? { color: 'magenta' } : {}),
+          seg(fit(formatAt(e.atS), timeW, 'right') + ' ', { dim: true, ...inv }),
+          seg(fit(e.kind, kindW) + ' ', { color, bold: e.kind === 'error', ...inv }),
+          seg(fit(procLabel(e.comm, e.pid, procW), procW) + ' ', inv),
+          seg(fit(e.text, textW), { ...(e.kind === 'error' ? { color: 'red' } : e.kind === 'mode' ? { color: 'magenta' } : {}), ...inv }),
         ],
         width,
       ),
     );
-  }
-  while (rows.length < height - 1) rows.push([]);
+  });
+  while (rows.length < height - 1 - EVENT_DETAIL_LINES) rows.push([]);
+  const sel = bottom >= 0 ? events[bottom] : undefined;
+  const detail = sel ? wordWrap(eventDetail(sel), width - 1, ' ') : [];
+  for (let i = 0; i < EVENT_DETAIL_LINES; i++) rows.push(detail[i] !== undefined ? [seg(' ' + detail[i], { color: 'cyan' })] : []);
   const pos = events.length === 0 ? '' : `lines ${start + 1}-${bottom + 1} of ${events.length}`;
   const left: Row = [
     p.anchor

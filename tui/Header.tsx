@@ -10,6 +10,9 @@ import { Line } from './Line.js';
 
 export const GENERATED_BANNER = 'GENERATED DATA — simulated, not captured from a kernel';
 
+/** What the kernel-counting engine shows, and what needs --per-fault. */
+export const ENGINE_KERNEL_LINE = 'counted in the kernel: faults, latency and stages per uffd; per-fault events need --per-fault';
+
 export function demoBanner(selection: string): string {
   const m = /scenario[\s=:]+([\w-]+)/.exec(selection);
   const scenario = m ? m[1] : 'mixed';
@@ -89,6 +92,10 @@ export function headerRows({ header: h, width, paused, totals }: HeaderProps): R
   const right: Row = h.metricsAddress ? [seg('metrics ', { dim: true }), seg(h.metricsAddress)] : [];
   rows.push(right.length > 0 ? spread(stats, right, width) : stats);
 
+  if (h.engine === 'kernel') rows.push([seg(ENGINE_KERNEL_LINE, { dim: true })]);
+  if (h.notice) {
+    for (const l of wordWrap(h.notice, width - 2)) rows.push([seg(' ' + l, { color: 'yellow' })]);
+  }
   if (h.demo) {
     for (const l of wordWrap(demoBanner(h.selection), width - 2)) {
       rows.push(padRow([seg(' ' + l, { bold: true, color: 'black', bg: 'yellow' })], width, { bg: 'yellow' }));
@@ -100,7 +107,8 @@ export function headerRows({ header: h, width, paused, totals }: HeaderProps): R
     }
   }
   if (h.replay) rows.push(replayRow(h.replay, width));
-  if (paused || h.paused) {
+  // a replay's pause is playback's, shown on its own row: the display is not frozen
+  if (paused || (h.paused && !h.replay)) {
     rows.push(
       padRow(
         [seg(' PAUSED', { bold: true, color: 'black', bg: 'yellow' }), seg(h.replay ? ' — display frozen · p resumes' : ' — display frozen, capture continues · p resumes', { color: 'black', bg: 'yellow' })],
@@ -113,7 +121,11 @@ export function headerRows({ header: h, width, paused, totals }: HeaderProps): R
 }
 
 function replayRow(r: NonNullable<TopHeader['replay']>, width: number): Row {
-  const state = r.paused ? seg(' PAUSED ', { bold: true, color: 'black', bg: 'yellow' }) : seg(' PLAYING ', { bold: true, color: 'black', bg: 'green' });
+  const state = r.ended
+    ? seg(' ENDED ', { bold: true, color: 'white', bg: 'blue' })
+    : r.paused
+      ? seg(' PAUSED ', { bold: true, color: 'black', bg: 'yellow' })
+      : seg(' PLAYING ', { bold: true, color: 'black', bg: 'green' });
   const head: Row = [
     seg('REPLAY ', { bold: true, color: 'blue' }),
     seg(`${formatClock(r.positionS)} / ${formatClock(r.durationS)}`),
@@ -122,7 +134,7 @@ function replayRow(r: NonNullable<TopHeader['replay']>, width: number): Row {
     seg(' '),
     state,
   ];
-  const hints = ' space pause · ←/→ 5s · +/- speed';
+  const hints = r.ended ? ' ← seeks back · q quits' : ' space pause · ←/→ 5s · +/- speed';
   const used = head.reduce((a, s) => a + [...s.text].length, 0);
   const barW = Math.min(30, width - used - hints.length - 4);
   const row: Row = [...head];

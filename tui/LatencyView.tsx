@@ -5,6 +5,8 @@ import { Box } from 'ink';
 import type { LatencyBucket, LatencyView as LatencyData, StageSummary, UffdRow } from '../src/view/topSnapshot.js';
 import { bar, fit, fitColumns, formatCount, formatNs, formatNsBound, procLabel, shortUffd, type ColumnSpec } from './format.js';
 import { clipRow, padRow, rowWidth, seg, type Row } from './rows.js';
+import { parseUffdKey } from '../src/model/uffdIdentity.js';
+import { createdLabel } from './OverviewView.js';
 import { Line } from './Line.js';
 
 export interface LatencyViewProps {
@@ -162,6 +164,14 @@ export function stageRows(l: LatencyData, width: number): Row[] {
   return rows;
 }
 
+/** A uffd (by key) as "…8810badd800 +0.016s": address tail and when it was created ("pre": before tracing). */
+export function uffdLabel(key: string, uffds: readonly UffdRow[]): string {
+  const u = uffds.find((r) => r.key === key);
+  if (u !== undefined) return `${shortUffd(u.id, 12)} ${u.createdS === null ? 'pre' : '+' + createdLabel(u.createdS)}`;
+  const id = parseUffdKey(key);
+  return shortUffd(id === null ? key : '0x' + id.ctx.toString(16), 12);
+}
+
 export function latencyRows(p: LatencyViewProps): Row[] {
   const { latency: l, width, height } = p;
   const rows: Row[] = [];
@@ -170,15 +180,15 @@ export function latencyRows(p: LatencyViewProps): Row[] {
   if (sel === 'all') {
     what.push(seg('all uffds', { bold: true, color: 'cyan' }));
   } else {
-    const u = p.uffds.find((r) => r.id === sel);
-    what.push(seg(`uffd ${shortUffd(sel, 12)}`, { bold: true, color: 'cyan' }));
+    const u = p.uffds.find((r) => r.key === sel);
+    what.push(seg(`uffd ${uffdLabel(sel, p.uffds)}`, { bold: true, color: 'cyan' }));
     if (u) what.push(seg(' ' + procLabel(u.comm, u.pid, 24)));
   }
   what.push(seg(`  ${formatCount(l.total.count)} faults`, { dim: true }));
   if (p.canSelect === false && p.requested && p.requested !== sel) {
     what.push(seg('  (this source cannot select a uffd)', { color: 'yellow' }));
   } else if (p.requested !== undefined && (p.requested ?? 'all') !== sel) {
-    what.push(seg(`  (switching to ${p.requested ? shortUffd(p.requested, 12) : 'all'}…)`, { color: 'yellow' }));
+    what.push(seg(`  (switching to ${p.requested ? uffdLabel(p.requested, p.uffds) : 'all'}…)`, { color: 'yellow' }));
   }
   const long: Row = [seg('Fault latency', { bold: true }), seg(' (fault entry → running again)  ', { dim: true }), ...what];
   const title: Row = rowWidth(long) <= width ? long : [seg('Fault latency', { bold: true }), seg('  '), ...what];

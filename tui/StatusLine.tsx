@@ -15,7 +15,7 @@ export interface StatusLineProps {
 }
 
 const HINTS: Record<StatusLineProps['view'], string> = {
-  overview: '↑↓ select  Enter latency  s sort  r reverse  / filter  p pause  ? help',
+  overview: '↑↓ select  Enter latency  < > sort  I invert  / filter  p pause  h help',
   latency: 'a all uffds  Tab next view  / filter  p pause  ? help  q quit',
   timeline: '↑↓ lanes  / filter  p pause  ? help  q quit',
   events: '↑↓ PgUp PgDn scroll  Home End  / filter  p pause  ? help',

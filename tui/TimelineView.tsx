@@ -1,5 +1,6 @@
-// One lane per uffd over the last windowS seconds: its sync/async mode as a
-// bar, every UFFDIO_SET_MODE attempt as a marker (▲ ok, ✗ refused), and its
+// One lane per uffd (context address + creation time: a reused address is
+// another lane, with its own label and rate) over the last windowS seconds:
+// its sync/async mode as a bar, every UFFDIO_SET_MODE attempt as a marker (▲ ok, ✗ refused), and its
 // fault rate under it; a legend lists the markers with their ioctl latency
 // (drain and wake-up apart where the backend observed them) and how many
 // waiters a switch woke.
@@ -8,6 +9,7 @@ import { Box } from 'ink';
 import type { ModeMarker, ModeSpan, TimelineLane, TimelineView as TimelineData, UffdRow } from '../src/view/topSnapshot.js';
 import { fit, fitLabel, formatAgo, formatCount, formatNs, matchesFilter, shortUffd, sparkline } from './format.js';
 import { cellsToRow, clipRow, seg, spread, type Row, type Seg } from './rows.js';
+import { createdLabel } from './OverviewView.js';
 import { Line } from './Line.js';
 
 export const SYNC_CHAR = '─';
@@ -28,12 +30,12 @@ export interface TimelineViewProps {
 /** Lanes whose uffd belongs to a process matching the filter (or whose label matches). */
 export function visibleLanes(t: TimelineData, uffds: readonly UffdRow[], filter: string): TimelineLane[] {
   if (!filter.trim()) return [...t.lanes];
-  const ok = new Set(uffds.filter((r) => matchesFilter(filter, r.comm, r.pid)).map((r) => r.id));
+  const ok = new Set(uffds.filter((r) => matchesFilter(filter, r.comm, r.pid)).map((r) => r.key));
   const terms = filter
     .toLowerCase()
     .split(/[\s,]+/)
     .filter((x) => x);
-  return t.lanes.filter((l) => ok.has(l.uffd) || terms.some((x) => l.label.toLowerCase().includes(x)));
+  return t.lanes.filter((l) => ok.has(l.key) || terms.some((x) => l.label.toLowerCase().includes(x)));
 }
 
 /** Column of a time (s, <= 0) in a chart `cols` wide covering `windowS`; null when outside. */
@@ -138,9 +140,15 @@ export function maxLaneScroll(lanes: readonly TimelineLane[], height: number): n
   return Math.max(0, lanes.length - laneCapacity(lanes, height));
 }
 
+/** "13.1k/s max", or "13.1k/s" where that does not fit. */
+function rateLabel(max: number, width: number): string {
+  const r = `${formatCount(max)}/s`;
+  return r.length + 4 <= width ? `${r} max` : r;
+}
+
 export function timelineRows(p: TimelineViewProps): Row[] {
   const { timeline: t, lanes, width, height } = p;
-  const labelW = width >= 110 ? 24 : width >= 90 ? 18 : 15;
+  const labelW = width >= 110 ? 24 : width >= 90 ? 20 : 18;
   const cols = Math.max(10, width - labelW - 1);
   const rows: Row[] = [];
   const gutter = (text: string, style: Omit<Seg, 'text'> = {}) => seg(fit(text, labelW) + ' ', style);
@@ -157,17 +165,19 @@ export function timelineRows(p: TimelineViewProps): Row[] {
   const shownLanes = lanes.slice(scroll, scroll + fitLanes);
 
   for (const lane of shownLanes) {
-    const nowMode = modeAt(lane.spans, 0);
+    // a closed uffd's lane is dimmed; its mode bar ends at the close
+    const nowMode = lane.closed ? null : modeAt(lane.spans, 0);
     const maxRate = lane.rate.reduce((a, v) => Math.max(a, v), 0);
-    rows.push([gutter(fitLabel(lane.label, labelW), { bold: true }), ...markerRow(lane.markers, t.windowS, cols)]);
+    const dim = lane.closed ? { dim: true } : {};
+    rows.push([gutter(fitLabel(lane.label, labelW), { bold: !lane.closed, ...dim }), ...markerRow(lane.markers, t.windowS, cols)]);
+    // which uffd: address tail and creation time (what tells a reused address's uffds apart)
+    const created = lane.createdS === null ? 'pre' : `+${createdLabel(lane.createdS)}`;
+    const idW = Math.max(4, labelW - created.length - 1);
+    rows.push([gutter(`${fit(shortUffd(lane.uffd, idW), idW)} ${created}`, { dim: true }), ...modeBar(lane.spans, t.windowS, cols)]);
     rows.push([
-      seg(fit(shortUffd(lane.uffd, labelW - 6), labelW - 6) + ' ', { dim: true }),
-      seg(fit(nowMode ?? '-', 5) + ' ', nowMode === 'async' ? { color: 'magenta', bold: true } : { color: 'cyan' }),
-      ...modeBar(lane.spans, t.windowS, cols),
-    ]);
-    rows.push([
-      gutter(`${formatCount(maxRate)}/s max`, { dim: true }),
-      seg(sparkline(lane.rate, cols, { fit: 'resample', max: maxRate }), { color: 'green' }),
+      seg(fit(lane.closed ? 'closed' : (nowMode ?? '-'), 6) + ' ', lane.closed ? { dim: true } : nowMode === 'async' ? { color: 'magenta', bold: true } : { color: 'cyan' }),
+      seg(fit(rateLabel(maxRate, labelW - 7), labelW - 7) + ' ', { dim: true }),
+      seg(sparkline(lane.rate, cols, { fit: 'resample', max: maxRate }), { color: 'green', ...dim }),
     ]);
   }
 
@@ -197,11 +207,14 @@ export function timelineRows(p: TimelineViewProps): Row[] {
     .sort((a, b) => b.m.atS - a.m.atS);
   const room = height - rows.length;
   const list = shownMarkers.length > room ? shownMarkers.slice(0, Math.max(0, room - 1)) : shownMarkers;
+  const createdOf = (l: TimelineLane) => (l.createdS === null ? 'pre' : `+${createdLabel(l.createdS)}`);
+  const createdW = list.reduce((a, { lane }) => Math.max(a, createdOf(lane).length), 3);
   for (const { lane, m } of list) {
     const r: Row = [
       m.ok ? seg(OK_MARK, { color: 'green', bold: true }) : seg(REFUSED_MARK, { color: 'red', bold: true }),
       seg(' ' + fit(formatAgo(m.atS), 7, 'right') + '  '),
       seg(fit(fitLabel(lane.label, Math.min(18, labelW)), Math.min(18, labelW)) + ' '),
+      seg(fit(createdOf(lane), createdW) + ' ', { dim: true }),
       seg(markerEffect(m, lane.spans), m.ok ? { color: 'green' } : { color: 'red' }),
       ...markerTiming(m).flatMap(([k, v]) => [seg(`  ${k} `, { dim: true }), seg(v, { bold: true })]),
     ];

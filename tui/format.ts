@@ -3,6 +3,8 @@
 // visible width is what the caller asked for, so the components can lay out
 // lines that never wrap.
 
+import stringWidth from 'string-width';
+
 export const SPARK_CHARS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'] as const;
 
 // ---------------------------------------------------------------- widths
@@ -14,52 +16,36 @@ export function stripAnsi(s: string): string {
   return s.replace(ANSI_RE, '');
 }
 
-/**
- * Visible width in terminal cells. The UI only emits narrow characters (ASCII,
- * box drawing, block elements, µ, …, ▲, ✗), so this counts code points after
- * stripping ANSI, and counts CJK / emoji ranges as two cells for safety.
- */
+/** Visible width in terminal cells (ANSI codes excluded, wide and combining characters counted right). */
 export function visibleWidth(s: string): number {
-  let w = 0;
-  for (const ch of stripAnsi(s)) {
-    const cp = ch.codePointAt(0)!;
-    if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) continue;
-    if (cp >= 0x300 && cp <= 0x36f) continue; // combining marks
-    if (
-      (cp >= 0x1100 && cp <= 0x115f) ||
-      (cp >= 0x2e80 && cp <= 0xa4cf) ||
-      (cp >= 0xac00 && cp <= 0xd7a3) ||
-      (cp >= 0xf900 && cp <= 0xfaff) ||
-      (cp >= 0xfe30 && cp <= 0xfe4f) ||
-      (cp >= 0xff00 && cp <= 0xff60) ||
-      (cp >= 0xffe0 && cp <= 0xffe6) ||
-      (cp >= 0x1f300 && cp <= 0x1faff) ||
-      (cp >= 0x20000 && cp <= 0x3fffd)
-    ) {
-      w += 2;
-    } else {
-      w += 1;
-    }
-  }
-  return w;
+  return stringWidth(s);
+}
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** The leading (or trailing) whole characters of `s` that fit in `width` cells. */
+function takeCells(s: string, width: number, fromEnd: boolean): string {
+  const parts = [...graphemes.segment(s)].map((g) => g.segment);
+  if (fromEnd) parts.reverse();
+  let used = 0;
+  let n = 0;
+  while (n < parts.length && used + stringWidth(parts[n]) <= width) used += stringWidth(parts[n++]);
+  const kept = parts.slice(0, n);
+  return (fromEnd ? kept.reverse() : kept).join('');
 }
 
 /** Cuts `s` to at most `width` cells, ending in "…" when something was cut. */
 export function truncate(s: string, width: number): string {
   if (width <= 0) return '';
-  const chars = [...s];
-  if (chars.length <= width) return s;
-  if (width === 1) return '…';
-  return chars.slice(0, width - 1).join('') + '…';
+  if (stringWidth(s) <= width) return s;
+  return takeCells(s, width - 1, false) + '…';
 }
 
 /** Cuts from the left: "…tail" (for ids and paths whose end matters). */
 export function truncateStart(s: string, width: number): string {
   if (width <= 0) return '';
-  const chars = [...s];
-  if (chars.length <= width) return s;
-  if (width === 1) return '…';
-  return '…' + chars.slice(chars.length - (width - 1)).join('');
+  if (stringWidth(s) <= width) return s;
+  return '…' + takeCells(s, width - 1, true);
 }
 
 export type Align = 'left' | 'right';
@@ -68,7 +54,7 @@ export type Align = 'left' | 'right';
 export function fit(s: string, width: number, align: Align = 'left'): string {
   if (width <= 0) return '';
   const t = truncate(s, width);
-  const pad = width - [...t].length;
+  const pad = width - stringWidth(t);
   if (pad <= 0) return t;
   return align === 'right' ? ' '.repeat(pad) + t : t + ' '.repeat(pad);
 }
@@ -82,7 +68,7 @@ export function wordWrap(text: string, width: number, indent = ''): string[] {
   for (const word of words) {
     const prefix = out.length === 0 ? '' : indent;
     const candidate = line === '' ? prefix + word : line + ' ' + word;
-    if ([...candidate].length <= width) {
+    if (stringWidth(candidate) <= width) {
       line = candidate;
       continue;
     }
@@ -357,7 +343,7 @@ export function shortUffd(id: string, width = 8): string {
 /** "comm/pid" in `width` cells, cutting the comm before the pid. */
 export function procLabel(comm: string, pid: number, width: number): string {
   const full = `${comm}/${pid}`;
-  if ([...full].length <= width) return full;
+  if (stringWidth(full) <= width) return full;
   const tail = `/${pid}`;
   if (tail.length + 2 > width) return truncate(full, width);
   return truncate(comm, width - tail.length) + tail;
@@ -374,18 +360,5 @@ export function fitLabel(label: string, width: number): string {
 
 // ---------------------------------------------------------------- filter
 
-/**
- * Process filter: comma- or space-separated terms, any of which may match.
- * A numeric term matches a pid exactly; any term matches the process name as
- * a case-insensitive substring. An empty filter matches everything.
- */
-export function matchesFilter(filter: string, comm: string, pid: number): boolean {
-  const terms = filter
-    .split(/[\s,]+/)
-    .map((t) => t.trim().toLowerCase())
-    .filter((t) => t.length > 0);
-  if (terms.length === 0) return true;
-  const c = comm.toLowerCase();
-  const p = String(pid);
-  return terms.some((t) => (/^\d+$/.test(t) && t === p) || c.includes(t));
-}
+// one matcher for the model (which rows survive its caps) and the views
+export { matchesFilter } from '../src/view/processFilter.js';

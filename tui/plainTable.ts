@@ -1,17 +1,18 @@
 // The fallback when stdout is not a terminal: a plain text table printed
 // periodically (no ANSI codes, no cursor movement), good for logs and pipes.
 import type { TopSnapshot } from '../src/view/topSnapshot.js';
-import { formatAgo, formatClock, formatCount, formatMiB, formatNs, formatSpeed, formatUptime, stripAnsi } from './format.js';
-import { demoBanner, GENERATED_BANNER } from './Header.js';
+import { formatAgo, formatClock, formatCount, formatMiB, formatNs, formatSpeed, formatUptime, stripAnsi, visibleWidth } from './format.js';
+import { demoBanner, ENGINE_KERNEL_LINE, GENERATED_BANNER } from './Header.js';
 import { markerEffect, markerTiming } from './TimelineView.js';
-import { stageShare } from './LatencyView.js';
+import { stageShare, uffdLabel } from './LatencyView.js';
+import { createdLabel } from './OverviewView.js';
 
 function table(header: string[], rows: string[][], right: boolean[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => [...(r[i] ?? '')].length)));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleWidth(r[i] ?? ''))));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => {
-        const pad = ' '.repeat(Math.max(0, widths[i]! - [...c].length));
+        const pad = ' '.repeat(Math.max(0, widths[i]! - visibleWidth(c)));
         return right[i] ? pad + c : i === cells.length - 1 ? c : c + pad;
       })
       .join('  ')
@@ -35,11 +36,14 @@ export function renderPlain(s: TopSnapshot): string {
   ];
   if (h.replay) {
     parts.push(
-      `replay ${formatClock(h.replay.positionS)}/${formatClock(h.replay.durationS)} ${formatSpeed(h.replay.speed)}${h.replay.paused ? ' paused' : ''}`,
+      `replay ${formatClock(h.replay.positionS)}/${formatClock(h.replay.durationS)} ${formatSpeed(h.replay.speed)}${h.replay.ended ? ' ended' : h.replay.paused ? ' paused' : ''}`,
     );
   }
   if (h.paused) parts.push('display paused');
   out.push(parts.join('  '));
+  if (h.userfaultsTotal !== undefined) out.push(`userfaults ${h.userfaultsTotal} in ${h.uffdsTotal ?? s.uffds.length} uffds`);
+  if (h.engine === 'kernel') out.push(ENGINE_KERNEL_LINE);
+  if (h.notice) out.push(h.notice);
   if (h.demo) out.push(demoBanner(h.selection));
   if (h.generated || h.source === 'generated') out.push(GENERATED_BANNER);
 
@@ -47,12 +51,13 @@ export function renderPlain(s: TopSnapshot): string {
     out.push('no uffds');
   } else {
     const rows = [...s.uffds]
-      .sort((a, b) => b.faultsPerSec - a.faultsPerSec || a.id.localeCompare(b.id))
+      .sort((a, b) => b.faultsPerSec - a.faultsPerSec || a.key.localeCompare(b.key))
       .map((r) => [
         String(r.pid),
         r.comm,
         r.id,
-        r.mode,
+        createdLabel(r.createdS),
+        r.closed ? `${r.mode} closed` : r.mode,
         formatMiB(r.armedMiB),
         formatCount(r.faultsPerSec),
         String(r.faultsTotal),
@@ -63,9 +68,9 @@ export function renderPlain(s: TopSnapshot): string {
       ]);
     out.push(
       ...table(
-        ['PID', 'COMM', 'UFFD', 'MODE', 'ARMED', 'FLT/s', 'FAULTS', 'P50', 'P99', 'PENDING', 'HANDLER'],
+        ['PID', 'COMM', 'UFFD', 'CREATED', 'MODE', 'ARMED', 'FLT/s', 'FAULTS', 'P50', 'P99', 'PENDING', 'HANDLER'],
         rows,
-        [true, false, false, false, true, true, true, true, true, true, false],
+        [true, false, false, true, false, true, true, true, true, true, true, false],
       ),
     );
   }
@@ -80,7 +85,7 @@ export function renderPlain(s: TopSnapshot): string {
     return `${name} p50 ${formatNs(st.p50Ns)} p99 ${formatNs(st.p99Ns)}${share}`;
   };
   out.push(
-    `latency (${l.selected === 'all' ? 'all uffds' : l.selected}, ${l.total.count} faults): ${stage('total')} | ${stage('queue')} | ${stage('service')} | ${stage('wake')}`,
+    `latency (${l.selected === 'all' ? 'all uffds' : `uffd ${uffdLabel(l.selected, s.uffds)}`}, ${l.total.count} faults): ${stage('total')} | ${stage('queue')} | ${stage('service')} | ${stage('wake')}`,
   );
 
   const markers = s.timeline.lanes
@@ -91,7 +96,8 @@ export function renderPlain(s: TopSnapshot): string {
     out.push('mode switches (newest first):');
     for (const { lane, m } of markers) {
       const woke = m.woken !== undefined ? ` woke ${m.woken}` : '';
-      out.push(`  ${formatAgo(m.atS)} ${lane.label} ${lane.uffd} ${m.ok ? 'ok' : 'REFUSED'} ${markerEffect(m, lane.spans)} ${markerTiming(m).map(([k, v]) => `${k} ${v}`).join(' ')}${woke}`);
+      const created = lane.createdS === null ? 'pre' : `+${createdLabel(lane.createdS)}`;
+      out.push(`  ${formatAgo(m.atS)} ${lane.label} ${lane.uffd} ${created} ${m.ok ? 'ok' : 'REFUSED'} ${markerEffect(m, lane.spans)} ${markerTiming(m).map(([k, v]) => `${k} ${v}`).join(' ')}${woke}`);
     }
   } else {
     out.push(`mode switches: none in the last ${s.timeline.windowS}s`);

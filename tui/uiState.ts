@@ -7,7 +7,7 @@
 import type { LogLine, TimelineLane, TopSnapshot, UffdRow } from '../src/view/topSnapshot.js';
 import { headerRows } from './Header.js';
 import { VIEWS, type ViewName } from './TabBar.js';
-import { SORT_KEYS, SORT_TITLES, sortIsDesc, visibleUffds, type SortKey } from './OverviewView.js';
+import { overviewPageSize, shownSortKeys, SORT_TITLES, sortIsDesc, stepSortKey, visibleUffds, type SortKey } from './OverviewView.js';
 import { eventsPageSize, filterEvents, scrollAnchor, type EventAnchor } from './EventsView.js';
 import { maxLaneScroll, visibleLanes } from './TimelineView.js';
 import { helpMaxScroll } from './HelpView.js';
@@ -25,8 +25,8 @@ export interface UiState {
   prompt: string | undefined;
   sortKey: SortKey;
   reversed: boolean;
-  /** overview selection, by uffd id (stays on the uffd when rows move) */
-  selectedId: string | null;
+  /** overview selection, by uffd key (stays on the uffd when rows move) */
+  selectedKey: string | null;
   /** latency view: what Enter / `a` asked the source for (undefined: nothing yet) */
   requested: string | null | undefined;
   /** events: scrolled-back position (null = follow the newest) */
@@ -35,6 +35,12 @@ export interface UiState {
   laneScroll: number;
   /** one-line feedback for the last key */
   message: string | undefined;
+  /**
+   * replay: the playback state the keys last asked for. The next key starts
+   * from it, not from the snapshot, which shows a request only on the next
+   * frame (`++` typed fast is two steps).
+   */
+  asked: { speed?: number; paused?: boolean };
 }
 
 export function initialUiState(view: ViewName = 'overview'): UiState {
@@ -47,19 +53,20 @@ export function initialUiState(view: ViewName = 'overview'): UiState {
     prompt: undefined,
     sortKey: 'faults',
     reversed: false,
-    selectedId: null,
+    selectedKey: null,
     requested: undefined,
     anchor: null,
     laneScroll: 0,
     message: undefined,
+    asked: {},
   };
 }
 
 /** What the screen shows for a state, a snapshot and a terminal size. */
 export interface Derived {
   uffds: UffdRow[];
-  /** the selected row (the first one when the selected uffd is not shown) */
-  selectedId: string | null;
+  /** key of the selected row (the first one when the selected uffd is not shown) */
+  selectedKey: string | null;
   events: LogLine[];
   lanes: TimelineLane[];
   totals: { uffds: number; faultsPerSec: number; pending: number };
@@ -75,7 +82,7 @@ export function screenLines(rows: number): number {
 
 export function derive(ui: UiState, snap: TopSnapshot, width: number, height: number): Derived {
   const uffds = visibleUffds(snap.uffds, ui.filter, ui.sortKey, ui.reversed);
-  const selectedId = uffds.some((r) => r.id === ui.selectedId) ? ui.selectedId : (uffds[0]?.id ?? null);
+  const selectedKey = uffds.some((r) => r.key === ui.selectedKey) ? ui.selectedKey : (uffds[0]?.key ?? null);
   const totals = {
     uffds: snap.uffds.length,
     faultsPerSec: snap.uffds.reduce((a, r) => a + r.faultsPerSec, 0),
@@ -84,7 +91,7 @@ export function derive(ui: UiState, snap: TopSnapshot, width: number, height: nu
   const headerHeight = headerRows({ header: snap.header, width, paused: ui.paused, totals }).length;
   return {
     uffds,
-    selectedId,
+    selectedKey,
     events: filterEvents(snap.events, ui.filter),
     lanes: visibleLanes(snap.timeline, snap.uffds, ui.filter),
     totals,
@@ -149,6 +156,26 @@ export function nextSpeed(x: number, dir: 1 | -1): number {
   return [...SPEEDS].reverse().find((s) => s < x * 0.999) ?? SPEEDS[0]!;
 }
 
+/**
+ * The key presses in one chunk of input, in order. Ink splits escape
+ * sequences apart but hands a run of plain characters over as one string
+ * (`jjj` typed fast, `++`, a pasted `/8227` or `abc\r`): each character is
+ * its own key, with the flags Ink gives that character alone.
+ */
+export function splitKeys(input: string, key: KeyInfo): Array<{ input: string; key: KeyInfo }> {
+  const chars = [...input];
+  if (chars.length <= 1) return [{ input, key }];
+  return chars.map((ch) => {
+    const c = ch.codePointAt(0)!;
+    if (ch === '\r' || ch === '\n') return { input: '', key: { return: true } };
+    if (ch === '\t') return { input: '', key: { tab: true } };
+    if (ch === '\u007f' || ch === '\b') return { input: '', key: { backspace: true } };
+    if (ch === '\u001b') return { input: '', key: { escape: true, meta: true } };
+    if (c < 0x20) return { input: String.fromCharCode(c + 0x60), key: { ctrl: true } };
+    return { input: ch, key: {} };
+  });
+}
+
 /** Applies one key press. Pure: returns the new state and what to do outside. */
 export function reduceKey(prev: UiState, input: string, key: KeyInfo, ctx: KeyContext): { ui: UiState; effects: Effect[] } {
   const ui: UiState = { ...prev, message: undefined };
@@ -181,7 +208,7 @@ export function reduceKey(prev: UiState, input: string, key: KeyInfo, ctx: KeyCo
     effects.push({ type: 'quit' });
     return done();
   }
-  if (input === '?') {
+  if (input === '?' || input === 'h') {
     ui.helpOpen = !ui.helpOpen;
     ui.helpScroll = 0;
     return done();
@@ -218,8 +245,10 @@ export function reduceKey(prev: UiState, input: string, key: KeyInfo, ctx: KeyCo
     return done();
   }
 
-  // global
-  if (input === 'p') {
+  const replay = ctx.latest.header.replay;
+
+  // global; in a replay, `p` pauses playback like Space (a frozen display could not show a seek)
+  if (input === 'p' && !(replay && ctx.can.setPaused)) {
     ui.paused = !ui.paused;
     effects.push({ type: 'freeze', frozen: ui.paused }, { type: 'setPaused', paused: ui.paused });
     return done();
@@ -234,10 +263,13 @@ export function reduceKey(prev: UiState, input: string, key: KeyInfo, ctx: KeyCo
   }
 
   // replay
-  const replay = ctx.latest.header.replay;
   if (replay) {
-    if (input === ' ') {
-      if (ctx.can.setPaused) effects.push({ type: 'setPaused', paused: !replay.paused });
+    if (input === ' ' || input === 'p') {
+      if (ctx.can.setPaused) {
+        const paused = !(ui.asked.paused ?? replay.paused);
+        effects.push({ type: 'setPaused', paused });
+        ui.asked = { ...ui.asked, paused };
+      }
       else ui.message = 'this source cannot pause';
       return done();
     }
@@ -247,9 +279,10 @@ export function reduceKey(prev: UiState, input: string, key: KeyInfo, ctx: KeyCo
       return done();
     }
     if (input === '+' || input === '=' || input === '-' || input === '_') {
-      const x = nextSpeed(replay.speed, input === '+' || input === '=' ? 1 : -1);
+      const x = nextSpeed(ui.asked.speed ?? replay.speed, input === '+' || input === '=' ? 1 : -1);
       if (ctx.can.setSpeed) {
         effects.push({ type: 'setSpeed', x });
+        ui.asked = { ...ui.asked, speed: x };
         ui.message = `speed ${formatSpeed(x)}`;
       } else ui.message = 'this source cannot change speed';
       return done();
@@ -261,11 +294,16 @@ export function reduceKey(prev: UiState, input: string, key: KeyInfo, ctx: KeyCo
   switch (ui.view) {
     case 'overview': {
       const rows = d.uffds;
-      const page = Math.max(1, d.bodyHeight - 2);
+      const page = overviewPageSize(d.bodyHeight);
       const move = (to: (idx: number) => number) => {
         if (rows.length === 0) return;
-        const idx = Math.max(0, rows.findIndex((r) => r.id === d.selectedId));
-        ui.selectedId = rows[Math.max(0, Math.min(rows.length - 1, to(idx)))]!.id;
+        const idx = Math.max(0, rows.findIndex((r) => r.key === d.selectedKey));
+        ui.selectedKey = rows[Math.max(0, Math.min(rows.length - 1, to(idx)))]!.key;
+      };
+      const sortBy = (k: SortKey) => {
+        ui.sortKey = k;
+        ui.reversed = false;
+        ui.message = `sort ${SORT_TITLES[k]}${sortIsDesc(k, false) ? '▼' : '▲'}`;
       };
       if (key.upArrow || input === 'k') move((i) => i - 1);
       else if (key.downArrow || input === 'j') move((i) => i + 1);
@@ -273,17 +311,16 @@ export function reduceKey(prev: UiState, input: string, key: KeyInfo, ctx: KeyCo
       else if (key.pageDown) move((i) => i + page);
       else if (key.home) move(() => 0);
       else if (key.end) move(() => rows.length - 1);
-      else if (input === 's') {
-        ui.sortKey = SORT_KEYS[(SORT_KEYS.indexOf(ui.sortKey) + 1) % SORT_KEYS.length]!;
-        ui.reversed = false;
-        ui.message = `sort ${SORT_TITLES[ui.sortKey]}${sortIsDesc(ui.sortKey, false) ? '▼' : '▲'}`;
-      } else if (input === 'r') {
+      else if (input === '>' || input === 's') sortBy(stepSortKey(ui.sortKey, 1, shownSortKeys(ctx.snapshot.uffds, ctx.width)));
+      else if (input === '<') sortBy(stepSortKey(ui.sortKey, -1, shownSortKeys(ctx.snapshot.uffds, ctx.width)));
+      else if (input === 'I' || input === 'r') {
         ui.reversed = !ui.reversed;
-      } else if (key.return && d.selectedId) {
-        ui.selectedId = d.selectedId;
-        ui.requested = d.selectedId;
+        ui.message = `sort ${SORT_TITLES[ui.sortKey]}${sortIsDesc(ui.sortKey, ui.reversed) ? '▼' : '▲'}`;
+      } else if (key.return && d.selectedKey) {
+        ui.selectedKey = d.selectedKey;
+        ui.requested = d.selectedKey;
         ui.view = 'latency';
-        effects.push({ type: 'selectUffd', id: d.selectedId });
+        effects.push({ type: 'selectUffd', id: d.selectedKey });
         if (!ctx.can.selectUffd) ui.message = 'this source cannot select a uffd';
       }
       break;

@@ -39,6 +39,8 @@ import protobuf from 'protobufjs';
 import { uffdId, type IoctlArgs, type IoctlEvent, type UffdEvent } from '../../src/events/types.js';
 import { bitNames, errnoName, type Uapi } from '../../src/events/uapi.js';
 import type { FaultRecord } from '../../src/model/faultLifecycle.js';
+import type { UffdInfo } from '../../src/model/uffdRegistry.js';
+import { eventUffd, formatCreated } from '../../src/model/uffdIdentity.js';
 import type { RecordingHeader } from '../../src/recording/format.js';
 import { Analysis } from '../../src/stats/pipeline.js';
 import { OpHeap } from './opHeap.js';
@@ -223,6 +225,7 @@ interface Op {
   ann: Ann[] | null;
 }
 
+/** One uffd (a context address in one lifetime: UffdIdentity) and its tracks. */
 class UffdState {
   track: Track | null = null;
   ctr: Array<Track | null> = [null, null, null];
@@ -232,8 +235,9 @@ class UffdState {
   modeTs = -Infinity;
   rateLastBucket = -1;
   constructor(
-    readonly id: bigint,
-    readonly hex: string,
+    readonly info: UffdInfo,
+    /** track name stem: "uffd 0x... created +0.016407s" (seconds after the first event; no "created" for a uffd made before tracing) */
+    readonly label: string,
   ) {}
 }
 
@@ -335,7 +339,12 @@ export class PerfettoWriter {
   private readonly root: Track;
   private readonly processes = new Map<number, Track>();
   private readonly threads = new Map<number, ThreadState>();
-  private readonly uffds = new Map<bigint, UffdState>();
+  /** by UffdInfo.key */
+  private readonly uffds = new Map<string, UffdState>();
+  /** the latest uffd at each context address */
+  private readonly uffdAtCtx = new Map<bigint, UffdState>();
+  /** first event time: uffd creation times are named relative to it */
+  private startTs = 0;
 
   /** fault placeholders by tid; ioctl items by tid (until written) */
   private readonly faultIdx: Idx = new Map();
@@ -478,6 +487,7 @@ export class PerfettoWriter {
 
   private start(ts: number): void {
     this.started = true;
+    this.startTs = ts;
     if (this.generated) {
       const g = this.generated;
       this.schedule(
@@ -530,11 +540,18 @@ export class PerfettoWriter {
 
   /** After the analysis: mode changes (from the registry), uffd instants. */
   private post(e: UffdEvent): void {
-    if (e.type === 'proc') return;
-    const info = this.analysis.registry.get(e.uffd);
-    if (info === undefined) return;
-    const u = this.uffd(e.uffd);
+    const at = eventUffd(e);
+    if (at === null) return;
+    const prev = this.uffdAtCtx.get(at.ctx);
+    const u = this.uffd(at.ctx, at.ts);
     if (u === null) return;
+    const info = u.info;
+    if (e.type === 'uffd_create' && prev !== undefined && prev !== u && prev.modeOpen) {
+      // the address now holds a new uffd: the earlier one's mode span ends here
+      const end = Math.max(e.ts, this.main.lastTs, prev.modeTs);
+      this.schedule(this.op(K_MODE_END, end, R_MID, 0, null, prev));
+      prev.modeOpen = false;
+    }
     if (info.modeHistory.length > 0 && info.mode !== u.mode) {
       const last = info.modeHistory[info.modeHistory.length - 1];
       // mode ops keep their scheduling order (rank MID): an end never precedes its begin
@@ -583,7 +600,7 @@ export class PerfettoWriter {
 
   /** The SET_MODE attempt's instant on its uffd's track (at the exit; at the entry when no exit was seen). */
   private setModeInstant(it: SliceItem, e: IoctlEvent, args: IoctlArgs | null, exitSeen: boolean): void {
-    const u = this.uffd(e.uffd);
+    const u = this.uffd(e.uffd, it.start);
     if (u === null) return;
     const en = args?.enable ?? 0n;
     const dis = args?.disable ?? 0n;
@@ -610,7 +627,7 @@ export class PerfettoWriter {
 
   private ioctlAnn(e: IoctlEvent, args: IoctlArgs | null): Ann[] {
     const ann: Ann[] = [
-      ['uffd', this.uffdHex(e.uffd)],
+      ['uffd', uffdId(e.uffd)],
       ['fd', e.fd],
     ];
     if (args === null) ann.push(['args', 'unreadable']);
@@ -644,7 +661,7 @@ export class PerfettoWriter {
       return;
     }
     // counters (applied in time order as they are written)
-    const u = this.uffd(r.uffd);
+    const u = this.uffd(r.uffd, r.faultTs);
     if (u !== null) {
       if (r.blocked) {
         const from = r.blockTs ?? r.faultTs;
@@ -725,7 +742,7 @@ export class PerfettoWriter {
     it.stages = stages;
     const ann: Ann[] = [
       ['address', hex(r.address)],
-      ['uffd', this.uffdHex(r.uffd)],
+      ['uffd', uffdId(r.uffd)],
       ['kind', r.kind],
       ['error_code', r.errorCode],
       ['end_reason', r.end],
@@ -1148,26 +1165,27 @@ export class PerfettoWriter {
     return th;
   }
 
-  private uffd(id: bigint): UffdState | null {
-    let u = this.uffds.get(id);
+  /** The uffd that held context address `id` at `ts` (UffdIdentity), with its tracks. */
+  private uffd(id: bigint, ts: number): UffdState | null {
+    const info = this.analysis.registry.lifetimeAt(id, ts);
+    if (info === undefined) return null;
+    let u = this.uffds.get(info.key);
     if (u === undefined) {
       if (this.uffds.size >= MAX_UFFDS) return null;
-      u = new UffdState(id, uffdId(id));
-      this.uffds.set(id, u);
+      const created = info.createdTs === undefined ? '' : ` created +${formatCreated(info.createdTs, this.startTs)}s`;
+      u = new UffdState(info, `uffd ${info.idHex}${created}`);
+      this.uffds.set(info.key, u);
     }
+    const cur = this.uffdAtCtx.get(id);
+    if (cur === undefined || (cur.info.createdTs ?? -Infinity) < (info.createdTs ?? -Infinity)) this.uffdAtCtx.set(id, u);
     return u;
-  }
-
-  /** "0x..." of a uffd id, cached */
-  private uffdHex(id: bigint): string {
-    return this.uffds.get(id)?.hex ?? uffdId(id);
   }
 
   private uffdTrack(u: UffdState): Track {
     if (u.track === null) {
-      const info = this.analysis.registry.get(u.id);
-      const parent = info?.ownerPid != null ? this.process(info.ownerPid, info.ownerComm ?? String(info.ownerPid)) : this.root;
-      u.track = this.newTrack(parent, { name: `${this.prefix}uffd ${u.hex} mode` });
+      const info = u.info;
+      const parent = info.ownerPid !== null ? this.process(info.ownerPid, info.ownerComm ?? String(info.ownerPid)) : this.root;
+      u.track = this.newTrack(parent, { name: `${this.prefix}${u.label} mode` });
     }
     return u.track;
   }
@@ -1176,7 +1194,7 @@ export class PerfettoWriter {
     let t = u.ctr[which];
     if (t === null) {
       const what = which === CTR_RATE ? 'faults/s' : which === CTR_PENDING ? 'blocked faults' : 'async-resolved faults';
-      t = this.newTrack(this.uffdTrack(u), { name: `${this.prefix}uffd ${u.hex} ${what}`, counter: which === CTR_RATE ? {} : { unit: COUNTER_UNIT_COUNT } });
+      t = this.newTrack(this.uffdTrack(u), { name: `${this.prefix}${u.label} ${what}`, counter: which === CTR_RATE ? {} : { unit: COUNTER_UNIT_COUNT } });
       u.ctr[which] = t;
     }
     return t;

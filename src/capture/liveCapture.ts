@@ -23,14 +23,15 @@ import {
   type NativeTracer,
   type NativeCounters,
   type TracerConfig,
+  type RawUffdStats,
 } from '../native/addon.js';
 import { blockDetection, blockSymbols, type BlockSymbols, type SymbolRange } from './kallsyms.js';
 import { ensureTracefs } from './tracefs.js';
 import { privileges } from './privileges.js';
+import { restoreNormalPriority } from './priority.js';
 import { errnoName, type Uapi } from '../events/uapi.js';
 import { C } from '../events/layout.generated.js';
 import { EVENT_TYPES, type BlockHow } from '../events/types.js';
-import { sumPerCpu, type UffdWaitStats } from '../stats/inKernelStats.js';
 
 /** A one-line, user-facing failure: what went wrong and what to do. */
 export class CaptureError extends Error {
@@ -61,6 +62,8 @@ export interface CaptureOptions {
    *  no per-fault records, only the rare ones (processes, uffd creation,
    *  API/REGISTER/SET_MODE ioctls) */
   inKernelStats?: boolean;
+  /** run the loader and the consumer at nice CAPTURE_NICE (default true) */
+  raisePriority?: boolean;
 }
 
 export type BackendChoice = 'auto' | BackendName;
@@ -115,6 +118,8 @@ export interface LostCounts {
   msgsTruncated: number;
   inflightDropped: number;
   perCpuLost: number[];
+  /** in-kernel statistics: per-fault uffd ioctls that succeeded, by ioctl nr */
+  fastIoctls: number[];
 }
 
 export function summarizeCounters(c: NativeCounters): LostCounts {
@@ -124,6 +129,7 @@ export function summarizeCounters(c: NativeCounters): LostCounts {
   let lostTotal = 0;
   const perCpuLost: number[] = [];
   const extra = { vmaLookupFailed: 0, stackFailed: 0, msgsTruncated: 0, inflightDropped: 0 };
+  const fastIoctls: number[] = [];
   // USCOPE_REC_HU (precise backends only) uses the counters' spare slot at
   // index USCOPE_REC_TYPE_COUNT; it is listed only when it was used, so a
   // tracepoint capture's counters look as before.
@@ -145,8 +151,9 @@ export function summarizeCounters(c: NativeCounters): LostCounts {
     extra.stackFailed += cpu.stackFailed;
     extra.msgsTruncated += cpu.msgsTruncated;
     extra.inflightDropped += cpu.inflightDropped;
+    (cpu.fastIoctls ?? []).forEach((n, i) => (fastIoctls[i] = (fastIoctls[i] ?? 0) + n));
   }
-  return { produced, lost, producedTotal, lostTotal, delivered: c.delivered, discardedAtClose: c.discardedAtClose, perCpuLost, ...extra };
+  return { produced, lost, producedTotal, lostTotal, delivered: c.delivered, discardedAtClose: c.discardedAtClose, perCpuLost, fastIoctls, ...extra };
 }
 
 /** Record type number -> event type name (the two ioctl records share one). */
@@ -271,7 +278,10 @@ export class LiveCapture {
       // Let records of the last moments arrive before draining.
       setTimeout(() => this.stop(), Math.max(50, this.opts.pollTimeoutMs * 2)).unref();
     });
-    if (child.pid) this.tracer.addTgid(child.pid);
+    if (child.pid) {
+      restoreNormalPriority(child.pid);
+      this.tracer.addTgid(child.pid);
+    }
     const gate = child.stdio[3] as NodeJS.WritableStream | null;
     gate?.on('error', () => {});
     gate?.end('go\n');
@@ -306,9 +316,10 @@ export class LiveCapture {
     return this.tracer.programs();
   }
 
-  /** The in-kernel statistics now, per uffd (empty unless inKernelStats). */
-  uffdStats(): UffdWaitStats[] {
-    return this.tracer.uffdStats().map((e) => sumPerCpu(e.uffd, e.createdNs, e.perCpu));
+  /** The in-kernel statistics map now, per uffd, undecoded (empty unless
+   *  inKernelStats): src/stats/kernelStats.ts decodes it. */
+  uffdStats(): RawUffdStats[] {
+    return this.tracer.uffdStats();
   }
 
   /** Detach and free everything. Safe to call more than once. */
@@ -335,6 +346,11 @@ function tracerConfig(opts: CaptureOptions, syms: BlockSymbols, hostWide: boolea
     pollTimeoutMs: opts.pollTimeoutMs,
     batchBytes: opts.batchBytes,
     inKernelStats: !!opts.inKernelStats,
+    featWpAsync: opts.uapi.UFFD_FEATURE_WP_ASYNC,
+    featRwpAsync: opts.uapi.UFFD_FEATURE_RWP_ASYNC,
+    msgFlagWp: opts.uapi.UFFD_PAGEFAULT_FLAG_WP,
+    msgFlagMinor: opts.uapi.UFFD_PAGEFAULT_FLAG_MINOR,
+    msgFlagRwp: opts.uapi.UFFD_PAGEFAULT_FLAG_RWP,
   };
 }
 

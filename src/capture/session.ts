@@ -3,8 +3,9 @@
 // every command ends the same clean way.
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { raiseCapturePriority } from './priority.js';
 import { LiveCapture, CaptureError, type CaptureOptions, type LostCounts, type CaptureInfo } from './liveCapture.js';
-import type { UffdWaitStats } from '../stats/inKernelStats.js';
+import type { RawUffdStats } from '../native/addon.js';
 
 export type StopReason = 'command-exited' | 'duration' | 'signal' | 'stopped';
 
@@ -28,7 +29,7 @@ export interface SessionResult {
   commandExit: { code: number | null; signal: NodeJS.Signals | null } | null;
   commandPid?: number;
   /** with capture.inKernelStats: the kernel's statistics at the end, per uffd */
-  uffdStats?: UffdWaitStats[];
+  uffdStats?: RawUffdStats[];
 }
 
 /** Why `cmd` cannot be exec'ed (the way `sh -c 'exec "$@"'` looks it up), or null. */
@@ -57,6 +58,7 @@ export async function runSession(opts: SessionOptions, onBatch: (batch: Buffer, 
     const why = commandProblem(cmd[0]);
     if (why) throw new CaptureError(`cannot run ${cmd[0]}: ${why}`, 2);
   }
+  if (opts.capture.raisePriority !== false) raiseCapturePriority();
   const cap = LiveCapture.open(opts.capture);
   let reason: StopReason = 'stopped';
   let signal: NodeJS.Signals | undefined;

@@ -12,6 +12,8 @@ import { basename, extname, join } from 'node:path';
 import { Ajv } from 'ajv';
 import type { RecordingRead } from '../source/recordingSource.js';
 import { MAGIC } from '../recording/format.js';
+import type { DamagedRange } from '../recording/reader.js';
+import { damageHeadline, damageWarning } from '../recording/damage.js';
 import { SUMMARY_SCHEMA, type Summary } from '../stats/summary.js';
 import type { FaultRecord } from '../model/faultLifecycle.js';
 import type { Uapi } from '../events/uapi.js';
@@ -51,6 +53,10 @@ export interface Side {
 
 export interface LoadOptions {
   uapi: Uapi | null;
+  /** use damaged recordings (and summaries of them) instead of refusing them; each is noted */
+  allowDamaged?: boolean;
+  /** where the damage warnings of recordings go (stderr lines, without the program prefix) */
+  warn?: (line: string) => void;
   /** reservoir size per metric per side */
   reservoir: number;
   seed: number;
@@ -136,17 +142,31 @@ export interface AnalyzedRecording {
   read: RecordingRead;
 }
 
+const ALLOW_HINT = 'check compares whole runs; record it again, or pass --allow-damaged to compare what was read';
+
 /**
  * Analyses a recording like `report`, calling `onFault` with every fault
- * record. A recording damaged after its header (a checksum mismatch, a
- * partial chunk...) is refused: check compares whole runs only.
+ * record. A recording with skipped (damaged) byte ranges is refused unless
+ * `allowDamaged`: check compares whole runs.
  */
-export function analyzeRecordingWith(file: string, uapi: Uapi | null, onFault: ((r: FaultRecord) => void) | null): AnalyzedRecording {
+export function analyzeRecordingWith(
+  file: string,
+  uapi: Uapi | null,
+  onFault: ((r: FaultRecord) => void) | null,
+  allowDamaged = false,
+): AnalyzedRecording {
   const r = analyzeRecording(file, uapi, onFault ?? undefined);
-  if (r.read.status.truncated) {
-    throw new UsageError(`${file}: recording is damaged (${r.read.status.truncated.reason}); check compares whole runs only, record it again`);
+  const damage = r.read.status.damage;
+  if (damage.length && !allowDamaged) {
+    throw new UsageError(`${file}: recording is damaged (${damageHeadline(damage)}, the first at byte ${damage[0].offset}: ${damage[0].reason}); ${ALLOW_HINT}`);
   }
   return r;
+}
+
+/** The damage a summary JSON says its recording had (report --json of a damaged recording). */
+function summaryDamage(s: Summary): DamagedRange[] {
+  const d = (s.source as { damage?: unknown } | undefined)?.damage;
+  return Array.isArray(d) ? (d as DamagedRange[]) : [];
 }
 
 /** Adds a fault record's stage latencies to the side's reservoirs (userfaults only, like the summary). */
@@ -261,13 +281,23 @@ export function loadSide(label: 'baseline' | 'current', path: string, o: LoadOpt
   for (const e of entries) {
     if (e.type === 'summary') {
       const summary = readSummaryFile(e.file);
-      runs.push({ file: e.file, type: 'summary', summary, command: commandOf(summary), generated: !!summary.generated, notes: [] });
+      const damage = summaryDamage(summary);
+      const notes: string[] = [];
+      if (damage.length) {
+        if (!o.allowDamaged) throw new UsageError(`${e.file}: summary of a damaged recording (${damageHeadline(damage)}); ${ALLOW_HINT}`);
+        o.warn?.(`warning: ${e.file} summarises a damaged recording: ${damageHeadline(damage)}`);
+        notes.push(`${basename(e.file)}: summary of a damaged recording (${damageHeadline(damage)}); compared anyway (--allow-damaged)`);
+      }
+      runs.push({ file: e.file, type: 'summary', summary, command: commandOf(summary), generated: !!summary.generated, notes });
       continue;
     }
     const onFault = samples ? (r: FaultRecord) => sampleFault(samples, r, o.reservoir, seed) : null;
-    const { summary, read } = analyzeRecordingWith(e.file, o.uapi, onFault);
+    const { summary, read } = analyzeRecordingWith(e.file, o.uapi, onFault, o.allowDamaged);
+    for (const line of damageWarning(e.file, read.status)) o.warn?.(line);
     const notes: string[] = [];
-    if (!read.status.complete) notes.push(`${basename(e.file)}: no trailer (the recorder did not finish); using everything it wrote`);
+    const damage = read.status.damage;
+    if (damage.length) notes.push(`${basename(e.file)}: damaged (${damageHeadline(damage)}); compared anyway (--allow-damaged)`);
+    if (!read.status.complete) notes.push(`${basename(e.file)}: no ${damage.length ? 'readable ' : ''}trailer (the recorder did not finish); using everything it wrote`);
     if (summary.events.lost > 0) notes.push(`${basename(e.file)}: ${summary.events.lost} events were lost while recording; its counts are low`);
     runs.push({ file: e.file, type: 'recording', summary, command: read.header.selection.command, generated: read.header.generated !== null, notes });
   }

@@ -1,6 +1,6 @@
 // `uffdscope check`: performance regression checks for CI.
 //
-//   uffdscope check --baseline BASE CURRENT [--junit OUT.xml] [--report OUT.html] [--json OUT.json] [--budget FILE]
+//   uffdscope check --baseline BASE CURRENT [--junit OUT.xml] [--report OUT.html] [--json | --json-out OUT.json] [--budget FILE]
 //   uffdscope check --baseline BASE --runs N [--save-current DIR] [outputs...] -- CMD ARGS...
 //   uffdscope check --save-baseline DIR [--runs N] -- CMD ARGS...
 //
@@ -12,9 +12,9 @@
 //
 // Exit: 0 no regression, 1 regression, 2 bad input (one line naming the file
 // and the problem); 3 environment and 4 capture failures as for `record`.
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Uapi } from '../events/uapi.js';
 import { DEFAULT_BUDGET, loadBudget, type Budget } from '../check/budget.js';
 import { loadSide, type Side } from '../check/inputs.js';
@@ -23,6 +23,7 @@ import { checkJson, formatCheckTable, junitXml } from '../check/report.js';
 import { checkHtml } from '../check/html.js';
 import { prepareRunDir, traceRuns, writeManifest } from '../check/live.js';
 import { EXIT, UsageError } from './errors.js';
+import { checkWritable, writeOut } from './outputFile.js';
 
 export interface CheckOptions {
   /** operands: [CURRENT], or the command (with --runs or --save-baseline) */
@@ -33,8 +34,13 @@ export interface CheckOptions {
   runs?: number;
   junit?: string;
   report?: string;
-  json?: string;
+  /** the verdict JSON on stdout (the table then goes to stderr) */
+  json?: boolean;
+  /** the verdict JSON to this file */
+  jsonOut?: string;
   budget?: string;
+  /** compare damaged recordings instead of refusing them (exit 2) */
+  allowDamaged?: boolean;
   ringBufferMb?: number;
   uapi: Uapi;
   /** where the table goes (stdout by default) */
@@ -52,32 +58,6 @@ export interface CheckOutcome {
 
 export const DEFAULT_BASELINE_RUNS = 5;
 
-function writeOut(file: string, text: string, what: string): void {
-  try {
-    writeFileSync(file, text);
-  } catch (e) {
-    throw new UsageError(`${file}: cannot write the ${what} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-}
-
-/** Output paths are checked before anything runs: a new or regular file in an existing directory. */
-function checkWritable(file: string | undefined, what: string): void {
-  if (file === undefined) return;
-  const dir = dirname(resolve(file));
-  let st;
-  try {
-    st = statSync(dir);
-  } catch {
-    throw new UsageError(`${file}: cannot write the ${what} (no such directory ${dir})`);
-  }
-  if (!st.isDirectory()) throw new UsageError(`${file}: cannot write the ${what} (${dir} is not a directory)`);
-  try {
-    if (statSync(file).isDirectory()) throw new UsageError(`${file}: cannot write the ${what} (it is a directory)`);
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-  }
-}
-
 /** A path that is a directory, a recording or a summary: clearly not a command. */
 function looksLikeRuns(p: string): boolean {
   try {
@@ -90,17 +70,20 @@ function looksLikeRuns(p: string): boolean {
 
 /** The whole check without touching process state: returns the exit code, throws UsageError/ExitError. */
 export async function executeCheck(o: CheckOptions): Promise<CheckOutcome> {
-  const write = o.write ?? ((s: string) => void process.stdout.write(s));
+  // with --json, stdout carries the JSON alone
+  const write = o.write ?? ((s: string) => void (o.json ? process.stderr : process.stdout).write(s));
   const log = o.log ?? ((s: string) => void process.stderr.write(s + '\n'));
   if (o.runs !== undefined && (!Number.isInteger(o.runs) || o.runs < 1)) throw new UsageError(`--runs must be a whole number >= 1, got ${o.runs}`);
   const budget: Budget = o.budget ? loadBudget(o.budget) : DEFAULT_BUDGET;
   checkWritable(o.junit, 'JUnit XML');
-  checkWritable(o.json, 'JSON verdict');
+  checkWritable(o.jsonOut, 'JSON verdict');
   checkWritable(o.report, 'HTML report');
 
   if (o.saveBaseline !== undefined) {
     if (o.baseline !== undefined) throw new UsageError('--save-baseline and --baseline are separate steps: save the baseline first, then compare against it');
-    if (o.junit || o.report || o.json || o.saveCurrent) throw new UsageError('--junit, --report, --json and --save-current apply to a comparison, not to --save-baseline');
+    if (o.junit || o.report || o.json || o.jsonOut || o.saveCurrent) {
+      throw new UsageError('--junit, --report, --json, --json-out and --save-current apply to a comparison, not to --save-baseline');
+    }
     if (o.args.length === 0) throw new UsageError('--save-baseline DIR needs the command to trace: uffdscope check --save-baseline DIR --runs N -- CMD ARGS...');
     const runs = o.runs ?? DEFAULT_BASELINE_RUNS;
     prepareRunDir(o.saveBaseline, '--save-baseline');
@@ -115,7 +98,7 @@ export async function executeCheck(o: CheckOptions): Promise<CheckOutcome> {
   if (o.baseline === undefined) {
     throw new UsageError('missing --baseline BASE (a recording, a summary JSON or a directory of runs); make one with --save-baseline DIR -- CMD');
   }
-  const load = { uapi: o.uapi, reservoir: budget.reservoir, seed: budget.seed };
+  const load = { uapi: o.uapi, reservoir: budget.reservoir, seed: budget.seed, allowDamaged: o.allowDamaged, warn: (line: string) => log(`uffdscope: ${line}`) };
   // the baseline first: a bad one fails before any command runs
   const base = loadSide('baseline', o.baseline, load);
 
@@ -151,7 +134,8 @@ export async function executeCheck(o: CheckOptions): Promise<CheckOutcome> {
 
     const result = compare(base, cur, budget);
     write(formatCheckTable(result));
-    if (o.json) writeOut(o.json, checkJson(result), 'JSON verdict');
+    if (o.json) process.stdout.write(checkJson(result));
+    if (o.jsonOut) writeOut(o.jsonOut, checkJson(result), 'JSON verdict');
     if (o.junit) writeOut(o.junit, junitXml(result), 'JUnit XML');
     if (o.report) writeOut(o.report, checkHtml(result, base, cur), 'HTML report');
     return { exitCode: result.exit_code, result };

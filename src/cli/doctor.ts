@@ -172,3 +172,14 @@ export function formatDoctor(r: DoctorReport): string {
   for (const c of r.uffd.rwp.causes) lines.push(`                possible cause: ${c}`);
   return lines.join('\n');
 }
+
+/** `doctor --uapi-table`: every interpreted constant, its effective value, whether provisional or overridden, and its source; aligned under a header. */
+export function formatUapiTable(uapi: Uapi): string {
+  const rows = [['CONSTANT', 'VALUE', 'STATUS', 'SOURCE']];
+  for (const [k, v] of Object.entries(DEFAULT_UAPI)) {
+    const status = [v.provisional ? 'PROVISIONAL' : '', uapi[k] !== v.value ? `overridden (default 0x${v.value.toString(16)})` : ''].filter(Boolean).join(', ');
+    rows.push([k, `0x${uapi[k].toString(16)}`, status || '-', v.source]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')).join('\n') + '\n';
+}

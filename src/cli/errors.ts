@@ -7,7 +7,17 @@
 //   3  environment: privileges, tracefs, BTF, native addon, kernel feature
 //   4  capture failed while running
 //   130 interrupted before anything could be saved
+//   128+N a command run with `-- CMD` was killed by signal N (the shell's convention)
+import { constants } from 'node:os';
+
 export const EXIT = { OK: 0, REGRESSION: 1, USAGE: 2, ENVIRONMENT: 3, CAPTURE: 4, INTERRUPTED: 130 } as const;
+
+/** A child's exit as a status: its code, or 128 + the number of the signal that killed it. */
+export function exitStatus(exit: { code: number | null; signal: NodeJS.Signals | null }): number {
+  if (exit.code !== null) return exit.code;
+  const n = exit.signal === null ? undefined : constants.signals[exit.signal];
+  return n === undefined ? EXIT.CAPTURE : 128 + n;
+}
 
 export class UsageError extends Error {
   readonly exitCode: number = EXIT.USAGE;

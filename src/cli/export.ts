@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import type { Uapi } from '../events/uapi.js';
 import { exportPerfetto } from '../../exporters/perfetto/export.js';
 import { exportNdjson } from '../../exporters/ndjson.js';
-import { asInputError } from './report.js';
+import { asInputError, warnRecording } from './report.js';
 import { UsageError } from './errors.js';
 
 export interface ExportOptions {
@@ -35,7 +35,7 @@ export async function runExport(file: string, opts: ExportOptions): Promise<void
       const s = r.stats;
       const h = r.read.header;
       if (h.generated) process.stderr.write(`uffdscope: GENERATED recording (${h.generated.generator}, scenario ${h.generated.scenario}): the trace is marked [generated]\n`);
-      if (r.read.status.truncated || !r.read.status.complete) process.stderr.write('uffdscope: the recording was cut short; the trace has everything before the cut\n');
+      warnRecording(file, r.read.status);
       process.stderr.write(
         `uffdscope: wrote ${opts.output}: ${s.faultSlices} fault slices, ${s.ioctlSlices} ioctl slices, ${s.flows} flows, ` +
           `${s.setModeInstants} SET_MODE attempts from ${s.events} events (${(s.bytes / 1048576).toFixed(1)} MiB); open it at https://ui.perfetto.dev\n`,
@@ -47,6 +47,7 @@ export async function runExport(file: string, opts: ExportOptions): Promise<void
       const r = exportNdjson(file, opts.output, opts.uapi, { force: opts.force });
       const h = r.read.header;
       if (h.generated) process.stderr.write(`uffdscope: GENERATED recording (${h.generated.generator}, scenario ${h.generated.scenario}): these events were not captured from a kernel\n`);
+      warnRecording(file, r.read.status);
       if (opts.output !== '-') process.stderr.write(`uffdscope: wrote ${r.lines} events to ${opts.output}\n`);
     }
   } catch (e) {

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
 import { fail, EXIT } from './errors.js';
 import { collect, collectPid, intArg, ringKiB, ringMiB, secondsArg } from './parse.js';
-import { resolveUapi, UapiOverrideError, DEFAULT_UAPI } from '../events/uapi.js';
-import { runDoctor, formatDoctor } from './doctor.js';
+import { resolveUapi, UapiOverrideError } from '../events/uapi.js';
+import { runDoctor, formatDoctor, formatUapiTable } from './doctor.js';
+import { checkWritable, jsonTarget, writeOut } from './outputFile.js';
 import { runRecord } from './record.js';
 import { DEFAULT_RING_MIB } from '../capture/liveCapture.js';
 import { runReport } from './report.js';
@@ -36,6 +37,9 @@ const backendOption = () =>
 const hooksOption = () =>
   new Option('--hooks <HOW>', 'how the hooks attach: auto tries btf (BTF raw tracepoints), then classic (tracepoints)').choices(['auto', 'btf', 'classic']).default('auto');
 
+const priorityOption = () =>
+  new Option('--no-priority', 'keep the normal CPU priority (by default the loader and the ring consumer run at nice -10, so a busy host shows the first frame quickly)');
+
 const uapiOption = () =>
   new Option('--uapi <NAME=VALUE>', 'override a uapi constant (repeatable), e.g. UFFD_FEATURE_RWP=1<<17').argParser(collect);
 
@@ -54,34 +58,36 @@ export function buildProgram(): Command {
   program
     .command('doctor')
     .description('check this host: kernel, BTF, tracefs, privileges, which backends load, uffd features')
-    .option('--json', 'machine-readable output')
+    .option('--json', 'print the report as JSON on stdout')
+    .option('--json-out <FILE>', 'write the report as JSON to FILE')
     .option('--uapi-table', 'print the uapi constant table (provisional entries marked)')
     .addOption(uapiOption())
-    .action((opts: { json?: boolean; uapiTable?: boolean; uapi?: string[] }) => {
+    .action((opts: { json?: boolean; jsonOut?: string; uapiTable?: boolean; uapi?: string[] }) => {
       const uapi = uapiFrom(opts);
       if (opts.uapiTable) {
-        for (const [k, v] of Object.entries(DEFAULT_UAPI)) {
-          const eff = uapi[k];
-          const over = eff !== v.value ? ` (overridden; default 0x${v.value.toString(16)})` : '';
-          process.stdout.write(`${k.padEnd(34)} 0x${eff.toString(16).padEnd(12)}${v.provisional ? ' PROVISIONAL' : ''}${over}  ${v.source}\n`);
-        }
+        process.stdout.write(formatUapiTable(uapi));
         return;
       }
+      const out = jsonTarget(opts);
+      checkWritable(out.file, 'doctor report');
       const r = runDoctor(uapi);
-      process.stdout.write((opts.json ? JSON.stringify(r, null, 2) : formatDoctor(r)) + '\n');
+      process.stdout.write((out.stdout ? JSON.stringify(r, null, 2) : formatDoctor(r)) + '\n');
+      if (out.file) writeOut(out.file, JSON.stringify(r, null, 2) + '\n', 'doctor report');
       process.exitCode = r.selectedBackend ? 0 : EXIT.ENVIRONMENT;
     });
 
   program
     .command('top')
-    .description('live terminal UI: uffds, fault rates, latency, sync/async timeline (runs the bundled workload when nothing else uses userfaultfd)')
+    .description('live terminal UI: uffds, fault rates, latency, sync/async timeline (the kernel counts; --demo runs the bundled workload)')
     .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
     .option('--demo', 'run and trace the bundled workload (mixed scenario, looping)')
+    .option('--per-fault', 'stream every fault through the lifecycle model instead of counting in the kernel (costs the host more)')
     .option('-d, --duration <S>', 'stop capturing after S seconds', secondsArg)
     .option('-i, --interval <S>', 'table period when stdout is not a terminal', secondsArg, 2)
     .option('--metrics <ADDR>', 'also serve OpenMetrics on ADDR (e.g. 127.0.0.1:9465)')
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(backendOption())
+    .addOption(priorityOption())
     .addOption(hooksOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
@@ -113,6 +119,7 @@ export function buildProgram(): Command {
     .option('--ring-buffer-kb <N>', 'BPF ring buffer size in KiB (power of two; overrides --ring-buffer-mb)', ringKiB)
     .option('--force', 'overwrite an existing output file')
     .addOption(backendOption())
+    .addOption(priorityOption())
     .addOption(hooksOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
@@ -124,10 +131,11 @@ export function buildProgram(): Command {
     .command('report')
     .description('summarize a recording: events per type, per uffd, per process, lost records, latencies')
     .argument('<FILE>', 'recording file')
-    .option('--json', 'the summary JSON (uffdscope.summary/1)')
+    .option('--json', 'print the summary JSON (uffdscope.summary/1) on stdout')
+    .option('--json-out <FILE>', 'write the summary JSON to FILE')
     .addOption(uapiOption())
-    .action(async (file: string, opts: { json?: boolean; uapi?: string[] }) => {
-      await runReport(file, { json: !!opts.json, uapi: uapiFrom(opts) });
+    .action(async (file: string, opts: { json?: boolean; jsonOut?: string; uapi?: string[] }) => {
+      await runReport(file, { ...jsonTarget(opts), uapi: uapiFrom(opts) });
     });
 
   program
@@ -137,13 +145,16 @@ export function buildProgram(): Command {
     .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
     .option('-i, --interval <S>', 'also print the table every S seconds', secondsArg)
     .option('--json-out <FILE>', 'write the summary JSON here')
-    .option('--in-kernel', 'count faults and histogram waits in the kernel: the cheapest way to watch a busy VMM (per uffd: faults, blocked, wait percentiles; no stages, timeline or per-fault events)')
+    .option('--per-fault', 'stream every fault through the lifecycle model instead of counting in the kernel (costs the host more; adds per-fault detail: incomplete faults, per-uffd ioctl latency)')
+    .addOption(new Option('--in-kernel', 'deprecated: counting in the kernel is the default').hideHelp())
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(backendOption())
+    .addOption(priorityOption())
     .addOption(hooksOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
     .action(async (command: string[], opts) => {
+      if (opts.inKernel) process.stderr.write('uffdscope: --in-kernel is the default now; the flag will go away\n');
       await runStat({ ...opts, command, uapi: uapiFrom(opts) });
     });
 
@@ -165,8 +176,15 @@ export function buildProgram(): Command {
     .option('--listen <ADDR>', 'address to listen on (HOST:PORT, [V6]:PORT or PORT)', '127.0.0.1:9465')
     .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
     .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
+    .option('--linger <S>', 'after the command exits, serve its final values S more seconds (default: until Ctrl-C)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0 || n > 86400) throw new InvalidArgumentError(`--linger takes seconds from 0 to 86400, got "${v}"`);
+      return n;
+    })
+    .option('--per-fault', 'stream every fault through the lifecycle model instead of counting in the kernel (costs the host more)')
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(backendOption())
+    .addOption(priorityOption())
     .addOption(hooksOption())
     .addOption(uapiOption())
     .argument('[command...]', 'command to run and trace (after --)')
@@ -183,13 +201,16 @@ export function buildProgram(): Command {
     .option('--runs <N>', 'traced runs of the command after --', intArg('--runs', 1, 100))
     .option('--junit <FILE>', 'JUnit XML: one test case per metric')
     .option('--report <FILE>', 'self-contained HTML report with latency CDFs')
-    .option('--json <FILE>', 'the verdict as JSON')
+    .option('--json [FILE]', 'print the verdict as JSON on stdout (the table goes to stderr); --json FILE is the deprecated spelling of --json-out FILE')
+    .option('--json-out <FILE>', 'write the verdict as JSON to FILE')
     .option('--budget <FILE>', 'thresholds per metric and kind (JSON or YAML)')
+    .option('--allow-damaged', 'compare damaged recordings (what could be read) instead of refusing them')
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(uapiOption())
     .argument('[args...]', 'CURRENT, or the command to run (after --)')
     .action(async (args: string[], o) => {
-      await runCheck({ ...o, args, uapi: uapiFrom(o) });
+      const out = jsonTarget(o);
+      await runCheck({ ...o, json: out.stdout, jsonOut: out.file, args, uapi: uapiFrom(o) });
     });
 
   program

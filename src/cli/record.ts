@@ -2,13 +2,16 @@
 import { existsSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { runSession, type SessionResult } from '../capture/session.js';
-import { DEFAULT_RING_BYTES, bootTimeNs, type HooksChoice, type LiveCapture } from '../capture/liveCapture.js';
+import { bootTimeNs, type HooksChoice, type LiveCapture } from '../capture/liveCapture.js';
+import { captureOptions, type BackendChoice } from '../capture/captureOptions.js';
 import { liveRecordingHeader } from '../capture/recordingHeader.js';
 import { RecordingWriter } from '../recording/writer.js';
 import type { Uapi } from '../events/uapi.js';
-import { UsageError, EXIT } from './errors.js';
+import { UsageError, EXIT, exitStatus } from './errors.js';
 
 export interface RecordOptions {
+  /** false: keep the normal CPU priority (--no-priority) */
+  priority?: boolean;
   output: string;
   pid: number[];
   duration?: number;
@@ -21,25 +24,8 @@ export interface RecordOptions {
   uapi: Uapi;
 }
 
-export type BackendChoice = 'auto' | 'fentry' | 'kprobe' | 'tracepoint';
-export type { HooksChoice };
-
-export function captureOptions(o: { pid: number[]; command: string[]; ringBufferMb?: number; ringBufferKb?: number; backend?: BackendChoice; hooks?: HooksChoice; uapi: Uapi }) {
-  const ringBytes = o.ringBufferKb ? o.ringBufferKb << 10 : o.ringBufferMb ? o.ringBufferMb << 20 : DEFAULT_RING_BYTES;
-  return {
-    pids: o.pid,
-    command: o.command.length ? o.command : undefined,
-    uapi: o.uapi,
-    ringBytes,
-    // Batch consumer wake-ups: the consumer polls every 50 ms anyway.
-    wakeupBytes: Math.min(256 << 10, ringBytes / 4),
-    pollTimeoutMs: 50,
-    batchBytes: 256 << 10,
-    followChildren: true,
-    backend: o.backend ?? 'auto',
-    hooks: o.hooks ?? 'auto',
-  };
-}
+export type { BackendChoice, HooksChoice };
+export { captureOptions };
 
 /**
  * Checks an output path before anything is traced: a new file in an existing
@@ -140,7 +126,7 @@ export async function runRecord(o: RecordOptions): Promise<SessionResult> {
       '\n',
   );
   if (result.commandExit && result.commandExit.code !== 0 && result.reason === 'command-exited') {
-    process.exitCode = result.commandExit.code ?? EXIT.CAPTURE;
+    process.exitCode = exitStatus(result.commandExit);
   }
   return result;
 }

@@ -1,8 +1,7 @@
 // `uffdscope replay FILE [--speed X]`: the top UI driven by a recording.
-import { ReplayDriver } from '../view/replayDriver.js';
-import { SnapshotPublisher } from '../view/snapshotPublisher.js';
+import { ReplayDriver, replayHeader, replayPublisher } from '../view/replayDriver.js';
 import type { Uapi } from '../events/uapi.js';
-import { asInputError } from './report.js';
+import { asInputError, warnRecording } from './report.js';
 
 export interface ReplayOptions {
   speed: number;
@@ -16,36 +15,17 @@ export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
     driver = new ReplayDriver(
       file,
       o.uapi,
-      (rec) => ({
-        kernel: rec.header.kernel.release,
-        backend: rec.header.backend,
-        source: rec.header.generated ? 'generated' : 'recording',
-        generated: rec.header.generated !== null,
-        demo: false,
-        selection: rec.header.selection.hostWide ? 'host-wide' : rec.header.selection.command ? `command: ${rec.header.selection.command.join(' ')}` : `pid ${rec.header.selection.pids.join(', ')}`,
-      }),
+      replayHeader,
       o.speed,
     );
   } catch (e) {
     throw asInputError(file, e);
   }
-  const lost = Number((driver.rec.status().counters as { lostTotal?: number } | null)?.lostTotal ?? 0) || 0;
+  const status = driver.rec.status();
+  warnRecording(file, status);
+  const lost = Number((status.counters as { lostTotal?: number } | null)?.lostTotal ?? 0) || 0;
   const frameMs = 100;
-  const pub = new SnapshotPublisher(
-    () => driver.model,
-    {
-      now: () => driver.now,
-      lost: () => lost,
-      uptimeS: () => driver.position / 1e9,
-      replay: () => ({ positionS: driver.position / 1e9, durationS: driver.durationS, speed: driver.speed, paused: driver.paused }),
-    },
-    frameMs,
-    {
-      seek: (d) => driver.seek(d),
-      setSpeed: (x) => (driver.speed = x),
-      setReplayPaused: (p) => (driver.paused = p),
-    },
-  );
+  const pub = replayPublisher(driver, lost, frameMs);
   let damaged: Error | null = null;
   const clock = setInterval(() => {
     try {
@@ -67,6 +47,8 @@ export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
       }
       const { runTui } = await import('../../tui/run.js');
       await runTui(pub);
+      // the UI has drawn over the warning: say it again where it stays
+      warnRecording(file, status);
     } else {
       // Not a terminal: play to the end as fast as it reads, then one table.
       try {

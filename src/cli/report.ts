@@ -1,12 +1,15 @@
-// `uffdscope report FILE [--json]`: the summary of a recording.
+// `uffdscope report FILE [--json] [--json-out FILE]`: the summary of a recording.
 import { forEachRecordedEvent, type RecordingRead } from '../source/recordingSource.js';
 import { RecordingFormatError } from '../recording/format.js';
+import type { RecordingStatus } from '../recording/reader.js';
+import { damageHeadline, damageWarning } from '../recording/damage.js';
 import { DecodeError } from '../events/decode.js';
 import { Analysis } from '../stats/pipeline.js';
 import type { FaultRecord } from '../model/faultLifecycle.js';
 import { formatSummaryTable, type Summary } from '../stats/summary.js';
 import type { Uapi } from '../events/uapi.js';
 import { UsageError } from './errors.js';
+import { checkWritable, writeOut, type JsonTarget } from './outputFile.js';
 
 /** Lost-record figures from the recorder's last counters snapshot. */
 export function lostFrom(counters: Record<string, unknown> | null): { lost: number; lostByType: Record<string, number> } {
@@ -45,7 +48,7 @@ export function analyzeRecording(file: string, uapi: Uapi | null, onFault?: (r: 
       kind: 'recording',
       path: file,
       complete: read.status.complete,
-      truncated: read.status.truncated,
+      damage: read.status.damage,
       kernel: read.header.kernel.release,
       createdAt: read.header.createdAt,
       selection: read.header.selection,
@@ -66,9 +69,17 @@ export function asInputError(file: string, e: unknown): Error {
   return e as Error;
 }
 
-export async function runReport(file: string, o: { json: boolean; uapi: Uapi }): Promise<void> {
+/** Warns on stderr, whatever the output format, when a recording is damaged or unfinished. */
+export function warnRecording(file: string, status: RecordingStatus, write = (s: string) => void process.stderr.write(s)): void {
+  for (const line of damageWarning(file, status)) write(`uffdscope: ${line}\n`);
+}
+
+export async function runReport(file: string, o: JsonTarget & { uapi: Uapi }): Promise<void> {
+  checkWritable(o.file, 'summary JSON');
   const { summary, read } = analyzeRecording(file, o.uapi);
-  if (o.json) {
+  warnRecording(file, read.status);
+  if (o.file) writeOut(o.file, JSON.stringify(summary, null, 2) + '\n', 'summary JSON');
+  if (o.stdout) {
     process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     return;
   }
@@ -77,10 +88,11 @@ export async function runReport(file: string, o: { json: boolean; uapi: Uapi }):
   if (h.generated) lines.push(`GENERATED DATA: simulated by ${h.generated.generator} (scenario ${h.generated.scenario}, seed ${h.generated.seed}), not captured from a kernel`);
   const hooks = typeof h.extra?.hooks === 'string' ? ` (${h.extra.hooks} hooks)` : '';
   lines.push(`recording  ${file}: ${h.kernel.release}, backend ${h.backend}${hooks}, made ${h.createdAt}`);
-  if (read.status.truncated) {
-    lines.push(`CUT SHORT  read up to byte ${read.status.truncated.offset} (${read.status.truncated.reason}); everything before it is below`);
-  } else if (!read.status.complete) {
-    lines.push('CUT SHORT  no trailer: the recorder did not finish (killed?); everything it wrote is below');
+  if (read.status.damage.length) {
+    lines.push(`DAMAGED    ${damageHeadline(read.status.damage)} (listed on stderr); everything else is below`);
+  }
+  if (!read.status.complete) {
+    lines.push(`CUT SHORT  ${read.status.damage.length ? 'no readable trailer' : 'no trailer: the recorder did not finish (killed?)'}; everything it wrote is below`);
   }
   process.stdout.write(lines.join('\n') + '\n' + formatSummaryTable(summary) + '\n');
 }

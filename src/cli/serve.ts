@@ -9,13 +9,18 @@ import { bootTimeNs, type LiveCapture } from '../capture/liveCapture.js';
 import { decodeRecords } from '../events/decode.js';
 import { Analysis } from '../stats/pipeline.js';
 import type { Uapi } from '../events/uapi.js';
-import { attachMetrics } from '../../exporters/openmetrics.js';
-import { captureOptions, type BackendChoice, type HooksChoice } from './record.js';
+import { attachMetrics, type CaptureCounters } from '../../exporters/openmetrics.js';
+import type { BackendChoice, HooksChoice } from './record.js';
+import { captureOptions } from '../capture/captureOptions.js';
+import { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
+import { perFaultIoctls } from '../stats/kernelStats.js';
 import { EXIT, UsageError } from './errors.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9465';
 
 export interface ServeOptions {
+  /** false: keep the normal CPU priority (--no-priority) */
+  priority?: boolean;
   listen: string;
   pid: number[];
   command: string[];
@@ -23,6 +28,11 @@ export interface ServeOptions {
   duration?: number;
   backend?: BackendChoice;
   hooks?: HooksChoice;
+  /** stream every fault instead of counting in the kernel */
+  perFault?: boolean;
+  /** after a traced command exits, keep serving its final values this many
+   *  seconds (default: until a signal) */
+  linger?: number;
   uapi: Uapi;
 }
 
@@ -86,9 +96,34 @@ export function listenMetrics(listen: string, handler: (req: IncomingMessage, re
 }
 
 export async function runServe(o: ServeOptions): Promise<void> {
+  const inKernel = !o.perFault;
+  if (inKernel && o.backend && o.backend !== 'auto' && o.backend !== 'tracepoint') {
+    throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
+  }
   const analysis = new Analysis(o.uapi);
+  const tracker = new KernelStatsTracker();
+  const comms = new Map<number, string>();
+  let fastIoctls: number[] = [];
   let cap: LiveCapture | null = null;
-  const metrics = attachMetrics(analysis, () => (cap ? cap.counters() : null));
+  let final: CaptureCounters | null = null;
+  const counters = (): CaptureCounters | null => {
+    if (cap === null) return final;
+    const c = cap.counters();
+    fastIoctls = c.fastIoctls;
+    return { ...c, backend: cap.info.backend };
+  };
+  const kernel = inKernel
+    ? {
+        tracker,
+        processName: (pid: number) => comms.get(pid),
+        perFaultIoctls: () => perFaultIoctls(fastIoctls, o.uapi),
+        // a scrape sees the map as it is now, not as of the last tick
+        refresh: () => {
+          if (cap !== null) tracker.update(cap.uffdStats(), bootTimeNs());
+        },
+      }
+    : undefined;
+  const metrics = attachMetrics(analysis, counters, { kernel });
   // bind first: a taken port fails before anything attaches to the kernel
   const { server, address } = await listenMetrics(o.listen || DEFAULT_LISTEN, metrics.handler);
   server.on('error', (e) => process.stderr.write(`uffdscope: metrics server: ${(e as Error).message}\n`));
@@ -96,19 +131,42 @@ export async function runServe(o: ServeOptions): Promise<void> {
   try {
     const result = await runSession(
       {
-        capture: captureOptions({ ...o, pid: o.pid }),
+        capture: captureOptions({ ...o, pid: o.pid, inKernel }),
         durationS: o.duration,
         tickMs: 1000,
         onOpen: (c) => {
           cap = c;
+          if (c.info.hostWide) process.stderr.write('uffdscope: tracing every process on this host (select with --pid or -- CMD)\n');
+          if (inKernel) tracker.update(c.uffdStats(), bootTimeNs());
         },
-        // idle periods: let open faults age out (1 s behind now: records still in the ring are older)
-        onTick: () => analysis.advance(bootTimeNs() - 1e9),
+        onTick: (c) => {
+          // idle periods: let open faults age out (1 s behind now: records still in the ring are older)
+          analysis.advance(bootTimeNs() - 1e9);
+          if (inKernel) tracker.update(c.uffdStats(), bootTimeNs());
+        },
       },
-      (batch, count) => decodeRecords(batch, o.uapi, (e) => analysis.push(e), count),
+      (batch, count) =>
+        decodeRecords(
+          batch,
+          o.uapi,
+          (e) => {
+            if (e.comm) comms.set(e.pid, e.comm);
+            analysis.push(e);
+          },
+          count,
+        ),
     );
-    if (result.commandExit && result.commandExit.code !== 0 && result.reason === 'command-exited') {
-      process.exitCode = result.commandExit.code ?? EXIT.CAPTURE;
+    // the final values: what the kernel counted up to the end, every record drained
+    if (inKernel) tracker.update(result.uffdStats ?? [], bootTimeNs());
+    fastIoctls = result.counters.fastIoctls;
+    final = { ...result.counters, backend: result.info.backend };
+    cap = null;
+    analysis.finish();
+    if (result.reason === 'command-exited') {
+      const code = result.commandExit?.code;
+      process.stderr.write(`uffdscope: command exited (status ${code ?? result.commandExit?.signal ?? '?'}); serving its final values ${o.linger !== undefined ? `for ${o.linger} s` : 'until Ctrl-C'}\n`);
+      await lingerUntilStopped(o.linger);
+      if (code !== 0 && code !== undefined) process.exitCode = code ?? EXIT.CAPTURE;
     }
   } finally {
     metrics.detach();
@@ -116,4 +174,19 @@ export async function runServe(o: ServeOptions): Promise<void> {
     server.closeAllConnections();
     await closed;
   }
+}
+
+/** Resolves after `seconds` (undefined: never), or at SIGINT/SIGTERM/SIGHUP. */
+function lingerUntilStopped(seconds: number | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    let timer: NodeJS.Timeout | undefined;
+    const done = () => {
+      for (const s of signals) process.off(s, done);
+      if (timer) clearTimeout(timer);
+      resolve();
+    };
+    for (const s of signals) process.on(s, done);
+    if (seconds !== undefined) timer = setTimeout(done, seconds * 1000);
+  });
 }

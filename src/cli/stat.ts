@@ -6,11 +6,16 @@ import { decodeRecords } from '../events/decode.js';
 import { Analysis } from '../stats/pipeline.js';
 import { formatModeSwitches, formatSummaryTable, type Summary } from '../stats/summary.js';
 import type { Uapi } from '../events/uapi.js';
-import { captureOptions, checkOutputPath, outputFileError, type BackendChoice, type HooksChoice } from './record.js';
+import { checkOutputPath, outputFileError, type BackendChoice, type HooksChoice } from './record.js';
+import { captureOptions } from '../capture/captureOptions.js';
 import { EXIT, UsageError } from './errors.js';
-import { formatInKernelTable, summarizeUffd, type UffdWaitStats, type UffdWaitSummary } from '../stats/inKernelStats.js';
+import { formatKernelTable, perFaultIoctls, summarizeUffd, type UffdKernelSummary } from '../stats/kernelStats.js';
+import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTracker.js';
+import { STAGES, type Stage } from '../stats/stats.js';
 
 export interface StatOptions {
+  /** false: keep the normal CPU priority (--no-priority) */
+  priority?: boolean;
   pid: number[];
   duration?: number;
   interval?: number;
@@ -18,12 +23,12 @@ export interface StatOptions {
   ringBufferMb?: number;
   backend?: BackendChoice;
   hooks?: HooksChoice;
-  /** count and histogram in the kernel instead of streaming every event */
-  inKernel?: boolean;
+  /** stream every fault through the lifecycle model instead of counting
+   *  in the kernel (stages per fault, incomplete faults, per-fault ioctls) */
+  perFault?: boolean;
   command: string[];
   uapi: Uapi;
 }
-
 /** Writes the summary JSON; a regular file gets mode 0600, also when it existed. */
 function writeJsonOut(path: string, text: string): void {
   let fd: number;
@@ -45,53 +50,76 @@ function writeJsonOut(path: string, text: string): void {
   }
 }
 
-/** What `stat --in-kernel` prints and writes: the kernel's per-uffd table,
- *  plus the few events still streamed (processes, uffd creation, control
- *  ioctls such as SET_MODE) in `events`. */
-export interface InKernelSummary {
-  schema: 'uffdscope.in-kernel/1';
+/** What stat prints and writes when the kernel counts: its per-uffd
+ *  table, plus the rare events still streamed (processes, uffd creation,
+ *  control ioctls such as SET_MODE, failed ioctls). */
+export interface KernelSummary {
+  schema: 'uffdscope.in-kernel/2';
   backend: string;
   duration_ns: number;
-  uffds: UffdWaitSummary[];
+  /** records of the rare-event stream the ring had no room for */
+  lost: number;
+  uffds: UffdKernelSummary[];
+  totals: { uffds: number; userfaults: Record<string, number> & { total: number }; fault_entries: number; blocked: number; latency: UffdKernelSummary['latency'] };
+  /** per-fault uffd ioctls that succeeded (counted in the kernel), by name */
+  per_fault_ioctls: Record<string, number>;
   events: Summary['events'];
   mode_switches: Summary['mode_switches'];
   ioctls: Summary['ioctls'];
 }
 
-/** One row per uffd; the mode from its features as the registry reads them. */
-function inKernelRows(stats: readonly UffdWaitStats[], analysis: Analysis): UffdWaitSummary[] {
-  return stats.map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f)));
+function totalsSummary(t: KernelTotals): KernelSummary['totals'] {
+  const latency = {} as UffdKernelSummary['latency'];
+  for (const st of STAGES as Stage[]) {
+    const h = t.stages[st];
+    latency[st] = { count: h.count, mean_ns: h.meanNs, p50_ns: h.quantile(0.5), p90_ns: h.quantile(0.9), p99_ns: h.quantile(0.99), max_ns: h.count > 0 ? h.maxNs : null };
+  }
+  const total = Object.values(t.userfaults).reduce((a, b) => a + b, 0);
+  return { uffds: t.uffds, userfaults: { ...t.userfaults, total }, fault_entries: t.entries, blocked: t.blocked, latency };
 }
 
-export async function runStat(o: StatOptions): Promise<Summary | InKernelSummary> {
+export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> {
   if (o.jsonOut) checkOutputPath(o.jsonOut, '--json-out', true, true);
-  if (o.inKernel && o.backend && o.backend !== 'auto' && o.backend !== 'tracepoint') {
-    throw new UsageError(`--in-kernel counts in the tracepoint backend's programs; drop --backend ${o.backend} or --in-kernel`);
+  const inKernel = !o.perFault;
+  if (inKernel && o.backend && o.backend !== 'auto' && o.backend !== 'tracepoint') {
+    throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }
   const analysis = new Analysis(o.uapi);
+  const tracker = new KernelStatsTracker();
+  const comms = new Map<number, string>();
   let started = 0;
+  const table = (): string => formatKernelTable(tracker.all().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f))), started, (pid) => comms.get(pid));
   const result = await runSession(
     {
-      capture: o.inKernel
-        ? { ...captureOptions({ ...o, pid: o.pid, backend: 'tracepoint' }), inKernelStats: true }
-        : captureOptions({ ...o, pid: o.pid }),
+      capture: captureOptions({ ...o, inKernel }),
       durationS: o.duration,
       tickMs: o.interval ? o.interval * 1000 : undefined,
-      onOpen: () => {
+      onOpen: (cap) => {
         started = bootTimeNs();
+        if (cap.info.hostWide) process.stderr.write('uffdscope: tracing every process on this host (select with --pid or -- CMD); Ctrl-C to stop\n');
       },
       onTick: (cap) => {
-        let table: string;
-        if (o.inKernel) {
-          table = formatInKernelTable(inKernelRows(cap.uffdStats(), analysis), started);
+        let text: string;
+        if (inKernel) {
+          tracker.update(cap.uffdStats(), bootTimeNs());
+          text = table();
         } else {
           const c = cap.counters();
-          table = formatSummaryTable(analysis.summary({ backend: cap.info.backend, lost: c.lostTotal, lostByType: c.lost, durationNs: bootTimeNs() - started }));
+          text = formatSummaryTable(analysis.summary({ backend: cap.info.backend, lost: c.lostTotal, lostByType: c.lost, durationNs: bootTimeNs() - started }));
         }
-        process.stdout.write(`--- ${new Date().toISOString()}\n${table}\n`);
+        process.stdout.write(`--- ${new Date().toISOString()}\n${text}\n`);
       },
     },
-    (batch, count) => decodeRecords(batch, o.uapi, (e) => analysis.push(e), count),
+    (batch, count) =>
+      decodeRecords(
+        batch,
+        o.uapi,
+        (e) => {
+          if (e.comm) comms.set(e.pid, e.comm);
+          analysis.push(e);
+        },
+        count,
+      ),
   );
   analysis.finish();
   const c = result.counters;
@@ -102,14 +130,27 @@ export async function runStat(o: StatOptions): Promise<Summary | InKernelSummary
     durationNs: bootTimeNs() - started,
     source: { kind: 'live', selection: { pids: o.pid, command: o.command.length ? o.command : null, hostWide: result.info.hostWide }, stop: result.reason, blockDetection: result.info.blockDetection },
   });
-  let out: Summary | InKernelSummary = summary;
-  if (o.inKernel) {
-    const rows = inKernelRows(result.uffdStats ?? [], analysis);
-    out = { schema: 'uffdscope.in-kernel/1', backend: summary.backend, duration_ns: summary.duration_ns, uffds: rows, events: summary.events, mode_switches: summary.mode_switches, ioctls: summary.ioctls };
-    process.stdout.write(formatInKernelTable(rows, started) + '\n\n');
+  let out: Summary | KernelSummary = summary;
+  if (inKernel) {
+    tracker.update(result.uffdStats ?? [], bootTimeNs());
+    const ioctlCounts = perFaultIoctls(c.fastIoctls, o.uapi);
+    out = {
+      schema: 'uffdscope.in-kernel/2',
+      backend: summary.backend,
+      duration_ns: summary.duration_ns,
+      lost: c.lostTotal,
+      uffds: tracker.all().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f))),
+      totals: totalsSummary(tracker.totals()),
+      per_fault_ioctls: ioctlCounts,
+      events: summary.events,
+      mode_switches: summary.mode_switches,
+      ioctls: summary.ioctls,
+    };
+    process.stdout.write(table() + '\n\n');
     process.stdout.write(formatModeSwitches(summary.mode_switches, summary.start_ns ?? 0, { woken: false }).join('\n') + '\n\n');
-    const lost = summary.events.lost;
-    process.stdout.write(`backend ${summary.backend}; ${summary.events.received} events streamed (processes, uffd creation, control ioctls), ${lost} lost\n`);
+    const ioctlLine = Object.entries(ioctlCounts).map(([n, k]) => `${n} ${k}`).join(', ');
+    process.stdout.write(`per-fault ioctls (counted in the kernel): ${ioctlLine || 'none'}\n`);
+    process.stdout.write(`backend ${summary.backend}; ${summary.events.received} events streamed (processes, uffd creation, control ioctls, failed ioctls), ${c.lostTotal} lost\n`);
   } else {
     process.stdout.write(formatSummaryTable(summary) + '\n');
   }

@@ -1,22 +1,29 @@
-// `uffdscope top`: the live terminal UI. Host-wide by default; with --demo,
-// or when nothing on the host uses userfaultfd, it runs the bundled workload
-// (mixed scenario, looping) and says so on screen.
+// `uffdscope top`: the live terminal UI. Host-wide by default; with --demo
+// it runs the bundled workload (mixed scenario, looping) and says so on
+// screen. It never starts a workload unless asked. The kernel counts the
+// faults (rows, latency, rates read its map every half second); with
+// --per-fault every fault streams through the lifecycle model instead.
 import os from 'node:os';
 import { existsSync } from 'node:fs';
 import { runSession } from '../capture/session.js';
 import { bootTimeNs } from '../capture/liveCapture.js';
 import { findUffdHolders } from '../capture/uffdUsers.js';
+import { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
+import { perFaultIoctls } from '../stats/kernelStats.js';
+import { captureOptions } from '../capture/captureOptions.js';
 import { decodeRecords } from '../events/decode.js';
 import { TopModel } from '../view/topModel.js';
 import { SnapshotPublisher } from '../view/snapshotPublisher.js';
 import { workloadBinary } from '../paths.js';
 import type { Uapi } from '../events/uapi.js';
-import { captureOptions, type BackendChoice, type HooksChoice } from './record.js';
-import { EXIT } from './errors.js';
+import type { BackendChoice, HooksChoice } from './record.js';
+import { EXIT, UsageError } from './errors.js';
 import { attachMetrics } from '../../exporters/openmetrics.js';
 import { listenMetrics } from './serve.js';
 
 export interface TopOptions {
+  /** false: keep the normal CPU priority (--no-priority) */
+  priority?: boolean;
   pid: number[];
   demo?: boolean;
   duration?: number;
@@ -27,6 +34,8 @@ export interface TopOptions {
   metrics?: string;
   /** plain-text table period when stdout is not a terminal */
   interval?: number;
+  /** stream every fault instead of counting in the kernel */
+  perFault?: boolean;
   command: string[];
   uapi: Uapi;
 }
@@ -37,7 +46,6 @@ export async function runTop(o: TopOptions): Promise<void> {
   let command = o.command;
   let demo = !!o.demo;
   let pids = o.pid;
-  if (!demo && !command.length && !pids.length && findUffdHolders().length === 0) demo = true;
   if (demo && !command.length) {
     if (!existsSync(workloadBinary)) {
       throw Object.assign(new Error(`the bundled workload is not built (${workloadBinary}): run scripts/setup.sh`), { exitCode: EXIT.ENVIRONMENT });
@@ -61,12 +69,29 @@ export async function runTop(o: TopOptions): Promise<void> {
     selection,
   });
   const tty = Boolean(process.stdout.isTTY) && Boolean(process.stdin.isTTY);
+  const inKernel = !o.perFault;
+  if (inKernel && o.backend && o.backend !== 'auto' && o.backend !== 'tracepoint') {
+    throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
+  }
+  const tracker = new KernelStatsTracker();
+  if (inKernel) model.attachKernel(tracker);
+  model.setHeader({ engine: inKernel ? 'kernel' : 'per-fault' });
+  if (!command.length && !pids.length && findUffdHolders().length === 0) {
+    model.setHeader({ notice: 'nothing on this host uses userfaultfd yet: this view fills when something does (uffdscope top --demo shows the bundled workload)' });
+  }
   let liveCap: { counters(): ReturnType<import('../capture/liveCapture.js').LiveCapture['counters']> } | null = null;
   let metricsServer: import('node:http').Server | null = null;
   let detachMetrics: (() => void) | null = null;
   if (o.metrics) {
     // Bind before attaching anything: a taken port fails first, in one line.
-    const metrics = attachMetrics(model.analysis, () => liveCap?.counters() ?? null);
+    let fastIoctls: number[] = [];
+    const counters = () => {
+      const c = liveCap?.counters() ?? null;
+      if (c) fastIoctls = c.fastIoctls;
+      return c;
+    };
+    const kernel = inKernel ? { tracker, processName: (pid: number) => model.processName(pid), perFaultIoctls: () => perFaultIoctls(fastIoctls, o.uapi) } : undefined;
+    const metrics = attachMetrics(model.analysis, counters, { kernel });
     const { server, address } = await listenMetrics(o.metrics, metrics.handler);
     metricsServer = server;
     detachMetrics = metrics.detach;
@@ -92,12 +117,16 @@ export async function runTop(o: TopOptions): Promise<void> {
 
   const result = await runSession(
     {
-      capture: { ...captureOptions({ pid: pids, command, ringBufferMb: o.ringBufferMb, backend: o.backend, hooks: o.hooks, uapi: o.uapi }), commandStdio: demo ? 'ignore' : 'inherit' },
+      capture: { ...captureOptions({ pid: pids, command, ringBufferMb: o.ringBufferMb, backend: o.backend, hooks: o.hooks, uapi: o.uapi, inKernel, priority: o.priority }), commandStdio: demo ? 'ignore' : 'inherit' },
       durationS: o.duration,
       abort: abort.signal,
+      // the kernel's counts, twice a second (a frame is 100 ms; rates are per second)
+      tickMs: inKernel ? 500 : undefined,
+      onTick: inKernel ? (cap) => tracker.update(cap.uffdStats(), bootTimeNs()) : undefined,
       onOpen: (cap) => {
         model.setHeader({ backend: cap.info.backend });
         liveCap = cap;
+        if (inKernel) tracker.update(cap.uffdStats(), bootTimeNs());
         publisher = new SnapshotPublisher(() => model, {
           now: () => Number(process.hrtime.bigint()) + bootOffset,
           lost: () => (captureOpen ? (lastLost = cap.counters().lostTotal) : lastLost),
@@ -115,6 +144,7 @@ export async function runTop(o: TopOptions): Promise<void> {
   );
   captureOpen = false;
   liveCap = null;
+  if (inKernel) tracker.update(result.uffdStats ?? [], bootTimeNs());
   detachMetrics?.();
   metricsServer?.closeAllConnections();
   metricsServer?.close();

@@ -2,14 +2,37 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { workloadBinary } from '../paths.js';
-import { EXIT } from './errors.js';
+import { EXIT, exitStatus } from './errors.js';
+
+/**
+ * The command's arguments for the binary, with the JSON convention of every
+ * command: `--json` prints on stdout (the binary's default), `--json-out FILE`
+ * writes FILE (the binary's `--json FILE`, still accepted with a note).
+ */
+export function workloadArgs(args: readonly string[], note: (s: string) => void = (s) => void process.stderr.write(s + '\n')): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const deprecated = (file: string) => note(`uffdscope: --json FILE is deprecated: use --json-out ${file} (--json alone prints the JSON on stdout)`);
+    if (a === '--json-out' && i + 1 < args.length) out.push('--json', args[++i]);
+    else if (a.startsWith('--json-out=')) out.push('--json', a.slice('--json-out='.length));
+    else if (a === '--json' && i + 1 < args.length && !args[i + 1].startsWith('-')) {
+      deprecated(args[i + 1]);
+      out.push(a, args[++i]);
+    } else if (a.startsWith('--json=')) {
+      deprecated(a.slice('--json='.length));
+      out.push(a);
+    } else if (a !== '--json') out.push(a);
+  }
+  return out;
+}
 
 export function runWorkload(args: string[]): Promise<void> {
   if (!existsSync(workloadBinary)) {
     throw Object.assign(new Error(`workload not built (${workloadBinary} missing): run scripts/setup.sh`), { exitCode: EXIT.ENVIRONMENT });
   }
   return new Promise((resolve) => {
-    const child = spawn(workloadBinary, args, { stdio: 'inherit' });
+    const child = spawn(workloadBinary, workloadArgs(args), { stdio: 'inherit' });
     // The workload handles SIGINT itself (prints its JSON); don't die first.
     const ignore = () => {};
     process.on('SIGINT', ignore);
@@ -17,7 +40,7 @@ export function runWorkload(args: string[]): Promise<void> {
     child.on('exit', (code, signal) => {
       process.off('SIGINT', ignore);
       process.off('SIGTERM', ignore);
-      process.exitCode = code ?? (signal ? 128 + 15 : 1);
+      process.exitCode = exitStatus({ code, signal });
       resolve();
     });
   });

@@ -14,7 +14,19 @@ export class DecodeError extends Error {}
 const H = L.uscope_header.fields;
 const HEADER_SIZE = L.uscope_header.size;
 
-const textDecoder = new TextDecoder('latin1');
+// Process names are bytes; UTF-8 is what they hold in practice (invalid bytes
+// become U+FFFD).
+const textDecoder = new TextDecoder('utf-8');
+
+/** End of `bytes[from, end)` without a trailing UTF-8 sequence cut short (the kernel cuts names at 15 bytes). */
+function wholeUtf8End(bytes: Uint8Array, from: number, end: number): number {
+  let lead = end - 1;
+  // back over up to 3 continuation bytes (10xxxxxx) to the last sequence's lead byte
+  while (lead > from && lead > end - 4 && (bytes[lead] & 0xc0) === 0x80) lead--;
+  const b = bytes[lead];
+  const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+  return end - lead < need ? lead : end;
+}
 
 // comm strings repeat endlessly (a few threads make most records): decode
 // each distinct one once, keyed by its raw bytes (two u64 words).
@@ -28,7 +40,7 @@ function comm(dv: DataView, bytes: Uint8Array, at: number): string {
   let end = at;
   const stop = at + C.USCOPE_COMM_LEN;
   while (end < stop && bytes[end] !== 0) end++;
-  const s = textDecoder.decode(bytes.subarray(at, end));
+  const s = textDecoder.decode(bytes.subarray(at, end > at ? wholeUtf8End(bytes, at, end) : end));
   if (commCache.size >= COMM_CACHE_MAX) commCache.clear();
   commCache.set(key, s);
   return s;

@@ -8,6 +8,7 @@ import { ioctlNr, type Uapi } from './uapi.js';
 import { ioctlArgFields } from './decode.js';
 
 const H = L.uscope_header.fields;
+const utf8 = new TextEncoder();
 
 const TYPE_OF: Record<UffdEvent['type'], number> = {
   fault: C.USCOPE_REC_FAULT,
@@ -85,7 +86,8 @@ export class RecordEncoder {
     u64(H.ts_ns.offset, BigInt(Math.round(e.ts)));
     u32(H.pid.offset, e.pid);
     u32(H.tid.offset, e.tid);
-    for (let i = 0; i < Math.min(e.comm.length, C.USCOPE_COMM_LEN - 1); i++) this.buf[o + H.comm.offset + i] = e.comm.charCodeAt(i) & 0xff;
+    // UTF-8, whole characters only, NUL-terminated (the buffer is zeroed)
+    utf8.encodeInto(e.comm, this.buf.subarray(o + H.comm.offset, o + H.comm.offset + C.USCOPE_COMM_LEN - 1));
     const ns = (v: number) => BigInt(Math.round(v));
     switch (e.type) {
       case 'fault': {

@@ -92,7 +92,7 @@ export function resolveUapi(overrides: readonly string[] = []): Uapi {
     if (!m) throw new UapiOverrideError(`--uapi ${o}: expected NAME=VALUE (decimal, 0x hex or 1<<N)`);
     const [, name, raw] = m;
     if (!(name in DEFAULT_UAPI)) {
-      throw new UapiOverrideError(`--uapi ${o}: unknown constant ${name}; see \`uffdscope doctor --uapi\` for the table`);
+      throw new UapiOverrideError(`--uapi ${o}: unknown constant ${name}; see \`uffdscope doctor --uapi-table\` for the table`);
     }
     const value = raw.startsWith('1<<') ? 1n << BigInt(raw.slice(3)) : BigInt(raw);
     if (value >= 1n << 64n) throw new UapiOverrideError(`--uapi ${o}: ${name} does not fit in 64 bits`);

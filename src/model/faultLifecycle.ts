@@ -49,7 +49,9 @@ export const FAULT_KINDS: readonly FaultKind[] = ['missing', 'wp', 'minor', 'rwp
  *   CONTINUE, WRITEPROTECT, WAKE, MOVE, POISON, RWPROTECT), or it never blocked
  *   because such an ioctl covering the page ran while it was entering the
  *   fault (another thread's UFFDIO_COPY won the race), or its message was read
- *   but it was resolved before it could sleep.
+ *   but it was resolved before it could sleep, or the ioctl's wake-up came
+ *   while the thread was switching out, before its block was recorded (no
+ *   wake-up or resume record follows; the total is unknown).
  * - no_wait: never blocked and nothing uffd-related resolved it: the page was
  *   present, or the VMA is armed for another mode. Not a userfault. Ended by
  *   the thread's next activity or by age (`horizonNs`).
@@ -670,12 +672,8 @@ export class FaultLifecycle {
     let f: Fault | null;
     while ((f = this.settling.head) !== null) this.finalize(f, f.wakeCause, false);
     while ((f = this.unblocked.head) !== null) this.finalize(f, this.classifyUnblocked(f), false);
-    while ((f = this.waiting.head) !== null) {
-      if (f.st === WOKEN) {
-        f.incomplete = true;
-        this.finalize(f, f.wakeCause, false);
-      } else this.finalize(f, 'open_at_end', false);
-    }
+    // woken but not yet back on a CPU when the trace ended: resolved, nothing lost
+    while ((f = this.waiting.head) !== null) this.finalize(f, f.st === WOKEN ? f.wakeCause : 'open_at_end', false);
     let io: IoctlCall | null;
     while ((io = this.inflightList.head) !== null) {
       this.inflightList.remove(io);
@@ -1185,10 +1183,25 @@ export class FaultLifecycle {
         this.finalize(f, f.wakeCause, true);
         break;
       case BLOCKED:
-        f.incomplete = true;
-        this.finalize(f, 'incomplete', true);
+        if (this.wakeRacedBlock(f)) this.finalize(f, 'resolved', true);
+        else {
+          f.incomplete = true;
+          this.finalize(f, 'incomplete', true);
+        }
         break;
     }
+  }
+
+  /**
+   * A blocked fault whose thread moves on with no wake-up seen, and whose
+   * resolving ioctl had begun when the block was recorded: the ioctl's
+   * wake-up ran while the thread was still switching out, before the
+   * sched_switch hook marked it blocked, so the kernel side had no blocked
+   * fault to report a wake-up for. Resolved, and no record was lost.
+   */
+  private wakeRacedBlock(f: Fault): boolean {
+    const rr = f.rr;
+    return rr !== null && rr.enterTs <= f.lastBlockTs;
   }
 
   private classifyUnblocked(f: Fault): FaultEnd {

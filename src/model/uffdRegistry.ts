@@ -2,8 +2,9 @@
 // negotiated, which ranges it arms, whether it is in sync or async mode, and
 // every UFFDIO_SET_MODE attempt with its result and latency.
 //
-// A uffd is identified by its kernel context pointer (the same across dup,
-// fork and fds passed between processes). Feature bits come from the Uapi
+// A uffd is its kernel context pointer (the same across dup, fork and fds
+// passed between processes) plus its creation time (uffdIdentity.ts): a
+// creation at an address already known starts a new uffd there. Feature bits come from the Uapi
 // table given to the constructor (RWP bits are provisional there and may be
 // overridden), never from constants in this file.
 
@@ -11,6 +12,7 @@ import { checkSetMode, type SetModeVerdict } from './setModeRules.js';
 import { uffdId, type HuEvent, type IoctlArgs, type IoctlEvent, type UffdEvent } from '../events/types.js';
 import { errnoName, type Uapi } from '../events/uapi.js';
 import type { FaultRecord } from './faultLifecycle.js';
+import { uffdKey } from './uffdIdentity.js';
 
 export type UffdMode = 'sync' | 'async';
 
@@ -24,6 +26,8 @@ export interface ArmedRange {
 
 export interface SetModeAttempt {
   uffd: bigint;
+  /** creation time of that uffd (null: before tracing): with `uffd`, its UffdIdentity */
+  uffdCreatedNs: number | null;
   /** ioctl entry time */
   ts: number;
   exitTs: number | undefined;
@@ -68,8 +72,11 @@ export interface ModeChange {
 }
 
 export interface UffdInfo {
+  /** context address; two uffds may share it (not at once): `key` tells them apart */
   id: bigint;
   idHex: string;
+  /** uffdKey() of its identity (address + creation time): unique per uffd */
+  key: string;
   ownerPid: number | null;
   ownerComm: string | null;
   /** how the owner was learned: its creation, its first fault, or its first use */
@@ -187,8 +194,28 @@ export class UffdRegistry {
     return f & this.asyncMask ? 'async' : 'sync';
   }
 
+  /** The newest uffd at a context address. */
   get(id: bigint): UffdInfo | undefined {
     return this.byId.get(id);
+  }
+
+  /** The uffd that held a context address at time `ts`: the newest one created at or before it. */
+  lifetimeAt(id: bigint, ts: number): UffdInfo | undefined {
+    const u = this.byId.get(id);
+    if (u === undefined || u.createdTs === undefined || ts >= u.createdTs) return u;
+    for (let i = this.retired.length - 1; i >= 0; i--) {
+      const o = this.retired[i];
+      if (o.id === id && (o.createdTs === undefined || o.createdTs <= ts)) return o;
+    }
+    // that uffd was forgotten (retired cap)
+    return undefined;
+  }
+
+  /** A uffd by its key (uffdKey), including earlier ones whose address was reused. */
+  byKey(key: string): UffdInfo | undefined {
+    for (const u of this.byId.values()) if (u.key === key) return u;
+    for (const u of this.retired) if (u.key === key) return u;
+    return undefined;
   }
 
   /** Every context seen, including earlier ones whose address was reused. */
@@ -274,6 +301,7 @@ export class UffdRegistry {
         if (u === null) return;
         if (old !== undefined && u !== old) u.generation = old.generation + 1;
         u.createdTs = e.ts;
+        u.key = uffdKey({ ctx: u.id, createdNs: e.ts });
         u.createFlags = e.flags;
         u.createSource = e.source;
         u.closedTs = undefined;
@@ -296,22 +324,9 @@ export class UffdRegistry {
 
   /** Counts a fault record against its uffd (and a mode switch it was woken by). */
   noteRecord(r: FaultRecord): void {
-    let u = this.byId.get(r.uffd);
+    // a fault before the newest creation at its address belongs to an earlier uffd
+    const u = this.lifetimeAt(r.uffd, r.faultTs);
     if (u === undefined) return;
-    if (u.createdTs !== undefined && r.faultTs < u.createdTs) {
-      // the fault belongs to an earlier context at this address
-      let earlier: UffdInfo | undefined;
-      for (let i = this.retired.length - 1; i >= 0; i--) {
-        const o = this.retired[i];
-        if (o.id === r.uffd && (o.createdTs === undefined || o.createdTs <= r.faultTs)) {
-          earlier = o;
-          break;
-        }
-      }
-      // that context was forgotten (retired cap): not the newer one's fault
-      if (earlier === undefined) return;
-      u = earlier;
-    }
     if (r.userfault) {
       u.faults++;
       u.faultsByKind[r.kind] = (u.faultsByKind[r.kind] ?? 0) + 1;
@@ -343,6 +358,7 @@ export class UffdRegistry {
       u = {
         id,
         idHex: uffdId(id),
+        key: uffdKey({ ctx: id, createdNs: null }),
         ownerPid: null,
         ownerComm: null,
         ownerSource: null,
@@ -535,6 +551,7 @@ export class UffdRegistry {
     }
     const a: SetModeAttempt = {
       uffd: u.id,
+      uffdCreatedNs: u.createdTs ?? null,
       ts: e.type === 'ioctl_enter' ? e.ts : e.enterTs,
       exitTs: undefined,
       pid: e.pid,

@@ -60,9 +60,16 @@ export interface TracerConfig {
   vmUffdMinor: bigint;
   /** 0: wake the consumer for every record */
   wakeupBytes: number;
-  /** count faults and histogram waits in the kernel (uscope_uffd_stats)
-   *  instead of FAULT/BLOCK/WAKE/RESUME, per-fault ioctl and MSG records */
+  /** count faults and histogram waits and their stages in the kernel
+   *  (uscope_uffd_stats) instead of FAULT/BLOCK/WAKE/RESUME, per-fault
+   *  ioctl and MSG records */
   inKernelStats?: boolean;
+  /** uapi bits the in-kernel statistics need to tell fault kinds apart */
+  featWpAsync?: bigint;
+  featRwpAsync?: bigint;
+  msgFlagWp?: bigint;
+  msgFlagMinor?: bigint;
+  msgFlagRwp?: bigint;
   /** ring buffer size in bytes: a power of two, multiple of the page size */
   ringBytes: number;
   pollTimeoutMs: number;
@@ -76,12 +83,21 @@ export interface CpuCounters {
   stackFailed: number;
   msgsTruncated: number;
   inflightDropped: number;
+  /** per-fault uffd ioctls that succeeded, by ioctl nr (in-kernel statistics only) */
+  fastIoctls: number[];
 }
 
 export interface NativeCounters {
   perCpu: CpuCounters[];
   delivered: number;
   discardedAtClose: number;
+}
+
+/** One entry of the in-kernel statistics map, undecoded. */
+export interface RawUffdStats {
+  uffd: bigint;
+  createdNs: bigint;
+  value: Buffer;
 }
 
 export interface NativeTracer {
@@ -95,9 +111,9 @@ export interface NativeTracer {
   removeTgid(pid: number): void;
   counters(): NativeCounters;
   /** the in-kernel statistics map now: per uffd (context pointer and
-   *  creation time, 0 when created before tracing), `perCpu` holds one
-   *  struct uscope_uffd_stats per possible CPU (src/stats/inKernelStats.ts) */
-  uffdStats(): Array<{ uffd: bigint; createdNs: bigint; perCpu: Buffer }>;
+   *  creation time, 0 when created before tracing), `value` holds its
+   *  struct uscope_uffd_stats (src/stats/kernelStats.ts) */
+  uffdStats(): RawUffdStats[];
   /** every program of the object; autoload false: left out (see describe) */
   programs(): Array<{ name: string; section: string; autoload: boolean; id?: number }>;
   /** the backend opened and the optional programs it left out, with why */

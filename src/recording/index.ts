@@ -22,6 +22,7 @@ export {
   openRecording,
   readAllRecords,
   type AllRecords,
+  type DamagedRange,
   type Recording,
   type RecordingChunk,
   type RecordingStatus,

@@ -2,9 +2,12 @@
 // chunk in memory at a time (at most MAX_CHUNK_PAYLOAD bytes), positional
 // fs.readSync, never the whole file.
 //
-// Damage after the header is not an error: the reader delivers every chunk
-// up to the last good one and reports where and why it stopped. Only a file
-// that cannot be a readable recording at all throws RecordingFormatError.
+// Damage after the header is not an error: a damaged chunk costs that chunk
+// only. The reader delivers every good chunk, resyncs after damage on the
+// next intact chunk header (found by its magic and header checksum, at any
+// byte offset), and reports every skipped byte range with what it held.
+// Only a file that cannot be a readable recording at all throws
+// RecordingFormatError.
 
 import * as fs from 'node:fs';
 import {
@@ -46,20 +49,31 @@ export interface RecordingChunk {
   firstTsNs: bigint;
 }
 
-export interface RecordingStatus {
-  /** A trailer was read and the file ends right after it. */
-  complete: boolean;
+/** Bytes the reader skipped: damaged, cut short, or not understood. */
+export interface DamagedRange {
+  /** File offset of the first byte skipped. */
+  offset: number;
+  /** Bytes skipped. */
+  length: number;
+  /** Why the bytes at `offset` could not be used. */
+  reason: string;
   /**
-   * Set when reading stopped before the end of the file: a partial last
-   * chunk, a checksum mismatch, junk after the trailer... `offset` is the
-   * file offset of the first byte not delivered.
+   * What the bytes held, from a chunk header whose checksum is right
+   * ("records chunk: 512 records from ts ..."), else "unknown".
    */
-  truncated: null | { offset: number; reason: string };
+  held: string;
+  /** Records the range held, when an intact header says so (0 for other chunk kinds); null when unknown. */
+  records: number | null;
+}
+
+export interface RecordingStatus {
+  /** A trailer was read: the recorder finished. */
+  complete: boolean;
+  /** Every byte range skipped, in file order; empty for an undamaged file. */
+  damage: DamagedRange[];
   /** Good chunks delivered (all kinds). */
   chunks: number;
   records: number;
-  /** File offset just past the last good chunk (or the header). */
-  goodBytes: number;
   trailer: RecordingTrailer | null;
   /** The last counters snapshot, if any. */
   counters: Record<string, unknown> | null;
@@ -72,7 +86,8 @@ export interface Recording {
   readonly dataOffset: number;
   /**
    * Iterates the good chunks from the start; may be called again. Stops
-   * at the trailer, at the end of the file, or at the first damaged chunk.
+   * at the trailer or at the end of the file; damaged chunks are skipped
+   * (and listed in the returned status).
    */
   chunks(): Generator<RecordingChunk, RecordingStatus, undefined>;
   /**
@@ -195,16 +210,19 @@ function readPreamble(path: string, fd: number): { header: RecordingHeader; data
   }
   const end = PREAMBLE_FIXED + len + 4;
   const dataOffset = end + pad8(end);
-  const rest = Buffer.alloc(dataOffset - PREAMBLE_FIXED);
-  const gotRest = readFully(fd, rest, PREAMBLE_FIXED);
-  if (gotRest < rest.length) {
-    throw new RecordingFormatError(
+  const cutShort = (size: number) =>
+    new RecordingFormatError(
       path,
       'header-truncated',
-      `recording header is cut short (file is ${PREAMBLE_FIXED + gotRest} bytes, header needs ${dataOffset}); ` +
+      `recording header is cut short (file is ${size} bytes, header needs ${dataOffset}); ` +
         'the recording was cut off before any data was written, record again',
     );
-  }
+  // the length is checked against the file before anything is allocated by it
+  const size = fs.fstatSync(fd).size;
+  if (size < dataOffset) throw cutShort(size);
+  const rest = Buffer.alloc(dataOffset - PREAMBLE_FIXED);
+  const gotRest = readFully(fd, rest, PREAMBLE_FIXED);
+  if (gotRest < rest.length) throw cutShort(PREAMBLE_FIXED + gotRest);
   const json = rest.subarray(0, len);
   const stored = rest.readUInt32LE(len);
   const computed = crc32(json);
@@ -247,94 +265,166 @@ function readPreamble(path: string, fd: number): { header: RecordingHeader; data
   return { header, dataOffset };
 }
 
-function* readChunks(fd: number, start: number): Generator<RecordingChunk, RecordingStatus, undefined> {
-  const st: RecordingStatus = {
-    complete: false,
-    truncated: null,
-    chunks: 0,
-    records: 0,
-    goodBytes: start,
-    trailer: null,
-    counters: null,
-  };
-  const hdr = Buffer.alloc(CHUNK_HEADER_SIZE);
-  let pos = start;
-  const stop = (reason: string): RecordingStatus => {
-    st.truncated = { offset: pos, reason };
-    return st;
-  };
-  for (;;) {
-    const got = readFully(fd, hdr, pos);
-    if (got === 0) return st;
-    if (got < CHUNK_HEADER_SIZE) {
-      return stop(`chunk header cut short at byte ${pos} (${got} of ${CHUNK_HEADER_SIZE} bytes)`);
-    }
-    const magic = hdr.readUInt32LE(CH.magic);
-    if (magic !== CHUNK_MAGIC) return stop(`no chunk at byte ${pos} (magic ${hex(magic)}, expected ${hex(CHUNK_MAGIC)})`);
-    const hcrc = crc32(hdr.subarray(0, CH.headerCrc));
-    if (hcrc !== hdr.readUInt32LE(CH.headerCrc)) {
-      return stop(`chunk header checksum mismatch at byte ${pos} (stored ${hex(hdr.readUInt32LE(CH.headerCrc))}, computed ${hex(hcrc)})`);
-    }
-    const kind = hdr.readUInt16LE(CH.kind);
-    const flags = hdr.readUInt16LE(CH.flags);
-    const len = hdr.readUInt32LE(CH.length);
-    const count = hdr.readUInt32LE(CH.count);
-    const firstTsNs = hdr.readBigUInt64LE(CH.firstTs);
-    if (flags !== 0) return stop(`chunk at byte ${pos} has flags ${hex(flags)} this build does not understand`);
-    if (len > MAX_CHUNK_PAYLOAD) return stop(`chunk at byte ${pos} claims ${len} payload bytes (limit ${MAX_CHUNK_PAYLOAD})`);
-    // A dedicated ArrayBuffer per chunk: consumers may keep payloads.
-    const body = Buffer.allocUnsafeSlow(len + pad8(CHUNK_HEADER_SIZE + len));
-    const gotBody = readFully(fd, body, pos + CHUNK_HEADER_SIZE);
-    if (gotBody < body.length) {
-      return stop(`chunk at byte ${pos} cut short (${gotBody} of ${body.length} payload bytes present)`);
-    }
-    const payload = body.subarray(0, len);
-    const pcrc = crc32(payload);
-    if (pcrc !== hdr.readUInt32LE(CH.payloadCrc)) {
-      return stop(`chunk payload checksum mismatch at byte ${pos} (stored ${hex(hdr.readUInt32LE(CH.payloadCrc))}, computed ${hex(pcrc)})`);
-    }
-    if (body.subarray(len).some((b) => b !== 0)) return stop(`chunk at byte ${pos} has non-zero padding`);
-    let trailer: RecordingTrailer | null = null;
-    if (kind === CHUNK_RECORDS) {
-      const problem = recordsProblem(payload, count);
-      if (problem) return stop(`records chunk at byte ${pos} is malformed: ${problem}`);
-      if (firstRecordTs(payload) !== firstTsNs) return stop(`records chunk at byte ${pos}: first ts in the chunk header does not match its first record`);
-    } else {
-      if (count !== 0 || firstTsNs !== 0n) return stop(`chunk of kind ${kind} at byte ${pos} has a record count or ts`);
-      if (kind === CHUNK_COUNTERS || kind === CHUNK_TRAILER) {
-        let obj: unknown;
-        try {
-          obj = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
-        } catch {
-          return stop(`${kind === CHUNK_TRAILER ? 'trailer' : 'counters'} chunk at byte ${pos} is not valid UTF-8 JSON`);
-        }
-        if (kind === CHUNK_COUNTERS) {
-          if (!isJsonObject(obj)) return stop(`counters chunk at byte ${pos} is not a JSON object`);
-          st.counters = obj;
-        } else {
-          const problem = trailerProblem(obj);
-          if (problem) return stop(`${problem} (chunk at byte ${pos})`);
-          trailer = obj as RecordingTrailer;
-        }
+/** What an intact chunk header says a chunk holds (for damage reports). */
+function chunkContents(kind: number, count: number, len: number, firstTsNs: bigint): string {
+  if (kind === CHUNK_RECORDS) return `records chunk: ${count} records from ts ${firstTsNs} (${len} payload bytes)`;
+  if (kind === CHUNK_COUNTERS) return `counters chunk (${len} payload bytes)`;
+  if (kind === CHUNK_TRAILER) return `trailer chunk (${len} payload bytes)`;
+  return `chunk of kind ${kind} (${len} payload bytes)`;
+}
+
+/** A chunk that could not be used, and what its header said when the header is intact. */
+interface BadChunk {
+  reason: string;
+  /** Set when the chunk header's checksum is right: the header can be believed. */
+  held: { text: string; records: number } | null;
+}
+
+interface GoodChunk {
+  chunk: RecordingChunk;
+  /**
+   * Where the next chunk may start: past the padding when it is zeros, else
+   * just past the payload (the next chunk moved there by deleted bytes).
+   */
+  end: number;
+  trailer: RecordingTrailer | null;
+  counters: Record<string, unknown> | null;
+}
+
+function headerIntact(hdr: Uint8Array, at: number): boolean {
+  const dv = new DataView(hdr.buffer, hdr.byteOffset + at, CHUNK_HEADER_SIZE);
+  return dv.getUint32(CH.magic, true) === CHUNK_MAGIC && crc32(hdr.subarray(at, at + CH.headerCrc)) === dv.getUint32(CH.headerCrc, true);
+}
+
+/**
+ * Reads and checks the chunk at `pos`. Allocates only after the length in
+ * a checksummed header has been checked against the file size and
+ * MAX_CHUNK_PAYLOAD.
+ */
+function readChunkAt(fd: number, pos: number, size: number, hdr: Buffer): GoodChunk | BadChunk {
+  const got = readFully(fd, hdr, pos);
+  if (got < CHUNK_HEADER_SIZE) return { reason: `file ends inside a chunk header (${got} of ${CHUNK_HEADER_SIZE} bytes)`, held: null };
+  const magic = hdr.readUInt32LE(CH.magic);
+  if (magic !== CHUNK_MAGIC) return { reason: `no chunk header (magic ${hex(magic)}, expected ${hex(CHUNK_MAGIC)})`, held: null };
+  const hcrc = crc32(hdr.subarray(0, CH.headerCrc));
+  if (hcrc !== hdr.readUInt32LE(CH.headerCrc)) {
+    return { reason: `chunk header checksum mismatch (stored ${hex(hdr.readUInt32LE(CH.headerCrc))}, computed ${hex(hcrc)})`, held: null };
+  }
+  const kind = hdr.readUInt16LE(CH.kind);
+  const flags = hdr.readUInt16LE(CH.flags);
+  const len = hdr.readUInt32LE(CH.length);
+  const count = hdr.readUInt32LE(CH.count);
+  const firstTsNs = hdr.readBigUInt64LE(CH.firstTs);
+  const held = { text: chunkContents(kind, count, len, firstTsNs), records: kind === CHUNK_RECORDS ? count : 0 };
+  const bad = (reason: string): BadChunk => ({ reason, held });
+  if (flags !== 0) return bad(`chunk flags ${hex(flags)} this build does not understand`);
+  if (len > MAX_CHUNK_PAYLOAD) return bad(`chunk claims ${len} payload bytes (limit ${MAX_CHUNK_PAYLOAD})`);
+  const payloadEnd = pos + CHUNK_HEADER_SIZE + len;
+  if (payloadEnd > size) return bad(`chunk cut short (${size - pos - CHUNK_HEADER_SIZE} of ${len} payload bytes present)`);
+  // A dedicated ArrayBuffer per chunk: consumers may keep payloads.
+  const payload = Buffer.allocUnsafeSlow(len);
+  if (readFully(fd, payload, pos + CHUNK_HEADER_SIZE) < len) return bad('chunk cut short while reading');
+  const pcrc = crc32(payload);
+  if (pcrc !== hdr.readUInt32LE(CH.payloadCrc)) {
+    return bad(`chunk payload checksum mismatch (stored ${hex(hdr.readUInt32LE(CH.payloadCrc))}, computed ${hex(pcrc)})`);
+  }
+  let trailer: RecordingTrailer | null = null;
+  let counters: Record<string, unknown> | null = null;
+  if (kind === CHUNK_RECORDS) {
+    const problem = recordsProblem(payload, count);
+    if (problem) return bad(`records chunk is malformed: ${problem}`);
+    if (firstRecordTs(payload) !== firstTsNs) return bad('first ts in the chunk header does not match its first record');
+  } else {
+    if (count !== 0 || firstTsNs !== 0n) return bad(`chunk of kind ${kind} has a record count or ts`);
+    if (kind === CHUNK_COUNTERS || kind === CHUNK_TRAILER) {
+      let obj: unknown;
+      try {
+        obj = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+      } catch {
+        return bad(`${kind === CHUNK_TRAILER ? 'trailer' : 'counters'} is not valid UTF-8 JSON`);
       }
-    }
-    const chunkStart = pos;
-    pos += CHUNK_HEADER_SIZE + body.length;
-    st.goodBytes = pos;
-    st.chunks++;
-    st.records += count;
-    if (trailer) st.trailer = trailer;
-    yield { kind, count, payload, offset: chunkStart, firstTsNs };
-    if (trailer) {
-      const more = readFully(fd, hdr.subarray(0, 1), pos);
-      if (more > 0) {
-        const size = fs.fstatSync(fd).size;
-        return stop(`${size - pos} unexpected bytes after the trailer`);
+      if (kind === CHUNK_COUNTERS) {
+        if (!isJsonObject(obj)) return bad('counters are not a JSON object');
+        counters = obj;
+      } else {
+        const problem = trailerProblem(obj);
+        if (problem) return bad(problem);
+        trailer = obj as RecordingTrailer;
       }
-      st.complete = true;
-      return st;
     }
   }
+  // padding cut off by the end of the file held no data: not damage
+  const pad = Buffer.alloc(Math.min(pad8(CHUNK_HEADER_SIZE + len), size - payloadEnd));
+  readFully(fd, pad, payloadEnd);
+  const end = pad.every((b) => b === 0) ? payloadEnd + pad.length : payloadEnd;
+  return { chunk: { kind, count, payload, offset: pos, firstTsNs }, end, trailer, counters };
+}
+
+/** Bytes read ahead at a time when looking for the next chunk after damage (the most one resync reads past it). */
+export const SCAN_WINDOW = 64 * 1024;
+const CHUNK_MAGIC_BYTES = Buffer.from([0x43, 0x48, 0x4e, 0x4b]); // CHUNK_MAGIC, little-endian
+
+/**
+ * The first offset >= `from` where an intact chunk header (magic and header
+ * checksum) starts, or `size` when there is none. Any byte offset: bytes
+ * inserted or deleted before a chunk move it off the 8-byte grid. Reads
+ * the file in windows of SCAN_WINDOW bytes.
+ */
+function nextChunkHeader(fd: number, from: number, size: number, win: Buffer): number {
+  let at = from;
+  while (at + CHUNK_HEADER_SIZE <= size) {
+    const n = readFully(fd, win.subarray(0, Math.min(win.length, size - at)), at);
+    const view = win.subarray(0, n);
+    for (let i = view.indexOf(CHUNK_MAGIC_BYTES); i >= 0 && i + CHUNK_HEADER_SIZE <= n; i = view.indexOf(CHUNK_MAGIC_BYTES, i + 1)) {
+      if (headerIntact(view, i)) return at + i;
+    }
+    if (at + n >= size) break;
+    // overlap by a header less one byte: a header across the boundary is seen whole next time
+    at += n - (CHUNK_HEADER_SIZE - 1);
+  }
+  return size;
+}
+
+function* readChunks(fd: number, start: number): Generator<RecordingChunk, RecordingStatus, undefined> {
+  const st: RecordingStatus = { complete: false, damage: [], chunks: 0, records: 0, trailer: null, counters: null };
+  const size = fs.fstatSync(fd).size;
+  const hdr = Buffer.alloc(CHUNK_HEADER_SIZE);
+  let win: Buffer | null = null;
+  let open: Omit<DamagedRange, 'length'> | null = null;
+  const close = (at: number): void => {
+    if (open) st.damage.push({ ...open, length: at - open.offset });
+    open = null;
+  };
+  let pos = start;
+  while (pos < size) {
+    const r = readChunkAt(fd, pos, size, hdr);
+    if ('chunk' in r) {
+      close(pos);
+      st.chunks++;
+      st.records += r.chunk.count;
+      if (r.counters) st.counters = r.counters;
+      pos = r.end;
+      yield r.chunk;
+      if (r.trailer) {
+        st.trailer = r.trailer;
+        st.complete = true;
+        if (pos < size) {
+          st.damage.push({ offset: pos, length: size - pos, reason: `${size - pos} unexpected bytes after the trailer`, held: 'unknown', records: null });
+        }
+        return st;
+      }
+      continue;
+    }
+    // Unusable bytes from here to the next good chunk. An intact header starts a range of its own (its contents are known).
+    if (!open || r.held) {
+      close(pos);
+      open = { offset: pos, reason: r.reason, held: r.held?.text ?? 'unknown', records: r.held?.records ?? null };
+    }
+    win ??= Buffer.allocUnsafe(Math.min(SCAN_WINDOW, size));
+    pos = nextChunkHeader(fd, pos + 1, size, win);
+  }
+  close(size);
+  return st;
 }
 
 export interface AllRecords {

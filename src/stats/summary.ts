@@ -7,9 +7,11 @@
 // that blocked, or were resolved through uffd, plus async ones), not every
 // fault in an armed VMA; every fault entry is in `faults.entries`.
 
+import stringWidth from 'string-width';
 import { EVENT_TYPES, uffdId } from '../events/types.js';
 import { FAULT_ENDS, type FaultEnd, type FaultKind, type LifecycleCounters } from '../model/faultLifecycle.js';
 import type { UffdRegistry } from '../model/uffdRegistry.js';
+import { formatCreated, uffdKey } from '../model/uffdIdentity.js';
 import type { LatencyHistogram } from './histogram.js';
 import { STAGES, type Stats, type StageHistograms } from './stats.js';
 
@@ -38,6 +40,8 @@ export interface IoctlSummary {
 export interface ModeSwitchSummary {
   ts_ns: number;
   uffd: string;
+  /** added: creation time of that uffd (null: before tracing); with `uffd`, which uffd it was */
+  uffd_created_ns: number | null;
   pid: number;
   /** u64 masks as hex strings; null when the struct could not be read */
   enable: string | null;
@@ -68,7 +72,10 @@ export interface ModeSwitchSummary {
 }
 
 export interface UffdSummary {
+  /** context address: several uffds may share it over time (`key` is unique) */
   id: string;
+  /** added: uffdKey, "<id>@<created_ns or ->" (src/model/uffdIdentity.ts) */
+  key: string;
   pid: number | null;
   comm: string | null;
   /** features negotiated at UFFDIO_API (ctx->features after it); ctx->features as last seen when the API call was not traced */
@@ -251,6 +258,7 @@ export function buildSummary(input: SummaryInput): Summary {
   const modeSwitches: ModeSwitchSummary[] = registry.modeSwitches().map((a) => ({
     ts_ns: a.ts,
     uffd: uffdId(a.uffd),
+    uffd_created_ns: a.uffdCreatedNs,
     pid: a.pid,
     enable: hexOrNull(a.enable),
     disable: hexOrNull(a.disable),
@@ -275,6 +283,7 @@ export function buildSummary(input: SummaryInput): Summary {
     .sort((a, b) => a.firstTs - b.firstTs)
     .map((u) => ({
       id: u.idHex,
+      key: uffdKey({ ctx: u.id, createdNs: u.createdTs ?? null }),
       pid: u.ownerPid,
       comm: u.ownerComm,
       features: hex(u.features ?? BigInt(u.ctxFeatures)),
@@ -393,7 +402,8 @@ type Align = 'l' | 'r';
 /** Columns padded to their widest cell; numbers right-aligned by default. */
 export function textTable(header: string[], rows: string[][], align?: Align[], indent = '  '): string {
   const all = [header, ...rows];
-  const w = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  // widths in terminal cells: process names may hold wide characters
+  const w = header.map((_, i) => Math.max(...all.map((r) => stringWidth(r[i] ?? ''))));
   const al = align ?? header.map((_, i) => (i === 0 ? 'l' : 'r'));
   return all
     .map((r) =>
@@ -402,7 +412,8 @@ export function textTable(header: string[], rows: string[][], align?: Align[], i
         r
           .map((c, i) => {
             const s = c ?? '';
-            return al[i] === 'l' ? s.padEnd(w[i]) : s.padStart(w[i]);
+            const pad = ' '.repeat(w[i] - stringWidth(s));
+            return al[i] === 'l' ? s + pad : pad + s;
           })
           .join('  ')
       ).trimEnd(),
@@ -495,9 +506,10 @@ export function formatSummaryTable(s: Summary): string {
   else {
     out.push(
       textTable(
-        ['id', 'pid', 'comm', 'mode', 'features', 'armed', 'faults', 'handlers'],
+        ['id', 'created', 'pid', 'comm', 'mode', 'features', 'armed', 'faults', 'handlers'],
         s.uffds.map((u) => [
           u.id,
+          formatCreated(u.created_ns, s.start_ns ?? 0),
           u.pid === null ? '?' : String(u.pid),
           u.comm ?? '?',
           u.mode,
@@ -506,9 +518,10 @@ export function formatSummaryTable(s: Summary): string {
           String(u.faults),
           u.handler_pids.join(',') || '-',
         ]),
-        ['l', 'r', 'l', 'l', 'r', 'r', 'r', 'l'],
+        ['l', 'r', 'r', 'l', 'l', 'r', 'r', 'r', 'l'],
       ),
     );
+    out.push('  created: seconds after the start, - for a uffd that existed before; a context address reused by a later uffd is another row');
     if (s.uffds.some((u) => u.features_source === 'ctx')) out.push('  * features as seen in the context (UFFDIO_API not traced)');
   }
   out.push('');
@@ -540,13 +553,14 @@ export function formatModeSwitches(switches: readonly ModeSwitchSummary[], start
   }
   const phases = switches.some((m) => m.drain_ns !== null);
   const opt = (v: number | null) => (v === null ? '-' : us(v));
-  const head = ['t (s)', 'uffd', 'pid', 'comm', 'enable', 'disable', 'result', 'ioctl µs', ...(phases ? ['drain µs', 'wake-up µs'] : []), ...(woken ? ['woken'] : [])];
+  const head = ['t (s)', 'uffd', 'created', 'pid', 'comm', 'enable', 'disable', 'result', 'ioctl µs', ...(phases ? ['drain µs', 'wake-up µs'] : []), ...(woken ? ['woken'] : [])];
   out.push(
     textTable(
       head,
       switches.map((m) => [
         ((m.ts_ns - start) / 1e9).toFixed(6),
         m.uffd,
+        formatCreated(m.uffd_created_ns, start),
         String(m.pid),
         m.comm,
         m.enable ?? 'unread',
@@ -556,7 +570,7 @@ export function formatModeSwitches(switches: readonly ModeSwitchSummary[], start
         ...(phases ? [opt(m.drain_ns), opt(m.wakeup_ns)] : []),
         ...(woken ? [String(m.woken)] : []),
       ]),
-      ['r', 'l', 'r', 'l', 'r', 'r', 'l', 'r', ...(phases ? ['r' as const, 'r' as const] : []), ...(woken ? ['r' as const] : [])],
+      ['r', 'l', 'r', 'r', 'l', 'r', 'r', 'l', 'r', ...(phases ? ['r' as const, 'r' as const] : []), ...(woken ? ['r' as const] : [])],
     ),
   );
   if (!phases) out.push('  ioctl latency only: drain and wake-up need the fentry or kprobe backend (userfaultfd_set_mode() traced)');

@@ -7,6 +7,7 @@ import type { UffdEvent } from '../events/types.js';
 import { recordingUapi } from '../source/recordingSource.js';
 import type { Uapi } from '../events/uapi.js';
 import { TopModel, type HeaderInfo } from './topModel.js';
+import { SnapshotPublisher } from './snapshotPublisher.js';
 
 export class ReplayDriver {
   readonly rec: Recording;
@@ -113,4 +114,40 @@ export class ReplayDriver {
   get atEnd(): boolean {
     return this.position >= this.endTs - this.startTs && this.exhausted;
   }
+}
+
+/**
+ * The snapshot source of `uffdscope replay`: snapshots of the driver's model
+ * at its position, with pause, seek and speed wired to the driver. `lost`:
+ * the recording's lost-record count. The caller ticks the driver.
+ */
+export function replayPublisher(driver: ReplayDriver, lost: number, frameMs = 100): SnapshotPublisher {
+  return new SnapshotPublisher(
+    () => driver.model,
+    {
+      now: () => driver.now,
+      lost: () => lost,
+      uptimeS: () => driver.position / 1e9,
+      replay: () => ({ positionS: driver.position / 1e9, durationS: driver.durationS, speed: driver.speed, paused: driver.paused, ended: driver.atEnd }),
+    },
+    frameMs,
+    {
+      seek: (d) => driver.seek(d),
+      setSpeed: (x) => (driver.speed = x),
+      setReplayPaused: (p) => (driver.paused = p),
+    },
+  );
+}
+
+/** What the header says about a recording being replayed. */
+export function replayHeader(rec: Recording): HeaderInfo {
+  const sel = rec.header.selection;
+  return {
+    kernel: rec.header.kernel.release,
+    backend: rec.header.backend,
+    source: rec.header.generated ? 'generated' : 'recording',
+    generated: rec.header.generated !== null,
+    demo: false,
+    selection: sel.hostWide ? 'host-wide' : sel.command ? `command: ${sel.command.join(' ')}` : `pid ${sel.pids.join(', ')}`,
+  };
 }

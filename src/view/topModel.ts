@@ -5,10 +5,15 @@
 import { Analysis } from '../stats/pipeline.js';
 import { RateRing } from '../stats/rate.js';
 import type { LatencyHistogram } from '../stats/histogram.js';
-import type { StageHistograms } from '../stats/stats.js';
+import { StageHistograms } from '../stats/stats.js';
 import type { UffdEvent } from '../events/types.js';
 import { bitNames, errnoName, type Uapi } from '../events/uapi.js';
 import type { UffdInfo } from '../model/uffdRegistry.js';
+import { createdAfterS, parseUffdKey } from '../model/uffdIdentity.js';
+import { matchesFilter } from './processFilter.js';
+import type { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
+import { emptyStages, kernelLatency, kernelRowFigures, kernelUffdKey } from './kernelFigures.js';
+import { userfaultsOf } from '../stats/kernelStats.js';
 import type {
   LatencyView,
   LogLine,
@@ -21,7 +26,7 @@ import type {
   UffdRow,
 } from './topSnapshot.js';
 
-export type HeaderInfo = Pick<TopHeader, 'kernel' | 'backend' | 'source' | 'generated' | 'demo' | 'selection' | 'metricsAddress'>;
+export type HeaderInfo = Pick<TopHeader, 'kernel' | 'backend' | 'source' | 'generated' | 'demo' | 'selection' | 'metricsAddress' | 'engine' | 'notice'>;
 
 export interface TopModelOptions {
   /** seconds of history in the timeline and sparklines */
@@ -38,6 +43,18 @@ const LOGGED_OK = new Set(['UFFDIO_API', 'UFFDIO_REGISTER', 'UFFDIO_UNREGISTER',
 /** how long a closed uffd stays in the table */
 const CLOSED_SHOWN_NS = 5e9;
 
+/** uffds with their own rate and latency figures at once (closed ones leave first) */
+const MAX_TRACKED_UFFDS = 256;
+
+/** timeline lanes drawn at most */
+const MAX_LANES = 16;
+
+/** Figures of one uffd (UffdIdentity): its fault rate and latency. */
+interface UffdFigures {
+  rate: RateRing;
+  latency: StageHistograms;
+}
+
 function stage(h: LatencyHistogram): StageSummary {
   if (!h.count) return { count: 0, p50Ns: null, p90Ns: null, p99Ns: null, maxNs: null };
   const s = h.snapshot();
@@ -50,7 +67,8 @@ function hex(v: bigint | number): string {
 
 export class TopModel {
   readonly analysis: Analysis;
-  private readonly uffdRates = new Map<bigint, RateRing>();
+  /** by UffdInfo.key */
+  private readonly figures = new Map<string, UffdFigures>();
   private readonly eventRate = new RateRing(10);
   private readonly log: LogLine[] = [];
   private readonly windowS: number;
@@ -59,8 +77,15 @@ export class TopModel {
   private eventsTotal = 0;
   private firstTs: number | undefined;
   private lastTs = 0;
+  /** process filter (processFilter.ts): its matches come first when rows or lanes are capped */
   filter = '';
+  /** the uffd the latency view is about: a uffdKey, or a context address (its newest uffd) */
   selectedUffd: string | null = null;
+  /** in-kernel statistics (top's default engine): rows, lanes and latency
+   *  take their figures from here instead of from per-fault records */
+  private kernel: KernelStatsTracker | null = null;
+  /** process names seen in events, for uffds only the kernel counted */
+  private readonly comms = new Map<number, string>();
 
   constructor(
     private readonly uapi: Uapi,
@@ -73,14 +98,32 @@ export class TopModel {
     this.maxRows = opts.maxRows ?? 64;
     this.analysis.onFault((r) => {
       if (!r.userfault) return;
-      let ring = this.uffdRates.get(r.uffd);
-      if (!ring) {
-        if (this.uffdRates.size >= 4096) return;
-        ring = new RateRing(Math.max(this.windowS, 10));
-        this.uffdRates.set(r.uffd, ring);
+      // the uffd that held the address when the fault happened
+      const u = this.analysis.registry.lifetimeAt(r.uffd, r.faultTs);
+      if (u === undefined) return;
+      let f = this.figures.get(u.key);
+      if (!f) {
+        if (this.figures.size >= MAX_TRACKED_UFFDS) return;
+        f = { rate: new RateRing(Math.max(this.windowS, 10)), latency: new StageHistograms() };
+        this.figures.set(u.key, f);
       }
-      ring.add(r.faultTs);
+      f.rate.add(r.faultTs);
+      f.latency.add(r);
     });
+  }
+
+  /** Figures from the kernel's counts from now on (see `kernel`). */
+  attachKernel(t: KernelStatsTracker): void {
+    this.kernel = t;
+  }
+
+  /** A process's name as the streamed events gave it. */
+  processName(pid: number): string | undefined {
+    return this.comms.get(pid);
+  }
+
+  get countsInKernel(): boolean {
+    return this.kernel !== null;
   }
 
   /** Header facts known only once the capture is open (the backend auto chose). */
@@ -101,6 +144,7 @@ export class TopModel {
     if (e.ts > this.lastTs) this.lastTs = e.ts;
     this.eventsTotal++;
     this.eventRate.add(e.ts);
+    if (e.comm) this.comms.set(e.pid, e.comm);
     this.analysis.push(e);
     this.logEvent(e);
   }
@@ -122,7 +166,7 @@ export class TopModel {
         const dur = ((e.ts - e.enterTs) / 1e3).toFixed(1);
         const a = e.args ?? {};
         let detail = '';
-        if (e.name === 'UFFDIO_SET_MODE') detail = ` enable=${bitNames(a.enable ?? 0n, 'UFFD_FEATURE_', this.uapi).join('|') || '0'} disable=${bitNames(a.disable ?? 0n, 'UFFD_FEATURE_', this.uapi).join('|') || '0'}`;
+        if (e.name === 'UFFDIO_SET_MODE') detail = ` enable=${a.enable === null ? 'unread' : bitNames(a.enable, 'UFFD_FEATURE_', this.uapi).join('|') || '0'} disable=${a.disable === null ? 'unread' : bitNames(a.disable, 'UFFD_FEATURE_', this.uapi).join('|') || '0'}`;
         else if (e.name === 'UFFDIO_API') detail = ` features=${hex(a.features ?? 0n)}`;
         else if ('start' in a) detail = ` ${hex(a.start)}+${a.len}`;
         else if ('dst' in a) detail = ` ${hex(a.dst)}+${a.len}`;
@@ -151,47 +195,72 @@ export class TopModel {
   }
 
   private matches(u: UffdInfo): boolean {
-    const f = this.filter.trim().toLowerCase();
-    if (!f) return true;
-    if (u.ownerComm?.toLowerCase().includes(f)) return true;
-    if (String(u.ownerPid) === f) return true;
-    for (const p of u.pids) if (String(p) === f) return true;
-    return false;
+    return matchesFilter(this.filter, u.ownerComm ?? '?', u.ownerPid ?? 0);
   }
 
-  /** Pending (waiting) faults per uffd, from the lifecycle's open faults. */
-  private pendingByUffd(): Map<bigint, number> {
-    const m = new Map<bigint, number>();
+  /** Pending (waiting) faults per uffd (by key), from the lifecycle's open faults. */
+  private pendingByUffd(): Map<string, number> {
+    const m = new Map<string, number>();
+    const registry = this.analysis.registry;
     for (const f of this.analysis.lifecycle.openFaultViews()) {
-      if (f.state === 'blocked') m.set(f.uffd, (m.get(f.uffd) ?? 0) + 1);
+      if (f.state !== 'blocked') continue;
+      const u = registry.lifetimeAt(f.uffd, f.faultTs);
+      if (u !== undefined) m.set(u.key, (m.get(u.key) ?? 0) + 1);
     }
     return m;
+  }
+
+  /** A closed uffd gone from the live view: its figures are dropped. */
+  private gone(u: UffdInfo, now: number): boolean {
+    return u.closedTs !== undefined && u.lastTs <= u.closedTs && now - u.closedTs > CLOSED_SHOWN_NS;
+  }
+
+  /** The selected uffd: by key, or by address (its newest uffd). */
+  private selected(infos: readonly UffdInfo[]): UffdInfo | undefined {
+    const sel = this.selectedUffd;
+    if (sel === null) return undefined;
+    if (parseUffdKey(sel) !== null) return this.analysis.registry.byKey(sel);
+    let found: UffdInfo | undefined;
+    for (const u of infos) if (u.idHex === sel) found = u; // all() lists older uffds first
+    return found;
   }
 
   snapshot(o: { nowTs?: number; lost: number; uptimeS: number; paused?: boolean; replay?: TopHeader['replay'] }): TopSnapshot {
     const now = o.nowTs ?? this.lastTs;
     const nowSec = Math.floor(now / 1e9);
-    const stats = this.analysis.stats;
+    const start = this.firstTs ?? now;
     const registry = this.analysis.registry;
     const pending = this.pendingByUffd();
-    // uffds closed a while ago leave the live view (they stay in the model).
-    const infos = registry.all().filter((u) => this.matches(u) && !(u.closedTs !== undefined && u.lastTs <= u.closedTs && now - u.closedTs > CLOSED_SHOWN_NS));
-    // A context address freed and reused (a VMM or the looping demo that
-    // creates uffds again and again) is one registry entry per lifetime, but
-    // latency and rates are kept per address: one row per address, showing
-    // its newest lifetime and the faults of all of them, so no row repeats
-    // another's figures.
-    const faultsById = new Map<bigint, number>();
-    const newest = new Map<bigint, UffdInfo>();
-    for (const u of infos) {
-      faultsById.set(u.id, (faultsById.get(u.id) ?? 0) + u.faults);
-      newest.set(u.id, u); // all() lists retired lifetimes first
+    // one row and lane per uffd (context address + creation time): a
+    // context freed and reused for a new uffd is another row. Closed uffds
+    // stay a while (dimmed), then leave the live view (they stay in the model).
+    const all = registry.all();
+    const infos: UffdInfo[] = [];
+    for (const u of all) {
+      if (!this.gone(u, now)) infos.push(u);
+      else this.figures.delete(u.key);
     }
-    const rows: UffdRow[] = [...newest.values()].map((u) => {
-      const g = stats.byUffd.get(u.id);
-      const total = g?.latency.get('total');
-      const ring = this.uffdRates.get(u.id);
-      const series = ring ? ring.series(this.windowS) : [];
+    const closed = (u: UffdInfo) => u.closedTs !== undefined && u.lastTs <= u.closedTs;
+    const kernel = this.kernel;
+    const name = (pid: number) => this.comms.get(pid);
+    const rows: UffdRow[] = infos.map((u) => {
+      if (kernel) {
+        const k = kernel.get(u.id, BigInt(u.createdTs ?? 0));
+        return {
+          id: u.idHex,
+          key: u.key,
+          createdS: createdAfterS(u.createdTs ?? null, start),
+          closed: closed(u),
+          pid: u.ownerPid ?? k?.pid ?? 0,
+          comm: u.ownerComm ?? (k ? name(k.pid) : undefined) ?? '?',
+          mode: k && k.lastFaultTsNs > 0n && u.modeHistory.length === 0 ? registry.modeOf(k.ctxFeatures) : u.mode,
+          armedMiB: Number(u.armedBytes) / (1 << 20),
+          ...kernelRowFigures(k, kernel, nowSec, Math.min(this.windowS, 30), name),
+        };
+      }
+      const fig = this.figures.get(u.key);
+      const total = fig?.latency.get('total');
+      const series = fig ? fig.rate.series(this.windowS) : [];
       // Per-second values aligned to "now": missing seconds are idle.
       const history: number[] = [];
       for (let s = nowSec - Math.min(this.windowS, 30) + 1; s <= nowSec; s++) {
@@ -201,74 +270,124 @@ export class TopModel {
       const handlers = [...u.handlerPids].map((p) => (p === u.ownerPid ? `${u.ownerComm ?? ''}/${p}` : `pid ${p}`));
       return {
         id: u.idHex,
+        key: u.key,
+        createdS: createdAfterS(u.createdTs ?? null, start),
+        closed: closed(u),
         pid: u.ownerPid ?? 0,
         comm: u.ownerComm ?? '?',
         mode: u.mode,
         armedMiB: Number(u.armedBytes) / (1 << 20),
-        faultsPerSec: ring ? ring.at((nowSec - 1) * 1e9) : 0,
-        faultsTotal: faultsById.get(u.id) ?? u.faults,
+        faultsPerSec: fig ? fig.rate.at((nowSec - 1) * 1e9) : 0,
+        faultsTotal: u.faults,
         p50Ns: total && total.count ? total.percentile(50) : null,
         p99Ns: total && total.count ? total.percentile(99) : null,
-        pending: pending.get(u.id) ?? 0,
+        pending: pending.get(u.key) ?? 0,
         handler: handlers.join(', '),
         rateHistory: history,
       };
     });
-    rows.sort((a, b) => b.faultsTotal - a.faultsTotal);
+    if (kernel) {
+      // uffds the kernel counted that no streamed event named (made before tracing began)
+      const known = new Set(rows.map((r) => r.key));
+      for (const k of kernel.all()) {
+        const key = kernelUffdKey(k);
+        if (known.has(key)) continue;
+        rows.push({
+          id: `0x${k.uffd.toString(16)}`,
+          key,
+          createdS: k.createdNs > 0n ? createdAfterS(Number(k.createdNs), start) : null,
+          closed: false,
+          pid: k.pid,
+          comm: name(k.pid) ?? '?',
+          mode: registry.modeOf(k.ctxFeatures),
+          armedMiB: 0,
+          ...kernelRowFigures(k, kernel, nowSec, Math.min(this.windowS, 30), name),
+        });
+      }
+    }
+    // the cap keeps filter matches, then open uffds, then the busiest
+    const f = this.filter;
+    const rank = (r: UffdRow) => (matchesFilter(f, r.comm, r.pid) ? 0 : 2) + (r.closed ? 1 : 0);
+    rows.sort((a, b) => rank(a) - rank(b) || b.faultsTotal - a.faultsTotal);
     rows.splice(this.maxRows);
 
-    const sel = this.selectedUffd ? infos.find((u) => u.idHex === this.selectedUffd) : undefined;
-    const stages: StageHistograms = sel ? stats.byUffd.get(sel.id)?.latency ?? stats.latency : stats.latency;
-    const latency: LatencyView = {
-      selected: sel ? sel.idHex : 'all',
-      buckets: stages.get('total').log2Buckets().map((b) => ({ lowNs: b.lo, highNs: b.hi, count: b.count })),
-      total: stage(stages.get('total')),
-      queue: stage(stages.get('queue')),
-      service: stage(stages.get('service')),
-      wake: stage(stages.get('wake')),
-    };
+    const sel = this.selected(infos);
+    let latency: LatencyView;
+    if (kernel) {
+      // a row only the kernel counted has no registry entry: its key names it
+      const id = sel ? { ctx: sel.id, createdNs: sel.createdTs ?? null } : this.selectedUffd !== null ? parseUffdKey(this.selectedUffd) : null;
+      const k = id ? kernel.get(id.ctx, BigInt(id.createdNs ?? 0)) : undefined;
+      const key = sel ? sel.key : k ? kernelUffdKey(k) : null;
+      latency = kernelLatency(key !== null ? (k?.stages ?? emptyStages()) : kernel.totals().stages, key ?? 'all');
+    } else {
+      const stages: StageHistograms = sel ? (this.figures.get(sel.key)?.latency ?? new StageHistograms()) : this.analysis.stats.latency;
+      latency = {
+        selected: sel ? sel.key : 'all',
+        buckets: stages.get('total').log2Buckets().map((b) => ({ lowNs: b.lo, highNs: b.hi, count: b.count })),
+        total: stage(stages.get('total')),
+        queue: stage(stages.get('queue')),
+        service: stage(stages.get('service')),
+        wake: stage(stages.get('wake')),
+      };
+    }
 
-    const lanes: TimelineLane[] = [];
     const windowStart = now - this.windowS * 1e9;
-    for (const u of infos.sort((a, b) => b.faults - a.faults).slice(0, 16)) {
+    const inWindow = (u: UffdInfo) => u.modeSwitches.filter((m) => m.ts >= windowStart && m.ts <= now);
+    // every uffd with a SET_MODE attempt in the window gets a lane, whatever
+    // the fault mix; then filter matches, open ones and the busiest
+    const laneRank = (u: UffdInfo) => (inWindow(u).length > 0 ? 0 : 4) + (this.matches(u) ? 0 : 2) + (closed(u) ? 1 : 0);
+    const laneInfos = [...infos]
+      .sort((a, b) => laneRank(a) - laneRank(b) || b.faults - a.faults || (a.createdTs ?? 0) - (b.createdTs ?? 0))
+      .slice(0, MAX_LANES);
+    const lanes: TimelineLane[] = [];
+    for (const u of laneInfos) {
       const spans: ModeSpan[] = [];
       const changes = u.modeHistory;
       let mode = changes.length ? changes[0].mode : u.mode;
       let from = Math.max(windowStart, u.firstTs);
+      // a closed uffd's lane ends at its close
+      const until = closed(u) ? Math.min(now, u.closedTs!) : now;
       for (const c of changes) {
         if (c.ts <= from) {
           mode = c.mode;
           continue;
         }
-        if (c.ts > now) break;
+        if (c.ts > until) break;
         if (c.mode !== mode) {
           spans.push({ startS: (from - now) / 1e9, endS: (c.ts - now) / 1e9, mode });
           from = c.ts;
           mode = c.mode;
         }
       }
-      if (from < now) spans.push({ startS: (from - now) / 1e9, endS: 0, mode });
-      const markers: ModeMarker[] = u.modeSwitches
-        .filter((m) => m.ts >= windowStart && m.ts <= now)
-        .map((m) => ({
-          atS: (m.ts - now) / 1e9,
-          ok: m.ret === 0,
-          errno: m.errno,
-          enable: m.enable,
-          disable: m.disable,
-          latencyNs: m.latencyNs ?? 0,
-          drainNs: m.drainNs,
-          wakeupNs: m.wakeupNs,
-          woken: m.woken,
-        }));
-      const ring = this.uffdRates.get(u.id);
+      if (from < until) spans.push({ startS: (from - now) / 1e9, endS: (until - now) / 1e9, mode });
+      const markers: ModeMarker[] = inWindow(u).map((m) => ({
+        atS: (m.ts - now) / 1e9,
+        ok: m.ret === 0,
+        errno: m.errno,
+        enable: m.enable,
+        disable: m.disable,
+        latencyNs: m.latencyNs ?? 0,
+        drainNs: m.drainNs,
+        wakeupNs: m.wakeupNs,
+        woken: m.woken,
+      }));
+      const ring = kernel ? kernel.rate(u.id, BigInt(u.createdTs ?? 0)) : this.figures.get(u.key)?.rate;
       const rate: number[] = [];
       for (let s = nowSec - this.windowS + 1; s <= nowSec; s++) rate.push(ring ? ring.at(s * 1e9) : 0);
-      lanes.push({ uffd: u.idHex, label: `${u.ownerComm ?? '?'}/${u.ownerPid ?? '?'}`, spans, markers, rate });
+      lanes.push({
+        uffd: u.idHex,
+        key: u.key,
+        createdS: createdAfterS(u.createdTs ?? null, start),
+        closed: closed(u),
+        label: `${u.ownerComm ?? '?'}/${u.ownerPid ?? '?'}`,
+        spans,
+        markers,
+        rate,
+      });
     }
 
-    const f = this.filter.trim().toLowerCase();
-    const events = f ? this.log.filter((l) => l.comm.toLowerCase().includes(f) || String(l.pid) === f) : this.log.slice();
+    // the views filter rows, lanes and events themselves, with this same matcher
+    const events = this.log.slice();
     return {
       header: {
         ...this.header,
@@ -278,6 +397,8 @@ export class TopModel {
         uptimeS: o.uptimeS,
         paused: !!o.paused,
         replay: o.replay,
+        userfaultsTotal: kernel ? userfaultsOf(kernel.totals()) : this.analysis.lifecycle.counters.userfaults,
+        uffdsTotal: kernel ? Math.max(kernel.size, all.length) : all.length,
       },
       uffds: rows,
       latency,

@@ -19,16 +19,30 @@ export interface TopHeader {
   eventsTotal: number;
   lost: number;
   uptimeS: number;
-  /** replay: position and speed */
-  replay?: { positionS: number; durationS: number; speed: number; paused: boolean };
+  /** replay: position and speed; `ended`: played to the end of the recording */
+  replay?: { positionS: number; durationS: number; speed: number; paused: boolean; ended: boolean };
   /** display paused with `p` (capture continues) */
   paused: boolean;
   metricsAddress?: string;
+  /** who counts the faults: the kernel (rows and latency from BPF maps, no
+   *  per-fault events) or every fault streamed through the model */
+  engine?: 'kernel' | 'per-fault';
+  /** one line the user should read (nothing to show yet, say) */
+  notice?: string;
+  /** userfaults of every uffd seen (rows are capped), and how many uffds */
+  userfaultsTotal?: number;
+  uffdsTotal?: number;
 }
 
 export interface UffdRow {
-  /** "0xffff8880..." */
+  /** "0xffff8880...": the context address (several uffds may have it over time) */
   id: string;
+  /** the uffd's identity, unique: uffdKey() of address + creation time (src/model/uffdIdentity.ts) */
+  key: string;
+  /** seconds after the capture's start when it was created; null: it existed before */
+  createdS: number | null;
+  /** every fd of it was closed (shown dimmed until it leaves the view) */
+  closed: boolean;
   pid: number;
   comm: string;
   mode: 'sync' | 'async';
@@ -61,7 +75,7 @@ export interface StageSummary {
 }
 
 export interface LatencyView {
-  /** uffd id or "all" */
+  /** the uffd's key (UffdRow.key) or "all" */
   selected: string;
   buckets: LatencyBucket[];
   total: StageSummary;
@@ -95,7 +109,13 @@ export interface ModeMarker {
 }
 
 export interface TimelineLane {
+  /** context address, as UffdRow.id */
   uffd: string;
+  /** one lane per uffd: UffdRow.key */
+  key: string;
+  createdS: number | null;
+  closed: boolean;
+  /** "comm/pid" of its owner */
   label: string;
   spans: ModeSpan[];
   markers: ModeMarker[];

@@ -66,7 +66,7 @@ test('check: the same configuration passes (exit 0); a 200 us handler delay is a
   const out = dirname(tmp('x'));
   const slow = await check([
     '--baseline', base, '--runs', '3', '--save-current', `${out}/slow`,
-    '--junit', `${out}/check.xml`, '--json', `${out}/check.json`, '--report', `${out}/check.html`,
+    '--junit', `${out}/check.xml`, '--json-out', `${out}/check.json`, '--report', `${out}/check.html`,
     '--', ...workload(200, tmp('truth.json')),
   ]);
   assert.equal(slow.code, 1, `expected exit 1 (regression), got ${slow.code}\n${slow.stdout}\n${slow.stderr}`);
@@ -110,7 +110,7 @@ if (process.env.USCOPE_CHECK_FALSE_ALARM) test('check false-alarm rate: 20 ident
       cur = tmp(`fa-cur-${i}`);
       const s = await check(['--save-baseline', base, '--runs', '3', '--', ...workload(0, tmp('truth.json'))]);
       if (s.code === 0) {
-        r = await check(['--baseline', base, '--runs', '3', '--save-current', cur, '--json', `${dirname(cur)}/v.json`, '--', ...workload(0, tmp('truth.json'))]);
+        r = await check(['--baseline', base, '--runs', '3', '--save-current', cur, '--json-out', `${dirname(cur)}/v.json`, '--', ...workload(0, tmp('truth.json'))]);
         if (r.code === 0 || r.code === 1) break;
       } else r = s;
       t.diagnostic(`comparison ${i}: exit ${r.code}, retrying: ${r.stderr.trim().split('\n').pop()}`);

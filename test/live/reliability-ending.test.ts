@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { requireLive, tmp, workloadBinary } from './support.js';
+import { skipOrFail } from '../fixtures/skipOrFail.js';
 import { alive, assertOneLineError, bpfIdsOf, childrenOf, cli, idsLeft, pidsByArgv0, runProgram, waitBpfIds, waitFor, type BpfIds } from '../fixtures/reliability/harness.js';
 import { projectRoot } from '../../src/paths.js';
 import { openRecording } from '../../src/recording/reader.js';
@@ -193,10 +194,7 @@ function topPid(panePid: number): number | null {
 
 test('top --demo: the terminal goes away (tmux session killed) -> it exits, detaches, ends the workload', { timeout: 60_000 }, async (t) => {
   if (!requireLive(t)) return;
-  if (spawnSync('tmux', ['-V']).status !== 0) {
-    if (process.env.CI) assert.fail('tmux is not installed (scripts/setup.sh installs it)');
-    return t.skip('tmux not installed');
-  }
+  if (spawnSync('tmux', ['-V']).status !== 0) return skipOrFail(t, 'tmux is not installed (scripts/setup.sh installs it)');
   const session = `uscope-rel-hup-${process.pid}`;
   tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} ${cli} top --demo`);
   let top: number | null = null;
@@ -260,10 +258,7 @@ test('top --demo | head: the reader closes the pipe -> it ends cleanly (no stack
 
 test('a TUI view throws while rendering (top wiring, in a terminal): the process ends, detaches, ends the workload', { timeout: 60_000 }, async (t) => {
   if (!requireLive(t)) return;
-  if (spawnSync('tmux', ['-V']).status !== 0) {
-    if (process.env.CI) assert.fail('tmux is not installed (scripts/setup.sh installs it)');
-    return t.skip('tmux not installed');
-  }
+  if (spawnSync('tmux', ['-V']).status !== 0) return skipOrFail(t, 'tmux is not installed (scripts/setup.sh installs it)');
   const tag = tmp('tui-crash.json');
   const idsFile = tmp('tui-ids.json');
   const done = tmp('tui-exit');
@@ -310,7 +305,7 @@ test('record: an uncaught exception after capture started -> one line, exit 4, f
   try {
     assert.notEqual(code, 'timeout', `record did not end: ${stderr}`);
     const ours = stderr.split('\n').filter((l) => !l.startsWith('uffd-workload:')).join('\n');
-    assertOneLineError(t, { code: code as number, signal: null, stdout: '', stderr: ours, ms: 0, timedOut: false }, 4, /internal error: injected failure/, 'record');
+    assertOneLineError({ code: code as number, signal: null, stdout: '', stderr: ours, ms: 0, timedOut: false }, 4, /internal error: injected failure/, 'record');
     assert.ok(ids.progs.length > 0, 'programs were attached');
     assert.deepEqual(await idsLeft(ids), { progs: [], maps: [] }, 'its programs and maps are gone from the kernel');
     assert.ok(await waitFor(() => pidsWith(tag).length === 0, 10_000), 'the workload was ended');
@@ -324,10 +319,7 @@ test('record: an uncaught exception after capture started -> one line, exit 4, f
 
 test('top --demo in a terminal: an uncaught exception -> one line, exit 4, nothing attached, workload ended', { timeout: 60_000 }, async (t) => {
   if (!requireLive(t)) return;
-  if (spawnSync('tmux', ['-V']).status !== 0) {
-    if (process.env.CI) assert.fail('tmux is not installed (scripts/setup.sh installs it)');
-    return t.skip('tmux not installed');
-  }
+  if (spawnSync('tmux', ['-V']).status !== 0) return skipOrFail(t, 'tmux is not installed (scripts/setup.sh installs it)');
   const done = tmp('inject-top-exit');
   const session = `uscope-rel-inject-${process.pid}`;
   tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} --import ${injector(3000)} ${cli} top --demo 2>${done}.err; echo $? > ${done}`);
@@ -347,7 +339,7 @@ test('top --demo in a terminal: an uncaught exception -> one line, exit 4, nothi
   }
   // (the terminal's cursor is shown again on exit: an escape sequence, not a line)
   const err = readFileSync(`${done}.err`, 'utf8').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
-  assertOneLineError(t, { code: Number(readFileSync(done, 'utf8')), signal: null, stdout: '', stderr: err, ms: 0, timedOut: false }, 4, /internal error: injected failure/, 'top --demo');
+  assertOneLineError({ code: Number(readFileSync(done, 'utf8')), signal: null, stdout: '', stderr: err, ms: 0, timedOut: false }, 4, /internal error: injected failure/, 'top --demo');
   assert.ok(ids.progs.length > 0, 'programs were attached');
   assert.deepEqual(await idsLeft(ids), { progs: [], maps: [] }, 'its programs and maps are gone from the kernel');
   const gone = await waitFor(() => workload.every((p) => !alive(p)), 10_000);

@@ -12,6 +12,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { requireLive, tmp, workloadBinary } from './support.js';
+import { skipOrFail } from '../fixtures/skipOrFail.js';
 import { assertOneLineError, bpfIdsOf, cli, idsLeft, runProgram, waitFor, type BpfIds, type CliRun } from '../fixtures/reliability/harness.js';
 import { TRACEFS } from '../../src/capture/tracefs.js';
 
@@ -28,7 +29,7 @@ function inNamespace(script: string, timeoutMs = 30_000): Promise<CliRun> {
 
 test('tracefs missing and not mountable: record, stat, top exit 3 with one line naming tracefs; doctor says so', { timeout: 120_000 }, async (t) => {
   if (!requireLive(t)) return;
-  if (!canUnshare()) return t.skip('unshare -m is not possible here: the simulation needs a private mount namespace');
+  if (!canUnshare()) return skipOrFail(t, 'unshare -m is not possible here: the simulation needs a private mount namespace');
   const fake = tmp('bin');
   mkdirSync(fake, { recursive: true });
   writeFileSync(join(fake, 'mount'), '#!/bin/sh\necho "mount: /sys/kernel/tracing: permission denied." >&2\nexit 32\n');
@@ -43,7 +44,7 @@ test('tracefs missing and not mountable: record, stat, top exit 3 with one line 
   ]) {
     const r = await inNamespace(`${env} exec ${q(process.execPath)} ${q(cli)} ${args.map(q).join(' ')}`);
     assert.notEqual(r.code, 99, 'tmpfs over tracefs');
-    assertOneLineError(t, r, 3, /tracefs.*\/sys\/kernel\/tracing.*mount -t tracefs/, `no tracefs: ${args.join(' ')}`);
+    assertOneLineError(r, 3, /tracefs.*\/sys\/kernel\/tracing.*mount -t tracefs/, `no tracefs: ${args.join(' ')}`);
   }
   const doc = await inNamespace(`${env} exec ${q(process.execPath)} ${q(cli)} doctor`);
   assert.equal(doc.code, 3, `doctor: ${doc.stderr}`);
@@ -54,7 +55,7 @@ test('tracefs missing and not mountable: record, stat, top exit 3 with one line 
 
 test('tracefs missing but mountable: uffdscope mounts it and records', { timeout: 60_000 }, async (t) => {
   if (!requireLive(t)) return;
-  if (!canUnshare()) return t.skip('unshare -m is not possible here');
+  if (!canUnshare()) return skipOrFail(t, 'unshare -m is not possible here: the simulation needs a private mount namespace');
   const out = tmp('mounted.uscope');
   const r = await inNamespace(
     `test -e ${TRACEFS}/events/sched && exit 98; ${q(process.execPath)} ${q(cli)} record -o ${q(out)} -- ${q(workloadBinary)} --scenario postcopy --pages 32 --quiet --json /dev/null || exit $?; ${q(process.execPath)} ${q(cli)} report --json ${q(out)}`,
@@ -68,7 +69,7 @@ test('tracefs missing but mountable: uffdscope mounts it and records', { timeout
 
 test('disk full while recording: exit 4, one line naming the file, the command ended, the file readable, nothing attached', { timeout: 90_000 }, async (t) => {
   if (!requireLive(t)) return;
-  if (!canUnshare()) return t.skip('unshare -m is not possible here: the simulation needs a private mount namespace');
+  if (!canUnshare()) return skipOrFail(t, 'unshare -m is not possible here: the simulation needs a private mount namespace');
   const dir = tmp('tiny');
   mkdirSync(dir, { recursive: true });
   const out = join(dir, 'r.uscope');
@@ -96,7 +97,7 @@ test('disk full while recording: exit 4, one line naming the file, the command e
   assert.notEqual(code, 99, 'tmpfs mounted');
   const rc = Number(/rc=(\d+)/.exec(stdout)?.[1]);
   const recordErr = stderr.split('\n').filter((l) => l.startsWith('uffdscope:')).join('\n') + '\n';
-  assertOneLineError(t, { code: rc, signal: null, stdout: '', stderr: recordErr, ms: 0, timedOut: false }, 4, /r\.uscope.*ENOSPC/, 'record on a full disk');
+  assertOneLineError({ code: rc, signal: null, stdout: '', stderr: recordErr, ms: 0, timedOut: false }, 4, /r\.uscope.*ENOSPC/, 'record on a full disk');
   assert.doesNotMatch(stderr, /^\s+at |Error:/m, `stack trace: ${stderr}`);
   assert.match(stdout, /report=0/, 'what was written is readable');
   const rep = JSON.parse(spawnSync('cat', [join(dir, '..', 'report.json')], { encoding: 'utf8' }).stdout);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/paths.js';
+import { skipOrFail } from '../fixtures/skipOrFail.js';
 import { C, L } from '../../src/events/layout.generated.js';
 import { decodeAll } from '../../src/events/decode.js';
 import { RecordEncoder } from '../../src/events/encode.js';
@@ -87,7 +88,7 @@ function counters(huProduced: number, huLost: number): NativeCounters {
   produced[C.USCOPE_REC_HU] = huProduced;
   lost[C.USCOPE_REC_HU] = huLost;
   return {
-    perCpu: [{ produced, lost, vmaLookupFailed: 0, stackFailed: 0, msgsTruncated: 0, inflightDropped: 0 }],
+    perCpu: [{ produced, lost, vmaLookupFailed: 0, stackFailed: 0, msgsTruncated: 0, inflightDropped: 0, fastIoctls: new Array(C.USCOPE_FAST_IOCTL_NRS).fill(0) }],
     delivered: 10 - 1 + huProduced - huLost,
     discardedAtClose: 0,
   };
@@ -168,7 +169,8 @@ function block(text: string, opener: RegExp): string[] {
   return [...body.matchAll(/(\w+)(?:\[\d+\])?;/g)].map((x) => x[1]).filter((n) => !n.startsWith('__pad'));
 }
 
-test('all three BPF objects are built, with identical rodata and map names', { skip: !existsSync(join(OUT, 'uffdscope.skel.h')) && 'bpf not built' }, () => {
+test('all three BPF objects are built, with identical rodata and map names', (t) => {
+  if (!existsSync(join(OUT, 'uffdscope.skel.h'))) return skipOrFail(t, 'BPF objects not built (npm ci builds them)');
   const names = { tracepoint: 'uffdscope', fentry: 'uffdscope_fentry', kprobe: 'uffdscope_kprobe' };
   const tp = skel(names.tracepoint);
   const tpRodata = block(tp, /struct uffdscope__rodata \{/);
@@ -194,7 +196,8 @@ test('all three BPF objects are built, with identical rodata and map names', { s
   for (const sec of ['kprobe/handle_userfault', 'kretprobe/handle_userfault', 'kprobe/userfaultfd_set_mode', 'kretprobe/userfaultfd_set_mode']) assert.ok(kp.includes(sec), sec);
 });
 
-test('the addon is built with every backend and knows the HU record size', { skip: !existsSync(join(projectRoot, 'build', 'Release', 'uffdscope.node')) && 'addon not built' }, () => {
+test('the addon is built with every backend and knows the HU record size', (t) => {
+  if (!existsSync(join(projectRoot, 'build', 'Release', 'uffdscope.node'))) return skipOrFail(t, 'native addon not built (npm ci builds it)');
   const addon = loadAddon();
   assert.deepEqual([...(addon.backends ?? [])].sort(), [...BACKEND_ORDER].sort());
   assert.equal(addon.recordSizes().uscope_hu, L.uscope_hu.size);

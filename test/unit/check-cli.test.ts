@@ -47,7 +47,7 @@ const dir = tmpDir();
 test('real runs: 200 µs handler delay exits 1 with JUnit/JSON/HTML written; the same runs exit 0', () => {
   const out = join(dir, 'out');
   mkdirSync(out);
-  const r = check({ baseline: d0, args: [d200], junit: join(out, 'j.xml'), json: join(out, 'v.json'), report: join(out, 'r.html') });
+  const r = check({ baseline: d0, args: [d200], junit: join(out, 'j.xml'), jsonOut: join(out, 'v.json'), report: join(out, 'r.html') });
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stdout, /REGRESSION/);
   const v = JSON.parse(readFileSync(join(out, 'v.json'), 'utf8')) as CheckResult;
@@ -135,7 +135,7 @@ test('a baseline directory written by --save-baseline: the manifest and paired s
   }
   writeJson(join(base, 'manifest.json'), { schema: 'uffdscope.check-baseline/1', runs: 2 });
   const v = join(dir, 'saved.json');
-  const r = check({ baseline: base, args: [base], json: v });
+  const r = check({ baseline: base, args: [base], jsonOut: v });
   assert.equal(r.code, 0, r.stderr);
   const res = JSON.parse(readFileSync(v, 'utf8')) as CheckResult;
   assert.equal(res.baseline.runs, 2);

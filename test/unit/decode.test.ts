@@ -7,6 +7,7 @@ import { decodeAll, decodeRecords, DecodeError } from '../../src/events/decode.j
 import { RecordEncoder } from '../../src/events/encode.js';
 import { resolveUapi } from '../../src/events/uapi.js';
 import type { UffdEvent } from '../../src/events/types.js';
+import { L } from '../../src/events/layout.generated.js';
 
 const uapi = resolveUapi();
 const base = { ts: 1_000_000_123, cpu: 1, pid: 4242, tid: 4243, comm: 'vmm-vcpu0' };
@@ -94,4 +95,26 @@ test('fuzz: mutations of a valid batch decode or raise DecodeError', () => {
     }),
     { numRuns: 3000 },
   );
+});
+
+test('process names are UTF-8, up to the NUL; a character the kernel cut at 15 bytes is dropped', () => {
+  const enc = new RecordEncoder(uapi);
+  const names = ['qemu-ü-vcpu', 'vmm-名前-0', 'fc-🚀', 'qemu-vcpu-名前'];
+  for (const comm of names) enc.push({ ...base, comm, type: 'uffd_close', uffd, fd: 5 });
+  const { bytes, count } = enc.take();
+  const back = decodeAll(bytes, uapi, count).map((e) => e.comm);
+  // the encoder keeps whole characters within 15 bytes, as names read back
+  assert.deepEqual(back, ['qemu-ü-vcpu', 'vmm-名前-0', 'fc-🚀', 'qemu-vcpu-名']);
+
+  // the kernel cuts bytes, not characters: "qemu-vcpu-名前" is 16 bytes, the 15th is inside 前
+  const one = new RecordEncoder(uapi);
+  one.push({ ...base, comm: 'x', type: 'uffd_close', uffd, fd: 5 });
+  const rec = one.take().bytes;
+  const commAt = L.uscope_header.fields.comm.offset;
+  rec.set(new TextEncoder().encode('qemu-vcpu-名前').subarray(0, 15), commAt);
+  rec[commAt + 15] = 0;
+  assert.equal(decodeAll(rec, uapi, 1)[0].comm, 'qemu-vcpu-名');
+  // bytes after the NUL are not part of the name
+  rec.set(new TextEncoder().encode('ab\0cdefgh'), commAt);
+  assert.equal(decodeAll(rec, uapi, 1)[0].comm, 'ab');
 });

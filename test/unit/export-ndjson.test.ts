@@ -43,7 +43,7 @@ test('field names per type match the snapshot and the documentation', () => {
   assert.deepEqual(samples.map((e) => e.type).sort(), Object.keys(fixture.keys).sort(), 'a sample of every type in the snapshot');
   const doc = readFileSync(join(projectRoot, 'exporters', 'NDJSON.md'), 'utf8');
   for (const e of samples) {
-    const keys = Object.keys(eventToJson(e));
+    const keys = Object.keys(eventToJson(e, null));
     assert.deepEqual(keys, fixture.keys[e.type], `keys of ${e.type}`);
     for (const k of keys) assert.ok(doc.includes(`| \`${k}\` |`), `${k} documented in NDJSON.md`);
     assert.ok(doc.includes(`\`${e.type}\``), `${e.type} documented`);
@@ -51,26 +51,26 @@ test('field names per type match the snapshot and the documentation', () => {
 });
 
 test('value rules: hex strings for addresses/ids/masks, numbers otherwise', () => {
-  const f = eventToJson(samples[0]);
+  const f = eventToJson(samples[0], null);
   assert.equal(f.address, '0x7f0000001234');
   assert.equal(f.uffd, '0xffff88810c000000');
   assert.equal(f.vm_flags, '0x200000073');
   assert.equal(f.error_code, 6);
   assert.equal(f.ts_ns, 1_000_000_000_123);
-  const x = eventToJson(samples[5]) as { args: Record<string, unknown>; errno: unknown; cmd: unknown };
+  const x = eventToJson(samples[5], null) as { args: Record<string, unknown>; errno: unknown; cmd: unknown };
   assert.deepEqual(x.args, { dst: '0x7f0000001000', src: '0x10000000', len: 4096, mode: '0x0', copy: -11 });
   assert.equal(x.errno, 'EAGAIN');
   assert.equal(x.cmd, '0xc028aa03');
   const exit = samples[5] as IoctlEvent;
-  const big = eventToJson({ ...exit, args: { start: 0n, len: (1n << 64n) - 4096n } }) as { args: Record<string, unknown> };
+  const big = eventToJson({ ...exit, args: { start: 0n, len: (1n << 64n) - 4096n } }, null) as { args: Record<string, unknown> };
   assert.equal(big.args.len, '18446744073709547520', 'beyond 2^53: a decimal string, not a rounded number');
-  const hu = eventToJson(samples[10]);
+  const hu = eventToJson(samples[10], null);
   assert.equal(hu.reason, '0x200');
   assert.equal(hu.enter_ts_ns, 5);
   assert.equal(hu.arg_read_ok, false);
   assert.equal(hu.ctx_features, '0x100');
   assert.equal(hu.ret, 0x400);
-  const m = eventToJson(samples[6]) as { body: unknown; pagefault: unknown };
+  const m = eventToJson(samples[6], null) as { body: unknown; pagefault: unknown };
   assert.deepEqual(m.body, ['0x1', '0x7f0000001000', '0xc']);
   assert.deepEqual(m.pagefault, { flags: '0x1', address: '0x7f0000001000', ptid: 12, kind: 'missing' });
 });
@@ -102,4 +102,27 @@ test('simulated recording: every line parses, one per event, keys stable per typ
   // refuses to overwrite without force
   assert.throws(() => exportNdjson(rec, out, null), /EEXIST/);
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('real mixed-workload recording: (uffd, uffd_created_ns) tells apart uffds at one reused address', () => {
+  const fx = join(projectRoot, 'test', 'fixtures', 'recordings');
+  const truth = JSON.parse(readFileSync(join(fx, 'mixed.truth.json'), 'utf8')) as { uffds_created: number; faults: { total: number } };
+  const dir = mkdtempSync(join(tmpdir(), 'uffdscope-ndjson-'));
+  const out = join(dir, 'mixed.ndjson');
+  exportNdjson(join(fx, 'mixed.uscope'), out, null);
+  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  rmSync(dir, { recursive: true, force: true });
+  const created = lines.filter((o) => o.type === 'uffd_create' && (o.ret as number) >= 0);
+  assert.equal(created.length, truth.uffds_created);
+  for (const o of created) assert.equal(o.uffd_created_ns, o.ts_ns, 'a creation names itself');
+  const addresses = new Set(created.map((o) => o.uffd));
+  assert.ok(addresses.size < truth.uffds_created, 'the kernel reused addresses in this run');
+  const uffds = new Set(created.map((o) => `${o.uffd}@${o.uffd_created_ns}`));
+  assert.equal(uffds.size, truth.uffds_created, 'one (uffd, uffd_created_ns) pair per uffd');
+  // every event of a uffd names one of those uffds, created before it
+  for (const o of lines) {
+    if (!('uffd' in o)) continue;
+    assert.ok(uffds.has(`${o.uffd}@${o.uffd_created_ns}`), `${o.type} at ${o.ts_ns} names a created uffd`);
+    assert.ok((o.uffd_created_ns as number) <= (o.ts_ns as number), `${o.type} at ${o.ts_ns}: created before it`);
+  }
 });

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -19,6 +19,7 @@ import { exportPerfetto, type PerfettoExportOptions } from '../../exporters/perf
 import { PerfettoWriter } from '../../exporters/perfetto/writer.js';
 import { validatePerfettoTrace, type PerfettoValidation } from '../../exporters/perfetto/validate.js';
 import { StreamBuilder, thread } from './streamBuilder.js';
+import { skipOrFail } from '../fixtures/skipOrFail.js';
 
 const uapi = resolveUapi();
 const dir = mkdtempSync(join(tmpdir(), 'uffdscope-export-'));
@@ -101,7 +102,7 @@ test('simulated recording: structure, counts, flows, stages, generated marker', 
   assert.ok(modes.some((x) => x.name === 'async') && modes.some((x) => x.name === 'sync'));
   for (const m of modes) {
     const t = v.tracks.get(m.track)!;
-    assert.match(t.name ?? '', /uffd 0x[0-9a-f]+ mode/);
+    assert.match(t.name ?? '', /^\[generated\] uffd 0x[0-9a-f]+( created \+\d+\.\d{6}s)? mode$/);
     assert.ok(t.parent !== null && v.tracks.get(t.parent)!.processName !== undefined, 'uffd track under its owner process');
   }
   // counters per uffd: faults/s, blocked faults, async-resolved faults
@@ -128,6 +129,28 @@ test('simulated recording: structure, counts, flows, stages, generated marker', 
   assert.equal(marker!.ts, Math.min(...v.instants.map((i) => i.ts), ...v.slices.map((x) => x.start)));
 });
 
+test('real mixed-workload recording: one set of tracks per uffd, though the kernel reused their addresses', () => {
+  const fx = join(projectRoot, 'test', 'fixtures', 'recordings');
+  const truth = JSON.parse(readFileSync(join(fx, 'mixed.truth.json'), 'utf8')) as { uffds_created: number; faults: { total: number } };
+  const { r, v } = exportAndCheck(join(fx, 'mixed.uscope'), 'mixed.pftrace');
+  const s = r.summary;
+  assert.equal(s.uffds.length, truth.uffds_created);
+  assert.ok(new Set(s.uffds.map((u) => u.id)).size < truth.uffds_created, 'addresses were reused');
+  const modeTracks = [...v.tracks.values()].filter((t) => / mode$/.test(t.name ?? ''));
+  assert.equal(modeTracks.length, truth.uffds_created, 'one mode track per uffd');
+  const want = s.uffds.map((u) => `uffd ${u.id} created +${((u.created_ns! - s.start_ns!) / 1e9).toFixed(6)}s mode`).sort();
+  assert.deepEqual(modeTracks.map((t) => t.name).sort(), want);
+  // each SET_MODE instant is on the track of the uffd the summary names
+  const sm = v.instants.filter((i) => i.name.startsWith('UFFDIO_SET_MODE'));
+  assert.equal(sm.length, s.mode_switches.length);
+  for (const i of sm) {
+    const m = s.mode_switches.find((x) => x.ts_ns === i.args.enter_ts_ns)!;
+    assert.equal(v.tracks.get(i.track)!.name, `uffd ${m.uffd} created +${((m.uffd_created_ns! - s.start_ns!) / 1e9).toFixed(6)}s mode`);
+  }
+  // faults/s counters: the userfaults of each uffd add up to the workload's
+  assert.equal(faultSlices(v).length, truth.faults.total);
+});
+
 test('bounded buffers: forced output and late records keep the trace well formed and complete', () => {
   // tiny buffer: operations written early
   const a = exportAndCheck(simFile, 'forced.pftrace', { maxBufferedOps: 1024, reorderWindowMs: 1 });
@@ -149,11 +172,7 @@ test('real recording of the bundled workload (root)', (t) => {
         : !existsSync('/sys/kernel/btf/vmlinux')
           ? 'no kernel BTF'
           : null;
-  if (why) {
-    if (process.env.CI) assert.fail(`real recording needed under CI: ${why}`);
-    t.skip(why);
-    return;
-  }
+  if (why) return skipOrFail(t, `real recording needed: ${why}`);
   const rec = join(dir, 'real.uscope');
   const p = spawnSync(join(projectRoot, 'bin', 'uffdscope'), ['record', '-o', rec, '--force', '--', workloadBinary, '--scenario', 'mixed', '--pages', '64'], {
     encoding: 'utf8',
@@ -161,10 +180,7 @@ test('real recording of the bundled workload (root)', (t) => {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   if (p.status !== 0 || !existsSync(rec)) {
-    const msg = `record failed (${p.status}): ${p.stderr.trim().split('\n').pop()}`;
-    if (process.env.CI) assert.fail(msg);
-    t.skip(msg);
-    return;
+    return skipOrFail(t, `record failed (${p.status}): ${p.stderr.trim().split('\n').pop()}`);
   }
   const { r, v } = exportAndCheck(rec, 'real.pftrace');
   assert.ok(r.summary.faults.total > 0, 'faults traced');

@@ -563,6 +563,47 @@ test('lost resume: the thread is seen active, the record says incomplete', () =>
   assert.equal(recs[0].stages.total, undefined);
 });
 
+test('a wake-up that raced the block record (resolving ioctl before the block, no wake or resume): resolved, not incomplete', () => {
+  // the mixed workload's recording has one (test/unit/model.recording-mixed.test.ts)
+  const b = new StreamBuilder();
+  const h = b.fault(vcpu, U, A);
+  b.msg(handler, U, A);
+  const c = b.copyEnter(handler, U, A);
+  b.copyExit(c);
+  b.block(h, 'stack');
+  b.fault(vcpu, U, B);
+  const { recs } = run(b.events, {}, false);
+  assert.equal(recs.length, 1);
+  assert.equal(recs[0].end, 'resolved');
+  assert.equal(recs[0].incomplete, false);
+  assert.equal(recs[0].resolveIoctl?.name, 'UFFDIO_COPY');
+  assert.equal(recs[0].stages.total, undefined, 'back on a CPU at an unknown time');
+  assert.ok(recs[0].stages.queue! > 0 && recs[0].stages.service! > 0);
+});
+
+test('blocked with no resolving ioctl and the thread moves on: incomplete (events were lost)', () => {
+  const b = new StreamBuilder();
+  const h = b.fault(vcpu, U, A);
+  b.block(h);
+  b.fault(vcpu, U, B);
+  const { recs } = run(b.events, {}, false);
+  assert.equal(recs[0].end, 'incomplete');
+  assert.equal(recs[0].incomplete, true);
+});
+
+test('woken but not back on a CPU when the trace ends: resolved, nothing lost', () => {
+  const b = new StreamBuilder();
+  const h = b.fault(vcpu, U, A);
+  b.block(h);
+  const c = b.copyEnter(handler, U, A);
+  b.wake(handler, h);
+  b.copyExit(c);
+  const r = only(run(b.events).recs, vcpu.tid);
+  assert.equal(r.end, 'resolved');
+  assert.equal(r.incomplete, false);
+  assert.equal(r.stages.total, undefined);
+});
+
 test('late events of an evicted fault are ignored, not rebuilt', () => {
   const b = new StreamBuilder();
   const h = b.fault(vcpu, U, A);

@@ -6,6 +6,7 @@ import { UffdRegistry } from '../../src/model/uffdRegistry.js';
 import { resolveUapi } from '../../src/events/uapi.js';
 import { StreamBuilder, thread, uapi, bit } from './streamBuilder.js';
 import type { FaultRecord } from '../../src/model/faultLifecycle.js';
+import { parseUffdKey } from '../../src/model/uffdIdentity.js';
 
 const U = 0xffff888012340000n;
 const vmm = thread(1000, 1000, 'qemu');
@@ -171,6 +172,22 @@ test('a reused context address starts a new uffd; records go to the right one', 
   reg.noteRecord({ uffd: U, userfault: true, kind: 'missing', end: 'resolved', faultTs: oldFaultTs - 1000 } as unknown as FaultRecord);
   assert.equal(all[0].faults, 1);
   assert.equal(all[1].faults, 0);
+  // identity: address + creation time, one key each
+  assert.equal(all[0].key, `0xffff888012340000@${all[0].createdTs}`);
+  assert.equal(all[1].key, `0xffff888012340000@${all[1].createdTs}`);
+  assert.notEqual(all[0].key, all[1].key);
+  assert.equal(reg.byKey(all[0].key), all[0]);
+  assert.equal(reg.lifetimeAt(U, all[1].createdTs! - 1), all[0]);
+  assert.equal(reg.lifetimeAt(U, all[1].createdTs!), all[1]);
+  // the first uffd's SET_MODE attempts would name it, not the address's newest
+  assert.equal(parseUffdKey(all[0].key)?.createdNs, all[0].createdTs);
+});
+
+test('a uffd seen before its creation was traced has the key "<address>@-"', () => {
+  const reg = build((b) => b.api(vmm, U, 0x100n));
+  assert.equal(reg.get(U)!.key, '0xffff888012340000@-');
+  assert.deepEqual(parseUffdKey('0xffff888012340000@-'), { ctx: U, createdNs: null });
+  assert.equal(parseUffdKey('0xffff888012340000'), null);
 });
 
 test('failed creations are listed, not tracked as uffds', () => {

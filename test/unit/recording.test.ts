@@ -160,10 +160,9 @@ test('round trip: records byte-identical, counts, header, counters, trailer', ()
   assert.equal(all.count, count);
   assert.ok(all.records.equals(Buffer.concat(parts)), 'records byte-identical');
   assert.equal(all.status.complete, true);
-  assert.equal(all.status.truncated, null);
+  assert.deepEqual(all.status.damage, []);
   assert.equal(all.status.records, count);
   assert.equal(all.status.chunks, w.chunksWritten);
-  assert.equal(all.status.goodBytes, fs.statSync(file).size);
   assert.deepEqual(all.status.trailer, trailer);
   assert.deepEqual(all.status.counters, { produced: count, lost: 5 });
 
@@ -256,7 +255,7 @@ test('flushIntervalMs: buffered records reach the file without further appends',
   const { status } = drain(file);
   assert.equal(status.records, 3);
   assert.equal(status.complete, false);
-  assert.equal(status.truncated, null);
+  assert.deepEqual(status.damage, []);
   w.close({ endedAtBootNs: 1, reason: 'completed' });
 });
 
@@ -269,17 +268,18 @@ test('abort(): flushes without a trailer, reads as not complete', () => {
   const all = readAllRecords(file);
   assert.equal(all.count, 4);
   assert.equal(all.status.complete, false);
-  assert.equal(all.status.truncated, null);
+  assert.deepEqual(all.status.damage, []);
   assert.equal(all.status.trailer, null);
 });
 
-test('truncation at every byte offset reads as a valid prefix', () => {
+test('truncation at every byte offset reads as a valid prefix and reports the cut-off tail', () => {
   const { file } = smallFile();
   const full = fs.readFileSync(file);
   const rec = openRecording(file);
   const orig = drain(file).chunks;
   assert.equal(orig.length, 7);
   const ends = orig.map((c) => c.offset + CHUNK_HEADER_SIZE + c.payload.byteLength + ((8 - (c.payload.byteLength & 7)) & 7));
+  const payloadEnds = orig.map((c) => c.offset + CHUNK_HEADER_SIZE + c.payload.byteLength);
   assert.equal(ends.at(-1), full.length);
   const cut = path.join(tmp, 'cut.uscope');
   for (let len = 0; len <= full.length; len++) {
@@ -293,59 +293,111 @@ test('truncation at every byte offset reads as a valid prefix', () => {
       continue;
     }
     const { chunks, status } = drain(cut);
-    const expected = orig.filter((_, i) => ends[i]! <= len);
+    // a chunk whose zero padding is cut off has all its data
+    const expected = orig.filter((_, i) => payloadEnds[i]! <= len);
     assert.deepEqual(
       chunks.map((c) => [c.kind, c.count, c.offset, Buffer.from(c.payload).toString('hex')]),
       expected.map((c) => [c.kind, c.count, c.offset, Buffer.from(c.payload).toString('hex')]),
       `len ${len}`,
     );
-    const boundary = len === rec.dataOffset || ends.includes(len);
-    assert.equal(status.complete, len === full.length, `len ${len}`);
+    const goodEnd = expected.length ? Math.min(len, ends[expected.length - 1]!) : rec.dataOffset;
+    const boundary = len === goodEnd;
+    assert.equal(status.complete, expected.length === orig.length, `len ${len}`);
     if (boundary) {
-      assert.equal(status.truncated, null, `len ${len}`);
+      assert.deepEqual(status.damage, [], `len ${len}`);
     } else {
-      assert.ok(status.truncated, `len ${len}`);
-      assert.equal(status.truncated.offset, expected.length ? ends[expected.length - 1] : rec.dataOffset);
-      assert.match(status.truncated.reason, /cut short/);
+      // the partial chunk is one range to the end of the file; its header tells what it held once the header is whole
+      const cutChunk = orig[expected.length]!;
+      const headerWhole = len - goodEnd >= CHUNK_HEADER_SIZE;
+      assert.equal(status.damage.length, 1, `len ${len}`);
+      const d = status.damage[0]!;
+      assert.deepEqual([d.offset, d.length], [goodEnd, len - goodEnd], `len ${len}`);
+      assert.match(d.reason, headerWhole ? /cut short/ : /ends inside a chunk header/, `len ${len}`);
+      assert.equal(d.records, headerWhole ? (cutChunk.kind === CHUNK_RECORDS ? cutChunk.count : 0) : null, `len ${len}`);
+      if (!headerWhole) assert.equal(d.held, 'unknown');
     }
     assert.equal(status.records, expected.reduce((a, c) => a + c.count, 0));
-    assert.equal(status.goodBytes, expected.length ? ends[expected.length - 1] : rec.dataOffset);
   }
 });
 
-test('a bit flip in a chunk payload stops reading at that chunk', () => {
+test('a bit flip in a chunk costs that chunk only: the rest is read and the skipped range is reported', () => {
   const { file } = smallFile();
   const orig = drain(file).chunks;
   const victim = orig[2]!; // third records chunk
+  const victimBytes = orig[3]!.offset - victim.offset;
+  const rest = orig.filter((c) => c !== victim);
+  const records = (cs: RecordingChunk[]) => cs.reduce((a, c) => a + c.count, 0);
   const buf = fs.readFileSync(file);
   buf[victim.offset + CHUNK_HEADER_SIZE + 17]! ^= 0x10;
   const bad = tmpFile('flip');
   fs.writeFileSync(bad, buf);
   const { chunks, status } = drain(bad);
-  assert.equal(chunks.length, 2);
-  assert.equal(status.complete, false);
-  assert.equal(status.trailer, null);
-  assert.deepEqual(status.truncated && status.truncated.offset, victim.offset);
-  assert.match(status.truncated!.reason, new RegExp(`payload checksum mismatch at byte ${victim.offset}`));
-  assert.equal(status.records, orig[0]!.count + orig[1]!.count);
+  assert.deepEqual(chunks.map((c) => c.offset), rest.map((c) => c.offset));
+  assert.equal(status.complete, true, 'the trailer after the damage is read');
+  assert.equal(status.records, records(rest));
+  assert.equal(status.damage.length, 1);
+  const d = status.damage[0]!;
+  assert.deepEqual([d.offset, d.length, d.records], [victim.offset, victimBytes, victim.count]);
+  assert.match(d.held, new RegExp(`^records chunk: ${victim.count} records from ts ${victim.firstTsNs} `));
+  assert.match(d.reason, /payload checksum mismatch/);
 
-  // same in the chunk header (length field)
+  // in the chunk header (length field): what it held is unknown
   const buf2 = fs.readFileSync(file);
   buf2[victim.offset + 9]! ^= 0x01;
   fs.writeFileSync(bad, buf2);
   const r2 = drain(bad);
-  assert.equal(r2.chunks.length, 2);
-  assert.match(r2.status.truncated!.reason, /chunk header checksum mismatch/);
+  assert.deepEqual(r2.chunks.map((c) => c.offset), rest.map((c) => c.offset));
+  assert.equal(r2.status.damage.length, 1);
+  const d2 = r2.status.damage[0]!;
+  assert.deepEqual([d2.offset, d2.length, d2.records, d2.held], [victim.offset, victimBytes, null, 'unknown']);
+  assert.match(d2.reason, /chunk header checksum mismatch/);
+});
+
+test('bytes inserted or deleted before a chunk: the reader finds it off the 8-byte grid', () => {
+  const { file } = smallFile();
+  const orig = drain(file).chunks;
+  const full = fs.readFileSync(file);
+  const at = orig[3]!.offset;
+  const keys = (cs: RecordingChunk[]) => cs.map((c) => `${c.kind}/${c.count}/${Buffer.from(c.payload).toString('hex')}`);
+  const bad = tmpFile('shift');
+  // 3 junk bytes before the fourth chunk
+  fs.writeFileSync(bad, Buffer.concat([full.subarray(0, at), Buffer.from([1, 2, 3]), full.subarray(at)]));
+  let r = drain(bad);
+  assert.deepEqual(keys(r.chunks), keys(orig));
+  assert.deepEqual(r.status.damage.map((d) => [d.offset, d.length, d.held]), [[at, 3, 'unknown']]);
+  // 5 bytes deleted from the third chunk's payload: that chunk is lost, the fourth is found 5 bytes early
+  fs.writeFileSync(bad, Buffer.concat([full.subarray(0, at - 8), full.subarray(at - 3)]));
+  r = drain(bad);
+  assert.deepEqual(keys(r.chunks), keys(orig.filter((_, i) => i !== 2)));
+  assert.deepEqual(r.status.damage.map((d) => [d.offset, d.length, d.records]), [[orig[2]!.offset, at - 5 - orig[2]!.offset, orig[2]!.count]]);
+});
+
+test('a checksummed chunk header claiming more bytes than the file has: skipped without allocating them', () => {
+  const { file } = smallFile();
+  const orig = drain(file).chunks;
+  const buf = fs.readFileSync(file);
+  const victim = orig[1]!;
+  buf.writeUInt32LE(0xfffffff0, victim.offset + 8);
+  buf.writeUInt32LE(crc32(buf.subarray(victim.offset, victim.offset + 28)), victim.offset + 28);
+  const bad = tmpFile('long');
+  fs.writeFileSync(bad, buf);
+  const { chunks, status } = drain(bad);
+  assert.deepEqual(chunks.map((c) => c.offset), orig.filter((c) => c !== victim).map((c) => c.offset));
+  assert.equal(status.damage.length, 1);
+  assert.match(status.damage[0]!.reason, /claims 4294967280 payload bytes/);
+  assert.equal(status.damage[0]!.records, victim.count);
 });
 
 test('junk after the trailer is reported', () => {
   const { file } = smallFile();
+  const size = fs.statSync(file).size;
   fs.appendFileSync(file, Buffer.alloc(16, 0xab));
   const { chunks, status } = drain(file);
   assert.equal(chunks.length, 7);
   assert.ok(status.trailer);
-  assert.equal(status.complete, false);
-  assert.match(status.truncated!.reason, /16 unexpected bytes after the trailer/);
+  assert.equal(status.complete, true);
+  assert.deepEqual(status.damage.map((d) => [d.offset, d.length, d.held]), [[size, 16, 'unknown']]);
+  assert.match(status.damage[0]!.reason, /16 unexpected bytes after the trailer/);
 });
 
 test('not a recording: empty, bad magic, text-mode mangling', () => {

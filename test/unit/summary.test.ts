@@ -6,6 +6,10 @@ import assert from 'node:assert/strict';
 import { Analysis } from '../../src/stats/pipeline.js';
 import { formatSummaryTable, SUMMARY_SCHEMA, type Summary } from '../../src/stats/summary.js';
 import { StreamBuilder, thread, uapi, bit, ERR_WP_WRITE, PF } from './streamBuilder.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../../src/paths.js';
+import { analyzeRecording } from '../../src/cli/report.js';
 
 const U = 0xffff888012340000n;
 const U2 = 0xffff888099990000n;
@@ -202,4 +206,23 @@ test('empty analysis gives a well-formed summary', () => {
   assert.equal(s.duration_ns, 0);
   assert.deepEqual(s.latency_ns.fault, { count: 0, p50: 0, p90: 0, p99: 0, max: 0, mean: 0 });
   assert.ok(formatSummaryTable(s).includes('(none)'));
+});
+
+test('report of the real mixed-workload recording: one uffd per creation, a created column that tells reused addresses apart', () => {
+  const dir = join(projectRoot, 'test', 'fixtures', 'recordings');
+  const truth = JSON.parse(readFileSync(join(dir, 'mixed.truth.json'), 'utf8')) as { uffds_created: number; scenarios: Array<{ uffds_created: number; faults: { total: number } }> };
+  const { summary: s } = analyzeRecording(join(dir, 'mixed.uscope'), null);
+  assert.equal(s.uffds.length, truth.uffds_created);
+  assert.equal(new Set(s.uffds.map((u) => u.key)).size, truth.uffds_created);
+  assert.ok(new Set(s.uffds.map((u) => u.id)).size < truth.uffds_created, 'the kernel reused addresses');
+  // in creation order, each uffd's userfaults are its scenario run's
+  const want = truth.scenarios.flatMap((sc) => Array.from({ length: sc.uffds_created }, (_, i) => (i === 0 ? sc.faults.total : 0)));
+  assert.deepEqual([...s.uffds].sort((a, b) => a.created_ns! - b.created_ns!).map((u) => u.faults), want);
+  // every SET_MODE attempt names its uffd by address and creation time
+  for (const m of s.mode_switches) assert.ok(s.uffds.some((u) => u.id === m.uffd && u.created_ns === m.uffd_created_ns));
+  const text = formatSummaryTable(s);
+  const rows = text.split('\n').filter((l) => /^  0x[0-9a-f]+ +\d+\.\d{6} +\d+ /.test(l));
+  assert.equal(rows.length, truth.uffds_created);
+  assert.equal(new Set(rows.map((l) => l.trim().split(/ +/).slice(0, 2).join('@'))).size, truth.uffds_created);
+  assert.match(text, /^ +t \(s\) +uffd +created +pid +comm/m);
 });

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { render } from 'ink-testing-library';
+import { KEY, assertFits80x24, sleep, withMounted, type Mounted } from './inkHarness.js';
 import * as fx from '../fixtures/tui/fixtures.js';
 import { App } from '../../tui/App.js';
 import { StaticSnapshotSource, type SnapshotSource } from '../../tui/snapshotSource.js';
@@ -11,77 +12,8 @@ import { runTui } from '../../tui/run.js';
 import { stripAnsi, visibleWidth } from '../../tui/format.js';
 import type { TopSnapshot } from '../../src/view/topSnapshot.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const KEY = {
-  enter: '\r',
-  esc: '\u001B',
-  tab: '\t',
-  shiftTab: '\u001B[Z',
-  up: '\u001B[A',
-  down: '\u001B[B',
-  right: '\u001B[C',
-  left: '\u001B[D',
-  pageUp: '\u001B[5~',
-  pageDown: '\u001B[6~',
-  ctrlC: '\u0003',
-  backspace: '\u007F',
-};
-
-interface Mounted {
-  src: StaticSnapshotSource;
-  frame(): string;
-  press(...keys: string[]): Promise<void>;
-  waitFor(pred: (frame: string) => boolean, what: string): Promise<string>;
-  quits(): number;
-  unmount(): void;
-}
-
-async function mount(snap: TopSnapshot, size: { columns?: number; rows?: number } = {}, source?: StaticSnapshotSource): Promise<Mounted> {
-  const src = source ?? new StaticSnapshotSource(snap);
-  let quits = 0;
-  const inst = render(<App source={src} onQuit={() => quits++} frameMs={5} columns={size.columns ?? 80} rows={size.rows ?? 24} />);
-  const frame = () => stripAnsi(inst.lastFrame() ?? '');
-  const m: Mounted = {
-    src,
-    frame,
-    async press(...keys) {
-      for (const k of keys) {
-        inst.stdin.write(k);
-        await sleep(k === KEY.esc ? 15 : 5); // a lone ESC is flushed on the next tick
-      }
-      await sleep(20);
-    },
-    async waitFor(pred, what) {
-      // Generous: a loaded 2-core machine can stall a frame for a while.
-      for (let i = 0; i < 1000; i++) {
-        const f = frame();
-        if (pred(f)) return f;
-        await sleep(5);
-      }
-      assert.fail(`timed out waiting for ${what}; last frame:\n${frame()}`);
-    },
-    quits: () => quits,
-    unmount: () => inst.unmount(),
-  };
-  await m.waitFor((f) => f.includes('uffdscope'), 'first frame');
-  await sleep(15); // let the input effects subscribe before the first key
-  return m;
-}
-
-async function withApp(snap: TopSnapshot, fn: (m: Mounted) => Promise<void>, size?: { columns?: number; rows?: number }) {
-  const m = await mount(snap, size);
-  try {
-    await fn(m);
-  } finally {
-    m.unmount();
-  }
-}
-
-function assertFits80x24(f: string, what: string) {
-  const lines = f.split('\n');
-  assert.ok(lines.length <= 23, `${what}: ${lines.length} lines (24 rows keep one spare)`);
-  for (const l of lines) assert.ok(visibleWidth(l) <= 80, `${what}: line of ${visibleWidth(l)}: ${l}`);
+async function withApp(snap: TopSnapshot, fn: (m: Mounted<StaticSnapshotSource>) => Promise<void>, size?: { columns?: number; rows?: number }) {
+  await withMounted(new StaticSnapshotSource(snap), fn, size);
 }
 
 test('overview renders the uffd table with the fixture numbers', async () => {
@@ -89,9 +21,12 @@ test('overview renders the uffd table with the fixture numbers', async () => {
     const f = m.frame();
     assert.match(f, /uffdscope GENERATED/);
     assert.match(f, /events 48\.2k\/s  total 1\.23M  lost 0  uffds 4  faults 16\.8k\/s  pending 4/);
-    assert.match(f, /›firecracker\/4242 +…a4c000 sync +2G +12\.5k +18\.4µs +412µs +3 fc…\/4250 [▁▂▃▄▅▆▇█]+/);
-    assert.match(f, /qemu-syste…\/3117 +…add800 async +8G +3\.4k +2\.1µs +9\.8µs +0/);
-    assert.match(f, /criu\/5120 +…adbe00 sync +512M +0 +- +- +0 -/);
+    // at 80 columns HANDLER and TREND give way to whole process names; the detail pane has the rest
+    assert.match(f, /^ PROCESS +UFFD +CREATED MODE +ARMED FLT\/s▼ +P50 +P99 +PEND$/m);
+    assert.match(f, /^›firecracker\/4242 +…103a4c000 +- sync +2G +12\.5k +18\.4µs +412µs +3$/m);
+    assert.match(f, /^ qemu-system-x86\/3117 +…10badd800 +- async +8G +3\.4k +2\.1µs +9\.8µs +0$/m);
+    assert.match(f, /^ criu\/5120 +…1deadbe00 +- sync +512M +0 +- +- +0$/m);
+    assert.match(f, /^ firecracker\/4242 · uffd 0xffff888103a4c000 created before tracing · sync ·\n  armed now 2G · 900k faults · p50 18\.4µs p99 412µs · handler fc_uffd\/4250$/m);
     assert.match(f, / 1 Overview {3}2 Latency {3}3 Timeline {3}4 Events/);
   });
 });
@@ -106,14 +41,14 @@ test('1-4, Tab and Shift-Tab switch views; each view shows its numbers', async (
     await m.press('3');
     f = m.frame();
     assert.match(f, /window 60s +-60s/);
-    assert.match(f, /▲ +-30\.0s +firecrack…\/4242 → async +drain 9\.1µs +wake-up 4\.3µs +woke 7/);
+    assert.match(f, /▲ +-30\.0s +firecracker\/4242 +pre +→ async +drain 9\.1µs +wake-up 4\.3µs +woke 7/);
     assert.match(f, /✗EINVA/);
     await m.press('4');
     f = m.frame();
     assert.match(f, /TIME KIND +PROCESS +WHAT/);
     assert.match(f, /22\.950s ioctl uffd-workl…\/6003 #59 UFFDIO_ZEROPAGE/);
     await m.press(KEY.tab);
-    assert.match(m.frame(), /PROCESS +UFFD +MODE/); // wraps to overview
+    assert.match(m.frame(), /PROCESS +UFFD +CREATED MODE/); // wraps to overview
     await m.press(KEY.shiftTab);
     assert.match(m.frame(), /TIME KIND/);
     await m.press(KEY.shiftTab);
@@ -170,7 +105,7 @@ test('/ filter: typing, Enter applies (locally and via setFilter), Esc cancels o
     assert.equal(m.quits(), 0, 'q typed into the prompt does not quit');
     await m.press(KEY.enter);
     let f = m.frame();
-    assert.match(f, /qemu-syste…\/3117/);
+    assert.match(f, /^›qemu-system-x86\/3117/m, 'the cursor is on the match');
     assert.ok(!f.includes('firecracker/4242'));
     assert.ok(!f.includes('criu/5120'));
     assert.match(f, /1 of 4 uffds match "qemu"/);
@@ -184,11 +119,12 @@ test('/ filter: typing, Enter applies (locally and via setFilter), Esc cancels o
     // a pid works as well; Esc while typing cancels the edit
     await m.press('1', '/', KEY.backspace, KEY.backspace, KEY.backspace, KEY.backspace, '5', '1', '2', '0', KEY.esc);
     f = m.frame();
-    assert.match(f, /qemu-syste…\/3117/);
+    assert.match(f, /qemu-system-x86\/3117/);
     assert.ok(!f.includes('criu/5120'));
     await m.press('/', KEY.backspace, KEY.backspace, KEY.backspace, KEY.backspace, '5', '1', '2', '0', KEY.enter);
     f = m.frame();
-    assert.match(f, /criu\/5120/);
+    assert.match(f, /^›criu\/5120/m);
+    assert.match(f, /1 of 4 uffds match "5120"/);
     assert.ok(!f.includes('qemu-syste'));
     // Esc outside the prompt clears the filter
     await m.press(KEY.esc);
@@ -199,30 +135,44 @@ test('/ filter: typing, Enter applies (locally and via setFilter), Esc cancels o
   });
 });
 
-test('overview: s cycles the sort column, r reverses, ↑/↓ select, Enter opens that uffd in latency', async () => {
+test('overview: < > move the sort column in screen order, I inverts, ↑/↓ select, Enter opens that uffd in latency', async () => {
   await withApp(fx.snapshot(), async (m) => {
     const order = () =>
       m
         .frame()
         .split('\n')
-        .map((l) => /^[›\s](firecracker|qemu|uffd-w|criu)/.exec(l)?.[1])
+        .map((l) => /^[›\s](firecracker|qemu|uffd-w|criu)\S*\/\d+ +…/.exec(l)?.[1]) // table rows, not the detail pane
         .filter(Boolean);
     assert.deepEqual(order(), ['firecracker', 'qemu', 'uffd-w', 'criu']);
-    await m.press('r');
+    await m.press('I');
     assert.deepEqual(order(), ['criu', 'uffd-w', 'qemu', 'firecracker']);
     assert.match(m.frame(), /FLT\/s▲/);
-    await m.press('s');
+    // the columns right of FLT/s, then it wraps to the first one
+    await m.press('>');
+    assert.match(m.frame(), /P50▼/);
+    await m.press('>');
     assert.match(m.frame(), /P99▼/);
     assert.deepEqual(order(), ['firecracker', 'uffd-w', 'qemu', 'criu']);
+    await m.press('>', '>');
+    assert.match(m.frame(), / PROCESS▲/, 'past the last column shown (PEND) to the first');
+    assert.deepEqual(order(), ['criu', 'firecracker', 'qemu', 'uffd-w']);
+    await m.press('<');
+    assert.match(m.frame(), /PEND▼/);
+    await m.press('<', '<', '<', '<');
+    assert.match(m.frame(), /ARMED▼/);
+    await m.press('<', '<', '<');
+    assert.match(m.frame(), /UFFD▲/);
+    await m.press('>', '>', '>', '>');
+    assert.match(m.frame(), /FLT\/s▼/);
     await m.press(KEY.down, KEY.down);
-    assert.match(m.frame(), /^›qemu-syste…\/3117/m);
+    assert.match(m.frame(), /^›uffd-workload\/6001/m);
     await m.press(KEY.up);
-    assert.match(m.frame(), /^›uffd-workl…\/6001/m);
+    assert.match(m.frame(), /^›qemu-system-x86\/3117/m);
     await m.press(KEY.enter);
-    assert.deepEqual(m.src.calls.at(-1), ['selectUffd', fx.IDS.workload]);
+    assert.deepEqual(m.src.calls.at(-1), ['selectUffd', `${fx.IDS.qemu}@-`]);
     const f = m.frame();
     assert.match(f, /Fault latency/);
-    assert.match(f, /switching to …88120f0e400…\)/); // the static source keeps showing "all"
+    assert.match(f, /switching to …8810badd800 pre…\)/); // the static source keeps showing "all"
     await m.press('a');
     assert.deepEqual(m.src.calls.at(-1), ['selectUffd', null]);
   });
@@ -234,7 +184,7 @@ test('? toggles help: every key and what each number means', async () => {
     async (m) => {
       await m.press('?');
       const f = m.frame().replace(/\s+/g, ' ');
-      for (const k of ['Tab / Shift-Tab', '1 2 3 4', 'q Ctrl-C', ' p ', ' / ', 'Esc', 'Enter', 's r', ' a ', 'PgUp PgDn', 'Home End', 'Space', '← →', '+ -']) {
+      for (const k of ['Tab / Shift-Tab', '1 2 3 4', 'q Ctrl-C', '? h', ' p ', ' / ', 'Esc', 'Enter', '< > (s)', 'I (r)', ' a ', 'PgUp PgDn', 'Home End', 'Space', '← →', '+ -']) {
         assert.ok(f.includes(k), `help lists ${k}`);
       }
       for (const meaning of [
@@ -297,13 +247,17 @@ test('replay: space, ←/→ and +/- drive the source; the header shows position
   const snap = fx.replaySnapshot();
   await withApp(snap, async (m) => {
     assert.match(m.frame(), /REPLAY 0:12\.5 \/ 1:00\.0 .*speed 2x +PLAYING/);
-    await m.press(' ', KEY.left, KEY.right, '+', '-');
+    // each key starts from what the one before asked for, not from the (static) snapshot
+    await m.press(' ', KEY.left, KEY.right, '+', '-', '++', ' ');
     assert.deepEqual(m.src.calls, [
       ['setPaused', true],
       ['seek', -5],
       ['seek', 5],
       ['setSpeed', 4],
-      ['setSpeed', 1],
+      ['setSpeed', 2],
+      ['setSpeed', 4],
+      ['setSpeed', 8],
+      ['setPaused', false],
     ]);
     m.src.set(fx.replaySnapshot(true));
     await m.waitFor((f) => /speed 2x +PAUSED/.test(f), 'replay paused');
@@ -334,14 +288,16 @@ test('events: PgUp scrolls back and stays put, End follows again', async () => {
     await m.press('4', KEY.pageUp);
     let f = m.frame();
     const back = Number(/scrolled back (\d+) lines · End follows/.exec(f)?.[1]);
-    assert.equal(back, 16); // one page: the 18-line body less its header and status lines
+    assert.equal(back, 13); // one page: the 18-line body less its header, detail pane and status lines
     assert.ok(!f.includes('#59 '));
     const lines = f.split('\n');
-    assert.match(lines[lines.length - 3]!, /#43 /); // the bottom log line, above the status and key lines
+    assert.match(lines[lines.length - 6]!, /#46 /); // the bottom log line, above the detail pane, status and key lines
+    // the detail pane shows the selected (bottom) line in full
+    assert.match(f, /^ 22\.300s \w+ \S+: #46 /m);
     // new lines arrive: the scrolled-back window stays where it is
     m.src.set(fx.snapshot({ events: [...fx.events(70).slice(5)] }));
     await sleep(40);
-    assert.match(m.frame().split('\n').at(-3)!, /#43 /);
+    assert.match(m.frame().split('\n').at(-6)!, /#46 /);
     await m.press('\u001B[F'); // End
     f = m.frame();
     assert.match(f, /#59 /);
@@ -352,7 +308,7 @@ test('events: PgUp scrolls back and stays put, End follows again', async () => {
 test('every view at 80x24 fits: no line longer than 80, at most 23 lines', async () => {
   const snaps: Array<[string, TopSnapshot]> = [
     ['generated', fx.snapshot()],
-    ['all banners', fx.snapshot({ headerOver: { demo: true, lost: 5, replay: { positionS: 3, durationS: 9, speed: 0.5, paused: true }, metricsAddress: '127.0.0.1:9464' } })],
+    ['all banners', fx.snapshot({ headerOver: { demo: true, lost: 5, replay: { positionS: 3, durationS: 9, speed: 0.5, paused: true, ended: false }, metricsAddress: '127.0.0.1:9464' } })],
   ];
   for (const [name, snap] of snaps) {
     await withApp(snap, async (m) => {
@@ -381,7 +337,7 @@ test('larger terminals get more: wider histogram, full uffd ids, more event line
       assert.match(f, /\[2\.1ms, 4\.2ms\)/); // every bucket fits now
       await m.press('4');
       f = m.frame();
-      assert.match(f, /#10 /);
+      assert.match(f, /#13 /);
       for (const l of f.split('\n')) assert.ok(visibleWidth(l) <= 160);
     },
     { columns: 160, rows: 60 },

@@ -176,3 +176,17 @@ test('stripAnsi and visibleWidth', () => {
   assert.equal(stripAnsi('\u001B[31mred\u001B[39m'), 'red');
   assert.equal(visibleWidth('\u001B[1m▲ 12.3µs\u001B[22m'), 8);
 });
+
+test('widths are terminal cells: wide CJK and emoji take two, combining marks none', () => {
+  assert.equal(visibleWidth('qemu-名前'), 9);
+  assert.equal(visibleWidth('fc-🚀'), 5);
+  assert.equal(visibleWidth('cafe\u0301'), 4);
+  // cut between whole characters, never inside one, and padded to the exact width
+  assert.equal(truncate('vmm-名前-vcpu', 8), 'vmm-名…');
+  assert.equal(fit('vmm-名前-vcpu', 8), 'vmm-名… ');
+  assert.equal(visibleWidth(fit('名前名前', 5)), 5);
+  assert.equal(fit('名前', 6, 'right'), '  名前');
+  assert.equal(truncateStart('vcpu-名前', 5), '…名前');
+  assert.equal(truncate('cafe\u0301-vm', 5), 'cafe\u0301…');
+  assert.equal(procLabel('名前名前名前', 4242, 10), '名前…/4242');
+});

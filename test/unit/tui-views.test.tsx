@@ -26,13 +26,17 @@ function assertFits(rows: Row[], width: number, what: string) {
 test('overview: the fixture numbers, sorted by faults/s, selection marker', () => {
   const s = fx.snapshot();
   const rows = visibleUffds(s.uffds, '', 'faults', false);
-  const out = text(overviewRows({ rows, total: 4, selectedId: fx.IDS.firecracker, sortKey: 'faults', reversed: false, filter: '', width: 80, height: 18 }));
+  const out = text(overviewRows({ rows, total: 4, selectedKey: `${fx.IDS.firecracker}@-`, sortKey: 'faults', reversed: false, filter: '', width: 80, height: 18 }));
   const lines = out.split('\n');
-  assert.match(lines[0]!, /PROCESS\s+UFFD\s+MODE\s+ARMED\s+FLT\/s▼\s+P50\s+P99\s+PEND\s+HANDLER/);
-  assert.match(lines[1]!, /^›firecracker\/4242 +…a4c000 sync +2G +12\.5k +18\.4µs +412µs +3 /);
-  assert.match(lines[2]!, /qemu-syste…\/3117 .*async +8G +3\.4k +2\.1µs +9\.8µs +0/);
-  assert.match(lines[4]!, /criu\/5120 .*sync +512M +0 +- +- +0 +-/);
-  assert.match(out, /[▁▂▃▄▅▆▇█]{3}/); // the trend sparkline
+  assert.match(lines[0]!, /^ PROCESS +UFFD +CREATED MODE +ARMED FLT\/s▼ +P50 +P99 +PEND$/);
+  assert.match(lines[1]!, /^›firecracker\/4242 +…103a4c000 +- sync +2G +12\.5k +18\.4µs +412µs +3$/);
+  assert.match(lines[2]!, /^ qemu-system-x86\/3117 .*async +8G +3\.4k +2\.1µs +9\.8µs +0/);
+  assert.match(lines[4]!, /^ criu\/5120 .*sync +512M +0 +- +- +0$/);
+  // wider: HANDLER gets what its cells need before TREND takes the rest
+  const wide = overviewRows({ rows, total: 4, selectedKey: `${fx.IDS.firecracker}@-`, sortKey: 'faults', reversed: false, filter: '', width: 132, height: 18 }).map(rowText);
+  assert.match(wide[0]!, /PEND HANDLER {14}TREND +$/); // HANDLER is 20 wide: qemu-system-x86/3117
+  assert.match(wide[2]!, / qemu-system-x86\/3117 [▁▂▃▄▅▆▇█]{24}$/);
+  assert.match(wide.join('\n'), /[▁▂▃▄▅▆▇█]{3}/); // the trend sparkline
   assert.match(lines[lines.length - 1]!, /4 uffds · 2 async · 4 pending · sort FLT\/s▼/);
 });
 
@@ -45,7 +49,7 @@ test('overview: sorting, reversing and filtering', () => {
   assert.deepEqual(ids('process', false), ['criu', 'firecracker', 'qemu-system-x86', 'uffd-workload']);
   assert.deepEqual(ids('faults', false, 'qemu'), ['qemu-system-x86']);
   assert.deepEqual(ids('faults', false, '5120'), ['criu']);
-  const out = text(overviewRows({ rows: [], total: 4, selectedId: null, sortKey: 'faults', reversed: false, filter: 'nope', width: 80, height: 10 }));
+  const out = text(overviewRows({ rows: [], total: 4, selectedKey: null, sortKey: 'faults', reversed: false, filter: 'nope', width: 80, height: 10 }));
   assert.match(out, /no uffd matches filter "nope"/);
 });
 
@@ -85,8 +89,8 @@ test('latency: stage table with count, p50, p90, p99, max and share of total p50
   assert.equal(stageShare({ count: 0, p50Ns: null, p90Ns: null, p99Ns: null, maxNs: null }, s.latency.total), null);
   const wide = stageRows(s.latency, 140).map(rowText).join('\n');
   assert.match(wide, /fault → handler reads the message/);
-  const sel = text(latencyRows({ latency: { ...s.latency, selected: fx.IDS.qemu }, uffds: s.uffds, width: 80, height: 19 }));
-  assert.match(sel, /^Fault latency  uffd …8810badd800 qemu-system-x86\/3117  20\.2k faults$/m);
+  const sel = text(latencyRows({ latency: { ...s.latency, selected: `${fx.IDS.qemu}@-` }, uffds: s.uffds, width: 80, height: 19 }));
+  assert.match(sel, /^Fault latency  uffd …8810badd800 pre qemu-system-x86\/3117  20\.2k faults$/m);
   assert.match(sel, /qemu-system-x86\/3117/);
 });
 
@@ -108,11 +112,13 @@ test('timeline: mode bar, markers positioned by time, errno, legend with ioctl l
   assert.equal(bar[40], '█');
   assert.equal(bar[55], '─');
   const out = text(timelineRows({ timeline: s.timeline, lanes: s.timeline.lanes, scroll: 0, width: 80, height: 19 }));
-  assert.match(out, /^firecrack…\/4242 /m);
+  assert.match(out, /^firecracker\/4242 /m);
+  assert.match(out, /^…f888103a4c000 pre ─/m); // which uffd: address tail, created before tracing
+  assert.match(out, /^sync +16k\/s max /m);
   // only the ioctl latency where the drain was not observed (tracepoint backend, or refused)
-  assert.match(out, /✗ +-5\.0s +firecrack…\/4242 EINVAL enable 0x80 disable 0x0 +ioctl 900ns$/m);
-  assert.match(out, /▲ +-30\.0s +firecrack…\/4242 → async +drain 9\.1µs +wake-up 4\.3µs +woke 7/);
-  assert.match(out, /▲ +-45\.0s +qemu-syst…\/3117 → async +ioctl 8\.7µs +woke 2/);
+  assert.match(out, /✗ +-5\.0s +firecracker\/4242 +pre +EINVAL enable 0x80 disable 0x0 +ioctl 900ns$/m);
+  assert.match(out, /▲ +-30\.0s +firecracker\/4242 +pre +→ async +drain 9\.1µs +wake-up 4\.3µs +woke 7/);
+  assert.match(out, /▲ +-45\.0s +qemu-system-…\/3117 pre +→ async +ioctl 8\.7µs +woke 2/);
   assert.match(out, /▲ switched +✗ refused +─ sync +█ async/);
   assert.match(out, /16k\/s max/);
   // filter narrows the lanes
@@ -123,8 +129,11 @@ test('events: newest at the bottom, filter, scroll anchor survives new lines', (
   const s = fx.snapshot();
   const lines = eventsRows({ events: s.events, total: 60, filter: '', anchor: null, width: 80, height: 19 }).map(rowText);
   assert.match(lines[0]!, /TIME\s+KIND\s+PROCESS\s+WHAT/);
-  assert.match(lines[lines.length - 2]!, /#59 UFFDIO_ZEROPAGE/);
-  assert.match(lines.at(-1)!, /following newest .*lines 44-60 of 60/);
+  assert.match(lines[lines.length - 5]!, /#59 UFFDIO_ZEROPAGE/);
+  assert.match(lines.at(-1)!, /following newest .*lines 47-60 of 60/);
+  // the detail pane: the selected (newest) line in full
+  const pane = lines.slice(-4, -1).map((l) => l.trim()).filter((l) => l).join(' ');
+  assert.equal(pane, `${s.events[59]!.atS.toFixed(3)}s ioctl uffd-workload/6003: ${s.events[59]!.text}`);
   const q = filterEvents(s.events, 'qemu');
   assert.ok(q.length > 0 && q.every((e) => e.comm.includes('qemu')));
   const back = scrollAnchor(s.events, null, -10, 17);
@@ -187,13 +196,13 @@ test('header: DEMO, GENERATED, replay and PAUSED banners; lost highlighted', () 
 });
 
 test('every builder fits every width', () => {
-  const s = fx.snapshot({ headerOver: { demo: true, lost: 99, replay: { positionS: 1, durationS: 2, speed: 1, paused: true }, metricsAddress: '127.0.0.1:9464' } });
+  const s = fx.snapshot({ headerOver: { demo: true, lost: 99, replay: { positionS: 1, durationS: 2, speed: 1, paused: true, ended: false }, metricsAddress: '127.0.0.1:9464' } });
   for (const w of WIDTHS) {
     assertFits(headerRows({ header: s.header, width: w, paused: true, totals: { uffds: 4, faultsPerSec: 1e6, pending: 3 } }), w, 'header');
     assertFits([tabBarRow({ active: 'events', width: w, filter: 'a-very-long-filter-term,another' })], w, 'tabs');
     for (const h of [5, 19, 40]) {
       const rows = visibleUffds(s.uffds, '', 'faults', false);
-      const o = overviewRows({ rows, total: 4, selectedId: null, sortKey: 'p50', reversed: true, filter: '', width: w, height: h });
+      const o = overviewRows({ rows, total: 4, selectedKey: null, sortKey: 'p50', reversed: true, filter: '', width: w, height: h });
       assertFits(o, w, 'overview');
       assert.ok(o.length <= h);
       const l = latencyRows({ latency: s.latency, uffds: s.uffds, width: w, height: h, requested: fx.IDS.qemu });
@@ -219,11 +228,11 @@ test('renderPlain: header, uffd table, latency stages, mode switches; no ANSI', 
   assert.match(lines[0]!, /^uffdscope generated  kernel 6\.12\.0-rwp\+  backend tracepoint  tracing host-wide  events 48\.2k\/s  total 1234567  lost 7 \(!\)  up 1m23s$/);
   assert.ok(out.includes('DEMO: tracing the bundled workload'));
   assert.ok(out.includes(GENERATED_BANNER));
-  assert.match(out, /PID +COMM +UFFD +MODE +ARMED +FLT\/s +FAULTS +P50 +P99 +PENDING +HANDLER/);
-  assert.match(out, /4242 +firecracker +0xffff888103a4c000 +sync +2G +12\.5k +900000 +18\.4µs +412µs +3 +fc_uffd\/4250/);
+  assert.match(out, /PID +COMM +UFFD +CREATED +MODE +ARMED +FLT\/s +FAULTS +P50 +P99 +PENDING +HANDLER/);
+  assert.match(out, /4242 +firecracker +0xffff888103a4c000 +- +sync +2G +12\.5k +900000 +18\.4µs +412µs +3 +fc_uffd\/4250/);
   assert.match(out, /latency \(all uffds, 20242 faults\): total p50 18\.9µs p99 240µs \| queue p50 6\.3µs p99 120µs \(33% of p50\)/);
-  assert.match(out, /mode switches \(newest first\):\n  -5\.0s firecracker\/4242 0xffff888103a4c000 REFUSED EINVAL/);
-  assert.match(out, /-30\.0s firecracker\/4242 0xffff888103a4c000 ok → async drain 9\.1µs wake-up 4\.3µs woke 7/);
+  assert.match(out, /mode switches \(newest first\):\n  -5\.0s firecracker\/4242 0xffff888103a4c000 pre REFUSED EINVAL/);
+  assert.match(out, /-30\.0s firecracker\/4242 0xffff888103a4c000 pre ok → async drain 9\.1µs wake-up 4\.3µs woke 7/);
 });
 
 test('runPlain writes a table now and every interval until stopped', async () => {
@@ -256,15 +265,15 @@ test('key map as a pure reducer: views, sort, selection, replay speeds', () => {
   assert.equal(ui.view, 'events');
   press('1');
   press('', { downArrow: true });
-  assert.equal(derive(ui, snap, 80, 24).selectedId, fx.IDS.qemu);
-  assert.deepEqual(press('', { return: true }), [{ type: 'selectUffd', id: fx.IDS.qemu }]);
+  assert.equal(derive(ui, snap, 80, 24).selectedKey, `${fx.IDS.qemu}@-`);
+  assert.deepEqual(press('', { return: true }), [{ type: 'selectUffd', id: `${fx.IDS.qemu}@-` }]);
   assert.equal(ui.view, 'latency');
   assert.deepEqual(press('a'), [{ type: 'selectUffd', id: null }]);
   assert.deepEqual(press(' '), [{ type: 'setPaused', paused: true }]);
   assert.deepEqual(press('', { leftArrow: true }), [{ type: 'seek', deltaS: -5 }]);
   assert.deepEqual(press('', { rightArrow: true }), [{ type: 'seek', deltaS: 5 }]);
   assert.deepEqual(press('+'), [{ type: 'setSpeed', x: 4 }]);
-  assert.deepEqual(press('-'), [{ type: 'setSpeed', x: 1 }]);
+  assert.deepEqual(press('-'), [{ type: 'setSpeed', x: 2 }], 'from the 4x asked for, not the 2x the snapshot still shows');
   assert.equal(nextSpeed(64, 1), 64);
   assert.equal(nextSpeed(0.1, -1), 0.1);
   assert.deepEqual(press('q'), [{ type: 'quit' }]);
