@@ -166,7 +166,7 @@ export class TopModel {
         const dur = ((e.ts - e.enterTs) / 1e3).toFixed(1);
         const a = e.args ?? {};
         let detail = '';
-        if (e.name === 'UFFDIO_SET_MODE') detail = ` enable=${bitNames(a.enable ?? 0n, 'UFFD_FEATURE_', this.uapi).join('|') || '0'} disable=${bitNames(a.disable ?? 0n, 'UFFD_FEATURE_', this.uapi).join('|') || '0'}`;
+        if (e.name === 'UFFDIO_SET_MODE') detail = e.args === null ? ' enable=unread disable=unread' : ` enable=${bitNames(a.enable ?? 0n, 'UFFD_FEATURE_', this.uapi).join('|') || '0'} disable=${bitNames(a.disable ?? 0n, 'UFFD_FEATURE_', this.uapi).join('|') || '0'}`;
         else if (e.name === 'UFFDIO_API') detail = ` features=${hex(a.features ?? 0n)}`;
         else if ('start' in a) detail = ` ${hex(a.start)}+${a.len}`;
         else if ('dst' in a) detail = ` ${hex(a.dst)}+${a.len}`;

@@ -159,7 +159,7 @@ test('recorded mixed run: the timeline has a lane per uffd and every SET_MODE at
     assert.equal(new Set(ids.map((l) => l.slice(0, 17))).size, ids.length);
     // the newest attempts listed under the legend, the rest counted
     assert.match(f, new RegExp(`^  \\+${truth.ioctls.UFFDIO_SET_MODE!.count - 3} older mode switches$`, 'm'));
-    assert.match(f, /✗ +-0\.\ds +uffd-workload\/\d+ +\+0\.\d{6}s EINVAL enable 0x[0-9a-f]+ disable 0x[0-9a-f]+ +ioc/);
+    assert.match(f, /✗ +-0\.\ds +uffd-workload\/\d+ +\+0\.\d{6}s EINVAL enable 0x[0-9a-f]+ disable 0x[0-9a-f]+  +ioc/);
     // j scrolls the lanes
     await m.press('jj');
     assert.match(m.frame(), /lanes 3-\d+ of 12/);
