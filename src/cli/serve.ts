@@ -102,7 +102,6 @@ export async function runServe(o: ServeOptions): Promise<void> {
   }
   const analysis = new Analysis(o.uapi);
   const tracker = new KernelStatsTracker();
-  const comms = new Map<number, string>();
   let fastIoctls: number[] = [];
   let cap: LiveCapture | null = null;
   let final: CaptureCounters | null = null;
@@ -115,7 +114,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
   const kernel = inKernel
     ? {
         tracker,
-        processName: (pid: number) => comms.get(pid),
+        processName: (pid: number) => analysis.processName(pid),
         perFaultIoctls: () => perFaultIoctls(fastIoctls, o.uapi),
         // a scrape sees the map as it is now, not as of the last tick
         refresh: () => {
@@ -145,16 +144,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
           if (inKernel) tracker.update(c.uffdStats(), bootTimeNs());
         },
       },
-      (batch, count) =>
-        decodeRecords(
-          batch,
-          o.uapi,
-          (e) => {
-            if (e.comm) comms.set(e.pid, e.comm);
-            analysis.push(e);
-          },
-          count,
-        ),
+      (batch, count) => decodeRecords(batch, o.uapi, (e) => analysis.push(e), count),
     );
     // the final values: what the kernel counted up to the end, every record drained
     if (inKernel) tracker.update(result.uffdStats ?? [], bootTimeNs());

@@ -86,9 +86,8 @@ export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> 
   }
   const analysis = new Analysis(o.uapi);
   const tracker = new KernelStatsTracker();
-  const comms = new Map<number, string>();
   let started = 0;
-  const table = (): string => formatKernelTable(tracker.all().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f))), started, (pid) => comms.get(pid));
+  const table = (): string => formatKernelTable(tracker.all().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f))), started, (pid) => analysis.processName(pid));
   const result = await runSession(
     {
       capture: captureOptions({ ...o, inKernel }),
@@ -110,16 +109,7 @@ export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> 
         process.stdout.write(`--- ${new Date().toISOString()}\n${text}\n`);
       },
     },
-    (batch, count) =>
-      decodeRecords(
-        batch,
-        o.uapi,
-        (e) => {
-          if (e.comm) comms.set(e.pid, e.comm);
-          analysis.push(e);
-        },
-        count,
-      ),
+    (batch, count) => decodeRecords(batch, o.uapi, (e) => analysis.push(e), count),
   );
   analysis.finish();
   const c = result.counters;

@@ -19,6 +19,9 @@ export interface AnalysisOptions {
   stats?: StatsOptions;
 }
 
+/** process names kept at most (pid_max is 4 M on 64-bit) */
+const MAX_COMMS = 65536;
+
 /** counts[] order in push() */
 const TYPE_NAMES = ['fault', 'block', 'wake', 'resume', 'ioctl_enter', 'ioctl_exit', 'msg', 'uffd_create', 'uffd_close', 'proc'];
 
@@ -28,6 +31,9 @@ export class Analysis {
   readonly stats: Stats;
   /** TYPE_NAMES, then hu (precise backends only), then anything else */
   private readonly counts = new Float64Array(TYPE_NAMES.length + 2);
+  /** process names as the events gave them (a view counting in the kernel
+   *  names the processes of its rows from here); bounded like pids are */
+  private readonly comms = new Map<number, string>();
   private firstTs: number | undefined = undefined;
   private lastTs: number | undefined = undefined;
   private finished = false;
@@ -44,6 +50,11 @@ export class Analysis {
     });
   }
 
+  /** A process's name, as its latest event gave it. */
+  processName(pid: number): string | undefined {
+    return this.comms.get(pid);
+  }
+
   /** Calls `fn` with every fault record (after the statistics have it). */
   onFault(fn: FaultListener): () => void {
     return this.lifecycle.onRecord(fn);
@@ -51,6 +62,7 @@ export class Analysis {
 
   push(e: UffdEvent): void {
     const ts = e.ts;
+    if (e.comm && this.comms.get(e.pid) !== e.comm && this.comms.size < MAX_COMMS) this.comms.set(e.pid, e.comm);
     if (this.firstTs === undefined || ts < this.firstTs) this.firstTs = ts;
     if (this.lastTs === undefined || ts > this.lastTs) this.lastTs = ts;
     // the lifecycle first: records it ends on this event (expiry, a

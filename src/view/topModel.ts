@@ -84,8 +84,6 @@ export class TopModel {
   /** in-kernel statistics (top's default engine): rows, lanes and latency
    *  take their figures from here instead of from per-fault records */
   private kernel: KernelStatsTracker | null = null;
-  /** process names seen in events, for uffds only the kernel counted */
-  private readonly comms = new Map<number, string>();
 
   constructor(
     private readonly uapi: Uapi,
@@ -119,7 +117,7 @@ export class TopModel {
 
   /** A process's name as the streamed events gave it. */
   processName(pid: number): string | undefined {
-    return this.comms.get(pid);
+    return this.analysis.processName(pid);
   }
 
   get countsInKernel(): boolean {
@@ -144,7 +142,6 @@ export class TopModel {
     if (e.ts > this.lastTs) this.lastTs = e.ts;
     this.eventsTotal++;
     this.eventRate.add(e.ts);
-    if (e.comm) this.comms.set(e.pid, e.comm);
     this.analysis.push(e);
     this.logEvent(e);
   }
@@ -242,7 +239,7 @@ export class TopModel {
     }
     const closed = (u: UffdInfo) => u.closedTs !== undefined && u.lastTs <= u.closedTs;
     const kernel = this.kernel;
-    const name = (pid: number) => this.comms.get(pid);
+    const name = (pid: number) => this.analysis.processName(pid);
     const rows: UffdRow[] = infos.map((u) => {
       if (kernel) {
         const k = kernel.get(u.id, BigInt(u.createdTs ?? 0));
