@@ -91,6 +91,7 @@ export async function runRecord(o: RecordOptions): Promise<SessionResult> {
       tickMs: 1000,
       onTick: snapshot,
       onOpen: (cap) => {
+        if (cap.info.hostWide) process.stderr.write('uffdscope: recording every process on this host (select with --pid or -- CMD); Ctrl-C to stop\n');
         try {
           writer = RecordingWriter.create(o.output, liveRecordingHeader(cap.info, o.pid, o.command.length ? o.command : null, o.uapi), {
             overwrite: !!o.force,
