@@ -29,6 +29,7 @@ import { blockDetection, blockSymbols, type BlockSymbols, type SymbolRange } fro
 import { ensureTracefs } from './tracefs.js';
 import { privileges } from './privileges.js';
 import { restoreNormalPriority } from './priority.js';
+import { signalGroup, stopGroup, stopGroupSync } from './processGroup.js';
 import { errnoName, type Uapi } from '../events/uapi.js';
 import { C } from '../events/layout.generated.js';
 import { EVENT_TYPES, type BlockHow } from '../events/types.js';
@@ -262,10 +263,12 @@ export class LiveCapture {
 
   private startCommand(cmd: string[]): void {
     // The command waits on fd 3 until its pid is in the kernel filter, so
-    // its very first uffd call is traced.
+    // its very first uffd call is traced. It leads its own process group
+    // (detached), so stopping it reaches everything it started.
     const stdio = this.opts.commandStdio ?? 'inherit';
     const child = spawn('/bin/sh', ['-c', 'read -r _ <&3; exec 3<&-; exec "$@"', 'uffdscope', ...cmd], {
       stdio: [stdio, stdio, stdio, 'pipe'],
+      detached: true,
     });
     this.child = child;
     child.on('error', (e) => {
@@ -291,13 +294,26 @@ export class LiveCapture {
     return this.child?.pid;
   }
 
-  /** Terminate the command (if still running); capture stops when it exits. */
-  terminateCommand(signal: NodeJS.Signals = 'SIGTERM'): boolean {
-    if (this.child && this.childExit === null) {
-      this.child.kill(signal);
-      return true;
-    }
-    return false;
+  /** The command (its leader) has not exited yet. */
+  get commandRunning(): boolean {
+    return this.child?.pid !== undefined && this.childExit === null;
+  }
+
+  /** Stops the command's process group: SIGTERM, SIGKILL after the grace
+   *  period (COMMAND_GRACE_MS); resolves when nothing of it is left. Also
+   *  ends what a command that exited by itself left running in its group. */
+  async endCommand(): Promise<void> {
+    if (this.child?.pid) await stopGroup(this.child.pid);
+  }
+
+  /** endCommand() for 'exit' handlers (blocks). */
+  endCommandSync(): void {
+    if (this.child?.pid) stopGroupSync(this.child.pid);
+  }
+
+  /** SIGKILL to the command's whole group now (a second Ctrl-C). */
+  killCommand(): void {
+    if (this.child?.pid) signalGroup(this.child.pid, 'SIGKILL');
   }
 
   addPid(pid: number): void {

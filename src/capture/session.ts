@@ -4,6 +4,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { raiseCapturePriority } from './priority.js';
+import { COMMAND_GRACE_MS } from './processGroup.js';
 import { LiveCapture, CaptureError, type CaptureOptions, type LostCounts, type CaptureInfo } from './liveCapture.js';
 import type { RawUffdStats } from '../native/addon.js';
 
@@ -64,17 +65,23 @@ export async function runSession(opts: SessionOptions, onBatch: (batch: Buffer, 
   let signal: NodeJS.Signals | undefined;
   let stopping = false;
 
+  let commandEnded: Promise<void> | null = null;
   const stopWith = (r: StopReason) => {
     if (stopping) {
-      cap.stop(); // second request: stop now, without waiting for the command
+      // second request: stop now, without waiting for the command
+      cap.killCommand();
+      cap.stop();
       return;
     }
     stopping = true;
     reason = r;
-    // A running command gets SIGTERM and a moment to exit (and be traced
-    // doing so); the capture stops when it has exited, or after 2 s.
-    if (cap.terminateCommand('SIGTERM')) setTimeout(() => cap.stop(), 2000).unref();
-    else cap.stop();
+    // A running command's group gets SIGTERM, and SIGKILL after the grace
+    // period; the capture stops when the command has exited (traced doing
+    // so), or a second after the SIGKILL at the latest.
+    if (cap.commandRunning) {
+      commandEnded = cap.endCommand();
+      setTimeout(() => cap.stop(), COMMAND_GRACE_MS + 1000).unref();
+    } else cap.stop();
   };
   const onSignal = (s: NodeJS.Signals) => {
     signal = s;
@@ -86,10 +93,8 @@ export async function runSession(opts: SessionOptions, onBatch: (batch: Buffer, 
   const onAbort = () => stopWith('stopped');
   opts.abort?.addEventListener('abort', onAbort);
   // However this process ends (an exception in a view, process.exit), the
-  // command does not outlive it; the kernel detaches the programs.
-  const onExit = () => {
-    cap.terminateCommand('SIGTERM');
-  };
+  // command's group does not outlive it; the kernel detaches the programs.
+  const onExit = () => cap.endCommandSync();
   process.once('exit', onExit);
   // A consumer that throws (a full disk under the writer, a decoder error)
   // ends the session with that error: thrown from the native batch callback
@@ -141,6 +146,10 @@ export async function runSession(opts: SessionOptions, onBatch: (batch: Buffer, 
     };
   } finally {
     for (const t of timers) clearTimeout(t);
+    // nothing of the command is left behind: what it left running in its
+    // group (it exited by itself) is stopped the same way
+    await commandEnded;
+    await cap.endCommand();
     for (const s of signals) process.off(s, onSignal);
     opts.abort?.removeEventListener('abort', onAbort);
     process.off('exit', onExit);

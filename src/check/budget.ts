@@ -1,23 +1,8 @@
 // The budget file of `uffdscope check` (JSON or YAML): thresholds per metric
 // and fault kind, absolute floors, metrics to ignore, confidence level and
 // sample minimums. Validated against BUDGET_SCHEMA with ajv; every problem is
-// reported as one line naming the file and the field.
-//
-//   confidence: 0.95            # family-wise confidence of the decisions
-//   correction: bonferroni      # or none: each metric at `confidence` alone
-//   resamples: 10000            # bootstrap resamples
-//   seed: 1                     # bootstrap / reservoir seed
-//   min_samples: 20             # per side, for per-fault tests
-//   min_runs: 2                 # per side, for per-run tests
-//   reservoir: 50000            # per-fault samples kept per metric per side
-//   fail_on_insufficient: false # fail when a change beyond threshold cannot be tested
-//   ignore: ["latency.*.wake.max", "ioctl.UFFDIO_COPY.errors"]
-//   metrics:                    # all fault kinds
-//     fault: { p99: { threshold: 0.3, floor_ns: 10000 } }
-//     service: { p90: { gate: true } }   # stages only warn by default
-//     count: { threshold: 0.05, floor: 1 }
-//   kinds:                      # one kind, over `metrics`
-//     missing: { fault: { p50: { threshold: 0.05 } } }
+// reported as one line naming the file and the field. BUDGET_HELP documents
+// it (check --help, and the README, which a unit test keeps equal).
 
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -43,7 +28,6 @@ export interface RuleInput {
   direction?: Direction;
   ignore?: boolean;
   gate?: boolean;
-  fail_on_insufficient?: boolean;
 }
 
 /** A rule as applied. */
@@ -57,7 +41,6 @@ export interface Rule {
   ignore: boolean;
   /** a regression of this metric fails the check (false: reported as a warning) */
   gate: boolean;
-  failOnInsufficient: boolean;
 }
 
 export interface Budget {
@@ -70,7 +53,6 @@ export interface Budget {
   minSamples: number;
   minRuns: number;
   reservoir: number;
-  failOnInsufficient: boolean;
   ignore: string[];
   metrics: Partial<Record<Family, RuleInput | Partial<Record<Stat, RuleInput>>>>;
   kinds: Partial<Record<string, Partial<Record<Family, RuleInput | Partial<Record<Stat, RuleInput>>>>>>;
@@ -119,7 +101,6 @@ export const DEFAULT_BUDGET: Budget = {
   minSamples: 20,
   minRuns: 2,
   reservoir: 50_000,
-  failOnInsufficient: false,
   ignore: [],
   metrics: {},
   kinds: {},
@@ -127,13 +108,44 @@ export const DEFAULT_BUDGET: Budget = {
 
 // ---------------------------------------------------------------- schema
 
+/** Removed: a change beyond its threshold that cannot be tested never passes now. */
+const REMOVED_SETTING = 'fail_on_insufficient';
+const REMOVED_WHY = 'a change beyond its threshold that cannot be tested always fails now (gate: false makes a metric only warn, ignore drops it)';
+
+/** The budget file's settings, for `check --help` and the README. */
+export const BUDGET_HELP = `Budget file (--budget FILE, YAML or JSON; every key optional):
+  version: 1                  # the only version
+  confidence: 0.95            # family-wise confidence of the decisions (0.5 < c < 1)
+  correction: bonferroni      # or none: each metric at \`confidence\` alone
+  resamples: 10000            # bootstrap resamples (200 .. 1000000)
+  seed: 1                     # bootstrap and reservoir seed
+  min_samples: 20             # per side, for the per-fault tests (>= 2)
+  min_runs: 2                 # per side, for the per-run tests (>= 2)
+  reservoir: 50000            # per-fault samples kept per metric per side
+  ignore: ["latency.*.wake.max", "ioctl.UFFDIO_COPY.errors"]   # metric ids (* and ? match)
+  metrics:                    # rules for every fault kind, by family
+    fault: { p99: { threshold: 0.3, floor_ns: 10000 } }
+    service: { p90: { gate: true } }    # stages (queue, service, wake) only warn by default
+    count: { threshold: 0.05, floor: 1 }
+  kinds:                      # one fault kind (missing, wp, minor, rwp, async, unknown), over \`metrics\`
+    missing: { fault: { p50: { threshold: 0.05 } } }
+Families: fault, queue, service, wake, mode_switch (latencies: a rule per p50, p90, p99, max
+with threshold, floor_ns, direction, gate, ignore); count, rate, ioctl_errors,
+mode_switch_failures (one rule: threshold, floor, direction, gate, ignore). threshold is
+relative (0.1 = 10 %), the floor absolute; direction is increase, decrease or both (which way
+is worse). Defaults: p50/p90 +10 %, p99 +25 %, max +50 % (floors 1, 2, 5, 20 µs); count
++5 %, rate -25 %, ioctl_errors +50 %, mode_switch_failures any increase.
+A metric regresses when beyond its threshold AND significant. One that cannot be tested
+(one summary a side) passes within its threshold and never beyond it: "beyond threshold,
+untestable" fails when the metric gates (exit 1) and warns when it does not.`;
+
 const direction = { enum: ['increase', 'decrease', 'both'] };
 const nonNeg = { type: 'number', minimum: 0 };
 
 const latencyRule = {
   type: 'object',
   additionalProperties: false,
-  properties: { threshold: nonNeg, floor_ns: nonNeg, direction, ignore: { type: 'boolean' }, gate: { type: 'boolean' }, fail_on_insufficient: { type: 'boolean' } },
+  properties: { threshold: nonNeg, floor_ns: nonNeg, direction, ignore: { type: 'boolean' }, gate: { type: 'boolean' } },
 };
 const latencyFamily = {
   type: 'object',
@@ -143,7 +155,7 @@ const latencyFamily = {
 const countRule = {
   type: 'object',
   additionalProperties: false,
-  properties: { threshold: nonNeg, floor: nonNeg, direction, ignore: { type: 'boolean' }, gate: { type: 'boolean' }, fail_on_insufficient: { type: 'boolean' } },
+  properties: { threshold: nonNeg, floor: nonNeg, direction, ignore: { type: 'boolean' }, gate: { type: 'boolean' } },
 };
 const familyProps = {
   fault: latencyFamily,
@@ -177,7 +189,6 @@ export const BUDGET_SCHEMA = {
     min_samples: { type: 'integer', minimum: 2 },
     min_runs: { type: 'integer', minimum: 2 },
     reservoir: { type: 'integer', minimum: 100, maximum: 10_000_000 },
-    fail_on_insufficient: { type: 'boolean' },
     ignore: { type: 'array', items: { type: 'string', minLength: 1 } },
     metrics: { type: 'object', additionalProperties: false, properties: familyProps },
     kinds: { type: 'object', additionalProperties: false, properties: Object.fromEntries(KINDS.map((k) => [k, kindFamilies])) },
@@ -208,6 +219,7 @@ export function describeError(e: ErrorObject): string {
   switch (e.keyword) {
     case 'additionalProperties': {
       const extra = (e.params as { additionalProperty: string }).additionalProperty;
+      if (extra === REMOVED_SETTING) return `${at ? at + '.' : ''}${extra} is no longer a setting: ${REMOVED_WHY}`;
       const known = Object.keys((ps.properties as Record<string, unknown>) ?? {});
       return `${at ? at + '.' : ''}${extra} is not a known setting (expected one of: ${known.join(', ')})`;
     }
@@ -274,7 +286,6 @@ export function budgetFrom(doc: Record<string, unknown>, file: string | null = n
     min_samples?: number;
     min_runs?: number;
     reservoir?: number;
-    fail_on_insufficient?: boolean;
     ignore?: string[];
     metrics?: Budget['metrics'];
     kinds?: Budget['kinds'];
@@ -288,7 +299,6 @@ export function budgetFrom(doc: Record<string, unknown>, file: string | null = n
     minSamples: d.min_samples ?? DEFAULT_BUDGET.minSamples,
     minRuns: d.min_runs ?? DEFAULT_BUDGET.minRuns,
     reservoir: d.reservoir ?? DEFAULT_BUDGET.reservoir,
-    failOnInsufficient: d.fail_on_insufficient ?? false,
     ignore: d.ignore ?? [],
     metrics: d.metrics ?? {},
     kinds: d.kinds ?? {},
@@ -311,7 +321,7 @@ export function ruleFor(b: Budget, id: string, family: Family, kind: string | nu
   let base: { threshold: number; floor: number; direction: Direction };
   if (stat !== null) base = { ...DEFAULT_LATENCY_RULES[stat], direction: 'increase' };
   else base = { ...DEFAULT_COUNT_RULES[family as CountFamily] };
-  const rule: Rule = { ...base, ignore: false, gate: GATING_BY_DEFAULT[family], failOnInsufficient: b.failOnInsufficient };
+  const rule: Rule = { ...base, ignore: false, gate: GATING_BY_DEFAULT[family] };
   const layers: Array<RuleInput | undefined> = [];
   const pick = (fam: RuleInput | Partial<Record<Stat, RuleInput>> | undefined) =>
     stat !== null ? (fam as Partial<Record<Stat, RuleInput>> | undefined)?.[stat] : (fam as RuleInput | undefined);
@@ -325,7 +335,6 @@ export function ruleFor(b: Budget, id: string, family: Family, kind: string | nu
     if (l.direction !== undefined) rule.direction = l.direction;
     if (l.ignore !== undefined) rule.ignore = l.ignore;
     if (l.gate !== undefined) rule.gate = l.gate;
-    if (l.fail_on_insufficient !== undefined) rule.failOnInsufficient = l.fail_on_insufficient;
   }
   if (b.ignore.some((p) => globRe(p).test(id))) rule.ignore = true;
   return rule;

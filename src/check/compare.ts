@@ -22,9 +22,11 @@
 //               (recordings): bootstrap of the quantile difference, the
 //               exact order-statistic draw (B resamples, seeded), percentile
 //               interval; plus Mann-Whitney U for p50.
-//   none        summaries of one run a side: the test cannot be done; the
-//               verdict is "insufficient data", judged on the threshold alone
-//               (a failure only with fail_on_insufficient).
+//   none        summaries of one run a side: the test cannot be done. Within
+//               its threshold the metric passes ("insufficient data": a
+//               regression needs both); beyond it, in the worse direction, it
+//               cannot pass: "beyond threshold, untestable" fails a gating
+//               metric (exit 1) and warns for a diagnostic one.
 // The confidence is family-wise by default (Bonferroni over the gating
 // metrics that were tested): each interval is at 1 - (1 - confidence) / m.
 
@@ -55,7 +57,10 @@ export const STAT_Q: Record<Stat, number> = { p50: 0.5, p90: 0.9, p99: 0.99, max
 
 export type Unit = 'ns' | 'faults' | 'faults/s' | 'errors' | 'switches';
 /** warning: a regression (beyond threshold and significant) of a metric that does not gate */
-export type Verdict = 'regression' | 'warning' | 'improved' | 'ok' | 'insufficient data' | 'ignored';
+/** beyond threshold, untestable: worse beyond its threshold, but no test could say whether the change is real */
+export type Verdict = 'regression' | 'warning' | 'improved' | 'ok' | 'insufficient data' | 'beyond threshold, untestable' | 'ignored';
+
+export const UNTESTABLE: Verdict = 'beyond threshold, untestable';
 
 export interface MetricDef {
   id: string;
@@ -105,7 +110,7 @@ export interface MetricResult {
   change: number | null;
   /** change / |baseline| (null when the baseline is 0) */
   change_rel: number | null;
-  rule: { threshold: number; floor: number; direction: Rule['direction']; gate: boolean; fail_on_insufficient: boolean };
+  rule: { threshold: number; floor: number; direction: Rule['direction']; gate: boolean };
   /** beyond the threshold (and floor) in the worse direction */
   beyond_threshold: boolean;
   significant: boolean;
@@ -128,7 +133,8 @@ export interface SideInfo {
 
 export interface CheckResult {
   schema: typeof CHECK_SCHEMA;
-  verdict: 'pass' | 'regression';
+  /** untestable: nothing regressed significantly, but a gating metric is beyond its threshold untested */
+  verdict: 'pass' | 'regression' | 'untestable';
   exit_code: 0 | 1;
   baseline: SideInfo;
   current: SideInfo;
@@ -480,7 +486,13 @@ export function compare(b: Side, c: Side, budget: Budget): CheckResult {
     );
   }
   const insufficient = metrics.filter((r) => r.verdict === 'insufficient data').length;
-  if (insufficient) notes.push(`${insufficient} metric(s) could not be tested (insufficient data): judged on the threshold alone`);
+  const untestable = metrics.filter((r) => r.verdict === UNTESTABLE).length;
+  if (insufficient || untestable) {
+    notes.push(
+      `${insufficient + untestable} metric(s) could not be tested: ${insufficient} within their threshold (pass), ${untestable} beyond it (cannot pass: ` +
+        `fail when gating); to test them give several runs a side (directories, or --runs N) or recordings on both sides`,
+    );
+  }
 
   const description =
     `A metric regresses when its change is beyond its threshold (relative, and an absolute floor) in the worse direction AND ` +
@@ -491,11 +503,11 @@ export function compare(b: Side, c: Side, budget: Budget): CheckResult {
     `1 run against >= ${budget.minRuns}: t with the others' run-to-run spread). ` +
     `Otherwise, with recordings on both sides: bootstrap ` +
     `(${budget.resamples} resamples, seed ${budget.seed}) of the quantile difference on per-fault samples, plus Mann-Whitney U for p50. ` +
-    `Otherwise: insufficient data.`;
+    `Otherwise no test: within the threshold passes, beyond it fails (gating) or warns (diagnostic) as "beyond threshold, untestable".`;
 
   return {
     schema: CHECK_SCHEMA,
-    verdict: failing.length ? 'regression' : 'pass',
+    verdict: failing.some((r) => r.verdict === 'regression') ? 'regression' : failing.length ? 'untestable' : 'pass',
     exit_code: failing.length ? 1 : 0,
     baseline: sideInfo(b),
     current: sideInfo(c),
@@ -576,9 +588,15 @@ function finish(p: Pending, level: number, a: number, m: number): MetricResult {
     verdict = 'ignored';
     reason = 'ignored by the budget';
   } else if (p.mode === 'none') {
-    verdict = 'insufficient data';
-    fails = beyondWorse && rule.failOnInsufficient && rule.gate;
-    reason = `cannot test: ${p.why}; ${beyondWorse ? `the change is beyond the threshold (${thr})` : `within the threshold (${thr})`}` + (fails ? ', and the budget fails on insufficient data' : '');
+    // No test: within the threshold it cannot be a regression; beyond it,
+    // nothing says the change is noise, so it never passes.
+    verdict = beyondWorse ? UNTESTABLE : 'insufficient data';
+    fails = beyondWorse && rule.gate;
+    reason =
+      `cannot test: ${p.why}; ` +
+      (beyondWorse
+        ? `the change is beyond the threshold (${thr}) and cannot be judged: ${rule.gate ? 'fails' : 'a diagnostic metric: warns'}`
+        : `within the threshold (${thr})`);
   } else if (sigWorse && beyondWorse) {
     verdict = rule.gate ? 'regression' : 'warning';
     fails = rule.gate;
@@ -603,7 +621,7 @@ function finish(p: Pending, level: number, a: number, m: number): MetricResult {
     current: p.current,
     change,
     change_rel: rel,
-    rule: { threshold: rule.threshold, floor: rule.floor, direction: rule.direction, gate: rule.gate, fail_on_insufficient: rule.failOnInsufficient },
+    rule: { threshold: rule.threshold, floor: rule.floor, direction: rule.direction, gate: rule.gate },
     beyond_threshold: beyondWorse,
     significant,
     test: {

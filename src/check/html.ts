@@ -4,7 +4,7 @@
 // for the total fault latency and each stage.
 import { STAGE_KEYS, type Side, type StageKey } from './inputs.js';
 import { KINDS } from './budget.js';
-import { fmtP, formatValue, kindsOf, sideSamples, stageOf, type CheckResult } from './compare.js';
+import { UNTESTABLE, fmtP, formatValue, kindsOf, sideSamples, stageOf, type CheckResult } from './compare.js';
 import { changeText, ciText, testShort, verdictText } from './report.js';
 import { mean } from './stats.js';
 
@@ -127,7 +127,7 @@ const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1b1f24;background:#fff}
 h1{font-size:22px;margin:0 0 8px}h2{font-size:17px;margin:28px 0 8px}h3{font-size:15px;margin:16px 0 4px}
 .badge{display:inline-block;padding:2px 10px;border-radius:4px;color:#fff;font-weight:600}
-.badge.pass{background:#1a7f37}.badge.regression{background:#cf222e}
+.badge.pass{background:#1a7f37}.badge.regression,.badge.untestable{background:#cf222e}
 table{border-collapse:collapse;font-size:12.5px}th,td{padding:3px 8px;border-bottom:1px solid #d0d7de;text-align:right;white-space:nowrap}
 th{background:#f6f8fa;position:sticky;top:0}td.l,th.l{text-align:left}
 tr.regression td{background:#ffebe9}tr.warning td{background:#fff8c5}tr.improved td{background:#dafbe1}tr.insufficient td{color:#6e7781}tr.ignored td{color:#8c959f}
@@ -152,7 +152,7 @@ export function checkHtml(res: CheckResult, b: Side, c: Side, now = new Date()):
   L.push(`<style>${CSS}</style></head><body>`);
   const failing = res.metrics.filter((m) => m.fails);
   L.push(
-    `<h1>uffdscope check <span class="badge ${res.verdict}">${res.verdict === 'regression' ? `REGRESSION (${failing.length})` : 'PASS'}</span></h1>`,
+    `<h1>uffdscope check <span class="badge ${res.verdict}">${res.verdict === 'regression' ? `REGRESSION (${failing.length})` : res.verdict === 'untestable' ? `FAIL: UNTESTABLE (${failing.length})` : 'PASS'}</span></h1>`,
   );
   L.push('<dl>');
   const side = (s: CheckResult['baseline']) =>
@@ -184,7 +184,7 @@ export function checkHtml(res: CheckResult, b: Side, c: Side, now = new Date()):
     L.push(`<th${l ? ' class="l"' : ''}>${e(h)}</th>`);
   L.push('</tr></thead><tbody>');
   for (const r of res.metrics) {
-    const cls = r.verdict === 'insufficient data' ? 'insufficient' : r.verdict;
+    const cls = r.verdict === 'insufficient data' ? 'insufficient' : r.verdict === UNTESTABLE ? (r.fails ? 'regression' : 'warning') : r.verdict;
     L.push(
       `<tr class="${cls}"><td class="l">${e(r.id)}</td><td>${e(formatValue(r.baseline, r.unit))}</td><td>${e(formatValue(r.current, r.unit))}</td>` +
         `<td>${e(changeText(r))}</td><td class="l">${e(verdictText(r))}</td><td class="l" title="${e(r.test.name)}">${e(testShort(r))}</td>` +

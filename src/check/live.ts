@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { runRecord } from '../cli/record.js';
-import { EXIT, UsageError, type ExitError } from '../cli/errors.js';
+import { EXIT, UsageError, sessionExitStatus, type ExitError } from '../cli/errors.js';
 import { toolVersion } from '../capture/recordingHeader.js';
 import type { Uapi } from '../events/uapi.js';
 import { analyzeRecordingWith, CHECK_SCHEMA_PREFIX } from './inputs.js';
@@ -68,7 +68,7 @@ export async function traceRuns(o: TraceRunsOptions): Promise<string[]> {
     // runRecord reports a failed command through process.exitCode; check reports it as an error instead
     process.exitCode = before;
     if (result.reason === 'signal') {
-      throw new RunError(`interrupted (${result.signal ?? 'signal'}) during ${o.label} run ${i} of ${o.runs}; runs so far are in ${o.dir}`, EXIT.INTERRUPTED);
+      throw new RunError(`interrupted (${result.signal ?? 'signal'}) during ${o.label} run ${i} of ${o.runs}; runs so far are in ${o.dir}`, sessionExitStatus(result));
     }
     const ce = result.commandExit;
     if (ce && (ce.code !== 0 || ce.signal)) {

@@ -1,6 +1,6 @@
 // Text table, JUnit XML and JSON forms of a check result.
 import { textTable } from '../stats/summary.js';
-import { fmtP, formatChange, formatPercent, formatValue, type CheckResult, type MetricResult, type SideInfo } from './compare.js';
+import { UNTESTABLE, fmtP, formatChange, formatPercent, formatValue, type CheckResult, type MetricResult, type SideInfo } from './compare.js';
 
 function levelText(level: number): string {
   return `${(level * 100).toPrecision(4).replace(/\.?0+$/, '')}%`;
@@ -37,7 +37,7 @@ export function ciText(r: MetricResult): string {
 export function verdictText(r: MetricResult): string {
   if (r.verdict === 'regression') return 'REGRESSION';
   if (r.verdict === 'warning') return 'warning';
-  if (r.verdict === 'insufficient data') return r.fails ? 'INSUFFICIENT DATA (fail)' : 'insufficient data';
+  if (r.verdict === UNTESTABLE) return r.fails ? 'BEYOND THRESHOLD, UNTESTABLE' : 'beyond threshold, untestable (warning)';
   return r.verdict;
 }
 
@@ -45,10 +45,13 @@ export function verdictText(r: MetricResult): string {
 export function formatCheckTable(res: CheckResult): string {
   const out: string[] = [];
   const failing = res.metrics.filter((m) => m.fails);
+  const untested = failing.filter((m) => m.verdict === UNTESTABLE).length;
   out.push(
     res.verdict === 'regression'
-      ? `uffdscope check: REGRESSION in ${failing.length} of ${res.metrics.length} metrics`
-      : `uffdscope check: pass (no regression in ${res.metrics.length} metrics)`,
+      ? `uffdscope check: REGRESSION in ${failing.length - untested} of ${res.metrics.length} metrics` + (untested ? `, ${untested} more beyond threshold, untestable` : '')
+      : res.verdict === 'untestable'
+        ? `uffdscope check: FAIL: ${untested} of ${res.metrics.length} metrics beyond threshold, untestable (no test possible on these inputs)`
+        : `uffdscope check: pass (no regression in ${res.metrics.length} metrics)`,
   );
   out.push(`  baseline  ${sideLine(res.baseline)}`);
   out.push(`  current   ${sideLine(res.current)}`);
@@ -69,10 +72,10 @@ export function formatCheckTable(res: CheckResult): string {
   );
   if (failing.length) {
     out.push('');
-    out.push('Regressions:');
+    out.push(untested === failing.length ? 'Failing (beyond threshold, untestable):' : 'Regressions:');
     for (const r of failing) out.push(`  ${r.id}: ${changeText(r)}, ${r.reason}`);
   }
-  const warnings = res.metrics.filter((m) => m.verdict === 'warning');
+  const warnings = res.metrics.filter((m) => !m.fails && (m.verdict === 'warning' || m.verdict === UNTESTABLE));
   if (warnings.length) {
     out.push('');
     out.push('Warnings (diagnostic metrics, not failing):');
@@ -163,7 +166,7 @@ export function junitXml(res: CheckResult, now = new Date()): string {
     L.push('      </properties>');
     const summary = `${r.id}: ${formatValue(r.baseline, r.unit)} -> ${formatValue(r.current, r.unit)} (${changeText(r)}); test ${r.test.name}, p(adj) ${fmtP(r.test.p_adj)}, CI ${ciText(r)}; ${r.reason}`;
     if (r.fails) {
-      const type = r.verdict === 'regression' ? 'regression' : 'insufficient-data';
+      const type = r.verdict === 'regression' ? 'regression' : 'untestable';
       L.push(`      <failure type="${type}" message="${xmlEscape(summary)}">${xmlEscape(summary)}</failure>`);
     } else if (r.verdict === 'ignored' || r.verdict === 'insufficient data') {
       L.push(`      <skipped message="${xmlEscape(`${r.verdict}: ${r.reason}`)}"/>`);

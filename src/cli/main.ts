@@ -17,6 +17,7 @@ import { runReplay } from './replay.js';
 import { runExport } from './export.js';
 import { runServe } from './serve.js';
 import { runCheck } from './check.js';
+import { BUDGET_HELP } from '../check/budget.js';
 import { runWorkload } from './workload.js';
 import { runSimulate, SCENARIOS } from './simulate.js';
 
@@ -203,11 +204,12 @@ export function buildProgram(): Command {
     .option('--report <FILE>', 'self-contained HTML report with latency CDFs')
     .option('--json [FILE]', 'print the verdict as JSON on stdout (the table goes to stderr); --json FILE is the deprecated spelling of --json-out FILE')
     .option('--json-out <FILE>', 'write the verdict as JSON to FILE')
-    .option('--budget <FILE>', 'thresholds per metric and kind (JSON or YAML)')
+    .option('--budget <FILE>', 'thresholds per metric and kind (JSON or YAML; below)')
     .option('--allow-damaged', 'compare damaged recordings (what could be read) instead of refusing them')
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)
     .addOption(uapiOption())
     .argument('[args...]', 'CURRENT, or the command to run (after --)')
+    .addHelpText('after', '\n' + BUDGET_HELP + '\n')
     .action(async (args: string[], o) => {
       const out = jsonTarget(o);
       await runCheck({ ...o, json: out.stdout, jsonOut: out.file, args, uapi: uapiFrom(o) });

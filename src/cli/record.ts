@@ -7,7 +7,7 @@ import { captureOptions, type BackendChoice } from '../capture/captureOptions.js
 import { liveRecordingHeader } from '../capture/recordingHeader.js';
 import { RecordingWriter } from '../recording/writer.js';
 import type { Uapi } from '../events/uapi.js';
-import { UsageError, EXIT, exitStatus } from './errors.js';
+import { UsageError, EXIT, sessionExitStatus } from './errors.js';
 
 export interface RecordOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -126,8 +126,7 @@ export async function runRecord(o: RecordOptions): Promise<SessionResult> {
       (c.lostTotal ? ' — raise --ring-buffer-mb' : '') +
       '\n',
   );
-  if (result.commandExit && result.commandExit.code !== 0 && result.reason === 'command-exited') {
-    process.exitCode = exitStatus(result.commandExit);
-  }
+  const status = sessionExitStatus(result);
+  if (status !== EXIT.OK) process.exitCode = status;
   return result;
 }

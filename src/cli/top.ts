@@ -17,7 +17,7 @@ import { SnapshotPublisher } from '../view/snapshotPublisher.js';
 import { workloadBinary } from '../paths.js';
 import type { Uapi } from '../events/uapi.js';
 import type { BackendChoice, HooksChoice } from './record.js';
-import { EXIT, UsageError } from './errors.js';
+import { EXIT, UsageError, exitStatus, sessionExitStatus } from './errors.js';
 import { attachMetrics } from '../../exporters/openmetrics.js';
 import { listenMetrics } from './serve.js';
 
@@ -152,8 +152,12 @@ export async function runTop(o: TopOptions): Promise<void> {
   const pub = publisher as SnapshotPublisher | null;
   pub?.stop();
   (stopPlain as (() => void) | null)?.();
+  if (result.reason === 'command-exited' && result.commandExit) {
+    // its final state, said as such; the metrics server is gone with the capture
+    model.setHeader({ notice: `command exited (status ${exitStatus(result.commandExit)}): final state, q quits`, metricsAddress: undefined });
+  }
+  pub?.refresh();
   if (!tty && pub) {
-    pub.refresh();
     const { renderPlain } = await import('../../tui/plainTable.js');
     process.stdout.write(renderPlain(pub.current()) + '\n');
   }
@@ -161,5 +165,7 @@ export async function runTop(o: TopOptions): Promise<void> {
   // a signal (a closed terminal sends SIGHUP) or the duration closes it.
   if (result.reason !== 'command-exited') closeUi.abort();
   if (ui) await ui;
+  const status = sessionExitStatus(result);
+  if (status !== EXIT.OK) process.exitCode = status;
   if (result.counters.lostTotal) process.stderr.write(`uffdscope: ${result.counters.lostTotal} records lost (raise --ring-buffer-mb)\n`);
 }

@@ -33,15 +33,19 @@ export function runWorkload(args: string[]): Promise<void> {
   }
   return new Promise((resolve) => {
     const child = spawn(workloadBinary, workloadArgs(args), { stdio: 'inherit' });
-    // The workload handles SIGINT itself (prints its JSON); don't die first.
-    const ignore = () => {};
-    process.on('SIGINT', ignore);
-    process.on('SIGTERM', ignore);
+    // Signals go to the binary (it finishes its run and prints its JSON on
+    // SIGINT/SIGTERM), and we exit with its status: a wrapper that ignored
+    // them left the binary running under `record -- uffdscope workload`.
+    const forward = (s: NodeJS.Signals) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(s);
+    };
+    for (const s of FORWARDED) process.on(s, forward);
     child.on('exit', (code, signal) => {
-      process.off('SIGINT', ignore);
-      process.off('SIGTERM', ignore);
+      for (const s of FORWARDED) process.off(s, forward);
       process.exitCode = exitStatus({ code, signal });
       resolve();
     });
   });
 }
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

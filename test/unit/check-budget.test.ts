@@ -2,9 +2,10 @@
 // against BUDGET_SCHEMA; one line per problem, naming the file and the field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_BUDGET, loadBudget, ruleFor, validateBudget } from '../../src/check/budget.js';
+import { BUDGET_HELP, DEFAULT_BUDGET, DEFAULT_COUNT_RULES, DEFAULT_LATENCY_RULES, loadBudget, ruleFor, validateBudget } from '../../src/check/budget.js';
+import { projectRoot } from '../../src/paths.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { tmpDir } from '../fixtures/check/gen.js';
 
@@ -41,7 +42,6 @@ seed: 7
 min_samples: 50
 min_runs: 3
 reservoir: 20000
-fail_on_insufficient: true
 ignore: ["latency.*.wake.max", "ioctl.UFFDIO_COPY.errors"]
 metrics:
   fault:
@@ -61,7 +61,6 @@ kinds:
   assert.equal(b.confidence, 0.99);
   assert.equal(b.correction, 'none');
   assert.equal(b.minRuns, 3);
-  assert.equal(b.failOnInsufficient, true);
   assert.deepEqual(b.ignore, ['latency.*.wake.max', 'ioctl.UFFDIO_COPY.errors']);
   assert.deepEqual(ruleFor(b, 'latency.missing.fault.p99', 'fault', 'missing', 'p99'), {
     threshold: 0.3,
@@ -69,7 +68,6 @@ kinds:
     direction: 'increase',
     ignore: false,
     gate: true,
-    failOnInsufficient: true,
   });
   assert.equal(ruleFor(b, 'latency.missing.service.p50', 'service', 'missing', 'p50').gate, false, 'stages warn by default');
   assert.equal(ruleFor(b, 'latency.missing.fault.p50', 'fault', 'missing', 'p50').threshold, 0.05, 'kind over metrics');
@@ -96,7 +94,10 @@ test('bad fields: one line each, naming the file and the field', () => {
   rejects('budget.yaml', 'confidence: 1.5\n', 'budget.yaml: confidence must be a number > 0.5 and < 1');
   rejects('budget.yaml', 'resamples: 10.5\n', 'budget.yaml: resamples must be a whole number >= 200 and <= 1000000');
   rejects('budget.yaml', 'min_runs: 1\n', 'budget.yaml: min_runs must be a whole number >= 2');
-  rejects('budget.yaml', 'fail_on_insufficient: maybe\n', 'budget.yaml: fail_on_insufficient must be true or false');
+  // removed: an untestable change beyond its threshold never passes now, whatever the budget says
+  for (const doc of ['fail_on_insufficient: false\n', 'metrics:\n  fault:\n    p50: { fail_on_insufficient: false }\n']) {
+    rejects('budget.yaml', doc, /^budget\.yaml: (metrics\.fault\.p50\.)?fail_on_insufficient is no longer a setting: a change beyond its threshold that cannot be tested always fails now \(gate: false makes a metric only warn, ignore drops it\)$/);
+  }
   rejects('budget.yaml', 'metrics:\n  wake:\n    p50: { gate: 1 }\n', 'budget.yaml: metrics.wake.p50.gate must be true or false');
   rejects('budget.yaml', 'correction: holm\n', 'budget.yaml: correction must be one of bonferroni, none');
   rejects('budget.yaml', 'metrics:\n  count: { direction: up }\n', 'budget.yaml: metrics.count.direction must be one of increase, decrease, both');
@@ -119,4 +120,23 @@ test('validateBudget (programmatic) uses the same messages', () => {
     message: 'inline: metrics.fault.p99.threshold must be a number >= 0',
   });
   assert.equal(validateBudget(undefined).confidence, 0.95);
+});
+
+test('the documented budget (check --help, README) is a valid budget, states the defaults, and the README has it verbatim', () => {
+  const lines = BUDGET_HELP.split('\n');
+  const yaml = lines.slice(1, lines.findIndex((l) => l.startsWith('Families:'))).join('\n');
+  const b = loadBudget(file('documented.yaml', yaml));
+  assert.equal(b.confidence, DEFAULT_BUDGET.confidence);
+  assert.equal(b.resamples, DEFAULT_BUDGET.resamples);
+  assert.equal(b.minSamples, DEFAULT_BUDGET.minSamples);
+  assert.equal(b.minRuns, DEFAULT_BUDGET.minRuns);
+  assert.equal(b.reservoir, DEFAULT_BUDGET.reservoir);
+  assert.equal(ruleFor(b, 'latency.all.service.p90', 'service', 'all', 'p90').gate, true);
+  // the defaults as the text states them
+  const floorsUs = (['p50', 'p90', 'p99', 'max'] as const).map((k) => DEFAULT_LATENCY_RULES[k].floor / 1000).join(', ');
+  assert.ok(BUDGET_HELP.includes(`(floors ${floorsUs} µs)`), floorsUs);
+  const pct = (x: number) => `${x * 100} %`;
+  assert.ok(BUDGET_HELP.includes(`p50/p90 +${pct(DEFAULT_LATENCY_RULES.p50.threshold)}, p99 +${pct(DEFAULT_LATENCY_RULES.p99.threshold)}, max +${pct(DEFAULT_LATENCY_RULES.max.threshold)}`));
+  assert.ok(BUDGET_HELP.includes(`count\n+${pct(DEFAULT_COUNT_RULES.count.threshold)}, rate -${pct(DEFAULT_COUNT_RULES.rate.threshold)}, ioctl_errors +${pct(DEFAULT_COUNT_RULES.ioctl_errors.threshold)}`));
+  assert.ok(readFileSync(join(projectRoot, 'README.md'), 'utf8').includes('```\n' + BUDGET_HELP + '\n```'), 'README carries BUDGET_HELP verbatim');
 });

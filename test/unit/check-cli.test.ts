@@ -44,6 +44,30 @@ const d0 = join(FIXTURES, 'postcopy-d0');
 const d200 = join(FIXTURES, 'postcopy-d200');
 const dir = tmpDir();
 
+test('one summary a side (no test possible): a 16.8 -> 222 µs p50 exits 1 "beyond threshold, untestable"; JUnit and HTML fail too', () => {
+  const out = join(dir, 'untestable');
+  mkdirSync(out);
+  const base = realSummary('postcopy-d0/run-001.json');
+  const slow = realSummary('postcopy-d0/run-001.json');
+  base.latency_ns.fault.p50 = base.latency_ns_by_kind.missing!.fault.p50 = 16_800;
+  slow.latency_ns.fault.p50 = slow.latency_ns_by_kind.missing!.fault.p50 = 222_000;
+  const b = writeJson(join(out, 'base.json'), base);
+  const c = writeJson(join(out, 'cur.json'), slow);
+  const r = check({ baseline: b, args: [c], junit: join(out, 'j.xml'), jsonOut: join(out, 'v.json'), report: join(out, 'r.html') });
+  assert.equal(r.code, 1, r.stderr + r.stdout);
+  assert.match(r.stdout, /^uffdscope check: FAIL: 1 of \d+ metrics beyond threshold, untestable/);
+  assert.match(r.stdout, /latency\.missing\.fault\.p50 .* BEYOND THRESHOLD, UNTESTABLE/);
+  const v = JSON.parse(readFileSync(join(out, 'v.json'), 'utf8')) as CheckResult;
+  assert.equal(v.verdict, 'untestable');
+  assert.deepEqual(v.regressions, ['latency.missing.fault.p50']);
+  assert.match(readFileSync(join(out, 'j.xml'), 'utf8'), /<failure type="untestable" message="latency\.missing\.fault\.p50:/);
+  assert.match(readFileSync(join(out, 'r.html'), 'utf8'), /FAIL: UNTESTABLE \(1\)/);
+  // the real pair of single runs (delay 0 and 200 µs) fails the same way
+  const real = check({ baseline: join(d0, 'run-001.json'), args: [join(d200, 'run-001.json')] });
+  assert.equal(real.code, 1, real.stderr);
+  assert.match(real.stdout, /beyond threshold, untestable/);
+});
+
 test('real runs: 200 µs handler delay exits 1 with JUnit/JSON/HTML written; the same runs exit 0', () => {
   const out = join(dir, 'out');
   mkdirSync(out);

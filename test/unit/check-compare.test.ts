@@ -117,24 +117,37 @@ test('a significant change within the threshold (+3%) is not flagged', () => {
   assert.match(p50.reason, /significant but within the threshold/);
 });
 
-test('summaries of one run a side: "insufficient data", judged on the threshold alone; fail_on_insufficient makes it fail', () => {
+test('summaries of one run a side: beyond the threshold is "beyond threshold, untestable" and fails; within it passes', () => {
   const t = realSummary();
   const b = sideFromSummaries('baseline', [t]);
   const c = sideFromSummaries('current', [scaledSummary(t, 1.6)]);
   const r = compare(b, c, fast);
   const p99 = metric(r, 'latency.missing.fault.p99');
-  assert.equal(p99.verdict, 'insufficient data');
+  assert.equal(p99.verdict, 'beyond threshold, untestable');
+  assert.equal(p99.fails, true);
   assert.equal(p99.test.mode, 'none');
   assert.equal(p99.test.name, 'none');
   assert.equal(p99.beyond_threshold, true);
-  assert.match(p99.reason, /cannot test: 1 vs 1 run/);
-  assert.equal(r.exit_code, 0, 'not a regression by default');
-  const strict = compare(b, c, validateBudget({ fail_on_insufficient: true }));
-  assert.equal(strict.exit_code, 1);
-  assert.ok(strict.regressions.includes('latency.missing.fault.p99'));
-  // per metric
-  const one = compare(b, c, validateBudget({ metrics: { fault: { p50: { fail_on_insufficient: true } } } }));
-  assert.deepEqual(one.regressions, ['latency.missing.fault.p50']);
+  assert.match(p99.reason, /cannot test: 1 vs 1 run.*beyond the threshold .* and cannot be judged: fails$/);
+  assert.equal(r.exit_code, 1, 'never a pass');
+  assert.equal(r.verdict, 'untestable');
+  // every gating latency metric is +60 %: beyond its threshold, so each fails
+  const gating = r.metrics.filter((m) => m.family === 'fault');
+  assert.ok(gating.length > 0);
+  assert.deepEqual(gating.filter((m) => !m.fails).map((m) => m.id), []);
+  // a diagnostic stage beyond its threshold warns, does not fail
+  const queue = metric(r, 'latency.missing.queue.p50');
+  assert.equal(queue.verdict, 'beyond threshold, untestable');
+  assert.equal(queue.fails, false);
+  // the same summary on both sides: within every threshold, untested, and a pass
+  const same = compare(b, sideFromSummaries('current', [t]), fast);
+  assert.equal(same.exit_code, 0);
+  assert.equal(same.verdict, 'pass');
+  assert.equal(metric(same, 'latency.missing.fault.p99').verdict, 'insufficient data');
+  // gate: false only warns; ignore drops it
+  const soft = compare(b, c, validateBudget({ metrics: { fault: { p50: { gate: false }, p90: { gate: false }, p99: { gate: false }, max: { gate: false } } } }));
+  assert.equal(soft.exit_code, 0);
+  assert.equal(metric(soft, 'latency.missing.fault.p99').verdict, 'beyond threshold, untestable');
 });
 
 test('real runs (summaries, 3 a side): a 200 µs handler delay is flagged on fault latency; the same runs against themselves pass', () => {
