@@ -644,37 +644,39 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     return out;
   }
 
-  // uffdStats(): the in-kernel statistics map as it is now, one entry per
-  // uffd: { uffd: BigInt, createdNs: BigInt, value: Buffer } with value
-  // holding its struct uscope_uffd_stats. Decoding is the JavaScript side's
+  // uffdStats(): the in-kernel statistics map as it is now: { count, keys,
+  // values }, two Buffers holding `count` struct uscope_uffd_key and struct
+  // uscope_uffd_stats back to back (two allocations per read, not one per
+  // uffd: a busy host has thousands). Decoding is the JavaScript side's
   // (src/stats/kernelStats.ts).
   Napi::Value UffdStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Require(env);
-    const size_t bytes = sizeof(struct uscope_uffd_stats);
-    Napi::Array arr = Napi::Array::New(env);
-    uint32_t n = 0;
+    const size_t vsize = sizeof(struct uscope_uffd_stats);
+    std::vector<struct uscope_uffd_key> keys;
+    std::vector<uint8_t> values;
     struct uscope_uffd_key cur = {}, next = {};
     const struct uscope_uffd_key* prev = nullptr;
     for (;;) {
       int err = bpf_map__get_next_key(skel_->uffd_stats, prev, &next, sizeof(next));
       if (err == -ENOENT) break;
       if (err) throw_step(env, "uffd stats: next key", -err);
-      Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, bytes);
-      err = bpf_map__lookup_elem(skel_->uffd_stats, &next, sizeof(next), buf.Data(), bytes, 0);
+      values.resize(values.size() + vsize);
+      err = bpf_map__lookup_elem(skel_->uffd_stats, &next, sizeof(next), values.data() + values.size() - vsize, vsize, 0);
       if (err == 0) {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("uffd", Napi::BigInt::New(env, (uint64_t)next.uffd));
-        o.Set("createdNs", Napi::BigInt::New(env, (uint64_t)next.created_ns));
-        o.Set("value", buf);
-        arr.Set(n++, o);
-      } else if (err != -ENOENT) {  // ENOENT: deleted meanwhile
-        throw_step(env, "uffd stats: read map", -err);
+        keys.push_back(next);
+      } else {
+        values.resize(values.size() - vsize);
+        if (err != -ENOENT) throw_step(env, "uffd stats: read map", -err);  // ENOENT: deleted meanwhile
       }
       cur = next;
       prev = &cur;
     }
-    return arr;
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("count", Napi::Number::New(env, (double)keys.size()));
+    out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(keys.data()), keys.size() * sizeof(keys[0])));
+    out.Set("values", Napi::Buffer<uint8_t>::Copy(env, values.data(), values.size()));
+    return out;
   }
 
   // programs(): name, section and kernel id of each loaded program, so the

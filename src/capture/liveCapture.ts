@@ -31,7 +31,7 @@ import { privileges } from './privileges.js';
 import { restoreNormalPriority } from './priority.js';
 import { signalGroup, stopGroup, stopGroupSync } from './processGroup.js';
 import { errnoName, type Uapi } from '../events/uapi.js';
-import { C } from '../events/layout.generated.js';
+import { C, L } from '../events/layout.generated.js';
 import { EVENT_TYPES, type BlockHow } from '../events/types.js';
 
 /** A one-line, user-facing failure: what went wrong and what to do. */
@@ -335,7 +335,14 @@ export class LiveCapture {
   /** The in-kernel statistics map now, per uffd, undecoded (empty unless
    *  inKernelStats): src/stats/kernelStats.ts decodes it. */
   uffdStats(): RawUffdStats[] {
-    return this.tracer.uffdStats();
+    const { count, keys, values } = this.tracer.uffdStats();
+    const ks = L.uscope_uffd_key.size;
+    const vs = L.uscope_uffd_stats.size;
+    const out: RawUffdStats[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      out[i] = { uffd: keys.readBigUInt64LE(i * ks), createdNs: keys.readBigUInt64LE(i * ks + 8), value: values.subarray(i * vs, (i + 1) * vs) };
+    }
+    return out;
   }
 
   /** Detach and free everything. Safe to call more than once. */

@@ -93,6 +93,14 @@ export interface NativeCounters {
   discardedAtClose: number;
 }
 
+/** The in-kernel statistics map read at once: `count` struct uscope_uffd_key
+ *  in `keys` and struct uscope_uffd_stats in `values`, back to back. */
+export interface RawUffdStatsMap {
+  count: number;
+  keys: Buffer;
+  values: Buffer;
+}
+
 /** One entry of the in-kernel statistics map, undecoded. */
 export interface RawUffdStats {
   uffd: bigint;
@@ -113,7 +121,7 @@ export interface NativeTracer {
   /** the in-kernel statistics map now: per uffd (context pointer and
    *  creation time, 0 when created before tracing), `value` holds its
    *  struct uscope_uffd_stats (src/stats/kernelStats.ts) */
-  uffdStats(): RawUffdStats[];
+  uffdStats(): RawUffdStatsMap;
   /** every program of the object; autoload false: left out (see describe) */
   programs(): Array<{ name: string; section: string; autoload: boolean; id?: number }>;
   /** the backend opened and the optional programs it left out, with why */

@@ -145,7 +145,9 @@ export function userfaultsOf(s: Pick<UffdKernelStats, 'userfaults'>): number {
 }
 
 /** Decodes one map value. `reuse`: the same uffd's previous decode, whose
- *  histograms are kept when no stage count changed (most uffds, most reads). */
+ *  histograms are kept when no stage count changed (most uffds, most reads)
+ *  and else overwritten in place: a busy host's thousand uffds, read twice a
+ *  second, would otherwise make ~20 MB/s of garbage arrays. */
 export function decodeUffdStats(uffd: bigint, createdNs: bigint, value: Buffer, reuse?: UffdKernelStats): UffdKernelStats {
   if (value.length !== L.uscope_uffd_stats.size) {
     throw new Error(`in-kernel stats: ${value.length} bytes, expected ${L.uscope_uffd_stats.size}`);
@@ -158,15 +160,14 @@ export function decodeUffdStats(uffd: bigint, createdNs: bigint, value: Buffer, 
   let stages: Record<Stage, StageHist>;
   if (same) stages = reuse.stages;
   else {
-    stages = {} as Record<Stage, StageHist>;
+    stages = reuse?.stages ?? ({} as Record<Stage, StageHist>);
     STAGES.forEach((st, i) => {
-      const h = new StageHist();
+      const h = (stages[st] ??= new StageHist());
       h.count = counts[i];
       h.sumNs = u64(dv, F.stage_sum_ns.offset + 8 * i);
       h.maxNs = u64(dv, F.stage_max_ns.offset + 8 * i);
       const base = F.stage_hist.offset + i * WAIT_BUCKETS * 8;
       for (let b = 0; b < WAIT_BUCKETS; b++) h.hist[b] = u64(dv, base + 8 * b);
-      stages[st] = h;
     });
   }
   return {
