@@ -1,6 +1,7 @@
 // The fallback when stdout is not a terminal: a plain text table printed
 // periodically (no ANSI codes, no cursor movement), good for logs and pipes.
 import type { TopSnapshot } from '../src/view/topSnapshot.js';
+import type { SnapshotSource } from './snapshotSource.js';
 import { formatAgo, formatClock, formatCount, formatMiB, formatNs, formatSpeed, formatUptime, stripAnsi, visibleWidth } from './format.js';
 import { createdLabel, demoBanner, ENGINE_KERNEL_LINE, GENERATED_BANNER, markerEffect, markerTiming, stageShare, uffdLabel } from './labels.js';
 
@@ -100,4 +101,15 @@ export function renderPlain(s: TopSnapshot): string {
     out.push(`mode switches: none in the last ${s.timeline.windowS}s`);
   }
   return stripAnsi(out.join('\n')) + '\n';
+}
+
+/**
+ * The non-TTY fallback: writes renderPlain(source.current()) now and every
+ * intervalMs. Returns a function that stops it.
+ */
+export function runPlain(source: Pick<SnapshotSource, 'current'>, intervalMs: number, write: (text: string) => void): () => void {
+  const tick = () => write(renderPlain(source.current()) + '\n');
+  tick();
+  const timer = setInterval(tick, Math.max(10, intervalMs));
+  return () => clearInterval(timer);
 }

@@ -2,7 +2,6 @@
 import { render } from 'ink';
 import type { SnapshotSource } from './snapshotSource.js';
 import { App } from './App.js';
-import { renderPlain } from './plainTable.js';
 
 export interface RunTuiOptions {
   /** sampling period, ms (default 100) */
@@ -66,13 +65,4 @@ export async function runTui(source: SnapshotSource, opts: RunTuiOptions = {}): 
   }
 }
 
-/**
- * The non-TTY fallback: writes renderPlain(source.current()) now and every
- * intervalMs. Returns a function that stops it.
- */
-export function runPlain(source: SnapshotSource, intervalMs: number, write: (text: string) => void): () => void {
-  const tick = () => write(renderPlain(source.current()) + '\n');
-  tick();
-  const timer = setInterval(tick, Math.max(10, intervalMs));
-  return () => clearInterval(timer);
-}
+export { runPlain } from './plainTable.js';

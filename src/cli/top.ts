@@ -111,7 +111,9 @@ export async function runTop(o: TopOptions): Promise<void> {
     delete process.env.CI;
     delete process.env.CONTINUOUS_INTEGRATION;
   }
-  const { runTui, runPlain } = await import('../../tui/run.js');
+  // Ink and React only for a terminal: the plain tables need neither
+  const { runTui } = tty ? await import('../../tui/run.js') : { runTui: null };
+  const { runPlain } = await import('../../tui/plainTable.js');
   let captureOpen = true;
   let lastLost = 0;
 
@@ -132,11 +134,13 @@ export async function runTop(o: TopOptions): Promise<void> {
           lost: () => (captureOpen ? (lastLost = cap.counters().lostTotal) : lastLost),
           uptimeS: () => (bootTimeNs() - startedNs) / 1e9,
         });
-        publisher.start();
         if (tty) {
-          ui = runTui(publisher, { signal: closeUi.signal }).finally(() => abort.abort());
+          publisher.start();
+          ui = runTui!(publisher, { signal: closeUi.signal }).finally(() => abort.abort());
         } else {
-          stopPlain = runPlain(publisher, (o.interval ?? 2) * 1000, (t) => process.stdout.write(t));
+          // plain tables: a snapshot when one is printed, not ten a second
+          const pub = publisher;
+          stopPlain = runPlain({ current: () => (pub.refresh(), pub.current()) }, (o.interval ?? 2) * 1000, (t) => process.stdout.write(t));
         }
       },
     },
