@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { constants } from 'node:os';
 import { requireLive, tmp, cli, workloadBinary } from './support.js';
 import { openRecording } from '../../src/recording/reader.js';
 import { waitBpfIds, idsLeft, type BpfIds } from '../fixtures/reliability/harness.js';
@@ -41,7 +42,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   test(`${signal}: clean detach, complete recording`, async (t) => {
     if (!requireLive(t)) return;
     const { code, file, ids } = await recordThenSignal(signal);
-    assert.equal(code, 0);
+    assert.equal(code, 128 + constants.signals[signal], 'stopped by a signal: 128 + N (README: Exit codes)');
     const left = await idsLeft(ids);
     assert.deepEqual(left, { progs: [], maps: [] }, 'nothing of ours left in the kernel');
     const rec = openRecording(file);
