@@ -14,7 +14,7 @@ import type { BackendChoice, HooksChoice } from './record.js';
 import { captureOptions } from '../capture/captureOptions.js';
 import { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
 import { perFaultIoctls } from '../stats/kernelStats.js';
-import { exitStatus, UsageError } from './errors.js';
+import { exitStatus, sessionExitStatus, UsageError } from './errors.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9465';
 
@@ -156,8 +156,9 @@ export async function runServe(o: ServeOptions): Promise<void> {
       const status = exitStatus(result.commandExit);
       process.stderr.write(`uffdscope: command exited (status ${status}); serving its final values ${o.linger !== undefined ? `for ${o.linger} s` : 'until Ctrl-C'}\n`);
       await lingerUntilStopped(o.linger);
-      if (status !== 0) process.exitCode = status;
     }
+    const status = sessionExitStatus(result);
+    if (status !== 0) process.exitCode = status;
   } finally {
     metrics.detach();
     const closed = new Promise<void>((r) => server.close(() => r()));

@@ -8,7 +8,7 @@ import { formatModeSwitches, formatSummaryTable, type Summary } from '../stats/s
 import type { Uapi } from '../events/uapi.js';
 import { checkOutputPath, outputFileError, type BackendChoice, type HooksChoice } from './record.js';
 import { captureOptions } from '../capture/captureOptions.js';
-import { exitStatus, UsageError } from './errors.js';
+import { sessionExitStatus, UsageError } from './errors.js';
 import { formatKernelTable, perFaultIoctls, summarizeUffd, type UffdKernelSummary } from '../stats/kernelStats.js';
 import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTracker.js';
 import { STAGES, type Stage } from '../stats/stats.js';
@@ -145,8 +145,7 @@ export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> 
     process.stdout.write(formatSummaryTable(summary) + '\n');
   }
   if (o.jsonOut) writeJsonOut(o.jsonOut, JSON.stringify(out, null, 2) + '\n');
-  if (result.commandExit && result.commandExit.code !== 0 && result.reason === 'command-exited') {
-    process.exitCode = exitStatus(result.commandExit);
-  }
+  const status = sessionExitStatus(result);
+  if (status !== 0) process.exitCode = status;
   return out;
 }
