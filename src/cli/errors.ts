@@ -30,7 +30,8 @@ export function sessionExitStatus(r: {
   signal?: NodeJS.Signals;
   commandExit: { code: number | null; signal: NodeJS.Signals | null } | null;
 }): number {
-  if (r.reason === 'signal' && r.signal) return exitStatus({ code: null, signal: r.signal });
+  // the reader of our output went away (`top | head`): stopped as by SIGTERM, but that is a normal end
+  if (r.reason === 'signal' && r.signal && !outputClosed) return exitStatus({ code: null, signal: r.signal });
   if (r.reason === 'command-exited' && r.commandExit) return exitStatus(r.commandExit);
   return EXIT.OK;
 }
