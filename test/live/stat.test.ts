@@ -39,7 +39,8 @@ test('stat postcopy with a 200 us handler delay: counts, p50 within 10%, stages 
   assert.equal(L.service.count, s.faults.total, 'and its service stage');
   assert.equal(L.wake.count, s.faults.total, 'and its wake stage');
   const parts = L.queue.mean! + L.service.mean! + L.wake.mean!;
-  assert.ok(Math.abs(parts - L.fault.mean!) <= 1e-6 * L.fault.mean!, `queue+service+wake means ${parts} vs fault mean ${L.fault.mean}`);
+  // each mean is rounded to a whole ns in the summary: four roundings of at most 0.5 ns
+  assert.ok(Math.abs(parts - L.fault.mean!) <= 2, `queue+service+wake means ${parts} vs fault mean ${L.fault.mean}`);
 });
 
 test('stat counts equal the workload for every scenario of mixed', async (t) => {
