@@ -9,9 +9,8 @@ import type { Uapi } from '../events/uapi.js';
 import { checkOutputPath, outputFileError, type BackendChoice, type HooksChoice } from './record.js';
 import { captureOptions } from '../capture/captureOptions.js';
 import { sessionExitStatus, UsageError } from './errors.js';
-import { formatKernelTable, perFaultIoctls, summarizeUffd, type UffdKernelSummary } from '../stats/kernelStats.js';
+import { formatKernelTable, perFaultIoctls, summarizeStages, summarizeUffd, userfaultsOf, type UffdKernelSummary } from '../stats/kernelStats.js';
 import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTracker.js';
-import { STAGES, type Stage } from '../stats/stats.js';
 
 export interface StatOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -69,13 +68,7 @@ export interface KernelSummary {
 }
 
 function totalsSummary(t: KernelTotals): KernelSummary['totals'] {
-  const latency = {} as UffdKernelSummary['latency'];
-  for (const st of STAGES as Stage[]) {
-    const h = t.stages[st];
-    latency[st] = { count: h.count, mean_ns: h.meanNs, p50_ns: h.quantile(0.5), p90_ns: h.quantile(0.9), p99_ns: h.quantile(0.99), max_ns: h.count > 0 ? h.maxNs : null };
-  }
-  const total = Object.values(t.userfaults).reduce((a, b) => a + b, 0);
-  return { uffds: t.uffds, userfaults: { ...t.userfaults, total }, fault_entries: t.entries, blocked: t.blocked, latency };
+  return { uffds: t.uffds, userfaults: { ...t.userfaults, total: userfaultsOf(t) }, fault_entries: t.entries, blocked: t.blocked, latency: summarizeStages(t.stages) };
 }
 
 export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> {

@@ -213,12 +213,18 @@ export interface UffdKernelSummary {
   latency: Record<Stage, { count: number; mean_ns: number | null; p50_ns: number | null; p90_ns: number | null; p99_ns: number | null; max_ns: number | null }>;
 }
 
-export function summarizeUffd(s: UffdKernelStats, modeOf?: (ctxFeatures: number) => string): UffdKernelSummary {
+/** The JSON form of every stage's distribution (one uffd's, or a sum's). */
+export function summarizeStages(stages: Record<Stage, StageHist>): UffdKernelSummary['latency'] {
   const latency = {} as UffdKernelSummary['latency'];
   for (const st of STAGES) {
-    const h = s.stages[st];
+    const h = stages[st];
     latency[st] = { count: h.count, mean_ns: h.meanNs, p50_ns: h.quantile(0.5), p90_ns: h.quantile(0.9), p99_ns: h.quantile(0.99), max_ns: h.count > 0 ? h.maxNs : null };
   }
+  return latency;
+}
+
+export function summarizeUffd(s: UffdKernelStats, modeOf?: (ctxFeatures: number) => string): UffdKernelSummary {
+  const latency = summarizeStages(s.stages);
   return {
     uffd: '0x' + s.uffd.toString(16),
     created_ns: s.createdNs > 0n ? Number(s.createdNs) : null,
