@@ -48,6 +48,7 @@ import {
   pinned,
   positiveInt,
   projectRoot,
+  requireBpftrace,
   requireRoot,
   rotate,
   run,
@@ -246,15 +247,7 @@ async function main(): Promise<void> {
   }
   if (missing.length) log(`host_tax: left out (this CLI has no such flag): ${missing.join(', ')}`);
   tracers = tracers.filter((v) => !missing.includes(v));
-  let btVersion = '';
-  if (tracers.includes('bpftrace')) {
-    const bt = await run('bpftrace', ['--version']).catch(() => null);
-    if (!bt || bt.code !== 0) {
-      log('host_tax: bpftrace not found: apt-get install -y bpftrace (or leave it out with --variants)');
-      process.exit(3);
-    }
-    btVersion = bt.stdout.trim();
-  }
+  const btVersion = tracers.includes('bpftrace') ? await requireBpftrace('host_tax') : '';
   const dir = mkdtempSync(join(args.tmp, 'uffdscope-bench-host-tax-'));
   const scratch = join(dir, 'host.uscope');
   const NULL = 'untraced_vs_untraced';

@@ -57,6 +57,7 @@ import {
   projectRoot,
   readJson,
   requireFile,
+  requireBpftrace,
   requireRoot,
   rotate,
   run,
@@ -228,15 +229,7 @@ async function main(): Promise<void> {
   if (traced.length) requireRoot();
   requireFile(workloadBinary, 'build the workload (make -C workload BUILD_DIR=../out/workload)');
   requireFile(join(projectRoot, 'dist', 'src', 'cli', 'main.js'), 'build the TypeScript (npx tsc -p tsconfig.json)');
-  let btVersion = '';
-  if (traced.includes('bpftrace')) {
-    const bt = await run('bpftrace', ['--version']).catch(() => null);
-    if (!bt || bt.code !== 0) {
-      log('overhead: bpftrace not found: apt-get install -y bpftrace (or leave it out with --variants)');
-      process.exit(3);
-    }
-    btVersion = bt.stdout.trim();
-  }
+  const btVersion = traced.includes('bpftrace') ? await requireBpftrace('overhead') : '';
   ensureCBuilt();
   const dir = mkdtempSync(join(args.tmp, 'uffdscope-bench-overhead-'));
   log(`overhead: ${rounds} rounds x (${variants.join(', ')}); workload postcopy --pages ${pages} --threads ${threads} --handler-delay-us 0${btVersion ? `; ${btVersion}` : ''}`);

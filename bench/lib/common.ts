@@ -470,3 +470,14 @@ export function rotate<T>(xs: readonly T[], k: number): T[] {
 export function fmtSpread(s: Spread, fmt: (v: number) => string = (v) => v.toFixed(3)): string {
   return `${fmt(s.median)} (IQR ${fmt(s.q1)}..${fmt(s.q3)}, min ${fmt(s.min)}, max ${fmt(s.max)}, n=${s.n})`;
 }
+
+/** bpftrace's version line, for a group that compares against it; a
+ *  one-line error and exit 3 when it is not installed. */
+export async function requireBpftrace(group: string): Promise<string> {
+  const bt = await run('bpftrace', ['--version']).catch(() => null);
+  if (!bt || bt.code !== 0) {
+    log(`${group}: bpftrace not found: apt-get install -y bpftrace (or leave it out with --variants)`);
+    process.exit(3);
+  }
+  return bt.stdout.trim();
+}
