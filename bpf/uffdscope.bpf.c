@@ -152,6 +152,19 @@ struct pending_fault {
 	__u32 kind;         /* USCOPE_KIND_*: from the VMA, then from the message */
 	__u32 by_ioctl;     /* woken by a thread in a resolving uffd ioctl */
 	__u64 counted[USCOPE_STAGES]; /* samples already in the histograms (+1) */
+	/* records (emit_fault()): what the fault record needs, and which of
+	 * its parts (USCOPE_FAULT_*) are sent */
+	__u64 ip;
+	__u64 block_ts;
+	__u32 error_code;
+	__u32 ctx_features;
+	__u16 fault_cpu;
+	__u16 block_cpu;
+	__u16 wake_cpu;
+	__u16 prev_state;
+	__u8 armed;
+	__u8 how;
+	__u16 sent;
 };
 
 /* inflight.kind; NONE: no traced syscall in flight. */
@@ -170,6 +183,12 @@ struct inflight {
 	__u64 arg_ptr; /* ioctl arg, read buffer, or userfaultfd flags */
 	__u32 fd;
 	__u32 kind;
+	/* records: an ioctl's entry, for its one record at exit (emit_ioctl()) */
+	__u64 arg_in[USCOPE_IOCTL_ARG_WORDS];
+	__u32 features_in;
+	__u16 cpu;
+	__u8 args_in; /* 1: arg_in[] read (a control ioctl) */
+	__u8 pad;
 };
 
 /* Everything kept per thread about its uffd faults, created on its first. */
@@ -220,6 +239,20 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64[USCOPE_STACK_DEPTH]);
 } uscope_stack SEC(".maps");
+
+/* The name and tid last sent in a TASK record for each thread (note_task()). */
+struct task_seen {
+	__u64 comm[2];
+	__u32 tid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_seen);
+} uscope_task_seen SEC(".maps");
 
 /* ---- helpers ---- */
 static __always_inline struct uscope_counters *ctrs(void)
@@ -377,18 +410,58 @@ static __always_inline void submit(void *rec)
 	bpf_ringbuf_submit(rec, flags);
 }
 
+static __always_inline void fill_header(struct uscope_header *h, __u32 type, __u32 size,
+					__u32 tid, __u64 ts)
+{
+	h->type = type;
+	h->flags = 0;
+	h->size = size;
+	h->tid = tid;
+	h->ts_ns = ts;
+}
+
 static __always_inline void fill_current(struct uscope_header *h, __u32 type,
 					 __u32 size, __u64 ts)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	fill_header(h, type, size, (__u32)bpf_get_current_pid_tgid(), ts);
+}
 
-	h->type = type;
-	h->size = size;
-	h->cpu = bpf_get_smp_processor_id();
-	h->ts_ns = ts;
-	h->pid = id >> 32;
-	h->tid = (__u32)id;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
+/* Sends a TASK record for the current thread unless the last one sent for
+ * it still holds (same tid and name): headers name only the thread. Called
+ * before the record about the thread is reserved, so it comes first. A
+ * TASK record the ring had no room for is tried again next time. */
+static __always_inline void note_task(void)
+{
+	struct task_seen *seen = bpf_task_storage_get(&uscope_task_seen, bpf_get_current_task_btf(), 0,
+						       BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct uscope_task *r;
+	__u64 comm[2] = {};
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (seen && seen->tid == (__u32)id && seen->comm[0] == comm[0] && seen->comm[1] == comm[1])
+		return;
+	r = reserve(USCOPE_REC_TASK, sizeof(*r));
+	if (!r)
+		return;
+	fill_current(&r->h, USCOPE_REC_TASK, sizeof(*r), bpf_ktime_get_boot_ns());
+	r->pid = id >> 32;
+	r->cpu = bpf_get_smp_processor_id();
+	r->pad = 0;
+	__builtin_memcpy(r->comm, comm, sizeof(r->comm));
+	submit(r);
+	if (seen) {
+		seen->tid = (__u32)id;
+		seen->comm[0] = comm[0];
+		seen->comm[1] = comm[1];
+	}
+}
+
+/* reserve() for a record about the current thread. */
+static __always_inline void *reserve_cur(__u32 type, __u32 size)
+{
+	note_task();
+	return reserve(type, size);
 }
 
 /* fd -> struct file * of the current task, or NULL. */
@@ -580,6 +653,8 @@ struct vma_info {
 	__u64 start;
 	__u64 end;
 	__u64 uffd_created; /* in_kernel_stats: uscope_uffd_created[uffd], 0 if unknown */
+	__u32 fresh; /* looked up now, not served from uscope_vmacache: a VMA record is due */
+	__u32 pad;
 };
 
 static long read_vma(struct task_struct *task, struct vm_area_struct *vma, void *data)
@@ -643,6 +718,7 @@ static __always_inline long find_uffd_vma(__u64 address, struct vma_info *vi)
 		err = bpf_find_vma(t, address, read_vma, vi, 0);
 		if (!err)
 			note_uffd_created(vi);
+		vi->fresh = 1;
 		return err;
 	}
 	seq = BPF_CORE_READ(mm, mm_lock_seq.sequence);
@@ -659,6 +735,7 @@ static __always_inline long find_uffd_vma(__u64 address, struct vma_info *vi)
 
 		bpf_map_update_elem(&uscope_vmacache, &key, &nv, BPF_ANY);
 	}
+	vi->fresh = 1;
 	return err;
 }
 
@@ -694,14 +771,113 @@ static __always_inline bool is_async(__u32 features, __u16 armed, __u64 err)
 	return (features & feat_rwp_async) && (armed & USCOPE_ARMED_UNKNOWN);
 }
 
+/* The VMA of a fault, for the faults after it that name only an address.
+ * When the ring has no room, the cache entry goes so the next fault in the
+ * VMA sends it again. */
+static __always_inline void emit_vma(const struct vma_info *vi, __u64 ts)
+{
+	struct uscope_vma *r = reserve_cur(USCOPE_REC_VMA, sizeof(*r));
+
+	if (!r) {
+		struct vma_cache_key key = {
+			.mm = (__u64)bpf_get_current_task_btf()->mm,
+			.tgid = bpf_get_current_pid_tgid() >> 32,
+		};
+
+		bpf_map_delete_elem(&uscope_vmacache, &key);
+		return;
+	}
+	fill_current(&r->h, USCOPE_REC_VMA, sizeof(*r), ts);
+	r->uffd = vi->uffd;
+	r->vm_flags = vi->flags;
+	r->start = vi->start;
+	r->end = vi->end;
+	submit(r);
+}
+
+/* Sends the `parts` (USCOPE_FAULT_*) of tid's fault not sent yet, as one
+ * record: times are ns after the fault's entry, in 32 bits unless one
+ * needs more (then the wide record). A part the ring had no room for
+ * counts as sent: it is lost, and counted so. */
+static __always_inline void emit_fault(struct pending_fault *pf, __u32 tid, __u32 parts, __u64 resume_ts,
+				       __u16 resume_cpu)
+{
+	__u64 block_dt = 0, wake_dt = 0, resume_dt = 0;
+	struct uscope_fault *r;
+	__u32 size = sizeof(struct uscope_fault);
+
+	parts &= ~(__u32)pf->sent;
+	if (!parts)
+		return;
+	pf->sent |= parts;
+	if (parts & USCOPE_FAULT_BLOCK)
+		block_dt = pf->block_ts - pf->fault_ts;
+	if (parts & USCOPE_FAULT_WAKE)
+		wake_dt = pf->wake_ts - pf->fault_ts;
+	if (parts & USCOPE_FAULT_RESUME)
+		resume_dt = resume_ts - pf->fault_ts;
+	if ((block_dt | wake_dt | resume_dt) >> 32) {
+		struct uscope_fault_wide *w = reserve(USCOPE_REC_FAULT, sizeof(*w));
+
+		if (!w)
+			return;
+		w->block_dt_hi = block_dt >> 32;
+		w->wake_dt_hi = wake_dt >> 32;
+		w->resume_dt_hi = resume_dt >> 32;
+		w->pad = 0;
+		r = &w->f;
+		size = sizeof(*w);
+		parts |= USCOPE_FAULT_WIDE;
+	} else {
+		r = reserve(USCOPE_REC_FAULT, sizeof(*r));
+		if (!r)
+			return;
+	}
+	fill_header(&r->h, USCOPE_REC_FAULT, size, tid, pf->fault_ts);
+	r->h.flags = parts;
+	r->address = pf->address;
+	r->uffd = pf->uffd;
+	r->ip = pf->ip;
+	r->error_code = pf->error_code;
+	r->ctx_features = pf->ctx_features;
+	r->waker_tid = parts & USCOPE_FAULT_WAKE ? pf->waker_tid : 0;
+	r->block_dt = block_dt;
+	r->wake_dt = wake_dt;
+	r->resume_dt = resume_dt;
+	r->prev_state = pf->prev_state;
+	r->nblocks = pf->nblocks;
+	r->cpu = pf->fault_cpu;
+	r->block_cpu = pf->block_cpu;
+	r->wake_cpu = pf->wake_cpu;
+	r->resume_cpu = resume_cpu;
+	r->armed = pf->armed;
+	r->how = pf->how;
+	r->pad = 0;
+	submit(r);
+}
+
+/* A fault's thread moves on (faults again, exits) before its fault was
+ * sent whole: send what it has. */
+static __always_inline void flush_fault(struct pending_fault *pf, __u32 tid)
+{
+	__u32 parts = USCOPE_FAULT_ENTRY;
+
+	if (pf->state == PENDING_NONE)
+		return;
+	if (pf->state == PENDING_BLOCKED || pf->state == PENDING_WOKEN)
+		parts |= USCOPE_FAULT_BLOCK;
+	if (pf->state == PENDING_WOKEN)
+		parts |= USCOPE_FAULT_WAKE;
+	emit_fault(pf, tid, parts, 0, 0);
+}
+
 static __always_inline int on_fault(bool btf, __u64 address, __u64 ip, __u64 error_code)
 {
 	struct thread_state *st;
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	struct vma_info vi = {};
-	struct uscope_fault *r;
-	struct pending_fault pf = {};
+	struct pending_fault pf = {}, *cur;
 	__u16 armed = 0;
 	long err;
 	__u64 ts;
@@ -738,6 +914,9 @@ static __always_inline int on_fault(bool btf, __u64 address, __u64 ip, __u64 err
 	pf.state = PENDING_FAULTED;
 	pf.kind = armed_kind(armed, error_code);
 	st = thread_state(btf, current_for(btf), tid, true);
+	/* records: the thread's previous fault is over */
+	if (!in_kernel_stats && st)
+		flush_fault(&st->pf, tid);
 	if (st)
 		st->pf = pf;
 
@@ -760,21 +939,21 @@ static __always_inline int on_fault(bool btf, __u64 address, __u64 ip, __u64 err
 		}
 		return 0;
 	}
-	r = reserve(USCOPE_REC_FAULT, sizeof(*r));
-	if (!r)
-		return 0;
-	fill_current(&r->h, USCOPE_REC_FAULT, sizeof(*r), ts);
-	r->address = address;
-	r->ip = ip;
-	r->error_code = error_code;
-	r->uffd = vi.uffd;
-	r->vm_flags = vi.flags;
-	r->vma_start = vi.start;
-	r->vma_end = vi.end;
-	r->ctx_features = uffd_features(vi.uffd);
-	r->armed = armed;
-	r->pad = 0;
-	submit(r);
+	if (vi.fresh)
+		emit_vma(&vi, ts);
+	note_task();
+	cur = st ? &st->pf : &pf;
+	cur->ip = ip;
+	cur->error_code = error_code;
+	cur->ctx_features = uffd_features(vi.uffd);
+	cur->armed = armed;
+	cur->fault_cpu = bpf_get_smp_processor_id();
+	/* A missing page of a MISSING-armed VMA waits for its handler (but
+	 * for a race with the resolving ioctl): its record waits for the end
+	 * of the wait, one record for the whole fault. Any other fault is
+	 * sent now, and its wait, if it has one, when it ends. */
+	if (!st || !(armed & USCOPE_ARMED_MISSING) || (error_code & PF_PRESENT))
+		emit_fault(cur, tid, USCOPE_FAULT_ENTRY, 0, 0);
 	return 0;
 }
 
@@ -855,8 +1034,7 @@ static __always_inline int in_handle_userfault(void *ctx)
 /* `state` is prev's state as the sched_switch trace event reports it
  * (TASK_STATE_PREEMPTED for a preemption); `ctx` is only for the stack walk. */
 static __always_inline int on_switch(bool btf, void *ctx, struct task_struct *prev_task, __u32 prev,
-				     long state, struct task_struct *next_task, __u32 next,
-				     const char *next_comm)
+				     long state, struct task_struct *next_task, __u32 next)
 {
 	/* Every context switch of the host comes here: the clock is read only
 	 * for a record. */
@@ -893,8 +1071,6 @@ static __always_inline int on_switch(bool btf, void *ctx, struct task_struct *pr
 		 * fault is over) is not a uffd wait; the fault stays pending, as
 		 * it may still reach handle_userfault(). */
 		if (in_hu) {
-			struct uscope_block *r;
-
 			pf->state = PENDING_BLOCKED;
 			pf->nblocks++;
 			if (in_kernel_stats) {
@@ -908,18 +1084,13 @@ static __always_inline int on_switch(bool btf, void *ctx, struct task_struct *pr
 				}
 				goto next;
 			}
+			/* a new wait: its parts are sent when it ends */
 			ts = bpf_ktime_get_boot_ns();
-			r = reserve(USCOPE_REC_BLOCK, sizeof(*r));
-			if (r) {
-				fill_current(&r->h, USCOPE_REC_BLOCK, sizeof(*r), ts);
-				r->address = pf->address;
-				r->uffd = pf->uffd;
-				r->fault_ts_ns = pf->fault_ts;
-				r->prev_state = state;
-				r->how = how;
-				r->nblocks = pf->nblocks;
-				submit(r);
-			}
+			pf->sent &= ~(USCOPE_FAULT_BLOCK | USCOPE_FAULT_WAKE | USCOPE_FAULT_RESUME);
+			pf->block_ts = ts;
+			pf->block_cpu = bpf_get_smp_processor_id();
+			pf->prev_state = state;
+			pf->how = how;
 		}
 	}
 next:
@@ -931,29 +1102,18 @@ next:
 		end_wait(pf, bpf_ktime_get_boot_ns());
 		return 0;
 	}
+	/* A waiting thread on a CPU again: its fault (or this wait of it) is
+	 * sent whole. BLOCKED: the wake-up ran while it was still switching
+	 * out, unseen (there is no resume to report). */
 	if (pf && pf->state == PENDING_WOKEN) {
-		struct uscope_resume *r;
-
 		pf->state = PENDING_RUNNING;
 		if (!ts)
 			ts = bpf_ktime_get_boot_ns();
-		r = reserve(USCOPE_REC_RESUME, sizeof(*r));
-		if (!r)
-			return 0;
-		r->h.type = USCOPE_REC_RESUME;
-		r->h.size = sizeof(*r);
-		r->h.cpu = bpf_get_smp_processor_id();
-		r->h.ts_ns = ts;
-		r->h.pid = pf->tgid;
-		r->h.tid = next;
-		bpf_probe_read_kernel(r->h.comm, sizeof(r->h.comm), next_comm);
-		r->address = pf->address;
-		r->uffd = pf->uffd;
-		r->fault_ts_ns = pf->fault_ts;
-		r->wake_ts_ns = pf->wake_ts;
-		r->waker_tid = pf->waker_tid;
-		r->pad = 0;
-		submit(r);
+		emit_fault(pf, next, USCOPE_FAULT_ENTRY | USCOPE_FAULT_BLOCK | USCOPE_FAULT_WAKE | USCOPE_FAULT_RESUME,
+			   ts, bpf_get_smp_processor_id());
+	} else if (pf && pf->state == PENDING_BLOCKED) {
+		pf->state = PENDING_RUNNING;
+		emit_fault(pf, next, USCOPE_FAULT_ENTRY | USCOPE_FAULT_BLOCK, 0, 0);
 	}
 	return 0;
 }
@@ -961,15 +1121,13 @@ next:
 SEC("tracepoint/sched/sched_switch")
 int uscope_switch(struct trace_event_raw_sched_switch *ctx)
 {
-	return on_switch(false, ctx, NULL, ctx->prev_pid, ctx->prev_state, NULL, ctx->next_pid,
-			 ctx->next_comm);
+	return on_switch(false, ctx, NULL, ctx->prev_pid, ctx->prev_state, NULL, ctx->next_pid);
 }
 
 static __always_inline int on_waking(bool btf, struct task_struct *task, __u32 target)
 {
 	struct thread_state *st = thread_state(btf, task, target, false);
 	struct pending_fault *pf = st ? &st->pf : NULL;
-	struct uscope_wake *r;
 	__u64 ts;
 
 	if (!pf || pf->state != PENDING_BLOCKED)
@@ -985,16 +1143,9 @@ static __always_inline int on_waking(bool btf, struct task_struct *task, __u32 t
 		pf->by_ioctl = in && in->kind == INFLIGHT_FAST;
 		return 0;
 	}
-	r = reserve(USCOPE_REC_WAKE, sizeof(*r));
-	if (!r)
-		return 0;
-	fill_current(&r->h, USCOPE_REC_WAKE, sizeof(*r), ts);
-	r->address = pf->address;
-	r->uffd = pf->uffd;
-	r->fault_ts_ns = pf->fault_ts;
-	r->target_pid = pf->tgid;
-	r->target_tid = target;
-	submit(r);
+	/* the waker is named in the fault's record: it needs a TASK record */
+	pf->wake_cpu = bpf_get_smp_processor_id();
+	note_task();
 	return 0;
 }
 
@@ -1009,21 +1160,25 @@ int uscope_waking(struct trace_event_raw_sched_wakeup_template *ctx)
 #define USERFAULTFD_IOC_NEW_CMD 0xAA00 /* _IO(0xAA, 0x00) on /dev/userfaultfd */
 
 /* Copy the argument struct, _IOC_SIZE(cmd) bytes of it (at most 40), so a
- * short struct at the end of a mapping still reads. */
-static __always_inline void read_arg(struct uscope_ioctl *r, __u64 cmd, __u64 arg_ptr)
+ * short struct at the end of a mapping still reads. True when it read. */
+static __always_inline bool read_arg(__u64 *arg, __u64 cmd, __u64 arg_ptr)
 {
 	__u32 size = (cmd >> 16) & 0x3fff;
-	long err;
 
-	__builtin_memset(r->arg, 0, sizeof(r->arg));
-	if (size > sizeof(r->arg))
-		size = sizeof(r->arg);
-	if (!size) {
-		r->arg_read_ok = 0;
-		return;
-	}
-	err = bpf_probe_read_user(r->arg, size, (void *)arg_ptr);
-	r->arg_read_ok = err == 0;
+	__builtin_memset(arg, 0, USCOPE_IOCTL_ARG_WORDS * sizeof(__u64));
+	if (size > USCOPE_IOCTL_ARG_WORDS * sizeof(__u64))
+		size = USCOPE_IOCTL_ARG_WORDS * sizeof(__u64);
+	if (!size)
+		return false;
+	return bpf_probe_read_user(arg, size, (void *)arg_ptr) == 0;
+}
+
+/* A control ioctl: not one of the per-fault ones below (ioctl_recorded()). */
+static __always_inline bool ioctl_control(__u64 cmd)
+{
+	__u32 nr = cmd & 0xff;
+
+	return nr < 0x02 || nr > 0x09;
 }
 
 /* The ioctls that resolve or re-arm single faults (_UFFDIO_WAKE 0x02 up to
@@ -1033,28 +1188,46 @@ static __always_inline void read_arg(struct uscope_ioctl *r, __u64 cmd, __u64 ar
  * REGISTER, UNREGISTER, SET_MODE, and anything unknown) are recorded. */
 static __always_inline bool ioctl_recorded(__u64 cmd)
 {
-	__u32 nr = cmd & 0xff;
-
-	return !in_kernel_stats || nr < 0x02 || nr > 0x09;
+	return !in_kernel_stats || ioctl_control(cmd);
 }
 
-/* Fills an IOCTL_EXIT record (ENTER: ret 0, enter_ts == ts). */
-static __always_inline void emit_ioctl(__u32 type, __u64 ts, __u64 uffd, const struct inflight *in, long ret)
+/* The one record of an ioctl, at its exit (`ts`). A control ioctl, or one
+ * that took 2^32 ns or more, carries its entry side too (uscope_ioctl_in). */
+static __always_inline void emit_ioctl(__u64 ts, __u64 uffd, const struct inflight *in, long ret)
 {
-	struct uscope_ioctl *r = reserve(type, sizeof(*r));
+	__u64 enter_dt = ts - in->ts;
+	struct uscope_ioctl *r;
+	__u32 size = sizeof(struct uscope_ioctl), flags = 0;
 
-	if (!r)
-		return;
-	fill_current(&r->h, type, sizeof(*r), ts);
+	if (in->args_in || enter_dt >> 32) {
+		struct uscope_ioctl_in *w = reserve_cur(USCOPE_REC_IOCTL, sizeof(*w));
+
+		if (!w)
+			return;
+		__builtin_memcpy(w->arg_in, in->arg_in, sizeof(w->arg_in));
+		w->ctx_features_in = in->features_in;
+		w->enter_dt_hi = enter_dt >> 32;
+		r = &w->x;
+		size = sizeof(*w);
+		flags = (in->args_in ? USCOPE_IOCTL_ARGS_IN : 0) | (enter_dt >> 32 ? USCOPE_IOCTL_WIDE : 0);
+	} else {
+		r = reserve_cur(USCOPE_REC_IOCTL, sizeof(*r));
+		if (!r)
+			return;
+	}
+	fill_current(&r->h, USCOPE_REC_IOCTL, size, ts);
+	if (read_arg(r->arg, in->cmd, in->arg_ptr))
+		flags |= USCOPE_IOCTL_ARGS;
+	r->h.flags = flags;
 	r->uffd = uffd;
-	r->cmd = in->cmd;
 	r->arg_ptr = in->arg_ptr;
-	read_arg(r, in->cmd, in->arg_ptr);
-	r->enter_ts_ns = in->ts;
-	r->ret = ret;
+	r->cmd = in->cmd;
 	r->fd = in->fd;
+	r->ret = ret;
+	r->enter_dt = enter_dt;
 	r->ctx_features = uffd_features(uffd);
-	r->pad = 0;
+	r->enter_cpu = in->cpu;
+	r->cpu = bpf_get_smp_processor_id();
 	submit(r);
 }
 
@@ -1079,6 +1252,7 @@ static __always_inline int on_ioctl_in(__u32 fd, __u64 cmd, __u64 arg_ptr)
 		in.cmd = cmd;
 		in.arg_ptr = arg_ptr;
 		in.fd = fd;
+		in.cpu = bpf_get_smp_processor_id();
 		in.kind = INFLIGHT_FAST;
 		set_inflight(&in);
 		return 0;
@@ -1113,8 +1287,14 @@ static __always_inline int on_ioctl_in(__u32 fd, __u64 cmd, __u64 arg_ptr)
 	in.arg_ptr = arg_ptr;
 	in.fd = fd;
 	in.kind = INFLIGHT_IOCTL;
+	in.cpu = bpf_get_smp_processor_id();
+	if (ioctl_control(cmd)) {
+		/* what the caller asked for (API features, SET_MODE masks) */
+		read_arg(in.arg_in, cmd, arg_ptr);
+		in.args_in = 1;
+		in.features_in = uffd_features(uffd);
+	}
 	set_inflight(&in);
-	emit_ioctl(USCOPE_REC_IOCTL_ENTER, ts, uffd, &in, 0);
 	return 0;
 }
 
@@ -1155,7 +1335,7 @@ static __always_inline void emit_create(__u64 ts, __s64 ret, __u64 flags, __u32 
 	adopt_uffd(bpf_get_current_pid_tgid() >> 32, uffd);
 	if (in_kernel_stats && uffd)
 		bpf_map_update_elem(&uscope_uffd_created, &uffd, &ts, BPF_ANY);
-	r = reserve(USCOPE_REC_UFFD_CREATE, sizeof(*r));
+	r = reserve_cur(USCOPE_REC_UFFD_CREATE, sizeof(*r));
 	if (!r)
 		return;
 	fill_current(&r->h, USCOPE_REC_UFFD_CREATE, sizeof(*r), ts);
@@ -1163,7 +1343,7 @@ static __always_inline void emit_create(__u64 ts, __s64 ret, __u64 flags, __u32 
 	r->ret = ret;
 	r->flags = flags;
 	r->source = source;
-	r->pad = 0;
+	r->cpu = bpf_get_smp_processor_id();
 	submit(r);
 }
 
@@ -1185,7 +1365,7 @@ static __always_inline void fast_ioctl_ex(const struct inflight *in, long ret)
 			return;
 	}
 	if (ret < 0) {
-		emit_ioctl(USCOPE_REC_IOCTL_EXIT, bpf_ktime_get_boot_ns(), uffd, in, ret);
+		emit_ioctl(bpf_ktime_get_boot_ns(), uffd, in, ret);
 		return;
 	}
 	c = ctrs();
@@ -1213,7 +1393,7 @@ static __always_inline int on_ioctl_ex(long ret)
 		goto out;
 	}
 	if (in->kind == INFLIGHT_IOCTL)
-		emit_ioctl(USCOPE_REC_IOCTL_EXIT, ts, in->uffd, in, ret);
+		emit_ioctl(ts, in->uffd, in, ret);
 out:
 	in->kind = INFLIGHT_NONE;
 	return 0;
@@ -1400,7 +1580,7 @@ static __always_inline int on_read_ex(long ret)
 {
 	struct inflight *in;
 	struct inflight rd;
-	__u64 ts;
+	__u64 ts, read_dt;
 	__u32 n;
 
 	if (in_kernel_stats)
@@ -1420,27 +1600,44 @@ static __always_inline int on_read_ex(long ret)
 			c->msgs_truncated += n - USCOPE_MAX_MSGS_PER_READ;
 	}
 
+	note_task();
+	read_dt = ts - rd.ts;
 	for (__u32 i = 0; i < USCOPE_MAX_MSGS_PER_READ; i++) {
 		struct uscope_msg *r;
 		__u8 raw[USCOPE_UFFD_MSG_SIZE];
+		__u32 size = sizeof(struct uscope_msg);
 
 		if (i >= n)
 			break;
 		if (bpf_probe_read_user(raw, sizeof(raw),
 					(void *)(rd.arg_ptr + i * USCOPE_UFFD_MSG_SIZE)))
 			break;
-		r = reserve(USCOPE_REC_MSG, sizeof(*r));
-		if (!r)
-			continue;
-		fill_current(&r->h, USCOPE_REC_MSG, sizeof(*r), ts);
+		/* a read() that waited 2^32 ns or more: the wide record */
+		if (read_dt >> 32) {
+			struct uscope_msg_wide *w = reserve(USCOPE_REC_MSG, sizeof(*w));
+
+			if (!w)
+				continue;
+			w->read_dt_hi = read_dt >> 32;
+			w->pad = 0;
+			r = &w->m;
+			size = sizeof(*w);
+		} else {
+			r = reserve(USCOPE_REC_MSG, sizeof(*r));
+			if (!r)
+				continue;
+		}
+		fill_current(&r->h, USCOPE_REC_MSG, size, ts);
+		r->h.flags = read_dt >> 32 ? USCOPE_MSG_WIDE : 0;
 		r->uffd = rd.uffd;
-		r->read_enter_ts_ns = rd.ts;
-		r->event = raw[0];
-		r->pad8[0] = r->pad8[1] = r->pad8[2] = 0;
+		__builtin_memcpy(r->body, raw + 8, sizeof(r->body));
+		r->read_dt = read_dt;
 		r->fd = rd.fd;
 		r->index = i;
 		r->in_read = n;
-		__builtin_memcpy(r->body, raw + 8, sizeof(r->body));
+		r->cpu = bpf_get_smp_processor_id();
+		r->event = raw[0];
+		r->pad = 0;
 		submit(r);
 	}
 	return 0;
@@ -1468,13 +1665,13 @@ static __always_inline int on_close(__u32 fd)
 	uffd = file_uffd(f);
 	if (!selected(tgid, uffd))
 		return 0;
-	r = reserve(USCOPE_REC_UFFD_CLOSE, sizeof(*r));
+	r = reserve_cur(USCOPE_REC_UFFD_CLOSE, sizeof(*r));
 	if (!r)
 		return 0;
 	fill_current(&r->h, USCOPE_REC_UFFD_CLOSE, sizeof(*r), bpf_ktime_get_boot_ns());
 	r->uffd = uffd;
 	r->fd = fd;
-	r->pad = 0;
+	r->cpu = bpf_get_smp_processor_id();
 	submit(r);
 	return 0;
 }
@@ -1488,7 +1685,7 @@ int uscope_close(struct trace_event_raw_sys_enter *ctx)
 /* ---- processes ---- */
 static __always_inline void emit_proc(__u32 kind, __u32 other_pid, __u32 other_tid)
 {
-	struct uscope_proc *r = reserve(USCOPE_REC_PROC, sizeof(*r));
+	struct uscope_proc *r = reserve_cur(USCOPE_REC_PROC, sizeof(*r));
 
 	if (!r)
 		return;
@@ -1496,7 +1693,7 @@ static __always_inline void emit_proc(__u32 kind, __u32 other_pid, __u32 other_t
 	r->kind = kind;
 	r->other_pid = other_pid;
 	r->other_tid = other_tid;
-	r->pad = 0;
+	r->cpu = bpf_get_smp_processor_id();
 	submit(r);
 }
 
@@ -1527,6 +1724,17 @@ int uscope_exec(struct trace_event_raw_sched_process_exec *ctx)
 	return 0;
 }
 
+/* An exiting thread's fault not sent whole yet (either hook flavour's state). */
+static __always_inline void flush_exiting(__u32 tid)
+{
+	struct thread_state *st = bpf_task_storage_get(&uscope_tstate, bpf_get_current_task_btf(), 0, 0);
+
+	if (!st)
+		st = bpf_map_lookup_elem(&uscope_threads, &tid);
+	if (st)
+		flush_fault(&st->pf, tid);
+}
+
 SEC("tracepoint/sched/sched_process_exit")
 int uscope_exit(struct trace_event_raw_sched_process_exit *ctx)
 {
@@ -1538,6 +1746,8 @@ int uscope_exit(struct trace_event_raw_sched_process_exit *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	bool traced = tgid_selected(tgid);
 
+	if (!in_kernel_stats)
+		flush_exiting(tid);
 	bpf_map_delete_elem(&uscope_threads, &tid); /* classic hooks' state */
 	if (filter_tgids && tid != tgid)
 		bpf_map_delete_elem(&uscope_tgids, &tid); /* see on_fork */
@@ -1607,7 +1817,7 @@ int BPF_PROG(uscope_b_switch, bool preempt, struct task_struct *prev, struct tas
 	     unsigned int prev_state)
 {
 	return on_switch(true, ctx, prev, prev->pid, switch_state(preempt, prev_state, prev), next,
-			 next->pid, next->comm);
+			 next->pid);
 }
 
 SEC("tp_btf/sched_waking")

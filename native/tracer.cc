@@ -752,12 +752,14 @@ Napi::Value RecordSizes(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
 #define SZ(s) o.Set(#s, Napi::Number::New(env, sizeof(struct s)))
   SZ(uscope_header);
+  SZ(uscope_task);
+  SZ(uscope_vma);
   SZ(uscope_fault);
-  SZ(uscope_block);
-  SZ(uscope_wake);
-  SZ(uscope_resume);
+  SZ(uscope_fault_wide);
   SZ(uscope_ioctl);
+  SZ(uscope_ioctl_in);
   SZ(uscope_msg);
+  SZ(uscope_msg_wide);
   SZ(uscope_uffd_create);
   SZ(uscope_uffd_close);
   SZ(uscope_proc);
