@@ -187,7 +187,7 @@ struct inflight {
 	__u64 arg_in[USCOPE_IOCTL_ARG_WORDS];
 	__u32 features_in;
 	__u16 cpu;
-	__u8 args_in; /* 1: arg_in[] read (a control ioctl) */
+	__u8 args_in; /* a control ioctl: USCOPE_IOCTL_ARGS_IN, | _ARGS_IN_OK when arg_in[] read */
 	__u8 pad;
 };
 
@@ -1209,7 +1209,7 @@ static __always_inline void emit_ioctl(__u64 ts, __u64 uffd, const struct inflig
 		w->enter_dt_hi = enter_dt >> 32;
 		r = &w->x;
 		size = sizeof(*w);
-		flags = (in->args_in ? USCOPE_IOCTL_ARGS_IN : 0) | (enter_dt >> 32 ? USCOPE_IOCTL_WIDE : 0);
+		flags = in->args_in | (enter_dt >> 32 ? USCOPE_IOCTL_WIDE : 0);
 	} else {
 		r = reserve_cur(USCOPE_REC_IOCTL, sizeof(*r));
 		if (!r)
@@ -1290,8 +1290,8 @@ static __always_inline int on_ioctl_in(__u32 fd, __u64 cmd, __u64 arg_ptr)
 	in.cpu = bpf_get_smp_processor_id();
 	if (ioctl_control(cmd)) {
 		/* what the caller asked for (API features, SET_MODE masks) */
-		read_arg(in.arg_in, cmd, arg_ptr);
-		in.args_in = 1;
+		in.args_in = USCOPE_IOCTL_ARGS_IN |
+			     (read_arg(in.arg_in, cmd, arg_ptr) ? USCOPE_IOCTL_ARGS_IN_OK : 0);
 		in.features_in = uffd_features(uffd);
 	}
 	set_inflight(&in);

@@ -146,9 +146,10 @@ struct uscope_fault_wide {
 };
 
 /* uscope_ioctl flags */
-#define USCOPE_IOCTL_ARGS 1    /* arg[] could be read from user memory at exit */
-#define USCOPE_IOCTL_ARGS_IN 2 /* uscope_ioctl_in: arg_in[] as the caller passed it */
-#define USCOPE_IOCTL_WIDE 4    /* uscope_ioctl_in: enter_dt_hi is set */
+#define USCOPE_IOCTL_ARGS 1       /* arg[] could be read from user memory at exit */
+#define USCOPE_IOCTL_ARGS_IN 2    /* uscope_ioctl_in: the entry side (ctx_features_in, arg_in[]) */
+#define USCOPE_IOCTL_WIDE 4       /* uscope_ioctl_in: enter_dt_hi is set */
+#define USCOPE_IOCTL_ARGS_IN_OK 8 /* arg_in[] could be read at entry */
 
 /* An ioctl on a uffd (type 0xAA), one record at its exit: the argument
  * struct as the kernel left it (copy/zeropage/continue/move results,

@@ -6,7 +6,7 @@ import { createServer, type Server, type IncomingMessage, type ServerResponse } 
 import { isIP } from 'node:net';
 import { runSession } from '../capture/session.js';
 import { bootTimeNs, type LiveCapture } from '../capture/liveCapture.js';
-import { decodeRecords } from '../events/decode.js';
+import { LIVE_RECORD_ABI, RecordStream } from '../events/recordStream.js';
 import { Analysis } from '../stats/pipeline.js';
 import type { Uapi } from '../events/uapi.js';
 import { attachMetrics, type CaptureCounters } from '../../exporters/openmetrics.js';
@@ -101,6 +101,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
     throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }
   const analysis = new Analysis(o.uapi);
+  const stream = new RecordStream(o.uapi, LIVE_RECORD_ABI, (e) => analysis.push(e));
   const tracker = new KernelStatsTracker();
   let fastIoctls: number[] = [];
   let cap: LiveCapture | null = null;
@@ -140,12 +141,14 @@ export async function runServe(o: ServeOptions): Promise<void> {
         },
         onTick: (c) => {
           // idle periods: let open faults age out (1 s behind now: records still in the ring are older)
+          stream.advance(bootTimeNs());
           analysis.advance(bootTimeNs() - 1e9);
           if (inKernel) tracker.update(c.uffdStats(), bootTimeNs());
         },
       },
-      (batch, count) => decodeRecords(batch, o.uapi, (e) => analysis.push(e), count),
+      (batch, count) => stream.push(batch, count),
     );
+    stream.end();
     // the final values: what the kernel counted up to the end, every record drained
     if (inKernel) tracker.update(result.uffdStats ?? [], bootTimeNs());
     fastIoctls = result.counters.fastIoctls;

@@ -2,7 +2,7 @@
 import { closeSync, fchmodSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { runSession } from '../capture/session.js';
 import { bootTimeNs } from '../capture/liveCapture.js';
-import { decodeRecords } from '../events/decode.js';
+import { LIVE_RECORD_ABI, RecordStream } from '../events/recordStream.js';
 import { Analysis } from '../stats/pipeline.js';
 import { formatModeSwitches, formatSummaryTable, type Summary } from '../stats/summary.js';
 import type { Uapi } from '../events/uapi.js';
@@ -78,6 +78,7 @@ export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> 
     throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }
   const analysis = new Analysis(o.uapi);
+  const stream = new RecordStream(o.uapi, LIVE_RECORD_ABI, (e) => analysis.push(e));
   const tracker = new KernelStatsTracker();
   let started = 0;
   const table = (): string => formatKernelTable(tracker.all().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f))), started, (pid) => analysis.processName(pid));
@@ -91,6 +92,7 @@ export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> 
         if (cap.info.hostWide) process.stderr.write('uffdscope: tracing every process on this host (select with --pid or -- CMD); Ctrl-C to stop\n');
       },
       onTick: (cap) => {
+        stream.advance(bootTimeNs());
         let text: string;
         if (inKernel) {
           tracker.update(cap.uffdStats(), bootTimeNs());
@@ -102,8 +104,9 @@ export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> 
         process.stdout.write(`--- ${new Date().toISOString()}\n${text}\n`);
       },
     },
-    (batch, count) => decodeRecords(batch, o.uapi, (e) => analysis.push(e), count),
+    (batch, count) => stream.push(batch, count),
   );
+  stream.end();
   analysis.finish();
   const c = result.counters;
   const summary = analysis.summary({

@@ -11,7 +11,7 @@ import { findUffdHolders } from '../capture/uffdUsers.js';
 import { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
 import { perFaultIoctls } from '../stats/kernelStats.js';
 import { captureOptions } from '../capture/captureOptions.js';
-import { decodeRecords } from '../events/decode.js';
+import { LIVE_RECORD_ABI, RecordStream } from '../events/recordStream.js';
 import { TopModel } from '../view/topModel.js';
 import { SnapshotPublisher } from '../view/snapshotPublisher.js';
 import { workloadBinary } from '../paths.js';
@@ -68,6 +68,7 @@ export async function runTop(o: TopOptions): Promise<void> {
     demo,
     selection,
   });
+  const stream = new RecordStream(o.uapi, LIVE_RECORD_ABI, (e) => model.push(e));
   const tty = Boolean(process.stdout.isTTY) && Boolean(process.stdin.isTTY);
   const inKernel = !o.perFault;
   if (inKernel && o.backend && o.backend !== 'auto' && o.backend !== 'tracepoint') {
@@ -123,8 +124,11 @@ export async function runTop(o: TopOptions): Promise<void> {
       durationS: o.duration,
       abort: abort.signal,
       // the kernel's counts, twice a second (a frame is 100 ms; rates are per second)
-      tickMs: inKernel ? 500 : undefined,
-      onTick: inKernel ? (cap) => tracker.update(cap.uffdStats(), bootTimeNs()) : undefined,
+      tickMs: 500,
+      onTick: (cap) => {
+        stream.advance(bootTimeNs());
+        if (inKernel) tracker.update(cap.uffdStats(), bootTimeNs());
+      },
       onOpen: (cap) => {
         model.setHeader({ backend: cap.info.backend });
         liveCap = cap;
@@ -144,8 +148,9 @@ export async function runTop(o: TopOptions): Promise<void> {
         }
       },
     },
-    (batch, count) => decodeRecords(batch, o.uapi, (e) => model.push(e), count),
+    (batch, count) => stream.push(batch, count),
   );
+  stream.end();
   captureOpen = false;
   liveCap = null;
   if (inKernel) tracker.update(result.uffdStats ?? [], bootTimeNs());

@@ -2,7 +2,8 @@
 // produces, so report/stat/export/check work on either.
 import { openRecording, type RecordingStatus } from '../recording/reader.js';
 import type { RecordingHeader } from '../recording/format.js';
-import { decodeRecords, type DecodeStats } from '../events/decode.js';
+import type { DecodeStats } from '../events/decode.js';
+import { RecordStream } from '../events/recordStream.js';
 import { resolveUapi, type Uapi } from '../events/uapi.js';
 import type { UffdEvent } from '../events/types.js';
 
@@ -37,14 +38,16 @@ export function forEachRecordedEvent(
   const rec = openRecording(path);
   const uapi = recordingUapi(rec.header, uapiOverrides);
   onHeader?.(rec.header, uapi);
-  const stats: DecodeStats = { records: 0, unknown: 0 };
+  const stream = new RecordStream(uapi, rec.header.recordAbi, visit);
   const it = rec.chunks();
   let r = it.next();
   while (!r.done) {
     const chunk = r.value;
-    if (chunk.kind === 1) decodeRecords(chunk.payload, uapi, visit, chunk.count, stats);
+    if (chunk.kind === 1) stream.push(chunk.payload, chunk.count);
     r = it.next();
   }
+  stream.end();
   const status = r.value;
+  const stats: DecodeStats = stream.stats;
   return { header: rec.header, status, decode: stats, counters: status.counters };
 }

@@ -2,7 +2,7 @@
 // `uffdscope replay`. Seeking back rebuilds the model from the start (the
 // model is a streaming one); seeking forward just feeds more events.
 import { openRecording, type Recording, type RecordingChunk, type RecordingStatus } from '../recording/reader.js';
-import { decodeRecords } from '../events/decode.js';
+import { RecordStream } from '../events/recordStream.js';
 import type { UffdEvent } from '../events/types.js';
 import { recordingUapi } from '../source/recordingSource.js';
 import type { Uapi } from '../events/uapi.js';
@@ -23,6 +23,7 @@ export class ReplayDriver {
   private pending: UffdEvent[] = [];
   private pendingAt = 0;
   private exhausted = false;
+  private stream!: RecordStream;
 
   constructor(
     path: string,
@@ -47,12 +48,11 @@ export class ReplayDriver {
 
   private lastTs(): number {
     let last = this.startTs;
-    for (const c of this.rec.chunks()) {
-      if (c.kind !== 1) continue;
-      decodeRecords(c.payload, this.uapi, (e) => {
-        if (e.ts > last) last = e.ts;
-      }, c.count);
-    }
+    const stream = new RecordStream(this.uapi, this.rec.header.recordAbi, (e) => {
+      if (e.ts > last) last = e.ts;
+    });
+    for (const c of this.rec.chunks()) if (c.kind === 1) stream.push(c.payload, c.count);
+    stream.end();
     return last;
   }
 
@@ -69,6 +69,7 @@ export class ReplayDriver {
     this.it = this.rec.chunks();
     this.pending = [];
     this.pendingAt = 0;
+    this.stream = new RecordStream(this.uapi, this.rec.header.recordAbi, (e) => this.pending.push(e));
     this.exhausted = false;
     this.position = 0;
   }
@@ -84,16 +85,16 @@ export class ReplayDriver {
         this.pendingAt++;
       }
       if (this.exhausted) return;
+      // the stream appends what it hands on to `pending`
+      this.pending = [];
+      this.pendingAt = 0;
       const r = this.it.next();
       if (r.done) {
         this.exhausted = true;
-        return;
+        this.stream.end();
+        continue;
       }
-      if (r.value.kind !== 1) continue;
-      const batch: UffdEvent[] = [];
-      decodeRecords(r.value.payload, this.uapi, (e) => batch.push(e), r.value.count);
-      this.pending = batch;
-      this.pendingAt = 0;
+      if (r.value.kind === 1) this.stream.push(r.value.payload, r.value.count);
     }
   }
 

@@ -33,7 +33,7 @@ import {
   type CaptureOptions,
   type LostCounts,
 } from '../../src/capture/liveCapture.js';
-import { decodeRecords } from '../../src/events/decode.js';
+import { LIVE_RECORD_ABI, RecordStream } from '../../src/events/recordStream.js';
 import { resolveUapi } from '../../src/events/uapi.js';
 import type { UffdEvent } from '../../src/events/types.js';
 
@@ -147,11 +147,11 @@ async function captureWorkload(backend: BackendChoice, hooks?: HookFlavour): Pro
   const events: UffdEvent[] = [];
   let counters: LostCounts;
   const loaded = cap.programs().filter((p) => p.autoload);
+  const stream = new RecordStream(uapi, LIVE_RECORD_ABI, (e) => events.push(e));
   try {
-    cap.onBatch((batch, count) => {
-      decodeRecords(batch, uapi, (e) => events.push(e), count);
-    });
+    cap.onBatch((batch, count) => stream.push(batch, count));
     await cap.run();
+    stream.end();
     counters = cap.counters();
   } finally {
     cap.close();

@@ -30,7 +30,7 @@ const tmpFile = (name = 'r') => path.join(tmp, `${name}-${seq++}.uscope`);
 function makeHeader(over: Partial<RecordingHeader> = {}): RecordingHeader {
   return {
     format: 1,
-    recordAbi: BUILD_RECORD_ABI,
+    recordAbi: 1,
     tool: { name: 'uffdscope', version: '0.1.0' },
     kernel: { release: '6.8.0-test', version: '#1 SMP', machine: 'x86_64' },
     hostname: 'testhost',
@@ -422,7 +422,7 @@ test('unsupported format version', () => {
 
 test('record ABI newer than this build', () => {
   const f = tmpFile('abi');
-  RecordingWriter.create(f, makeHeader({ recordAbi: BUILD_RECORD_ABI + 1 })).close({ endedAtBootNs: 1, reason: 'completed' });
+  RecordingWriter.create(f, makeHeader({ format: 2, recordAbi: BUILD_RECORD_ABI + 1 })).close({ endedAtBootNs: 1, reason: 'completed' });
   expectFormatError(f, 'abi-too-new', new RegExp(`ABI ${BUILD_RECORD_ABI + 1} but this build understands up to ABI ${BUILD_RECORD_ABI}`));
 });
 
