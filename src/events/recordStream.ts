@@ -40,7 +40,6 @@ export class RecordStream {
     const r = this.abi2.decode(bytes, (e, at) => order.push(e, at), count);
     this.stats.records += r.records;
     this.stats.unknown += r.unknown;
-    order.drain();
     this.stats.late = order.late;
   }
 

@@ -51,6 +51,7 @@ export class ReorderBuffer {
       if (this.heap.length > this.maxHeld) this.pop();
     }
     if (emittedAt > this.newest) this.newest = emittedAt;
+    this.drain();
   }
 
   /** Hands on what waited long enough; `nowNs` (a live source's clock) counts as an emission time. */
