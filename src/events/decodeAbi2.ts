@@ -363,6 +363,23 @@ export class Abi2Decoder {
   }
 }
 
+/** The name of an ABI 2 record type (USCOPE_REC_*), for loss counters; undefined for a number ABI 2 does not use. */
+export function abi2RecordTypeName(type: number): string | undefined {
+  return RECORD_TYPE_NAMES[type];
+}
+
+const RECORD_TYPE_NAMES: Record<number, string> = {
+  [C.USCOPE_REC_FAULT]: 'fault',
+  [C.USCOPE_REC_TASK]: 'task',
+  [C.USCOPE_REC_VMA]: 'vma',
+  [C.USCOPE_REC_IOCTL]: 'ioctl',
+  [C.USCOPE_REC_MSG]: 'msg',
+  [C.USCOPE_REC_UFFD_CREATE]: 'uffd_create',
+  [C.USCOPE_REC_UFFD_CLOSE]: 'uffd_close',
+  [C.USCOPE_REC_PROC]: 'proc',
+  [C.USCOPE_REC_HU]: 'hu',
+};
+
 function withoutResults(args: Record<string, bigint>): Record<string, bigint> {
   const out: Record<string, bigint> = {};
   for (const k of Object.keys(args)) if (!SIGNED_ARGS.has(k)) out[k] = args[k];

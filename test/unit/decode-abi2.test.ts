@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Abi2Encoder } from '../../src/events/encodeAbi2.js';
+import { abi2RecordTypeName } from '../../src/events/decodeAbi2.js';
 import { RecordStream } from '../../src/events/recordStream.js';
 import { DecodeError, SIGNED_ARGS } from '../../src/events/decode.js';
 import { RecordEncoder } from '../../src/events/encode.js';
@@ -217,4 +218,9 @@ test('the reader refuses a file whose version and header disagree', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('every ABI 2 record type has a counter name; the numbers ABI 2 left unused have none', () => {
+  const names = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(abi2RecordTypeName);
+  assert.deepEqual(names, ['fault', 'task', 'vma', undefined, undefined, 'ioctl', 'msg', 'uffd_create', 'uffd_close', 'proc', 'hu']);
 });
