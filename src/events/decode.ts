@@ -151,28 +151,39 @@ export function decodeRecords(
   stats: DecodeStats = { records: 0, unknown: 0 },
 ): DecodeStats {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let off = 0;
-  let n = 0;
-  while (off < bytes.byteLength && (count === undefined || n < count)) {
-    if (off + HEADER_SIZE > bytes.byteLength) {
-      throw new DecodeError(`record ${n} at byte ${off}: header cut short (${bytes.byteLength - off} bytes left)`);
-    }
-    const type = dv.getUint16(off + H.type.offset, true);
-    const size = dv.getUint16(off + H.size.offset, true);
-    if (size < HEADER_SIZE || size % 8 !== 0 || off + size > bytes.byteLength) {
-      throw new DecodeError(`record ${n} at byte ${off}: impossible size ${size}`);
-    }
-    const e = decodeOne(dv, bytes, off, type, size, uapi);
-    n++;
+  forEachRecord(dv, HEADER_SIZE, count, (off, size) => {
+    const e = decodeOne(dv, bytes, off, dv.getUint16(off + H.type.offset, true), size, uapi);
     stats.records++;
     if (e) visit(e);
     else stats.unknown++;
+  });
+  return stats;
+}
+
+/**
+ * Calls `visit` with the offset and size of each of `count` records (all
+ * that fit when undefined) whose header is `headerSize` bytes, `size` u16 at
+ * offset 2. Throws DecodeError on an impossible size or count; everything
+ * before it has been visited.
+ */
+export function forEachRecord(dv: DataView, headerSize: number, count: number | undefined, visit: (off: number, size: number) => void): void {
+  let off = 0;
+  let n = 0;
+  while (off < dv.byteLength && (count === undefined || n < count)) {
+    if (off + headerSize > dv.byteLength) {
+      throw new DecodeError(`record ${n} at byte ${off}: header cut short (${dv.byteLength - off} bytes left)`);
+    }
+    const size = dv.getUint16(off + 2, true);
+    if (size < headerSize || size % 8 !== 0 || off + size > dv.byteLength) {
+      throw new DecodeError(`record ${n} at byte ${off}: impossible size ${size}`);
+    }
+    visit(off, size);
+    n++;
     off += size;
   }
   if (count !== undefined && n !== count) {
     throw new DecodeError(`batch says ${count} records but holds ${n}`);
   }
-  return stats;
 }
 
 /** Every event of ABI 1 records. */

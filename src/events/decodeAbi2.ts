@@ -14,7 +14,6 @@ import { C, L } from './layout.generated.js';
 import type { UffdEvent } from './types.js';
 import type { Uapi } from './uapi.js';
 import {
-  DecodeError,
   HU_KINDS,
   SIGNED_ARGS,
   armedModes,
@@ -22,6 +21,7 @@ import {
   cachedIoctlName,
   comm,
   expectSize,
+  forEachRecord,
   ioctlArgs,
   msgFields,
   u64n,
@@ -65,22 +65,12 @@ export class Abi2Decoder {
    */
   decode(bytes: Uint8Array, emit: (e: UffdEvent, emittedAt: number) => void, count?: number): { records: number; unknown: number } {
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let off = 0;
     let n = 0;
     let unknown = 0;
-    while (off < bytes.byteLength && (count === undefined || n < count)) {
-      if (off + HEADER_SIZE > bytes.byteLength) {
-        throw new DecodeError(`record ${n} at byte ${off}: header cut short (${bytes.byteLength - off} bytes left)`);
-      }
-      const size = dv.getUint16(off + H.size.offset, true);
-      if (size < HEADER_SIZE || size % 8 !== 0 || off + size > bytes.byteLength) {
-        throw new DecodeError(`record ${n} at byte ${off}: impossible size ${size}`);
-      }
+    forEachRecord(dv, HEADER_SIZE, count, (off, size) => {
       if (!this.one(dv, bytes, off, size, emit)) unknown++;
       n++;
-      off += size;
-    }
-    if (count !== undefined && n !== count) throw new DecodeError(`batch says ${count} records but holds ${n}`);
+    });
     return { records: n, unknown };
   }
 
