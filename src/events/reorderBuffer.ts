@@ -9,14 +9,15 @@
 import type { UffdEvent } from './types.js';
 
 export interface ReorderOptions {
-  /** how long (record time) an event waits for earlier ones; default 250 ms */
+  /** how long (record time) an event waits for earlier ones; default 100 ms */
   windowNs?: number;
-  /** most events waiting; the oldest go on beyond it. Default 262144. */
+  /** most events waiting (~250 B each); the oldest go on beyond it. Default 131072. */
   maxHeld?: number;
 }
 
-export const DEFAULT_REORDER_WINDOW_NS = 250e6;
-export const DEFAULT_REORDER_MAX_HELD = 1 << 18;
+/** Longer than nearly every fault's wait, short enough that a live view is not behind. */
+export const DEFAULT_REORDER_WINDOW_NS = 100e6;
+export const DEFAULT_REORDER_MAX_HELD = 1 << 17;
 
 export class ReorderBuffer {
   private readonly heap: UffdEvent[] = [];
