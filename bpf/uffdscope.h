@@ -242,7 +242,7 @@ struct uscope_counters {
 	__u64 inflight_dropped;  /* per-thread state map full */
 	/* in_kernel_stats: per-fault uffd ioctls (_UFFDIO_WAKE 0x02 up to
 	 * _UFFDIO_RWPROTECT 0x09) that succeeded, by ioctl number; failures
-	 * are written as IOCTL_EXIT records */
+	 * are written as IOCTL records */
 	__u64 fast_ioctls[USCOPE_FAST_IOCTL_NRS];
 };
 
