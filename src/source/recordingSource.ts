@@ -3,7 +3,7 @@
 import { openRecording, type RecordingStatus } from '../recording/reader.js';
 import type { RecordingHeader } from '../recording/format.js';
 import type { DecodeStats } from '../events/decode.js';
-import { RecordStream } from '../events/recordStream.js';
+import { FILE_REORDER, RecordStream } from '../events/recordStream.js';
 import { resolveUapi, type Uapi } from '../events/uapi.js';
 import type { UffdEvent } from '../events/types.js';
 
@@ -38,7 +38,7 @@ export function forEachRecordedEvent(
   const rec = openRecording(path);
   const uapi = recordingUapi(rec.header, uapiOverrides);
   onHeader?.(rec.header, uapi);
-  const stream = new RecordStream(uapi, rec.header.recordAbi, visit);
+  const stream = new RecordStream(uapi, rec.header.recordAbi, visit, FILE_REORDER);
   const it = rec.chunks();
   let r = it.next();
   while (!r.done) {

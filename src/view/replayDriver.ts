@@ -2,7 +2,7 @@
 // `uffdscope replay`. Seeking back rebuilds the model from the start (the
 // model is a streaming one); seeking forward just feeds more events.
 import { openRecording, type Recording, type RecordingChunk, type RecordingStatus } from '../recording/reader.js';
-import { RecordStream } from '../events/recordStream.js';
+import { FILE_REORDER, RecordStream } from '../events/recordStream.js';
 import type { UffdEvent } from '../events/types.js';
 import { recordingUapi } from '../source/recordingSource.js';
 import type { Uapi } from '../events/uapi.js';
@@ -50,7 +50,7 @@ export class ReplayDriver {
     let last = this.startTs;
     const stream = new RecordStream(this.uapi, this.rec.header.recordAbi, (e) => {
       if (e.ts > last) last = e.ts;
-    });
+    }, FILE_REORDER);
     for (const c of this.rec.chunks()) if (c.kind === 1) stream.push(c.payload, c.count);
     stream.end();
     return last;
@@ -69,7 +69,7 @@ export class ReplayDriver {
     this.it = this.rec.chunks();
     this.pending = [];
     this.pendingAt = 0;
-    this.stream = new RecordStream(this.uapi, this.rec.header.recordAbi, (e) => this.pending.push(e));
+    this.stream = new RecordStream(this.uapi, this.rec.header.recordAbi, (e) => this.pending.push(e), FILE_REORDER);
     this.exhausted = false;
     this.position = 0;
   }
