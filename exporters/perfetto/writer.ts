@@ -43,6 +43,7 @@ import type { UffdInfo } from '../../src/model/uffdRegistry.js';
 import { eventUffd, formatCreated } from '../../src/model/uffdIdentity.js';
 import type { RecordingHeader } from '../../src/recording/format.js';
 import { Analysis } from '../../src/stats/pipeline.js';
+import { ARG_KINDS } from '../../src/kernel/uffdIoctls.js';
 import { OpHeap } from './opHeap.js';
 import {
   BUILTIN_CLOCK_BOOTTIME,
@@ -257,8 +258,6 @@ interface PendingInterned {
 }
 
 const STAGE_NAMES = ['queue', 'service', 'wake'];
-const ADDR_ARGS = new Set(['dst', 'src', 'start']);
-const MASK_ARGS = new Set(['mode', 'features', 'ioctls', 'enable', 'disable', 'api']);
 
 function hex(v: bigint | number): string {
   return `0x${v.toString(16)}`;
@@ -634,7 +633,8 @@ export class PerfettoWriter {
     else {
       for (const k in args) {
         const v = args[k];
-        if (ADDR_ARGS.has(k) || MASK_ARGS.has(k)) ann.push([k, hex(v)]);
+        const kind = ARG_KINDS.get(k);
+        if (kind === 'addr' || kind === 'mask') ann.push([k, hex(v)]);
         else ann.push([k, bigToAnn(v)]);
       }
     }

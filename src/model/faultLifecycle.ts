@@ -38,6 +38,7 @@ import type {
 } from '../events/types.js';
 import type { Uapi } from '../events/uapi.js';
 import { IntMap } from './intMap.js';
+import { uffdIoctl, wakeCauseOf } from '../kernel/uffdIoctls.js';
 
 export type FaultKind = 'missing' | 'wp' | 'minor' | 'rwp' | 'async' | 'unknown';
 export const FAULT_KINDS: readonly FaultKind[] = ['missing', 'wp', 'minor', 'rwp', 'async', 'unknown'];
@@ -274,32 +275,6 @@ function lastPageNumber(start: bigint, len: bigint): number {
  *  faults of pages 4 TiB apart share a key and are told apart by pageNo. */
 function pkey(pn: number): number {
   return pn & 0x3fffffff;
-}
-
-/** ioctls that resolve faults on a range (page content or protection). */
-const RANGE_RESOLVERS = new Set([
-  'UFFDIO_COPY',
-  'UFFDIO_ZEROPAGE',
-  'UFFDIO_CONTINUE',
-  'UFFDIO_WRITEPROTECT',
-  'UFFDIO_POISON',
-  'UFFDIO_MOVE',
-]);
-
-function wakeCauseOf(name: string): FaultEnd {
-  switch (name) {
-    case 'UFFDIO_SET_MODE':
-      return 'mode_switch';
-    case 'UFFDIO_UNREGISTER':
-      return 'unregistered';
-    case 'UFFDIO_API':
-    case 'UFFDIO_REGISTER':
-      return 'signal_or_spurious';
-    default:
-      // COPY, ZEROPAGE, CONTINUE, WRITEPROTECT, WAKE, MOVE, POISON,
-      // RWPROTECT, and ioctls this build does not know
-      return 'resolved';
-  }
 }
 
 class IoctlCall implements IoctlRef {
@@ -866,7 +841,7 @@ export class FaultLifecycle {
     io.exitTs = e.ts;
     io.ret = e.ret;
     if (e.args !== null) io.args = e.args;
-    if (RANGE_RESOLVERS.has(io.name)) this.resolveRange(io);
+    if (uffdIoctl(io.name)?.resolves) this.resolveRange(io);
     else if (io.name === 'UFFDIO_UNREGISTER' && e.ret === 0) this.unregisterRange(io);
     this.flushWaiters(io);
   }
@@ -1004,38 +979,17 @@ export class FaultLifecycle {
   /** The range an exited ioctl resolved, or null (failed, protect-only, unreadable). */
   private resolvedRange(io: IoctlCall): [bigint, bigint] | null {
     const a = io.args;
-    if (a === null) return null;
-    let start: bigint | undefined;
-    let done: bigint | undefined;
-    switch (io.name) {
-      case 'UFFDIO_COPY':
-        start = a.dst;
-        done = a.copy;
-        break;
-      case 'UFFDIO_MOVE':
-        start = a.dst;
-        done = a.move;
-        break;
-      case 'UFFDIO_ZEROPAGE':
-        start = a.start;
-        done = a.zeropage;
-        break;
-      case 'UFFDIO_CONTINUE':
-        start = a.start;
-        done = a.mapped;
-        break;
-      case 'UFFDIO_POISON':
-        start = a.start;
-        done = a.updated;
-        break;
-      case 'UFFDIO_WRITEPROTECT':
-        if (io.ret !== 0 || a.mode === undefined || (a.mode & this.wpModeBit) !== 0n) return null;
-        return a.start !== undefined && a.len !== undefined && a.len > 0n ? [a.start, a.len] : null;
-      default:
-        return null;
+    const spec = uffdIoctl(io.name);
+    if (a === null || spec === undefined || spec.resolves === null || spec.rangeStart === null) return null;
+    if (spec.result === null) {
+      // a protection change: only a successful un-protect resolves
+      if (io.ret !== 0 || a.mode === undefined || (a.mode & this.wpModeBit) !== 0n) return null;
+      return a.start !== undefined && a.len !== undefined && a.len > 0n ? [a.start, a.len] : null;
     }
+    const start = a[spec.rangeStart];
     if (start === undefined) return null;
     if (io.ret === 0 && a.len !== undefined && a.len > 0n) return [start, a.len];
+    const done = a[spec.result];
     if (done !== undefined && done > 0n) return [start, done];
     return null;
   }
@@ -1085,13 +1039,13 @@ export class FaultLifecycle {
     if (err < 0) return true;
     const a = f.armedMask;
     const present = (err & PF_PRESENT) !== 0;
-    switch (name) {
-      case 'UFFDIO_WRITEPROTECT':
+    switch (uffdIoctl(name)?.resolves) {
+      case 'wp':
         return (a & A_WP) !== 0 && present && (err & PF_WRITE) !== 0;
-      case 'UFFDIO_CONTINUE':
+      case 'minor':
         return (a & A_MINOR) !== 0 && !present;
       default:
-        // COPY, ZEROPAGE, MOVE, POISON fill missing pages
+        // missing pages filled
         return (a & (A_MISSING | A_UNKNOWN)) !== 0 && !present;
     }
   }

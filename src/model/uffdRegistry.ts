@@ -13,6 +13,7 @@ import { uffdId, type HuEvent, type IoctlArgs, type IoctlEvent, type UffdEvent }
 import { errnoName, type Uapi } from '../events/uapi.js';
 import type { FaultRecord } from './faultLifecycle.js';
 import { uffdKey } from './uffdIdentity.js';
+import { isControlIoctl, isPerFaultIoctl } from '../kernel/uffdIoctls.js';
 
 export type UffdMode = 'sync' | 'async';
 
@@ -136,22 +137,8 @@ export interface RegistryOptions {
   maxRetired?: number;
 }
 
-const RESOLVING = new Set([
-  'UFFDIO_COPY',
-  'UFFDIO_ZEROPAGE',
-  'UFFDIO_CONTINUE',
-  'UFFDIO_WRITEPROTECT',
-  'UFFDIO_WAKE',
-  'UFFDIO_POISON',
-  'UFFDIO_MOVE',
-  'UFFDIO_RWPROTECT',
-]);
-
 /** cap on pids remembered per uffd (pids / handlerPids) */
 const MAX_PIDS = 4096;
-
-/** Ioctls whose enter arguments are kept until the exit (exit arguments may be unreadable). */
-const KEEP_ENTER = new Set(['UFFDIO_API', 'UFFDIO_REGISTER', 'UFFDIO_UNREGISTER', 'UFFDIO_SET_MODE']);
 
 export class UffdRegistry {
   private readonly byId = new Map<bigint, UffdInfo>();
@@ -423,7 +410,8 @@ export class UffdRegistry {
     if (u === null) return;
     this.touch(u, e.pid, e.ts);
     if (u.ownerSource === null) this.setOwner(u, e.pid, e.comm, 'use');
-    if (KEEP_ENTER.has(e.name)) {
+    // control ioctls keep their entry arguments until the exit (exit arguments may be unreadable)
+    if (isControlIoctl(e.name)) {
       this.enters.set(e.tid, e);
       if (this.enters.size > 65_536) this.enters.clear(); // exits lost
     }
@@ -444,9 +432,9 @@ export class UffdRegistry {
     u.ioctls++;
     this.touch(u, e.pid, e.ts);
     if (u.ownerSource === null) this.setOwner(u, e.pid, e.comm, 'use');
-    if (RESOLVING.has(e.name) && u.handlerPids.size < MAX_PIDS) u.handlerPids.add(e.pid);
+    if (isPerFaultIoctl(e.name) && u.handlerPids.size < MAX_PIDS) u.handlerPids.add(e.pid);
     let args: IoctlArgs | null = e.args;
-    if (KEEP_ENTER.has(e.name)) {
+    if (isControlIoctl(e.name)) {
       const en = this.enters.get(e.tid);
       if (en !== undefined) {
         this.enters.delete(e.tid);
