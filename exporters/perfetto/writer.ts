@@ -36,13 +36,14 @@
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import protobuf from 'protobufjs';
-import { uffdId, type IoctlArgs, type IoctlEvent, type UffdEvent } from '../../src/events/types.js';
+import { uffdId, type IoctlArgs, type IoctlEvent, type UffdCreateEvent, type UffdEvent } from '../../src/events/types.js';
 import { bitNames, errnoName, type Uapi } from '../../src/events/uapi.js';
-import type { FaultRecord } from '../../src/model/faultLifecycle.js';
-import type { UffdInfo } from '../../src/model/uffdRegistry.js';
-import { eventUffd, formatCreated } from '../../src/model/uffdIdentity.js';
+import type { FaultRecord } from '../../src/model/faultTypes.js';
+import type { SetModeAttempt, UffdInfo, UffdRegistry } from '../../src/model/uffdRegistry.js';
+import { formatCreated } from '../../src/model/uffdIdentity.js';
+import { onResults, type AnalysisResult, type RegistryResult } from '../../src/model/analysisResults.js';
+import type { FaultLifecycle } from '../../src/model/faultLifecycle.js';
 import type { RecordingHeader } from '../../src/recording/format.js';
-import { Analysis } from '../../src/stats/pipeline.js';
 import { ARG_KINDS } from '../../src/kernel/uffdIoctls.js';
 import { OpHeap } from './opHeap.js';
 import {
@@ -60,12 +61,10 @@ import {
 
 export interface PerfettoWriterOptions {
   uapi: Uapi;
-  /** the analysis to feed (push() pushes every event into it); default: a new one */
-  analysis?: Analysis;
+  /** the analysis whose results the trace draws (the writer only listens to it) */
+  analysis: { lifecycle: FaultLifecycle; registry: UffdRegistry };
   /** the recording header: generated marker, clock snapshot (boot -> realtime) */
   header?: RecordingHeader | null;
-  /** live capture: boot-time and realtime "now" for the clock snapshot */
-  clock?: { bootNs: number; realtimeNs: number };
   /** how long (event time) records without a placeholder (fault entry lost) may lag behind events. Default 100 ms. */
   reorderWindowMs?: number;
   /** faults/s counter interval. Default 10 ms. */
@@ -306,16 +305,19 @@ class PacketSink {
 }
 
 /**
- * Streams a Perfetto trace to `out` while feeding `analysis`: push() every
- * decoded event through the writer (it pushes it into the analysis, between
- * its own bookkeeping; do not push the same events into the analysis
- * yourself), advance() when idle (live), close() at the end.
+ * Streams a Perfetto trace of an analysis to `out`. Push each decoded event
+ * into the analysis, then give it to event(): the writer draws the event and
+ * the results the analysis reported for it. Finish the analysis, then close().
  */
 export class PerfettoWriter {
-  readonly analysis: Analysis;
   readonly stats: PerfettoExportStats;
 
   private readonly uapi: Uapi;
+  private readonly registry: UffdRegistry;
+  /** results of the events not drawn yet, in the order the analysis reported them */
+  private results: AnalysisResult[] = [];
+  /** the latest ioctl exit the analysis reported */
+  private completed: Extract<RegistryResult, { type: 'ioctl_completed' }> | null = null;
   private readonly fd: number;
   private readonly sink: PacketSink;
   private readonly generated: RecordingHeader['generated'];
@@ -340,8 +342,6 @@ export class PerfettoWriter {
   private readonly threads = new Map<number, ThreadState>();
   /** by UffdInfo.key */
   private readonly uffds = new Map<string, UffdState>();
-  /** the latest uffd at each context address */
-  private readonly uffdAtCtx = new Map<bigint, UffdState>();
   /** first event time: uffd creation times are named relative to it */
   private startTs = 0;
 
@@ -364,7 +364,7 @@ export class PerfettoWriter {
 
   constructor(out: string, opts: PerfettoWriterOptions) {
     this.uapi = opts.uapi;
-    this.analysis = opts.analysis ?? new Analysis(opts.uapi);
+    this.registry = opts.analysis.registry;
     this.generated = opts.header?.generated ?? null;
     this.prefix = this.generated ? '[generated] ' : '';
     this.windowNs = (opts.reorderWindowMs ?? 100) * 1e6;
@@ -400,8 +400,8 @@ export class PerfettoWriter {
     // First packet: clears incremental state of sequence 1 and ties the
     // trace clock (BOOTTIME, the recording's clock) to realtime.
     const h = opts.header;
-    const bootNs = h ? h.clock.startedAtBootNs : opts.clock?.bootNs;
-    const realNs = h ? h.clock.startedAtBootNs + h.clock.bootToRealtimeOffsetNs : opts.clock?.realtimeNs;
+    const bootNs = h?.clock.startedAtBootNs;
+    const realNs = h ? h.clock.startedAtBootNs + h.clock.bootToRealtimeOffsetNs : undefined;
     const first: Record<string, unknown> = {
       trusted_packet_sequence_id: this.main.id,
       sequence_flags: SEQ_INCREMENTAL_STATE_CLEARED,
@@ -419,34 +419,28 @@ export class PerfettoWriter {
     this.sink.write(first);
     this.main.started = true;
 
-    this.analysis.onFault((r) => this.onRecord(r));
+    onResults(opts.analysis, (r) => {
+      this.results.push(r);
+      if (r.type === 'ioctl_completed') this.completed = r;
+    });
   }
 
-  /** Feeds one event to the analysis and to the trace. */
-  push(e: UffdEvent): void {
+  /** Draws one event, after the analysis has seen it, and what the analysis reported for it. */
+  event(e: UffdEvent): void {
     if (this.closed) return;
     this.stats.events++;
     const ts = e.ts;
     if (!this.started) this.start(ts);
     if (ts > this.latest) this.latest = ts;
-    this.pre(e);
-    this.analysis.push(e);
-    this.post(e);
+    this.draw(e);
+    this.drawResults();
     this.advanceMarks();
   }
 
-  /** Event time moves on with no event (live, idle). */
-  advance(ts: number): void {
-    if (this.closed) return;
-    this.analysis.advance(ts);
-    if (ts > this.latest) this.latest = ts;
-    this.advanceMarks();
-  }
-
-  /** Finishes the analysis (unless already finished), writes everything, closes the file. */
+  /** Writes everything (after the analysis has finished: its last results are drawn first) and closes the file. */
   close(endTs?: number): PerfettoExportStats {
     if (this.closed) return this.stats;
-    if (!this.analysis.isFinished) this.analysis.finish(endTs);
+    this.drawResults();
     if (endTs !== undefined && endTs > this.latest) this.latest = endTs;
     // nothing more will arrive: give up on open placeholders, close spans
     for (let i = this.pendHead; i < this.pend.length; i++) {
@@ -499,8 +493,8 @@ export class PerfettoWriter {
     }
   }
 
-  /** Before the analysis sees the event: placeholders, ioctl exits. */
-  private pre(e: UffdEvent): void {
+  /** The event itself: fault placeholders, ioctl slices. */
+  private draw(e: UffdEvent): void {
     switch (e.type) {
       case 'fault':
         this.openSlice(new SliceItem('fault', e.pid, e.tid, e.comm, e.ts), this.faultIdx);
@@ -537,49 +531,74 @@ export class PerfettoWriter {
     }
   }
 
-  /** After the analysis: mode changes (from the registry), uffd instants. */
-  private post(e: UffdEvent): void {
-    const at = eventUffd(e);
-    if (at === null) return;
-    const prev = this.uffdAtCtx.get(at.ctx);
-    const u = this.uffd(at.ctx, at.ts);
-    if (u === null) return;
-    const info = u.info;
-    if (e.type === 'uffd_create' && prev !== undefined && prev !== u && prev.modeOpen) {
+  /** The analysis's results, in the order it reported them. */
+  private drawResults(): void {
+    const rs = this.results;
+    if (rs.length === 0) return;
+    this.results = [];
+    this.completed = null;
+    for (const r of rs) {
+      switch (r.type) {
+        case 'fault_ended':
+          this.onRecord(r.record, r.uffd);
+          break;
+        case 'mode_changed':
+          this.modeChanged(r.uffd, r.change.ts, r.change.mode, r.change.cause);
+          break;
+        case 'uffd_created':
+          this.uffdCreated(r.uffd, r.replaced, r.event);
+          break;
+        case 'uffd_closed': {
+          const u = this.uffdState(r.uffd);
+          const e = r.event;
+          if (u !== null) {
+            this.schedule(
+              this.op(K_INSTANT, Math.max(e.ts, this.main.lastTs), R_MID, 0, null, u, 0, 'fd closed', [
+                ['fd', e.fd],
+                ['pid', e.pid],
+                ['tid', e.tid],
+                ['comm', e.comm],
+              ]),
+            );
+          }
+          break;
+        }
+        case 'ioctl_completed':
+          break; // drawn with its exit event (draw)
+      }
+    }
+  }
+
+  private modeChanged(info: UffdInfo, ts: number, mode: string, cause: string): void {
+    const u = this.uffdState(info);
+    if (u === null || u.mode === mode) return;
+    // mode ops keep their scheduling order (rank MID): an end never precedes its begin
+    const at = Math.max(ts, this.main.lastTs, u.modeTs);
+    u.modeTs = at;
+    if (u.modeOpen) this.schedule(this.op(K_MODE_END, at, R_MID, 0, null, u));
+    u.mode = mode;
+    u.modeOpen = true;
+    this.schedule(this.op(K_MODE_BEGIN, at, R_MID, 0, null, u, 0, mode, [['cause', cause]]));
+  }
+
+  private uffdCreated(info: UffdInfo, replaced: UffdInfo | undefined, e: UffdCreateEvent): void {
+    const prev = replaced !== undefined ? this.uffds.get(replaced.key) : undefined;
+    if (prev !== undefined && prev.modeOpen) {
       // the address now holds a new uffd: the earlier one's mode span ends here
       const end = Math.max(e.ts, this.main.lastTs, prev.modeTs);
       this.schedule(this.op(K_MODE_END, end, R_MID, 0, null, prev));
       prev.modeOpen = false;
     }
-    if (info.modeHistory.length > 0 && info.mode !== u.mode) {
-      const last = info.modeHistory[info.modeHistory.length - 1];
-      // mode ops keep their scheduling order (rank MID): an end never precedes its begin
-      const at = Math.max(last.mode === info.mode ? last.ts : e.ts, this.main.lastTs, u.modeTs);
-      u.modeTs = at;
-      if (u.modeOpen) this.schedule(this.op(K_MODE_END, at, R_MID, 0, null, u));
-      u.mode = info.mode;
-      u.modeOpen = true;
-      this.schedule(this.op(K_MODE_BEGIN, at, R_MID, 0, null, u, 0, info.mode, [['cause', last.mode === info.mode ? last.cause : 'observed']]));
-    }
-    if (e.type === 'uffd_create' && e.ret >= 0) {
-      this.schedule(
-        this.op(K_INSTANT, Math.max(e.ts, this.main.lastTs), R_MID, 0, null, u, 0, 'uffd created', [
-          ['flags', hex(e.flags)],
-          ['source', e.source],
-          ['pid', e.pid],
-          ['comm', e.comm],
-        ]),
-      );
-    } else if (e.type === 'uffd_close') {
-      this.schedule(
-        this.op(K_INSTANT, Math.max(e.ts, this.main.lastTs), R_MID, 0, null, u, 0, 'fd closed', [
-          ['fd', e.fd],
-          ['pid', e.pid],
-          ['tid', e.tid],
-          ['comm', e.comm],
-        ]),
-      );
-    }
+    const u = this.uffdState(info);
+    if (u === null) return;
+    this.schedule(
+      this.op(K_INSTANT, Math.max(e.ts, this.main.lastTs), R_MID, 0, null, u, 0, 'uffd created', [
+        ['flags', hex(e.flags)],
+        ['source', e.source],
+        ['pid', e.pid],
+        ['comm', e.comm],
+      ]),
+    );
   }
 
   private fillIoctl(it: SliceItem, e: IoctlEvent): void {
@@ -594,12 +613,16 @@ export class PerfettoWriter {
     const errno = errnoName(e.ret);
     if (errno) ann.push(['errno', errno]);
     it.ann = ann;
-    if (e.name === 'UFFDIO_SET_MODE') this.setModeInstant(it, e, args, true);
+    if (e.name === 'UFFDIO_SET_MODE') {
+      // the analysis has seen this exit already: the attempt's drain and wake-up are known
+      const c = this.completed !== null && this.completed.exit === e ? this.completed : null;
+      this.setModeInstant(it, e, args, c?.uffd, c?.setMode);
+    }
   }
 
   /** The SET_MODE attempt's instant on its uffd's track (at the exit; at the entry when no exit was seen). */
-  private setModeInstant(it: SliceItem, e: IoctlEvent, args: IoctlArgs | null, exitSeen: boolean): void {
-    const u = this.uffd(e.uffd, it.start);
+  private setModeInstant(it: SliceItem, e: IoctlEvent, args: IoctlArgs | null, info: UffdInfo | undefined, attempt: SetModeAttempt | undefined, exitSeen = true): void {
+    const u = info === undefined ? null : this.uffdState(info);
     if (u === null) return;
     const en = args?.enable ?? 0n;
     const dis = args?.disable ?? 0n;
@@ -613,9 +636,8 @@ export class PerfettoWriter {
     if (exitSeen) {
       // the same names as the summary: ioctl latency, and the drain / wake-up where a precise backend saw them
       ann.push(['result', e.ret], ['errno', errno ?? 'ok'], ['latency_ns', e.ts - it.start]);
-      const a = this.analysis.registry.setModeAttempt(e.uffd, e.tid, it.start);
-      if (a?.drainNs !== undefined) ann.push(['drain_ns', a.drainNs]);
-      if (a?.wakeupNs !== undefined) ann.push(['wakeup_ns', a.wakeupNs]);
+      if (attempt?.drainNs !== undefined) ann.push(['drain_ns', attempt.drainNs]);
+      if (attempt?.wakeupNs !== undefined) ann.push(['wakeup_ns', attempt.wakeupNs]);
     } else ann.push(['result', 'exit not seen']);
     ann.push(['enter_ts_ns', it.start], ['pid', e.pid], ['tid', e.tid], ['comm', e.comm]);
     const name = exitSeen ? `UFFDIO_SET_MODE ${errno ?? 'ok'}` : 'UFFDIO_SET_MODE (exit not seen)';
@@ -641,7 +663,7 @@ export class PerfettoWriter {
     return ann;
   }
 
-  private onRecord(r: FaultRecord): void {
+  private onRecord(r: FaultRecord, info: UffdInfo | undefined): void {
     if (this.closed) return;
     // the placeholder of this fault entry, if any
     const ph = takeIdx(this.faultIdx, r.tid, r.faultTs);
@@ -661,7 +683,7 @@ export class PerfettoWriter {
       return;
     }
     // counters (applied in time order as they are written)
-    const u = this.uffd(r.uffd, r.faultTs);
+    const u = info === undefined ? null : this.uffdState(info);
     if (u !== null) {
       if (r.blocked) {
         const from = r.blockTs ?? r.faultTs;
@@ -702,10 +724,8 @@ export class PerfettoWriter {
     it.cat = 'uffd.fault';
     const s = r.faultTs;
     const st = r.stages;
-    // B: when the fault was resolved (see faultLifecycle.ts)
-    let b: number | undefined;
-    if (r.msgTs !== undefined && st.service !== undefined) b = r.msgTs + st.service;
-    else if (r.resumeTs !== undefined && st.wake !== undefined) b = r.resumeTs - st.wake;
+    // when it was resolved, where a stage is drawn up to it or from it
+    const b = st.service !== undefined || st.wake !== undefined ? r.resolvedTs : undefined;
     let end: number;
     if (r.resumeTs !== undefined) end = r.resumeTs;
     else {
@@ -890,7 +910,7 @@ export class PerfettoWriter {
     const e = it.ioctl;
     it.ann = e ? this.ioctlAnn(e, e.args) : [];
     it.ann.push(['exit_seen', false]);
-    if (e !== null && e.name === 'UFFDIO_SET_MODE') this.setModeInstant(it, e, e.args, false);
+    if (e !== null && e.name === 'UFFDIO_SET_MODE') this.setModeInstant(it, e, e.args, this.registry.lifetimeAt(e.uffd, it.start), undefined, false);
   }
 
   private run(o: Op): void {
@@ -1165,10 +1185,8 @@ export class PerfettoWriter {
     return th;
   }
 
-  /** The uffd that held context address `id` at `ts` (UffdIdentity), with its tracks. */
-  private uffd(id: bigint, ts: number): UffdState | null {
-    const info = this.analysis.registry.lifetimeAt(id, ts);
-    if (info === undefined) return null;
+  /** A uffd's tracks (null past MAX_UFFDS). */
+  private uffdState(info: UffdInfo): UffdState | null {
     let u = this.uffds.get(info.key);
     if (u === undefined) {
       if (this.uffds.size >= MAX_UFFDS) return null;
@@ -1176,8 +1194,6 @@ export class PerfettoWriter {
       u = new UffdState(info, `uffd ${info.idHex}${created}`);
       this.uffds.set(info.key, u);
     }
-    const cur = this.uffdAtCtx.get(id);
-    if (cur === undefined || (cur.info.createdTs ?? -Infinity) < (info.createdTs ?? -Infinity)) this.uffdAtCtx.set(id, u);
     return u;
   }
 
