@@ -133,11 +133,6 @@ export class FaultLifecycle {
     return this.messages.orphanCount;
   }
 
-  /** Latest event time seen. */
-  get eventTime(): number {
-    return this.now;
-  }
-
   /** The faults currently open (for a live view). */
   openFaultViews(): OpenFaultView[] {
     const out: OpenFaultView[] = [];

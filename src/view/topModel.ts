@@ -127,14 +127,6 @@ export class TopModel {
     this.header = { ...this.header, ...h };
   }
 
-  get startTs(): number | undefined {
-    return this.firstTs;
-  }
-
-  get eventTime(): number {
-    return this.lastTs;
-  }
-
   push(e: UffdEvent): void {
     if (this.firstTs === undefined) this.firstTs = e.ts;
     if (e.ts > this.lastTs) this.lastTs = e.ts;
