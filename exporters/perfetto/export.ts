@@ -14,7 +14,7 @@ export interface PerfettoExportResult {
   read: RecordingRead;
 }
 
-export type PerfettoExportOptions = Omit<PerfettoWriterOptions, 'uapi' | 'analysis' | 'header' | 'clock'>;
+export type PerfettoExportOptions = Omit<PerfettoWriterOptions, 'uapi' | 'analysis' | 'header'>;
 
 /**
  * Exports a recording to a Perfetto trace. `uapi` overrides (null: the
@@ -23,14 +23,19 @@ export type PerfettoExportOptions = Omit<PerfettoWriterOptions, 'uapi' | 'analys
  */
 export function exportPerfetto(recordingPath: string, outPath: string, uapi: Uapi | null, opts: PerfettoExportOptions = {}): PerfettoExportResult {
   let writer: PerfettoWriter | null = null;
+  let analysis: Analysis | null = null;
   let read: RecordingRead;
   try {
     read = forEachRecordedEvent(
       recordingPath,
       uapi,
-      (e) => writer!.push(e),
+      (e) => {
+        analysis!.push(e);
+        writer!.event(e);
+      },
       (header, u) => {
-        writer = new PerfettoWriter(outPath, { ...opts, uapi: u, header, analysis: new Analysis(u) });
+        analysis = new Analysis(u);
+        writer = new PerfettoWriter(outPath, { ...opts, uapi: u, header, analysis });
       },
     );
   } catch (e) {
@@ -50,10 +55,12 @@ export function exportPerfetto(recordingPath: string, outPath: string, uapi: Uap
     throw e;
   }
   const w = writer as unknown as PerfettoWriter;
+  const a = analysis as unknown as Analysis;
   const trailerEnd = Number(read.status.trailer?.endedAtBootNs ?? 0) || undefined;
+  a.finish(trailerEnd);
   const stats = w.close(trailerEnd);
   const { lost, lostByType } = lostFrom(read.counters);
-  const summary = w.analysis.summary({
+  const summary = a.summary({
     backend: read.header.backend,
     lost,
     lostByType,

@@ -15,6 +15,7 @@ import { captureOptions } from '../capture/captureOptions.js';
 import { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
 import { perFaultIoctls } from '../stats/kernelStats.js';
 import { exitStatus, sessionExitStatus, UsageError } from './errors.js';
+import { backend } from '../kernel/backends.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9465';
 
@@ -97,7 +98,7 @@ export function listenMetrics(listen: string, handler: (req: IncomingMessage, re
 
 export async function runServe(o: ServeOptions): Promise<void> {
   const inKernel = !o.perFault;
-  if (inKernel && o.backend && o.backend !== 'auto' && o.backend !== 'tracepoint') {
+  if (inKernel && o.backend && o.backend !== 'auto' && backend(o.backend).precise) {
     throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }
   const analysis = new Analysis(o.uapi);

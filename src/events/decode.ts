@@ -11,6 +11,7 @@
 import { C, L } from './layout.abi1.generated.js';
 import type { ArmedMode, BlockHow, HuKind, IoctlArgs, UffdEvent } from './types.js';
 import { ioctlName, msgEventName, pagefaultKind, type Uapi } from './uapi.js';
+import { ioctlArgFields, UFFD_IOCTLS } from '../kernel/uffdIoctls.js';
 
 export class DecodeError extends Error {}
 
@@ -55,27 +56,10 @@ export function u64n(dv: DataView, at: number): number {
   return dv.getUint32(at + 4, true) * 4294967296 + dv.getUint32(at, true);
 }
 
-/** Argument struct field names per ioctl, in the order of their u64 words. */
-const ARG_FIELDS: Record<string, string[]> = {
-  UFFDIO_API: ['api', 'features', 'ioctls'],
-  UFFDIO_REGISTER: ['start', 'len', 'mode', 'ioctls'],
-  UFFDIO_UNREGISTER: ['start', 'len'],
-  UFFDIO_WAKE: ['start', 'len'],
-  UFFDIO_COPY: ['dst', 'src', 'len', 'mode', 'copy'],
-  UFFDIO_ZEROPAGE: ['start', 'len', 'mode', 'zeropage'],
-  UFFDIO_MOVE: ['dst', 'src', 'len', 'mode', 'move'],
-  UFFDIO_WRITEPROTECT: ['start', 'len', 'mode'],
-  UFFDIO_CONTINUE: ['start', 'len', 'mode', 'mapped'],
-  UFFDIO_POISON: ['start', 'len', 'mode', 'updated'],
-  UFFDIO_RWPROTECT: ['start', 'len', 'mode'],
-  UFFDIO_SET_MODE: ['enable', 'disable'],
-};
 /** Result fields are __s64 in the uapi (bytes done, or -errno). */
-export const SIGNED_ARGS = new Set(['copy', 'zeropage', 'move', 'mapped', 'updated']);
+export const SIGNED_ARGS = new Set(UFFD_IOCTLS.flatMap((i) => (i.result === null ? [] : [i.result])));
 
-export function ioctlArgFields(name: string): readonly string[] {
-  return ARG_FIELDS[name] ?? [];
-}
+export { ioctlArgFields };
 
 export function blockHow(how: number): BlockHow {
   if (how === C.USCOPE_BLOCK_WAITQ) return 'waitqueue';
@@ -115,7 +99,7 @@ export interface DecodeStats {
 /** The argument struct of ioctl `name` from its u64 words at `at`. */
 export function ioctlArgs(dv: DataView, at: number, name: string): IoctlArgs {
   const args: IoctlArgs = {};
-  const names = ARG_FIELDS[name] ?? [];
+  const names = ioctlArgFields(name);
   names.forEach((field, i) => {
     args[field] = SIGNED_ARGS.has(field) ? dv.getBigInt64(at + i * 8, true) : dv.getBigUint64(at + i * 8, true);
   });

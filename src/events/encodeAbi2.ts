@@ -9,6 +9,7 @@
 import { C, L, type StructLayout } from './layout.generated.js';
 import type { FaultEvent, IoctlEvent, UffdEvent } from './types.js';
 import { ioctlArgFields } from './decode.js';
+import { uffdIoctl } from '../kernel/uffdIoctls.js';
 import { writeStruct, type FieldValue } from './layoutWriter.js';
 
 const ALL = L as unknown as Record<string, StructLayout>;
@@ -182,7 +183,8 @@ export class Abi2Encoder {
   }
 
   private ioctl(enter: IoctlEvent | undefined, x: IoctlEvent): void {
-    const control = !PER_FAULT.has(x.name);
+    // the per-fault ioctls' records have no entry side (the BPF side's ioctl_control())
+    const control = !uffdIoctl(x.name)?.perFault;
     const enterDt = x.ts - (enter?.ts ?? x.enterTs);
     const wide = enterDt >= TWO32;
     const extended = control || wide;
@@ -227,8 +229,6 @@ export class Abi2Encoder {
 
 const ARMED: Record<string, number> = { missing: C.USCOPE_ARMED_MISSING, wp: C.USCOPE_ARMED_WP, minor: C.USCOPE_ARMED_MINOR, unknown: C.USCOPE_ARMED_UNKNOWN };
 const HOW: Record<string, number> = { waitqueue: C.USCOPE_BLOCK_WAITQ, stack: C.USCOPE_BLOCK_STACK, heuristic: C.USCOPE_BLOCK_HEURISTIC };
-/** The per-fault ioctls (_UFFDIO_WAKE 0x02 to _UFFDIO_RWPROTECT 0x09): no entry side in their record. */
-const PER_FAULT = new Set(['UFFDIO_WAKE', 'UFFDIO_COPY', 'UFFDIO_ZEROPAGE', 'UFFDIO_MOVE', 'UFFDIO_WRITEPROTECT', 'UFFDIO_CONTINUE', 'UFFDIO_POISON', 'UFFDIO_RWPROTECT']);
 
 function argWords(name: string, args: Record<string, bigint> | null): bigint[] {
   const words = [0n, 0n, 0n, 0n, 0n];

@@ -14,6 +14,7 @@ import { RecordStream } from '../../src/events/recordStream.js';
 import { DecodeError, SIGNED_ARGS } from '../../src/events/decode.js';
 import { RecordEncoder } from '../../src/events/encode.js';
 import { C, L } from '../../src/events/layout.generated.js';
+import { uffdIoctl } from '../../src/kernel/uffdIoctls.js';
 import { resolveUapi } from '../../src/events/uapi.js';
 import type { UffdEvent } from '../../src/events/types.js';
 import { forEachRecordedEvent } from '../../src/source/recordingSource.js';
@@ -48,11 +49,9 @@ function canon(v: unknown): unknown {
   return v;
 }
 
-const CONTROL = new Set(['UFFDIO_API', 'UFFDIO_REGISTER', 'UFFDIO_UNREGISTER', 'UFFDIO_SET_MODE']);
-
 /** An event as ABI 2 has it: a per-fault ioctl's entry lacks the value its result field had then. */
 function asAbi2(e: UffdEvent): UffdEvent {
-  if (e.type !== 'ioctl_enter' || e.args === null || CONTROL.has(e.name)) return e;
+  if (e.type !== 'ioctl_enter' || e.args === null || !uffdIoctl(e.name)?.perFault) return e;
   return { ...e, args: Object.fromEntries(Object.entries(e.args).filter(([k]) => !SIGNED_ARGS.has(k))) };
 }
 
