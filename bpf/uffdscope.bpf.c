@@ -696,6 +696,7 @@ static __always_inline long find_uffd_vma(struct thread_state *st, __u64 address
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct mm_struct *mm = t->mm;
 	__u32 seq = 1; /* odd: not cacheable */
+	bool same;
 	long err;
 
 	if (bpf_core_field_exists(mm->mm_lock_seq))
@@ -708,12 +709,16 @@ static __always_inline long find_uffd_vma(struct thread_state *st, __u64 address
 	err = bpf_find_vma(t, address, read_vma, vi, 0);
 	if (!err)
 		note_uffd_created(vi);
+	/* records: a VMA record is due unless the thread's last one was this VMA
+	 * (the cache missed because something else took the mmap lock) */
+	same = st && st->vc.mm == (__u64)mm && st->vc.vi.uffd == vi->uffd && st->vc.vi.flags == vi->flags &&
+	       st->vc.vi.start == vi->start && st->vc.vi.end == vi->end;
 	if (!err && st && !(seq & 1)) {
 		st->vc.mm = (__u64)mm;
 		st->vc.seq = seq;
 		st->vc.vi = *vi;
 	}
-	vi->fresh = 1;
+	vi->fresh = !same;
 	return err;
 }
 
