@@ -219,10 +219,19 @@ struct vma_cache {
 	struct vma_info vi;
 };
 
+/* records: the uffd VMA of the thread's last VMA record (emit_vma()). */
+struct vma_sent {
+	__u64 uffd;
+	__u64 flags;
+	__u64 start;
+	__u64 end;
+};
+
 /* Everything kept per thread of a selected process that page-faults. */
 struct thread_state {
 	struct pending_fault pf;
 	struct vma_cache vc;
+	struct vma_sent vs;
 };
 
 /* The traced syscall in flight, per thread. The syscall hooks are classic
@@ -290,6 +299,9 @@ static __always_inline struct uscope_counters *ctrs(void)
 	return bpf_map_lookup_elem(&uscope_counters, &zero);
 }
 
+/* Never written: a new thread's state starts from it (too large for the BPF stack). */
+static const struct thread_state zero_thread;
+
 /* A thread's state, by task (btf hooks) or tid (classic hooks); `btf` is a
  * literal in every caller, so each program keeps only its own path. With
  * `create`, a thread without state gets a zeroed one. */
@@ -304,9 +316,7 @@ static __always_inline struct thread_state *thread_state(bool btf, struct task_s
 	} else {
 		st = bpf_map_lookup_elem(&uscope_threads, &tid);
 		if (!st && create) {
-			struct thread_state zero = {};
-
-			bpf_map_update_elem(&uscope_threads, &tid, &zero, BPF_NOEXIST);
+			bpf_map_update_elem(&uscope_threads, &tid, &zero_thread, BPF_NOEXIST);
 			st = bpf_map_lookup_elem(&uscope_threads, &tid);
 		}
 	}
@@ -696,7 +706,6 @@ static __always_inline long find_uffd_vma(struct thread_state *st, __u64 address
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct mm_struct *mm = t->mm;
 	__u32 seq = 1; /* odd: not cacheable */
-	bool same;
 	long err;
 
 	if (bpf_core_field_exists(mm->mm_lock_seq))
@@ -709,16 +718,12 @@ static __always_inline long find_uffd_vma(struct thread_state *st, __u64 address
 	err = bpf_find_vma(t, address, read_vma, vi, 0);
 	if (!err)
 		note_uffd_created(vi);
-	/* records: a VMA record is due unless the thread's last one was this VMA
-	 * (the cache missed because something else took the mmap lock) */
-	same = st && st->vc.mm == (__u64)mm && st->vc.vi.uffd == vi->uffd && st->vc.vi.flags == vi->flags &&
-	       st->vc.vi.start == vi->start && st->vc.vi.end == vi->end;
 	if (!err && st && !(seq & 1)) {
 		st->vc.mm = (__u64)mm;
 		st->vc.seq = seq;
 		st->vc.vi = *vi;
 	}
-	vi->fresh = !same;
+	vi->fresh = 1;
 	return err;
 }
 
@@ -754,13 +759,19 @@ static __always_inline bool is_async(__u32 features, __u16 armed, __u64 err)
 	return (features & feat_rwp_async) && (armed & USCOPE_ARMED_UNKNOWN);
 }
 
-/* The VMA of a fault, for the faults after it that name only an address.
- * When the ring has no room, the thread's cached VMA goes so its next
- * fault in the VMA sends it again. */
+/* The VMA of a fault, for the faults after it that name only an address:
+ * sent when the VMA was looked up (not cached) and is not the one the
+ * thread sent last (the cache also misses after the thread's faults
+ * elsewhere, or anyone's mmap-lock write). When the ring has no room, the
+ * thread's cached VMA goes so its next fault in the VMA sends it again. */
 static __always_inline void emit_vma(struct thread_state *st, const struct vma_info *vi, __u64 ts)
 {
-	struct uscope_vma *r = reserve_cur(USCOPE_REC_VMA, sizeof(*r));
+	struct uscope_vma *r;
 
+	if (st && st->vs.uffd == vi->uffd && st->vs.flags == vi->flags && st->vs.start == vi->start &&
+	    st->vs.end == vi->end)
+		return;
+	r = reserve_cur(USCOPE_REC_VMA, sizeof(*r));
 	if (!r) {
 		if (st)
 			st->vc.mm = 0;
@@ -772,6 +783,12 @@ static __always_inline void emit_vma(struct thread_state *st, const struct vma_i
 	r->start = vi->start;
 	r->end = vi->end;
 	submit(r);
+	if (st) {
+		st->vs.uffd = vi->uffd;
+		st->vs.flags = vi->flags;
+		st->vs.start = vi->start;
+		st->vs.end = vi->end;
+	}
 }
 
 /* Sends the `parts` (USCOPE_FAULT_*) of tid's fault not sent yet, as one
