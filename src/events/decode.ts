@@ -9,7 +9,7 @@
 // stepped over and counted rather than misread.
 
 import { C, L } from './layout.abi1.generated.js';
-import type { ArmedMode, BlockHow, HuKind, IoctlArgs, UffdEvent } from './types.js';
+import type { ArmedMode, BlockHow, HuEvent, HuKind, IoctlArgs, UffdEvent } from './types.js';
 import { ioctlName, msgEventName, pagefaultKind, type Uapi } from './uapi.js';
 import { ioctlArgFields, UFFD_IOCTLS } from '../kernel/uffdIoctls.js';
 
@@ -327,23 +327,29 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
       const k = u32(F.kind.offset);
       const kind = HU_KINDS[k];
       if (!kind) return null; // a kind this build does not know: stepped over
-      return {
-        type: 'hu',
-        ...base,
-        kind,
-        uffd: u64(F.uffd.offset),
-        address: u64(F.address.offset),
-        reason: u64(F.reason.offset),
-        faultFlags: u64(F.fault_flags.offset),
-        enterTs: u64n(dv, o + F.enter_ts_ns.offset),
-        ret: s64(F.ret.offset),
-        ctxFeatures: u32(F.ctx_features.offset),
-        argReadOk: u32(F.arg_read_ok.offset) !== 0,
-      };
+      return { type: 'hu', ...base, kind, ...huFields(dv, o, F) };
     }
     default:
       return null;
   }
+}
+
+type HuFieldName = 'uffd' | 'address' | 'reason' | 'fault_flags' | 'enter_ts_ns' | 'ret' | 'ctx_features' | 'arg_read_ok';
+
+/** The fields of a uscope_hu record at `o` (either ABI's layout of it) but its header and kind. */
+export function huFields(dv: DataView, o: number, F: Record<HuFieldName, { offset: number }>): Omit<HuEvent, 'type' | 'kind' | 'ts' | 'cpu' | 'pid' | 'tid' | 'comm'> {
+  const u64 = (at: number) => dv.getBigUint64(o + at, true);
+  const u32 = (at: number) => dv.getUint32(o + at, true);
+  return {
+    uffd: u64(F.uffd.offset),
+    address: u64(F.address.offset),
+    reason: u64(F.reason.offset),
+    faultFlags: u64(F.fault_flags.offset),
+    enterTs: u64n(dv, o + F.enter_ts_ns.offset),
+    ret: Number(dv.getBigInt64(o + F.ret.offset, true)),
+    ctxFeatures: u32(F.ctx_features.offset),
+    argReadOk: u32(F.arg_read_ok.offset) !== 0,
+  };
 }
 
 export const HU_KINDS: Record<number, HuKind | undefined> = {

@@ -22,6 +22,7 @@ import {
   comm,
   expectSize,
   forEachRecord,
+  huFields,
   ioctlArgs,
   msgFields,
   u64n,
@@ -188,26 +189,7 @@ export class Abi2Decoder {
         expectSize(type, size, L.uscope_hu.size);
         const kind = HU_KINDS[u32(F.kind.offset)];
         if (!kind) return false; // a kind this build does not know: stepped over
-        emit(
-          {
-            type: 'hu',
-            ts,
-            cpu: u32(F.cpu.offset),
-            pid: t.pid,
-            tid,
-            comm: t.comm,
-            kind,
-            uffd: u64(F.uffd.offset),
-            address: u64(F.address.offset),
-            reason: u64(F.reason.offset),
-            faultFlags: u64(F.fault_flags.offset),
-            enterTs: u64n(dv, o + F.enter_ts_ns.offset),
-            ret: Number(dv.getBigInt64(o + F.ret.offset, true)),
-            ctxFeatures: u32(F.ctx_features.offset),
-            argReadOk: u32(F.arg_read_ok.offset) !== 0,
-          },
-          ts,
-        );
+        emit({ type: 'hu', ts, cpu: u32(F.cpu.offset), pid: t.pid, tid, comm: t.comm, kind, ...huFields(dv, o, F) }, ts);
         return true;
       }
       default:
