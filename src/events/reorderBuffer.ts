@@ -1,27 +1,38 @@
-// Events back in time order, bounded: a min-heap by (ts, arrival). ABI 2
-// sends a fault that waited as one record when the thread runs again, after
-// the handler's message and ioctl records; each event waits here until
-// every record that could hold an earlier one has been emitted, i.e. until
-// the newest emission time seen is `windowNs` past it (or `maxHeld` events
-// wait). An event older than one already handed on is handed on at once
-// and counted as late.
+// Events back in time order, bounded. ABI 2 sends a fault that waited as
+// one record when the thread runs again, after the handler's message and
+// ioctl records; each event waits here until every record that could hold
+// an earlier one has been emitted, i.e. until the newest emission time seen
+// is `windowNs` past it (or `maxHeld` events wait). An event older than one
+// already handed on is handed on at once and counted as late.
+//
+// Most events come in time order: they queue in arrival order (a FIFO);
+// only those older than the newest queued (a waited fault's entry, sleep and
+// wake-up) go to a min-heap by (ts, arrival). The next event out is the
+// earlier of the two heads. Times are kept in arrays of their own: comparing
+// them never touches the events, whose shapes differ by type.
 
 import type { UffdEvent } from './types.js';
 
 export interface ReorderOptions {
-  /** how long (record time) an event waits for earlier ones; default 100 ms */
+  /** how long (record time) an event waits for earlier ones; default 50 ms */
   windowNs?: number;
   /** most events waiting (~250 B each); the oldest go on beyond it. Default 131072. */
   maxHeld?: number;
 }
 
 /** Longer than nearly every fault's wait, short enough that a live view is not behind. */
-export const DEFAULT_REORDER_WINDOW_NS = 100e6;
+export const DEFAULT_REORDER_WINDOW_NS = 50e6;
 export const DEFAULT_REORDER_MAX_HELD = 1 << 17;
 
 export class ReorderBuffer {
+  // in time order, from `qHead`
+  private q: UffdEvent[] = [];
+  private qTs: number[] = [];
+  private qHead = 0;
+  // the rest, a min-heap by (ts, seq)
   private readonly heap: UffdEvent[] = [];
-  private readonly seqs: number[] = [];
+  private readonly hTs: number[] = [];
+  private readonly hSeq: number[] = [];
   private seq = 0;
   private newest = -Infinity;
   /** ts of the last event handed on */
@@ -39,17 +50,25 @@ export class ReorderBuffer {
   }
 
   get held(): number {
-    return this.heap.length;
+    return this.q.length - this.qHead + this.heap.length;
   }
 
   /** An event, from a record emitted at `emittedAt`. */
   push(e: UffdEvent, emittedAt: number): void {
-    if (e.ts < this.released) {
+    const ts = e.ts;
+    if (ts < this.released) {
       this.late++;
       this.visit(e);
     } else {
-      this.insert(e);
-      if (this.heap.length > this.maxHeld) this.pop();
+      const n = this.qTs.length;
+      // equal times keep arrival order: the queue is older than any later heap entry
+      if (n === this.qHead || ts >= this.qTs[n - 1]) {
+        this.q.push(e);
+        this.qTs.push(ts);
+      } else {
+        this.heapInsert(e, ts);
+      }
+      if (this.held > this.maxHeld) this.popOne();
     }
     if (emittedAt > this.newest) this.newest = emittedAt;
     this.drain();
@@ -59,60 +78,100 @@ export class ReorderBuffer {
   drain(nowNs?: number): void {
     if (nowNs !== undefined && nowNs > this.newest) this.newest = nowNs;
     const until = this.newest - this.windowNs;
-    while (this.heap.length > 0 && this.heap[0].ts <= until) this.pop();
+    while (this.held > 0 && this.headTs() <= until) this.popOne();
+    this.compact();
   }
 
   /** Hands on everything (the stream ended). */
   flush(): void {
-    while (this.heap.length > 0) this.pop();
+    while (this.held > 0) this.popOne();
+    this.compact();
   }
 
-  private pop(): void {
-    const h = this.heap;
-    const s = this.seqs;
-    const top = h[0];
-    const lastE = h.pop()!;
-    const lastS = s.pop()!;
-    if (h.length > 0) {
-      // sift the last element down from the root
-      let i = 0;
-      const n = h.length;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const c = r < n && this.less(h[r], s[r], h[l], s[l]) ? r : l;
-        if (!this.less(h[c], s[c], lastE, lastS)) break;
-        h[i] = h[c];
-        s[i] = s[c];
-        i = c;
-      }
-      h[i] = lastE;
-      s[i] = lastS;
+  private headTs(): number {
+    const qt = this.qHead < this.qTs.length ? this.qTs[this.qHead] : Infinity;
+    const ht = this.heap.length > 0 ? this.hTs[0] : Infinity;
+    return qt <= ht ? qt : ht;
+  }
+
+  private popOne(): void {
+    const qt = this.qHead < this.qTs.length ? this.qTs[this.qHead] : Infinity;
+    let e: UffdEvent;
+    let ts: number;
+    if (this.heap.length > 0 && this.hTs[0] < qt) {
+      ts = this.hTs[0];
+      e = this.heapPop();
+    } else {
+      ts = qt;
+      e = this.q[this.qHead];
+      this.q[this.qHead++] = undefined as unknown as UffdEvent;
     }
-    if (top.ts > this.released) this.released = top.ts;
-    this.visit(top);
+    if (ts > this.released) this.released = ts;
+    this.visit(e);
   }
 
-  private insert(e: UffdEvent): void {
+  /** Drops the queue's handed-on slots once they are most of it. */
+  private compact(): void {
+    if (this.qHead > 4096 && this.qHead * 2 > this.q.length) {
+      this.q = this.q.slice(this.qHead);
+      this.qTs = this.qTs.slice(this.qHead);
+      this.qHead = 0;
+    } else if (this.qHead === this.q.length && this.qHead > 0) {
+      this.q.length = 0;
+      this.qTs.length = 0;
+      this.qHead = 0;
+    }
+  }
+
+  private heapInsert(e: UffdEvent, ts: number): void {
     const h = this.heap;
-    const s = this.seqs;
+    const t = this.hTs;
+    const s = this.hSeq;
     const q = this.seq++;
     let i = h.length;
     h.push(e);
+    t.push(ts);
     s.push(q);
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(e, q, h[p], s[p])) break;
+      if (t[p] < ts || (t[p] === ts && s[p] < q)) break;
       h[i] = h[p];
+      t[i] = t[p];
       s[i] = s[p];
       i = p;
     }
     h[i] = e;
+    t[i] = ts;
     s[i] = q;
   }
 
-  private less(a: UffdEvent, sa: number, b: UffdEvent, sb: number): boolean {
-    return a.ts < b.ts || (a.ts === b.ts && sa < sb);
+  private heapPop(): UffdEvent {
+    const h = this.heap;
+    const t = this.hTs;
+    const s = this.hSeq;
+    const top = h[0];
+    const lastE = h.pop()!;
+    const lastT = t.pop()!;
+    const lastS = s.pop()!;
+    const n = h.length;
+    if (n > 0) {
+      // sift the last entry down from the root
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && (t[r] < t[l] || (t[r] === t[l] && s[r] < s[l])) ? r : l;
+        if (lastT < t[c] || (lastT === t[c] && lastS < s[c])) break;
+        h[i] = h[c];
+        t[i] = t[c];
+        s[i] = s[c];
+        i = c;
+      }
+      h[i] = lastE;
+      t[i] = lastT;
+      s[i] = lastS;
+    }
+    return top;
   }
 }
