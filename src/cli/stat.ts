@@ -60,7 +60,7 @@ export interface KernelSummary {
   /** records of the rare-event stream the ring had no room for */
   lost: number;
   uffds: UffdKernelSummary[];
-  totals: { uffds: number; userfaults: Record<string, number> & { total: number }; fault_entries: number; blocked: number; latency: UffdKernelSummary['latency'] };
+  totals: { uffds: number; userfaults: Record<string, number> & { total: number }; fault_entries: number; blocked: number; ends_unseen: number; latency: UffdKernelSummary['latency'] };
   /** per-fault uffd ioctls that succeeded (counted in the kernel), by name */
   per_fault_ioctls: Record<string, number>;
   events: Summary['events'];
@@ -69,7 +69,7 @@ export interface KernelSummary {
 }
 
 function totalsSummary(t: KernelTotals): KernelSummary['totals'] {
-  return { uffds: t.uffds, userfaults: { ...t.userfaults, total: userfaultsOf(t) }, fault_entries: t.entries, blocked: t.blocked, latency: summarizeStages(t.stages) };
+  return { uffds: t.uffds, userfaults: { ...t.userfaults, total: userfaultsOf(t) }, fault_entries: t.entries, blocked: t.blocked, ends_unseen: t.endsUnseen, latency: summarizeStages(t.stages) };
 }
 
 export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> {
@@ -134,6 +134,8 @@ export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> 
     process.stdout.write(formatModeSwitches(summary.mode_switches, summary.start_ns ?? 0, { woken: false }).join('\n') + '\n\n');
     const ioctlLine = Object.entries(ioctlCounts).map(([n, k]) => `${n} ${k}`).join(', ');
     process.stdout.write(`per-fault ioctls (counted in the kernel): ${ioctlLine || 'none'}\n`);
+    const unseen = out.totals.ends_unseen;
+    if (unseen > 0) process.stdout.write(`${unseen} blocked fault${unseen === 1 ? '' : 's'} ended unseen (a hook was skipped on a busy CPU): counted, not in the latency figures\n`);
     process.stdout.write(`backend ${summary.backend}; ${summary.events.received} events streamed (processes, uffd creation, control ioctls, failed ioctls), ${c.lostTotal} lost\n`);
   } else {
     process.stdout.write(formatSummaryTable(summary) + '\n');
