@@ -71,7 +71,16 @@ function totalsSummary(t: KernelTotals): KernelSummary['totals'] {
   return { uffds: t.uffds, userfaults: { ...t.userfaults, total: userfaultsOf(t) }, fault_entries: t.entries, blocked: t.blocked, latency: summarizeStages(t.stages) };
 }
 
-export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> {
+/** Where stat's events and clock come from: the live session, or a test's stand-in. */
+export interface StatDeps {
+  session: typeof runSession;
+  now: () => number;
+}
+
+const LIVE: StatDeps = { session: runSession, now: bootTimeNs };
+
+export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Summary | KernelSummary> {
+  const { session, now } = deps;
   if (o.jsonOut) checkOutputPath(o.jsonOut, '--json-out', true, true);
   const inKernel = !o.perFault;
   if (inKernel && o.backend && o.backend !== 'auto' && o.backend !== 'tracepoint') {
@@ -81,23 +90,23 @@ export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> 
   const tracker = new KernelStatsTracker();
   let started = 0;
   const table = (): string => formatKernelTable(tracker.all().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f))), started, (pid) => analysis.processName(pid));
-  const result = await runSession(
+  const result = await session(
     {
       capture: captureOptions({ ...o, inKernel }),
       durationS: o.duration,
       tickMs: o.interval ? o.interval * 1000 : undefined,
       onOpen: (cap) => {
-        started = bootTimeNs();
+        started = now();
         if (cap.info.hostWide) process.stderr.write('uffdscope: tracing every process on this host (select with --pid or -- CMD); Ctrl-C to stop\n');
       },
       onTick: (cap) => {
         let text: string;
         if (inKernel) {
-          tracker.update(cap.uffdStats(), bootTimeNs());
+          tracker.update(cap.uffdStats(), now());
           text = table();
         } else {
           const c = cap.counters();
-          text = formatSummaryTable(analysis.summary({ backend: cap.info.backend, lost: c.lostTotal, lostByType: c.lost, durationNs: bootTimeNs() - started }));
+          text = formatSummaryTable(analysis.summary({ backend: cap.info.backend, lost: c.lostTotal, lostByType: c.lost, durationNs: now() - started }));
         }
         process.stdout.write(`--- ${new Date().toISOString()}\n${text}\n`);
       },
@@ -110,12 +119,12 @@ export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> 
     backend: result.info.backend,
     lost: c.lostTotal,
     lostByType: c.lost,
-    durationNs: bootTimeNs() - started,
+    durationNs: now() - started,
     source: { kind: 'live', selection: { pids: o.pid, command: o.command.length ? o.command : null, hostWide: result.info.hostWide }, stop: result.reason, blockDetection: result.info.blockDetection },
   });
   let out: Summary | KernelSummary = summary;
   if (inKernel) {
-    tracker.update(result.uffdStats ?? [], bootTimeNs());
+    tracker.update(result.uffdStats ?? [], now());
     const ioctlCounts = perFaultIoctls(c.fastIoctls, o.uapi);
     out = {
       schema: 'uffdscope.in-kernel/2',
