@@ -6,9 +6,11 @@ import { decodeRecords } from '../events/decode.js';
 import { Analysis } from '../stats/pipeline.js';
 import { formatModeSwitches, formatSummaryTable, type Summary } from '../stats/summary.js';
 import type { Uapi } from '../events/uapi.js';
-import { checkOutputPath, outputFileError, type BackendChoice, type HooksChoice } from './record.js';
+import { checkOutputPath, outputFileError } from '../outputPath.js';
+import type { BackendChoice } from '../capture/captureOptions.js';
+import type { HooksChoice } from '../capture/liveCapture.js';
 import { captureOptions } from '../capture/captureOptions.js';
-import { sessionExitStatus, UsageError } from './errors.js';
+import { sessionExitStatus, UsageError } from '../exitCodes.js';
 import { formatKernelTable, perFaultIoctls, summarizeStages, summarizeUffd, userfaultsOf, type UffdKernelSummary } from '../stats/kernelStats.js';
 import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTracker.js';
 

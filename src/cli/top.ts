@@ -16,10 +16,11 @@ import { TopModel } from '../view/topModel.js';
 import { SnapshotPublisher } from '../view/snapshotPublisher.js';
 import { workloadBinary } from '../paths.js';
 import type { Uapi } from '../events/uapi.js';
-import type { BackendChoice, HooksChoice } from './record.js';
-import { EXIT, UsageError, exitStatus, sessionExitStatus } from './errors.js';
+import type { BackendChoice } from '../capture/captureOptions.js';
+import type { HooksChoice } from '../capture/liveCapture.js';
+import { EXIT, UsageError, exitStatus, sessionExitStatus } from '../exitCodes.js';
 import { attachMetrics } from '../../exporters/openmetrics.js';
-import { listenMetrics } from './serve.js';
+import { listenMetrics } from '../../exporters/metricsServer.js';
 
 export interface TopOptions {
   /** false: keep the normal CPU priority (--no-priority) */
