@@ -4,6 +4,7 @@ import { runSession } from '../capture/session.js';
 import { bootTimeNs } from '../capture/liveCapture.js';
 import { decodeRecords } from '../events/decode.js';
 import { Analysis } from '../stats/pipeline.js';
+import { liveSummaryMeta } from '../pipeline/summaryMeta.js';
 import { formatModeSwitches, formatSummaryTable, type Summary } from '../stats/summary.js';
 import type { Uapi } from '../events/uapi.js';
 import { checkOutputPath, outputFileError } from '../outputPath.js';
@@ -108,7 +109,7 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
           text = table();
         } else {
           const c = cap.counters();
-          text = formatSummaryTable(analysis.summary({ backend: cap.info.backend, lost: c.lostTotal, lostByType: c.lost, durationNs: now() - started }));
+          text = formatSummaryTable(analysis.summary(liveSummaryMeta(cap.info, c, now() - started, { pids: o.pid, command: o.command })));
         }
         process.stdout.write(`--- ${new Date().toISOString()}\n${text}\n`);
       },
@@ -117,13 +118,7 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
   );
   analysis.finish();
   const c = result.counters;
-  const summary = analysis.summary({
-    backend: result.info.backend,
-    lost: c.lostTotal,
-    lostByType: c.lost,
-    durationNs: now() - started,
-    source: { kind: 'live', selection: { pids: o.pid, command: o.command.length ? o.command : null, hostWide: result.info.hostWide }, stop: result.reason, blockDetection: result.info.blockDetection },
-  });
+  const summary = analysis.summary(liveSummaryMeta(result.info, c, now() - started, { pids: o.pid, command: o.command }, result.reason));
   let out: Summary | KernelSummary = summary;
   if (inKernel) {
     tracker.update(result.uffdStats ?? [], now());

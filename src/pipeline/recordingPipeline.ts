@@ -7,8 +7,9 @@ import type { UffdEvent } from '../events/types.js';
 import type { Uapi } from '../events/uapi.js';
 import type { FaultRecord } from '../model/faultLifecycle.js';
 import { Analysis } from '../stats/pipeline.js';
-import type { Summary, SummaryMeta } from '../stats/summary.js';
+import type { Summary } from '../stats/summary.js';
 import { forEachRecordedEvent, recordingInputError, type RecordingRead } from '../source/recordingSource.js';
+import { recordingSummaryMeta } from './summaryMeta.js';
 
 /** Where a recording's events go, one at a time and in order. */
 export interface RecordingSink {
@@ -32,37 +33,9 @@ export interface RecordingRun<S> {
   summary: Summary | null;
 }
 
-/** Lost-record figures from the recorder's last counters snapshot. */
-export function lostFrom(counters: Record<string, unknown> | null): { lost: number; lostByType: Record<string, number> } {
-  const lost = Number((counters as { lostTotal?: unknown } | null)?.lostTotal ?? 0) || 0;
-  const byType = ((counters as { lost?: unknown } | null)?.lost ?? {}) as Record<string, number>;
-  return { lost, lostByType: typeof byType === 'object' && byType ? byType : {} };
-}
-
 /** When the recorder stopped, from its trailer (undefined: it wrote none). */
 export function recordingEnd(read: Pick<RecordingRead, 'status'>): number | undefined {
   return Number(read.status.trailer?.endedAtBootNs ?? 0) || undefined;
-}
-
-/** The summary metadata of a recording: the same for every command that summarizes one. */
-export function recordingSummaryMeta(path: string, read: RecordingRead): SummaryMeta {
-  const h = read.header;
-  return {
-    backend: h.backend,
-    ...lostFrom(read.counters),
-    generated: h.generated !== null,
-    source: {
-      kind: 'recording',
-      path,
-      complete: read.status.complete,
-      damage: read.status.damage,
-      kernel: h.kernel.release,
-      createdAt: h.createdAt,
-      selection: h.selection,
-      generated: h.generated,
-      undecodableRecords: read.decode.unknown,
-    },
-  };
 }
 
 /**

@@ -4,7 +4,8 @@
 import { openRecording, type Recording, type RecordingStatus } from '../recording/reader.js';
 import type { UffdEvent } from '../events/types.js';
 import { decodeBatch, recordBatches, recordingUapi, type RecordBatch } from '../source/recordingSource.js';
-import { lostFrom, recordingEnd } from '../pipeline/recordingPipeline.js';
+import { recordingEnd } from '../pipeline/recordingPipeline.js';
+import { lostFrom } from '../pipeline/summaryMeta.js';
 import type { Uapi } from '../events/uapi.js';
 import { TopModel, type HeaderInfo } from './topModel.js';
 import { SnapshotPublisher } from './snapshotPublisher.js';
