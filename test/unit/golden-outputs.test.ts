@@ -1,4 +1,4 @@
-// Pins what `report`, `export` (Perfetto and NDJSON) and `stat` print for one
+// Pins what `report`, `export` (Perfetto and NDJSON), `replay` and `stat` print for one
 // fixed recording (test/fixtures/recordings/mixed.uscope) against golden files
 // in test/fixtures/golden/. A difference is either a bug fix, named in the
 // commit that regenerates them (GOLDEN_UPDATE=1 node --test this file), or a
@@ -71,6 +71,12 @@ test('export --format ndjson: every line, and what it says on stderr', () => {
   if (UPDATE) golden('mixed.ndjson.gz', gzipSync(text, { level: 9 }));
   else assert.equal(text, gunzipSync(readFileSync(join(GOLDEN, 'mixed.ndjson.gz'))).toString('utf8'), 'mixed.ndjson differs from its golden file');
   golden('mixed.ndjson.stderr.txt', r.stderr);
+});
+
+test('replay, not on a terminal: played to the end, one table', () => {
+  const r = cli(['replay', REC]);
+  golden('mixed.replay.txt', r.stdout);
+  assert.equal(r.stderr, '');
 });
 
 /** runStat on the recording: its records as the session's batches, its counters and clock. */
