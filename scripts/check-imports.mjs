@@ -20,7 +20,7 @@ export const FLOORS = [
   ['src/stats/', 'src/capture/', 'src/simulate/', 'src/source/'], // analysis; live, generated and recorded sources
   ['src/model/', 'src/recording/', 'src/native/'], // lifecycle and uffd model; file format; the addon
   ['src/events/', 'src/outputPath.ts'], // records and uapi; output-path checks
-  ['src/exitCodes.ts', 'src/paths.ts'], // exit codes and their errors; where files are
+  ['src/kernel/', 'src/exitCodes.ts', 'src/paths.ts'], // tables of kernel knowledge (uffd ioctls, backends); exit codes and their errors; where files are
 ];
 
 const SOURCE = /\.(ts|tsx|mts|mjs|js)$/;
