@@ -3,15 +3,13 @@
 // when the scraper asks for it, the Prometheus text format otherwise).
 // Binds to 127.0.0.1 unless --listen says otherwise.
 import { runSession } from '../capture/session.js';
-import { bootTimeNs, type LiveCapture } from '../capture/liveCapture.js';
-import { decodeRecords } from '../events/decode.js';
+import { bootTimeNs, type LiveCapture, type HooksChoice } from '../capture/liveCapture.js';
+import { LIVE_RECORD_ABI, recordDecoder } from '../source/recordDecoder.js';
 import { Analysis } from '../stats/pipeline.js';
 import type { Uapi } from '../events/uapi.js';
 import { attachMetrics, type CaptureCounters } from '../../exporters/openmetrics.js';
-import type { BackendChoice } from '../capture/captureOptions.js';
-import type { HooksChoice } from '../capture/liveCapture.js';
 import { DEFAULT_LISTEN, listenMetrics, formatListenAddress } from '../../exporters/metricsServer.js';
-import { captureOptions } from '../capture/captureOptions.js';
+import { captureOptions, type BackendChoice } from '../capture/captureOptions.js';
 import { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
 import { perFaultIoctls } from '../stats/kernelStats.js';
 import { exitStatus, sessionExitStatus, UsageError } from '../exitCodes.js';
@@ -40,6 +38,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
     throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }
   const analysis = new Analysis(o.uapi);
+  const decoder = recordDecoder(LIVE_RECORD_ABI, o.uapi, (e) => analysis.push(e));
   const tracker = new KernelStatsTracker();
   let fastIoctls: number[] = [];
   let cap: LiveCapture | null = null;
@@ -83,8 +82,9 @@ export async function runServe(o: ServeOptions): Promise<void> {
           if (inKernel) tracker.update(c.uffdStats(), bootTimeNs());
         },
       },
-      (batch, count) => decodeRecords(batch, o.uapi, (e) => analysis.push(e), count),
+      (batch, count) => decoder.push(batch, count),
     );
+    decoder.end();
     // the final values: what the kernel counted up to the end, every record drained
     if (inKernel) tracker.update(result.uffdStats ?? [], bootTimeNs());
     fastIoctls = result.counters.fastIoctls;

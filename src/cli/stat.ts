@@ -1,16 +1,14 @@
 // `uffdscope stat`: trace and print fault counts and latency statistics.
 import { closeSync, fchmodSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { runSession } from '../capture/session.js';
-import { bootTimeNs } from '../capture/liveCapture.js';
-import { decodeRecords } from '../events/decode.js';
+import { bootTimeNs, type HooksChoice } from '../capture/liveCapture.js';
+import { LIVE_RECORD_ABI, recordDecoder } from '../source/recordDecoder.js';
 import { Analysis } from '../stats/pipeline.js';
 import { liveSummaryMeta } from '../pipeline/summaryMeta.js';
 import { formatModeSwitches, formatSummaryTable, type Summary } from '../stats/summary.js';
 import type { Uapi } from '../events/uapi.js';
 import { checkOutputPath, outputFileError } from '../outputPath.js';
-import type { BackendChoice } from '../capture/captureOptions.js';
-import type { HooksChoice } from '../capture/liveCapture.js';
-import { captureOptions } from '../capture/captureOptions.js';
+import { captureOptions, type BackendChoice } from '../capture/captureOptions.js';
 import { sessionExitStatus, UsageError } from '../exitCodes.js';
 import { formatKernelTable, perFaultIoctls, summarizeStages, summarizeUffd, userfaultsOf, type UffdKernelSummary } from '../stats/kernelStats.js';
 import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTracker.js';
@@ -74,13 +72,15 @@ function totalsSummary(t: KernelTotals): KernelSummary['totals'] {
   return { uffds: t.uffds, userfaults: { ...t.userfaults, total: userfaultsOf(t) }, fault_entries: t.entries, blocked: t.blocked, latency: summarizeStages(t.stages) };
 }
 
-/** Where stat's events and clock come from: the live session, or a test's stand-in. */
+/** Where stat's records and clock come from: the live session, or a test's stand-in. */
 export interface StatDeps {
   session: typeof runSession;
   now: () => number;
+  /** the record ABI of the session's batches */
+  recordAbi: number;
 }
 
-const LIVE: StatDeps = { session: runSession, now: bootTimeNs };
+const LIVE: StatDeps = { session: runSession, now: bootTimeNs, recordAbi: LIVE_RECORD_ABI };
 
 export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Summary | KernelSummary> {
   const { session, now } = deps;
@@ -90,6 +90,7 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
     throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }
   const analysis = new Analysis(o.uapi);
+  const decoder = recordDecoder(deps.recordAbi, o.uapi, (e) => analysis.push(e));
   const tracker = new KernelStatsTracker();
   let started = 0;
   const table = (): string => formatKernelTable(tracker.all().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f))), started, (pid) => analysis.processName(pid));
@@ -114,8 +115,9 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
         process.stdout.write(`--- ${new Date().toISOString()}\n${text}\n`);
       },
     },
-    (batch, count) => decodeRecords(batch, o.uapi, (e) => analysis.push(e), count),
+    (batch, count) => decoder.push(batch, count),
   );
+  decoder.end();
   analysis.finish();
   const c = result.counters;
   const summary = analysis.summary(liveSummaryMeta(result.info, c, now() - started, { pids: o.pid, command: o.command }, result.reason));

@@ -65,9 +65,10 @@ export function runRecording<S extends RecordingSink>(
   }
   const c = consumer as unknown as RecordingConsumer<S>;
   const endTs = recordingEnd(read);
-  c.sink.end?.(endTs);
+  // the analysis ends first (its last fault records), then the sink
   const a = c.analysis;
-  if (a && !a.isFinished) a.finish(endTs);
+  a?.finish(endTs);
+  c.sink.end?.(endTs);
   return { sink: c.sink, read, summary: a ? a.summary(recordingSummaryMeta(path, read)) : null };
 }
 

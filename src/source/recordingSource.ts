@@ -3,7 +3,8 @@
 // that knows which chunks hold records and how a recording's uapi is chosen.
 import { openRecording, type Recording, type RecordingStatus } from '../recording/reader.js';
 import { RecordingFormatError, type RecordingHeader } from '../recording/format.js';
-import { decodeRecords, DecodeError, type DecodeStats } from '../events/decode.js';
+import { DecodeError, type DecodeStats } from '../events/decode.js';
+import { recordDecoder } from './recordDecoder.js';
 import { resolveUapi, type Uapi } from '../events/uapi.js';
 import type { UffdEvent } from '../events/types.js';
 import { UsageError } from '../exitCodes.js';
@@ -49,11 +50,6 @@ export function* recordBatches(rec: Recording): Generator<RecordBatch, Recording
   return r.value;
 }
 
-/** Decodes one batch, calling `visit` for every event. */
-export function decodeBatch(b: RecordBatch, uapi: Uapi, visit: (e: UffdEvent) => void, stats?: DecodeStats): void {
-  decodeRecords(b.payload, uapi, visit, b.count, stats);
-}
-
 /** Streams every event of a recording, chunk by chunk (bounded memory). */
 export function forEachRecordedEvent(
   path: string,
@@ -64,15 +60,16 @@ export function forEachRecordedEvent(
   const rec = openRecording(path);
   const uapi = recordingUapi(rec.header, uapiOverrides);
   onHeader?.(rec.header, uapi);
-  const stats: DecodeStats = { records: 0, unknown: 0 };
+  const decoder = recordDecoder(rec.header.recordAbi, uapi, visit);
   const it = recordBatches(rec);
   let r = it.next();
   while (!r.done) {
-    decodeBatch(r.value, uapi, visit, stats);
+    decoder.push(r.value.payload, r.value.count);
     r = it.next();
   }
+  decoder.end();
   const status = r.value;
-  return { header: rec.header, status, decode: stats, counters: status.counters };
+  return { header: rec.header, status, decode: decoder.stats, counters: status.counters };
 }
 
 /** A failure to read `file` as a recording, as the one-line bad-input error users see. */

@@ -3,7 +3,8 @@
 // model is a streaming one); seeking forward just feeds more events.
 import { openRecording, type Recording, type RecordingStatus } from '../recording/reader.js';
 import type { UffdEvent } from '../events/types.js';
-import { decodeBatch, recordBatches, recordingUapi, type RecordBatch } from '../source/recordingSource.js';
+import { recordBatches, recordingUapi, type RecordBatch } from '../source/recordingSource.js';
+import { recordDecoder, type RecordDecoder } from '../source/recordDecoder.js';
 import { recordingEnd } from '../pipeline/recordingPipeline.js';
 import { lostFrom } from '../pipeline/summaryMeta.js';
 import type { Uapi } from '../events/uapi.js';
@@ -26,6 +27,7 @@ export class ReplayDriver {
   private pending: UffdEvent[] = [];
   private pendingAt = 0;
   private exhausted = false;
+  private decoder!: RecordDecoder;
 
   constructor(
     path: string,
@@ -50,11 +52,11 @@ export class ReplayDriver {
 
   private lastTs(): number {
     let last = this.startTs;
-    for (const b of recordBatches(this.rec)) {
-      decodeBatch(b, this.uapi, (e) => {
-        if (e.ts > last) last = e.ts;
-      });
-    }
+    const decoder = recordDecoder(this.rec.header.recordAbi, this.uapi, (e) => {
+      if (e.ts > last) last = e.ts;
+    });
+    for (const b of recordBatches(this.rec)) decoder.push(b.payload, b.count);
+    decoder.end();
     return last;
   }
 
@@ -71,6 +73,7 @@ export class ReplayDriver {
     this.it = recordBatches(this.rec);
     this.pending = [];
     this.pendingAt = 0;
+    this.decoder = recordDecoder(this.rec.header.recordAbi, this.uapi, (e) => this.pending.push(e));
     this.exhausted = false;
     this.position = 0;
   }
@@ -86,15 +89,16 @@ export class ReplayDriver {
         this.pendingAt++;
       }
       if (this.exhausted) return;
+      // the decoder appends what it hands on to `pending`
+      this.pending = [];
+      this.pendingAt = 0;
       const r = this.it.next();
       if (r.done) {
         this.exhausted = true;
-        return;
+        this.decoder.end();
+        continue;
       }
-      const batch: UffdEvent[] = [];
-      decodeBatch(r.value, this.uapi, (e) => batch.push(e));
-      this.pending = batch;
-      this.pendingAt = 0;
+      this.decoder.push(r.value.payload, r.value.count);
     }
   }
 

@@ -89,6 +89,7 @@ async function statOfRecording(perFault: boolean): Promise<{ stdout: string; jso
   const info = { backend: rec.header.backend, hostWide: rec.header.selection.hostWide, blockDetection: rec.header.extra?.blockDetection } as unknown as CaptureInfo;
   const times = [rec.header.clock.startedAtBootNs, Number(status.trailer?.endedAtBootNs)];
   const deps: StatDeps = {
+    recordAbi: rec.header.recordAbi,
     now: () => (times.length > 1 ? times.shift()! : times[0]),
     session: async (opts, onBatch): Promise<SessionResult> => {
       opts.onOpen?.({ info } as LiveCapture);
