@@ -27,6 +27,11 @@
 
 #define EBUSY 16
 
+/* A kernel pointer read as a BTF type: plain loads (fault-safe, inlined by
+ * the JIT) instead of one bpf_probe_read_kernel() call per field. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define kcast(type, p) ((type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(type)))
+
 _Static_assert(USCOPE_STAGE_BUCKETS == USCOPE_STAGES * USCOPE_WAIT_BUCKETS, "USCOPE_STAGE_BUCKETS");
 
 char LICENSE[] SEC("license") = "GPL";
@@ -172,9 +177,31 @@ struct inflight {
 	__u32 kind;
 };
 
-/* Everything kept per thread about its uffd faults, created on its first. */
+struct vma_info {
+	__u64 uffd;
+	__u64 flags;
+	__u64 start;
+	__u64 end;
+	__u64 uffd_created; /* in_kernel_stats: uscope_uffd_created[uffd], 0 if unknown */
+};
+
+/* The thread's last VMA looked up, valid while its mm's mmap-lock sequence
+ * is unchanged (every VMA, vm_flags or uffd-context change happens under
+ * mmap_write_lock, which bumps it). bpf_find_vma() from the fault
+ * tracepoint (interrupts off) defers its unlock to irq_work: a self-IPI per
+ * lookup. Per thread, not per mm: a handler thread faulting on its source
+ * pages and a vCPU thread faulting on guest memory each keep their own. */
+struct vma_cache {
+	__u64 mm; /* 0: empty; another mm after exec */
+	__u32 seq;
+	__u32 pad;
+	struct vma_info vi;
+};
+
+/* Everything kept per thread of a selected process that page-faults. */
 struct thread_state {
 	struct pending_fault pf;
+	struct vma_cache vc;
 };
 
 /* The traced syscall in flight, per thread. The syscall hooks are classic
@@ -293,9 +320,7 @@ static __always_inline bool tgid_selected(__u32 tgid)
 
 static __always_inline __u64 uffd_mm(__u64 uffd)
 {
-	struct userfaultfd_ctx *ctx = (struct userfaultfd_ctx *)uffd;
-
-	return (__u64)BPF_CORE_READ(ctx, mm);
+	return (__u64)kcast(struct userfaultfd_ctx, uffd)->mm;
 }
 
 static __always_inline bool selected(__u32 tgid, __u64 uffd)
@@ -394,16 +419,13 @@ static __always_inline void fill_current(struct uscope_header *h, __u32 type,
 /* fd -> struct file * of the current task, or NULL. */
 static __always_inline struct file *fd_file(__u32 fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
 	struct file **fds;
-	struct file *f = NULL;
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
+	fds = fdt->fd;
+	return kcast(struct file, *(__u64 *)bpf_rdonly_cast(&fds[fd], 0));
 }
 
 static __always_inline bool name_is(const char *name, const char *want, int n)
@@ -425,7 +447,7 @@ static __always_inline bool is_uffd_file(struct file *f)
 
 	if (!f)
 		return false;
-	fops = (__u64)BPF_CORE_READ(f, f_op);
+	fops = (__u64)f->f_op;
 	if (uffd_fops)
 		return fops == uffd_fops;
 	if (!name_is((const char *)BPF_CORE_READ(f, f_path.dentry, d_name.name),
@@ -443,14 +465,12 @@ static __always_inline bool is_uffd_dev_file(struct file *f)
 
 static __always_inline __u64 file_uffd(struct file *f)
 {
-	return (__u64)BPF_CORE_READ(f, private_data);
+	return (__u64)f->private_data;
 }
 
 static __always_inline __u32 uffd_features(__u64 uffd)
 {
-	struct userfaultfd_ctx *ctx = (struct userfaultfd_ctx *)uffd;
-
-	return uffd ? BPF_CORE_READ(ctx, features) : 0;
+	return uffd ? kcast(struct userfaultfd_ctx, uffd)->features : 0;
 }
 
 /* ---- in-kernel statistics ---- */
@@ -574,14 +594,6 @@ struct page_fault_user_args {
 	__u64 error_code;
 };
 
-struct vma_info {
-	__u64 uffd;
-	__u64 flags;
-	__u64 start;
-	__u64 end;
-	__u64 uffd_created; /* in_kernel_stats: uscope_uffd_created[uffd], 0 if unknown */
-};
-
 static long read_vma(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
 	struct vma_info *vi = data;
@@ -592,32 +604,6 @@ static long read_vma(struct task_struct *task, struct vm_area_struct *vma, void 
 	vi->end = vma->vm_end;
 	return 0;
 }
-
-/* The last VMA looked up per mm, valid while the mm's mmap-lock sequence
- * is unchanged (every VMA, vm_flags or uffd-context change happens under
- * mmap_write_lock, which bumps it). bpf_find_vma() from this tracepoint
- * (interrupts off) defers its unlock to irq_work: a self-IPI per fault, and
- * EBUSY while one is pending. The cache avoids both for repeat hits. */
-struct vma_cache {
-	__u32 seq;
-	__u32 pad;
-	struct vma_info vi;
-};
-
-/* Keyed by mm and tgid: an mm freed and reallocated for another process
- * (or after exec) must not inherit an entry. */
-struct vma_cache_key {
-	__u64 mm;
-	__u32 tgid;
-	__u32 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct vma_cache_key);
-	__type(value, struct vma_cache);
-} uscope_vmacache SEC(".maps");
 
 /* vi->uffd_created for a VMA just looked up (not cached). */
 static __always_inline void note_uffd_created(struct vma_info *vi)
@@ -630,34 +616,27 @@ static __always_inline void note_uffd_created(struct vma_info *vi)
 	vi->uffd_created = created ? *created : 0;
 }
 
-static __always_inline long find_uffd_vma(__u64 address, struct vma_info *vi)
+static __always_inline long find_uffd_vma(struct thread_state *st, __u64 address, struct vma_info *vi)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct mm_struct *mm = t->mm;
-	struct vma_cache_key key = { .mm = (__u64)mm, .tgid = bpf_get_current_pid_tgid() >> 32 };
-	struct vma_cache *vc;
-	__u32 seq;
+	__u32 seq = 1; /* odd: not cacheable */
 	long err;
 
-	if (!bpf_core_field_exists(mm->mm_lock_seq)) {
-		err = bpf_find_vma(t, address, read_vma, vi, 0);
-		if (!err)
-			note_uffd_created(vi);
-		return err;
-	}
-	seq = BPF_CORE_READ(mm, mm_lock_seq.sequence);
-	vc = bpf_map_lookup_elem(&uscope_vmacache, &key);
-	if (vc && !(seq & 1) && vc->seq == seq && address >= vc->vi.start && address < vc->vi.end) {
-		*vi = vc->vi;
+	if (bpf_core_field_exists(mm->mm_lock_seq))
+		seq = mm->mm_lock_seq.sequence;
+	if (st && !(seq & 1) && st->vc.mm == (__u64)mm && st->vc.seq == seq &&
+	    address >= st->vc.vi.start && address < st->vc.vi.end) {
+		*vi = st->vc.vi;
 		return 0;
 	}
 	err = bpf_find_vma(t, address, read_vma, vi, 0);
 	if (!err)
 		note_uffd_created(vi);
-	if (!err && !(seq & 1)) {
-		struct vma_cache nv = { .seq = seq, .vi = *vi };
-
-		bpf_map_update_elem(&uscope_vmacache, &key, &nv, BPF_ANY);
+	if (!err && st && !(seq & 1)) {
+		st->vc.mm = (__u64)mm;
+		st->vc.seq = seq;
+		st->vc.vi = *vi;
 	}
 	return err;
 }
@@ -707,11 +686,15 @@ static __always_inline int on_fault(bool btf, __u64 address, __u64 ip, __u64 err
 	__u64 ts;
 
 	/* Every user page fault of the host comes here: the clock is read only
-	 * for selected processes (as early as possible for those). */
-	if (!tgid_selected(tgid))
+	 * for selected processes (as early as possible for those). A thread
+	 * has state only once its process was found selected. */
+	st = thread_state(btf, current_for(btf), tid, false);
+	if (!st && !tgid_selected(tgid))
 		return 0;
 	ts = bpf_ktime_get_boot_ns();
-	err = find_uffd_vma(address, &vi);
+	if (!st)
+		st = thread_state(btf, current_for(btf), tid, true);
+	err = find_uffd_vma(st, address, &vi);
 	if (err == -EBUSY) {
 		struct uscope_counters *c = ctrs();
 		if (c)
@@ -737,7 +720,6 @@ static __always_inline int on_fault(bool btf, __u64 address, __u64 ip, __u64 err
 	pf.tgid = tgid;
 	pf.state = PENDING_FAULTED;
 	pf.kind = armed_kind(armed, error_code);
-	st = thread_state(btf, current_for(btf), tid, true);
 	if (st)
 		st->pf = pf;
 
@@ -803,7 +785,7 @@ int uscope_fault(struct page_fault_user_args *ctx)
 
 static __always_inline bool waitq_has(struct list_head *head, __u64 task)
 {
-	struct list_head *pos = BPF_CORE_READ(head, next);
+	struct list_head *pos = head->next;
 	__u64 off = bpf_core_field_offset(struct wait_queue_entry, entry);
 
 	for (int i = 0; i < WAITQ_SCAN; i++) {
@@ -811,24 +793,23 @@ static __always_inline bool waitq_has(struct list_head *head, __u64 task)
 
 		if (!pos || pos == head)
 			return false;
-		we = (struct wait_queue_entry *)((void *)pos - off);
-		if ((__u64)BPF_CORE_READ(we, private) == task &&
-		    (__u64)BPF_CORE_READ(we, func) == uffd_wake_fn)
+		we = kcast(struct wait_queue_entry, (__u64)pos - off);
+		if ((__u64)we->private == task && (__u64)we->func == uffd_wake_fn)
 			return true;
-		pos = BPF_CORE_READ(pos, next);
+		pos = pos->next;
 	}
 	return false;
 }
 
 static __always_inline bool on_uffd_waitq(__u64 uffd)
 {
-	struct userfaultfd_ctx *ctx = (struct userfaultfd_ctx *)uffd;
+	struct userfaultfd_ctx *ctx = kcast(struct userfaultfd_ctx, uffd);
 	__u64 task = bpf_get_current_task();
 
 	if (!uffd)
 		return false;
-	return waitq_has(__builtin_preserve_access_index(&ctx->fault_pending_wqh.head), task) ||
-	       waitq_has(__builtin_preserve_access_index(&ctx->fault_wqh.head), task);
+	return waitq_has(&ctx->fault_pending_wqh.head, task) ||
+	       waitq_has(&ctx->fault_wqh.head, task);
 }
 
 /* Is the current (about to sleep) task inside handle_userfault()? */
@@ -1541,15 +1522,7 @@ int uscope_exit(struct trace_event_raw_sched_process_exit *ctx)
 	bpf_map_delete_elem(&uscope_threads, &tid); /* classic hooks' state */
 	if (filter_tgids && tid != tgid)
 		bpf_map_delete_elem(&uscope_tgids, &tid); /* see on_fork */
-	if (!group_dead)
-		return 0;
-	{
-		/* The mm goes away: its address may come back for another. */
-		struct vma_cache_key key = { .mm = (__u64)BPF_CORE_READ(task, mm), .tgid = tgid };
-
-		bpf_map_delete_elem(&uscope_vmacache, &key);
-	}
-	if (!traced)
+	if (!group_dead || !traced)
 		return 0;
 	emit_proc(USCOPE_PROC_EXIT, BPF_CORE_READ(task, exit_code), 0);
 	if (filter_tgids)

@@ -219,6 +219,6 @@ export function exportNdjson(recordingPath: string, outPath: string, uapi: Uapi 
       },
     };
   });
-  const w = run.sink.writer;
+  const w = run.sink!.writer;
   return { lines: w.lines, bytes: w.bytes, read: run.read };
 }

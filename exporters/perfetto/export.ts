@@ -14,7 +14,7 @@ export interface PerfettoExportResult {
   read: RecordingRead;
 }
 
-export type PerfettoExportOptions = Omit<PerfettoWriterOptions, 'uapi' | 'analysis' | 'header' | 'clock'>;
+export type PerfettoExportOptions = Omit<PerfettoWriterOptions, 'uapi' | 'analysis' | 'header'>;
 
 /**
  * Exports a recording to a Perfetto trace. `uapi` overrides (null: the
@@ -24,12 +24,12 @@ export type PerfettoExportOptions = Omit<PerfettoWriterOptions, 'uapi' | 'analys
 export function exportPerfetto(recordingPath: string, outPath: string, uapi: Uapi | null, opts: PerfettoExportOptions = {}): PerfettoExportResult {
   let stats: PerfettoExportStats | null = null;
   const run = runRecording(recordingPath, uapi, (header, u) => {
-    // the writer feeds the analysis itself, between its own bookkeeping
-    const writer = new PerfettoWriter(outPath, { ...opts, uapi: u, header, analysis: new Analysis(u) });
+    const analysis = new Analysis(u);
+    const writer = new PerfettoWriter(outPath, { ...opts, uapi: u, header, analysis });
     return {
-      analysis: writer.analysis,
+      analysis,
       sink: {
-        push: (e) => writer.push(e),
+        push: (e) => writer.event(e),
         end: (endTs) => {
           stats = writer.close(endTs);
         },

@@ -9,10 +9,11 @@ import { probeBackend, BACKEND_ORDER, DEFAULT_RING_BYTES, type BackendAttempt } 
 import { loadAddon, type UffdApiProbe } from '../native/addon.js';
 import { bitNames, DEFAULT_UAPI, errnoName, type Uapi } from '../events/uapi.js';
 import { rwpSupport, type RwpSupport } from '../events/rwpSupport.js';
+import { backend, hooksLabel, type BackendName } from '../kernel/backends.js';
 import { bpftraceTools } from '../paths.js';
 
 export interface BackendProbe {
-  name: 'fentry' | 'kprobe' | 'tracepoint';
+  name: BackendName;
   tried: boolean;
   ok: boolean;
   detail: string;
@@ -91,7 +92,7 @@ export function runDoctor(uapi: Uapi): DoctorReport {
       b.detail = backendDetail(a);
       // classic hooks after refused btf ones: say why
       const btf = tries.find((t) => t.hooks === 'btf' && !t.ok);
-      if (a.ok && a.hooks === 'classic' && btf) b.detail += `; BTF raw tracepoints ${backendDetail(btf)}`;
+      if (a.ok && a.hooks === 'classic' && btf) b.detail += `; ${hooksLabel('btf')} ${backendDetail(btf)}`;
     } catch (e) {
       b.detail = (e as Error).message;
     }
@@ -133,8 +134,8 @@ export function runDoctor(uapi: Uapi): DoctorReport {
 /** One line per backend: what was attached, or where and why it failed. */
 export function backendDetail(a: BackendAttempt): string {
   if (a.ok) {
-    const precise = a.backend === 'tracepoint' ? '' : '; exact handle_userfault() entry/exit';
-    const hooks = a.hooks === 'btf' ? ' (hooks: BTF raw tracepoints)' : ' (hooks: classic tracepoints)';
+    const precise = backend(a.backend).precise ? '; exact handle_userfault() entry/exit' : '';
+    const hooks = ` (hooks: ${hooksLabel(a.hooks)})`;
     const skipped = a.skipped?.length
       ? `; skipped ${a.skipped.map((s) => s.program).join(', ')}: ${[...new Set(a.skipped.map((s) => s.reason))].join('; ')}`
       : '';

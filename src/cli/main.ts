@@ -11,6 +11,7 @@ import { runDoctor, formatDoctor, formatUapiTable } from './doctor.js';
 import { checkWritable, jsonTarget, writeOut } from './outputFile.js';
 import { runRecord } from './record.js';
 import { DEFAULT_RING_MIB } from '../capture/liveCapture.js';
+import { BACKEND_ORDER, HOOK_ORDER } from '../kernel/backends.js';
 import { runReport } from './report.js';
 import { runStat } from './stat.js';
 import { runTop } from './top.js';
@@ -34,10 +35,10 @@ function uapiFrom(opts: { uapi?: string[] }) {
 }
 
 const backendOption = () =>
-  new Option('--backend <NAME>', 'capture backend: auto tries fentry, then kprobe, then tracepoint').choices(['auto', 'fentry', 'kprobe', 'tracepoint']).default('auto');
+  new Option('--backend <NAME>', `capture backend: auto tries ${BACKEND_ORDER.join(', then ')}`).choices(['auto', ...BACKEND_ORDER]).default('auto');
 
 const hooksOption = () =>
-  new Option('--hooks <HOW>', 'how the hooks attach: auto tries btf (BTF raw tracepoints), then classic (tracepoints)').choices(['auto', 'btf', 'classic']).default('auto');
+  new Option('--hooks <HOW>', 'how the hooks attach: auto tries btf (BTF raw tracepoints), then classic (tracepoints)').choices(['auto', ...HOOK_ORDER]).default('auto');
 
 const priorityOption = () =>
   new Option('--no-priority', 'keep the normal CPU priority (by default the loader and the ring consumer run at nice -10, so a busy host shows the first frame quickly)');

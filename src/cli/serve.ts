@@ -13,6 +13,7 @@ import { captureOptions, type BackendChoice } from '../capture/captureOptions.js
 import { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
 import { perFaultIoctls } from '../stats/kernelStats.js';
 import { exitStatus, sessionExitStatus, UsageError } from '../exitCodes.js';
+import { backend } from '../kernel/backends.js';
 
 export interface ServeOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -34,7 +35,7 @@ export interface ServeOptions {
 
 export async function runServe(o: ServeOptions): Promise<void> {
   const inKernel = !o.perFault;
-  if (inKernel && o.backend && o.backend !== 'auto' && o.backend !== 'tracepoint') {
+  if (inKernel && o.backend && o.backend !== 'auto' && backend(o.backend).precise) {
     throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }
   const analysis = new Analysis(o.uapi);

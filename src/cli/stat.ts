@@ -12,6 +12,7 @@ import { captureOptions, type BackendChoice } from '../capture/captureOptions.js
 import { sessionExitStatus, UsageError } from '../exitCodes.js';
 import { formatKernelTable, perFaultIoctls, summarizeStages, summarizeUffd, userfaultsOf, type UffdKernelSummary } from '../stats/kernelStats.js';
 import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTracker.js';
+import { backend } from '../kernel/backends.js';
 
 export interface StatOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -86,7 +87,7 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
   const { session, now } = deps;
   if (o.jsonOut) checkOutputPath(o.jsonOut, '--json-out', true, true);
   const inKernel = !o.perFault;
-  if (inKernel && o.backend && o.backend !== 'auto' && o.backend !== 'tracepoint') {
+  if (inKernel && o.backend && o.backend !== 'auto' && backend(o.backend).precise) {
     throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }
   const analysis = new Analysis(o.uapi);

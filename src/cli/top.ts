@@ -19,6 +19,7 @@ import type { Uapi } from '../events/uapi.js';
 import { EXIT, UsageError, exitStatus, sessionExitStatus } from '../exitCodes.js';
 import { attachMetrics } from '../../exporters/openmetrics.js';
 import { listenMetrics } from '../../exporters/metricsServer.js';
+import { backend } from '../kernel/backends.js';
 
 export interface TopOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -70,7 +71,7 @@ export async function runTop(o: TopOptions): Promise<void> {
   const decoder = recordDecoder(LIVE_RECORD_ABI, o.uapi, (e) => model.push(e));
   const tty = Boolean(process.stdout.isTTY) && Boolean(process.stdin.isTTY);
   const inKernel = !o.perFault;
-  if (inKernel && o.backend && o.backend !== 'auto' && o.backend !== 'tracepoint') {
+  if (inKernel && o.backend && o.backend !== 'auto' && backend(o.backend).precise) {
     throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }
   const tracker = new KernelStatsTracker();

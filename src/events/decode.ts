@@ -8,6 +8,7 @@
 import { C, L } from './layout.generated.js';
 import type { ArmedMode, BlockHow, HuKind, IoctlArgs, UffdEvent } from './types.js';
 import { ioctlName, msgEventName, pagefaultKind, type Uapi } from './uapi.js';
+import { ioctlArgFields, UFFD_IOCTLS } from '../kernel/uffdIoctls.js';
 
 export class DecodeError extends Error {}
 
@@ -51,27 +52,10 @@ function u64n(dv: DataView, at: number): number {
   return dv.getUint32(at + 4, true) * 4294967296 + dv.getUint32(at, true);
 }
 
-/** Argument struct field names per ioctl, in the order of their u64 words. */
-const ARG_FIELDS: Record<string, string[]> = {
-  UFFDIO_API: ['api', 'features', 'ioctls'],
-  UFFDIO_REGISTER: ['start', 'len', 'mode', 'ioctls'],
-  UFFDIO_UNREGISTER: ['start', 'len'],
-  UFFDIO_WAKE: ['start', 'len'],
-  UFFDIO_COPY: ['dst', 'src', 'len', 'mode', 'copy'],
-  UFFDIO_ZEROPAGE: ['start', 'len', 'mode', 'zeropage'],
-  UFFDIO_MOVE: ['dst', 'src', 'len', 'mode', 'move'],
-  UFFDIO_WRITEPROTECT: ['start', 'len', 'mode'],
-  UFFDIO_CONTINUE: ['start', 'len', 'mode', 'mapped'],
-  UFFDIO_POISON: ['start', 'len', 'mode', 'updated'],
-  UFFDIO_RWPROTECT: ['start', 'len', 'mode'],
-  UFFDIO_SET_MODE: ['enable', 'disable'],
-};
 /** Result fields are __s64 in the uapi (bytes done, or -errno). */
-const SIGNED_ARGS = new Set(['copy', 'zeropage', 'move', 'mapped', 'updated']);
+const SIGNED_ARGS = new Set(UFFD_IOCTLS.flatMap((i) => (i.result === null ? [] : [i.result])));
 
-export function ioctlArgFields(name: string): readonly string[] {
-  return ARG_FIELDS[name] ?? [];
-}
+export { ioctlArgFields };
 
 function blockHow(how: number): BlockHow {
   if (how === C.USCOPE_BLOCK_WAITQ) return 'waitqueue';
@@ -233,7 +217,7 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
       let args: IoctlArgs | null = null;
       if (u32(F.arg_read_ok.offset)) {
         args = {};
-        const names = ARG_FIELDS[name] ?? [];
+        const names = ioctlArgFields(name);
         names.forEach((field, i) => {
           const at = F.arg.offset + i * 8;
           args![field] = SIGNED_ARGS.has(field) ? dv.getBigInt64(o + at, true) : u64(at);

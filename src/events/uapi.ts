@@ -9,6 +9,8 @@
 // kernel-internal (include/linux/mm.h), used by the BPF side to say which
 // modes a VMA is armed for; they are overridable for the same reason.
 
+import { UFFD_IOCTLS } from '../kernel/uffdIoctls.js';
+
 export interface UapiEntry {
   value: bigint;
   provisional?: true;
@@ -101,20 +103,7 @@ export function resolveUapi(overrides: readonly string[] = []): Uapi {
   return out;
 }
 
-const IOCTL_NAMES: Array<[string, string]> = [
-  ['_UFFDIO_REGISTER', 'UFFDIO_REGISTER'],
-  ['_UFFDIO_UNREGISTER', 'UFFDIO_UNREGISTER'],
-  ['_UFFDIO_WAKE', 'UFFDIO_WAKE'],
-  ['_UFFDIO_COPY', 'UFFDIO_COPY'],
-  ['_UFFDIO_ZEROPAGE', 'UFFDIO_ZEROPAGE'],
-  ['_UFFDIO_MOVE', 'UFFDIO_MOVE'],
-  ['_UFFDIO_WRITEPROTECT', 'UFFDIO_WRITEPROTECT'],
-  ['_UFFDIO_CONTINUE', 'UFFDIO_CONTINUE'],
-  ['_UFFDIO_POISON', 'UFFDIO_POISON'],
-  ['_UFFDIO_RWPROTECT', 'UFFDIO_RWPROTECT'],
-  ['_UFFDIO_SET_MODE', 'UFFDIO_SET_MODE'],
-  ['_UFFDIO_API', 'UFFDIO_API'],
-];
+const IOCTL_NAMES: ReadonlyArray<readonly [string, string]> = UFFD_IOCTLS.map((i) => [i.nrKey, i.name]);
 
 /** ioctl number -> name, by type 0xAA and _IOC_NR (not the whole number:
  *  struct sizes of the RWP ioctls are not all known), except where the table

@@ -11,8 +11,10 @@
 import { checkSetMode, type SetModeVerdict } from './setModeRules.js';
 import { uffdId, type HuEvent, type IoctlArgs, type IoctlEvent, type UffdEvent } from '../events/types.js';
 import { errnoName, type Uapi } from '../events/uapi.js';
-import type { FaultRecord } from './faultLifecycle.js';
+import type { FaultRecord } from './faultTypes.js';
 import { uffdKey } from './uffdIdentity.js';
+import { isControlIoctl, isPerFaultIoctl } from '../kernel/uffdIoctls.js';
+import type { RegistryResult } from './analysisResults.js';
 
 export type UffdMode = 'sync' | 'async';
 
@@ -136,22 +138,8 @@ export interface RegistryOptions {
   maxRetired?: number;
 }
 
-const RESOLVING = new Set([
-  'UFFDIO_COPY',
-  'UFFDIO_ZEROPAGE',
-  'UFFDIO_CONTINUE',
-  'UFFDIO_WRITEPROTECT',
-  'UFFDIO_WAKE',
-  'UFFDIO_POISON',
-  'UFFDIO_MOVE',
-  'UFFDIO_RWPROTECT',
-]);
-
 /** cap on pids remembered per uffd (pids / handlerPids) */
 const MAX_PIDS = 4096;
-
-/** Ioctls whose enter arguments are kept until the exit (exit arguments may be unreadable). */
-const KEEP_ENTER = new Set(['UFFDIO_API', 'UFFDIO_REGISTER', 'UFFDIO_UNREGISTER', 'UFFDIO_SET_MODE']);
 
 export class UffdRegistry {
   private readonly byId = new Map<bigint, UffdInfo>();
@@ -170,6 +158,7 @@ export class UffdRegistry {
   modeSwitchesDropped = 0;
   /** uffds not tracked, or no longer listed (caps on tracked and retired contexts) */
   uffdsDropped = 0;
+  private readonly listeners: Array<(r: RegistryResult) => void> = [];
   /** failed creations (userfaultfd(2) or /dev/userfaultfd returning -errno) */
   readonly failedCreates: Array<{ ts: number; pid: number; comm: string; ret: number; errno: string | null; source: string }> = [];
 
@@ -186,6 +175,20 @@ export class UffdRegistry {
     this.maxUffds = opts.maxUffds ?? 4096;
     this.maxRetired = opts.maxRetired ?? 1024;
     this.internalMask = opts.ctxInternalMask ?? 0x80000000;
+  }
+
+  /** Calls `fn` with every mode change, uffd creation and close, and ioctl exit; returns an unsubscribe function. */
+  onResult(fn: (r: RegistryResult) => void): () => void {
+    this.listeners.push(fn);
+    return () => {
+      const i = this.listeners.indexOf(fn);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  private emit(r: RegistryResult): void {
+    const ls = this.listeners;
+    for (let i = 0; i < ls.length; i++) ls[i](r);
   }
 
   /** sync/async from a ctx->features value: async when WP_ASYNC or RWP_ASYNC is set. */
@@ -232,15 +235,6 @@ export class UffdRegistry {
     const out: SetModeAttempt[] = [];
     for (const u of this.all()) out.push(...u.modeSwitches);
     return out.sort((a, b) => a.ts - b.ts);
-  }
-
-  /** The SET_MODE attempt a thread entered at enterTs: in flight, or the latest of its uffd. */
-  setModeAttempt(uffd: bigint, tid: number, enterTs: number): SetModeAttempt | undefined {
-    const p = this.pendingSetMode.get(tid);
-    if (p !== undefined && p.ts === enterTs && p.uffd === uffd) return p;
-    const list = this.byId.get(uffd)?.modeSwitches ?? [];
-    for (let i = list.length - 1; i >= 0 && list[i].ts >= enterTs; i--) if (list[i].ts === enterTs && list[i].tid === tid) return list[i];
-    return undefined;
   }
 
   push(e: UffdEvent): void {
@@ -307,6 +301,7 @@ export class UffdRegistry {
         u.closedTs = undefined;
         this.touch(u, e.pid, e.ts);
         this.setOwner(u, e.pid, e.comm, 'create');
+        if (this.listeners.length !== 0) this.emit({ type: 'uffd_created', uffd: u, replaced: old !== u ? old : undefined, event: e });
         return;
       }
       case 'uffd_close': {
@@ -315,6 +310,7 @@ export class UffdRegistry {
         u.closedTs = e.ts;
         u.closes++;
         this.touch(u, e.pid, e.ts);
+        if (this.listeners.length !== 0) this.emit({ type: 'uffd_closed', uffd: u, event: e });
         return;
       }
       default:
@@ -413,8 +409,10 @@ export class UffdRegistry {
     u.ctxFeatures = ctxFeatures & ~this.internalMask;
     const m = this.modeOf(ctxFeatures);
     if (m !== u.mode || u.modeHistory.length === 0) {
-      if (u.modeHistory.length < 10_000) u.modeHistory.push({ ts, mode: m, cause });
+      const change: ModeChange = { ts, mode: m, cause };
+      if (u.modeHistory.length < 10_000) u.modeHistory.push(change);
       u.mode = m;
+      if (this.listeners.length !== 0) this.emit({ type: 'mode_changed', uffd: u, change });
     }
   }
 
@@ -423,7 +421,8 @@ export class UffdRegistry {
     if (u === null) return;
     this.touch(u, e.pid, e.ts);
     if (u.ownerSource === null) this.setOwner(u, e.pid, e.comm, 'use');
-    if (KEEP_ENTER.has(e.name)) {
+    // control ioctls keep their entry arguments until the exit (exit arguments may be unreadable)
+    if (isControlIoctl(e.name)) {
       this.enters.set(e.tid, e);
       if (this.enters.size > 65_536) this.enters.clear(); // exits lost
     }
@@ -440,19 +439,24 @@ export class UffdRegistry {
 
   private onExit(e: IoctlEvent): void {
     const u = this.info(e.uffd, e.ts);
-    if (u === null) return;
+    if (u === null) {
+      if (this.listeners.length !== 0) this.emit({ type: 'ioctl_completed', exit: e, args: e.args, uffd: undefined, setMode: undefined });
+      return;
+    }
     u.ioctls++;
     this.touch(u, e.pid, e.ts);
     if (u.ownerSource === null) this.setOwner(u, e.pid, e.comm, 'use');
-    if (RESOLVING.has(e.name) && u.handlerPids.size < MAX_PIDS) u.handlerPids.add(e.pid);
+    if (isPerFaultIoctl(e.name) && u.handlerPids.size < MAX_PIDS) u.handlerPids.add(e.pid);
     let args: IoctlArgs | null = e.args;
-    if (KEEP_ENTER.has(e.name)) {
+    if (isControlIoctl(e.name)) {
       const en = this.enters.get(e.tid);
       if (en !== undefined) {
         this.enters.delete(e.tid);
         if (en.ts === e.enterTs && args === null) args = en.args;
       }
     }
+    const attempt = e.name === 'UFFDIO_SET_MODE' ? this.completeSetMode(u, e, args) : undefined;
+    if (this.listeners.length !== 0) this.emit({ type: 'ioctl_completed', exit: e, args, uffd: this.lifetimeAt(e.uffd, e.enterTs), setMode: attempt });
     switch (e.name) {
       case 'UFFDIO_API':
         u.apiTs = e.ts;
@@ -484,28 +488,31 @@ export class UffdRegistry {
         }
         this.observe(u, e.ctxFeatures, e.ts);
         return;
-      case 'UFFDIO_SET_MODE': {
-        let a = this.pendingSetMode.get(e.tid);
-        if (a !== undefined && a.ts === e.enterTs && a.uffd === e.uffd) this.pendingSetMode.delete(e.tid);
-        else a = this.newAttempt(u, e, args) ?? undefined;
-        if (a !== undefined) {
-          a.exitTs = e.ts;
-          a.ret = e.ret;
-          a.errno = errnoName(e.ret);
-          a.latencyNs = e.ts - a.ts;
-          a.modeAfter = this.modeOf(e.ctxFeatures);
-          if (a.enable === null && args) {
-            a.enable = args.enable ?? null;
-            a.disable = args.disable ?? null;
-          }
-          a.verdict = checkSetMode(this.ruleInputs(u, a), e.ret, this.uapi);
-        }
+      case 'UFFDIO_SET_MODE':
         this.observe(u, e.ctxFeatures, e.ts, 'set_mode');
         return;
-      }
       default:
         this.observe(u, e.ctxFeatures, e.ts);
     }
+  }
+
+  /** The SET_MODE attempt an exit ends, with its result and the rules' verdict; undefined past the cap. */
+  private completeSetMode(u: UffdInfo, e: IoctlEvent, args: IoctlArgs | null): SetModeAttempt | undefined {
+    let a = this.pendingSetMode.get(e.tid);
+    if (a !== undefined && a.ts === e.enterTs && a.uffd === e.uffd) this.pendingSetMode.delete(e.tid);
+    else a = this.newAttempt(u, e, args) ?? undefined;
+    if (a === undefined) return undefined;
+    a.exitTs = e.ts;
+    a.ret = e.ret;
+    a.errno = errnoName(e.ret);
+    a.latencyNs = e.ts - a.ts;
+    a.modeAfter = this.modeOf(e.ctxFeatures);
+    if (a.enable === null && args) {
+      a.enable = args.enable ?? null;
+      a.disable = args.disable ?? null;
+    }
+    a.verdict = checkSetMode(this.ruleInputs(u, a), e.ret, this.uapi);
+    return a;
   }
 
   /** What the trace observed of the context when the attempt began (the rules' inputs). */

@@ -8,25 +8,9 @@ import { existsSync } from 'node:fs';
 import { projectRoot } from '../paths.js';
 import { join } from 'node:path';
 
-/** Capture backends, each its own BPF object and skeleton in the addon. */
-export type BackendName = 'fentry' | 'kprobe' | 'tracepoint';
-/** The order `--backend auto` tries them in: most precise first. */
-export const BACKEND_ORDER: readonly BackendName[] = ['fentry', 'kprobe', 'tracepoint'];
-
-export function isBackendName(v: unknown): v is BackendName {
-  return typeof v === 'string' && (BACKEND_ORDER as readonly string[]).includes(v);
-}
-
-/** How the shared hooks attach (every backend has both; native/hooks.h):
- *  btf: BTF raw tracepoints (tp_btf), cheaper per event; classic: perf
- *  tracepoints, for kernels that refuse tp_btf. */
-export type HookFlavour = 'btf' | 'classic';
-/** The order `--hooks auto` tries them in. */
-export const HOOK_ORDER: readonly HookFlavour[] = ['btf', 'classic'];
-
-export function isHookFlavour(v: unknown): v is HookFlavour {
-  return typeof v === 'string' && (HOOK_ORDER as readonly string[]).includes(v);
-}
+// Capture backends (each its own BPF object and skeleton in the addon) and hook flavours: src/kernel/backends.ts.
+import { BACKEND_ORDER, HOOK_ORDER, isBackendName, isHookFlavour, type BackendName, type HookFlavour } from '../kernel/backends.js';
+export { BACKEND_ORDER, HOOK_ORDER, isBackendName, isHookFlavour, type BackendName, type HookFlavour };
 
 /** An error raised by a libbpf step (open, configure, load, attach, poll). */
 export class NativeError extends Error {

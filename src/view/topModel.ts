@@ -11,6 +11,7 @@ import { bitNames, errnoName, type Uapi } from '../events/uapi.js';
 import type { UffdInfo } from '../model/uffdRegistry.js';
 import { createdAfterS, parseUffdKey } from '../model/uffdIdentity.js';
 import { matchesFilter } from './processFilter.js';
+import { isControlIoctl } from '../kernel/uffdIoctls.js';
 import type { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
 import { emptyStages, kernelLatency, kernelRowFigures, kernelUffdKey } from './kernelFigures.js';
 import { userfaultsOf } from '../stats/kernelStats.js';
@@ -36,9 +37,6 @@ export interface TopModelOptions {
   /** uffd rows shown (most active first) */
   maxRows?: number;
 }
-
-/** ioctls shown in the event log on success (the resolving ones are too many). */
-const LOGGED_OK = new Set(['UFFDIO_API', 'UFFDIO_REGISTER', 'UFFDIO_UNREGISTER', 'UFFDIO_SET_MODE']);
 
 /** how long a closed uffd stays in the table */
 const CLOSED_SHOWN_NS = 5e9;
@@ -129,14 +127,6 @@ export class TopModel {
     this.header = { ...this.header, ...h };
   }
 
-  get startTs(): number | undefined {
-    return this.firstTs;
-  }
-
-  get eventTime(): number {
-    return this.lastTs;
-  }
-
   push(e: UffdEvent): void {
     if (this.firstTs === undefined) this.firstTs = e.ts;
     if (e.ts > this.lastTs) this.lastTs = e.ts;
@@ -159,7 +149,8 @@ export class TopModel {
     let text = '';
     switch (e.type) {
       case 'ioctl_exit': {
-        if (e.ret >= 0 && !LOGGED_OK.has(e.name)) return;
+        // on success only control ioctls: the per-fault ones are too many
+        if (e.ret >= 0 && !isControlIoctl(e.name)) return;
         const dur = ((e.ts - e.enterTs) / 1e3).toFixed(1);
         const a = e.args ?? {};
         let detail = '';

@@ -234,7 +234,11 @@ test('generated lossy, reordered streams stay well formed (property)', () => {
       const out = join(dir, `prop-${n++ % 4}.pftrace`);
       const analysis = new Analysis(uapi);
       const w = new PerfettoWriter(out, { uapi, analysis, force: true, reorderWindowMs: 1, maxHoldMs: 5 });
-      for (const e of events) w.push(e);
+      for (const e of events) {
+        analysis.push(e);
+        w.event(e);
+      }
+      analysis.finish();
       const st = w.close();
       const v = validatePerfettoTrace(out);
       assert.deepEqual(v.errors, []);
