@@ -61,13 +61,16 @@ export function runRecording<S extends RecordingSink>(
         const c = open(h, u);
         consumer = c;
         const { analysis: a, sink: s } = c;
-        if (a && s)
+        if (a && s) {
           visit = (e) => {
             a.push(e);
             s.push(e);
           };
-        else if (a) visit = (e) => a.push(e);
-        else if (s) visit = (e) => s.push(e);
+        } else if (a) {
+          visit = (e) => a.push(e);
+        } else if (s) {
+          visit = (e) => s.push(e);
+        }
       },
     );
   } catch (e) {
