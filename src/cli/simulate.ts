@@ -9,7 +9,7 @@ import { generateModeToggle } from '../simulate/modeToggle.js';
 import { uapiForHeader, toolVersion } from '../capture/recordingHeader.js';
 import { C } from '../events/layout.generated.js';
 import type { Uapi } from '../events/uapi.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../exitCodes.js';
 
 export const SCENARIOS = ['mode-toggle'] as const;
 

@@ -6,20 +6,19 @@
 import os from 'node:os';
 import { existsSync } from 'node:fs';
 import { runSession } from '../capture/session.js';
-import { bootTimeNs } from '../capture/liveCapture.js';
+import { bootTimeNs, type HooksChoice } from '../capture/liveCapture.js';
 import { findUffdHolders } from '../capture/uffdUsers.js';
 import { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
 import { perFaultIoctls } from '../stats/kernelStats.js';
-import { captureOptions } from '../capture/captureOptions.js';
-import { decodeRecords } from '../events/decode.js';
+import { captureOptions, type BackendChoice } from '../capture/captureOptions.js';
+import { LIVE_RECORD_ABI, recordDecoder } from '../source/recordDecoder.js';
 import { TopModel } from '../view/topModel.js';
 import { SnapshotPublisher } from '../view/snapshotPublisher.js';
 import { workloadBinary } from '../paths.js';
 import type { Uapi } from '../events/uapi.js';
-import type { BackendChoice, HooksChoice } from './record.js';
-import { EXIT, UsageError, exitStatus, sessionExitStatus } from './errors.js';
+import { EXIT, UsageError, exitStatus, sessionExitStatus } from '../exitCodes.js';
 import { attachMetrics } from '../../exporters/openmetrics.js';
-import { listenMetrics } from './serve.js';
+import { listenMetrics } from '../../exporters/metricsServer.js';
 import { backend } from '../kernel/backends.js';
 
 export interface TopOptions {
@@ -69,6 +68,7 @@ export async function runTop(o: TopOptions): Promise<void> {
     demo,
     selection,
   });
+  const decoder = recordDecoder(LIVE_RECORD_ABI, o.uapi, (e) => model.push(e));
   const tty = Boolean(process.stdout.isTTY) && Boolean(process.stdin.isTTY);
   const inKernel = !o.perFault;
   if (inKernel && o.backend && o.backend !== 'auto' && backend(o.backend).precise) {
@@ -145,8 +145,9 @@ export async function runTop(o: TopOptions): Promise<void> {
         }
       },
     },
-    (batch, count) => decodeRecords(batch, o.uapi, (e) => model.push(e), count),
+    (batch, count) => decoder.push(batch, count),
   );
+  decoder.end();
   captureOpen = false;
   liveCap = null;
   if (inKernel) tracker.update(result.uffdStats ?? [], bootTimeNs());
