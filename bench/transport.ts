@@ -22,7 +22,7 @@
 // storm alone cannot saturate on a machine where one syscall costs ~4 µs.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { captureOptions } from '../src/cli/record.js';
+import { captureOptions } from '../src/capture/captureOptions.js';
 import { resolveUapi } from '../src/events/uapi.js';
 import { blockSymbols } from '../src/capture/kallsyms.js';
 import { addonPath } from '../src/native/addon.js';

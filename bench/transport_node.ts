@@ -18,7 +18,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { LiveCapture } from '../src/capture/liveCapture.js';
-import { captureOptions } from '../src/cli/record.js';
+import { captureOptions } from '../src/capture/captureOptions.js';
 import { resolveUapi } from '../src/events/uapi.js';
 import { decodeRecords } from '../src/events/decode.js';
 import { Analysis } from '../src/stats/pipeline.js';

@@ -358,6 +358,27 @@ static __always_inline struct inflight *get_inflight(void)
 	return in && in->kind != INFLIGHT_NONE ? in : NULL;
 }
 
+/* Is the current task inside a per-fault uffd ioctl (_UFFDIO_WAKE 0x02 up
+ * to _UFFDIO_RWPROTECT 0x09)? From its syscall registers, so no map. */
+static __always_inline bool in_fast_uffd_ioctl(void)
+{
+#if defined(__TARGET_ARCH_x86)
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 cmd;
+	__u32 nr;
+
+	if (regs->orig_ax != 16 /* __NR_ioctl */)
+		return false;
+	cmd = regs->si;
+	nr = cmd & 0xff;
+	return ((cmd >> 8) & 0xff) == 0xAA && nr >= 0x02 && nr <= 0x09;
+#else
+	struct inflight *in = get_inflight();
+
+	return in && in->kind == INFLIGHT_FAST;
+#endif
+}
+
 static __always_inline bool tgid_selected(__u32 tgid)
 {
 	return !filter_tgids || bpf_map_lookup_elem(&uscope_tgids, &tgid);
@@ -670,6 +691,21 @@ static __always_inline void end_wait(struct pending_fault *pf, __u64 now)
 	}
 }
 
+/* A wait whose return to a CPU was never seen: the hook did not run or
+ * could not read the thread's state (a preempted BPF program holds this
+ * CPU's recursion guard or task-storage lock). Counted, not timed. */
+static __always_inline void end_unseen(struct pending_fault *pf)
+{
+	struct uscope_uffd_stats *s;
+
+	if (pf->state != PENDING_BLOCKED && pf->state != PENDING_WOKEN)
+		return;
+	pf->state = PENDING_NONE;
+	s = uffd_stats(pf->uffd, pf->uffd_created, pf->tgid);
+	if (s)
+		__sync_fetch_and_add(&s->ends_unseen, 1);
+}
+
 /* ---- faults ---- */
 /* exceptions:page_fault_user; not in vmlinux BTF, layout from its format file. */
 struct page_fault_user_args {
@@ -913,8 +949,11 @@ static __always_inline int on_fault(bool btf, __u64 address, __u64 ip, __u64 err
 	pf.tgid = tgid;
 	pf.state = PENDING_FAULTED;
 	pf.kind = armed_kind(armed, error_code);
-	/* records: the thread's previous fault is over */
-	if (!in_kernel_stats && st)
+	/* the thread's previous fault is over: counted as unseen in-kernel,
+	 * or its record sent as far as it got */
+	if (st && in_kernel_stats)
+		end_unseen(&st->pf);
+	else if (st)
 		flush_fault(&st->pf, tid);
 	if (st)
 		st->pf = pf;
@@ -1136,9 +1175,7 @@ static __always_inline int on_waking(bool btf, struct task_struct *task, __u32 t
 	pf->waker_tid = (__u32)bpf_get_current_pid_tgid();
 	if (in_kernel_stats) {
 		/* the waker runs here: is it in a resolving uffd ioctl? */
-		struct inflight *in = get_inflight();
-
-		pf->by_ioctl = in && in->kind == INFLIGHT_FAST;
+		pf->by_ioctl = in_fast_uffd_ioctl();
 		return 0;
 	}
 	/* the waker is named in the fault's record: it needs a TASK record */
@@ -1722,14 +1759,19 @@ int uscope_exec(struct trace_event_raw_sched_process_exec *ctx)
 	return 0;
 }
 
-/* An exiting thread's fault not sent whole yet (either hook flavour's state). */
-static __always_inline void flush_exiting(__u32 tid)
+/* An exiting thread's fault: counted as unseen in-kernel, or its record
+ * sent as far as it got (either hook flavour's state). */
+static __always_inline void end_exiting(__u32 tid)
 {
 	struct thread_state *st = bpf_task_storage_get(&uscope_tstate, bpf_get_current_task_btf(), 0, 0);
 
 	if (!st)
 		st = bpf_map_lookup_elem(&uscope_threads, &tid);
-	if (st)
+	if (!st)
+		return;
+	if (in_kernel_stats)
+		end_unseen(&st->pf);
+	else
 		flush_fault(&st->pf, tid);
 }
 
@@ -1744,8 +1786,7 @@ int uscope_exit(struct trace_event_raw_sched_process_exit *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	bool traced = tgid_selected(tgid);
 
-	if (!in_kernel_stats)
-		flush_exiting(tid);
+	end_exiting(tid);
 	bpf_map_delete_elem(&uscope_threads, &tid); /* classic hooks' state */
 	if (filter_tgids && tid != tgid)
 		bpf_map_delete_elem(&uscope_tgids, &tid); /* see on_fork */

@@ -301,6 +301,8 @@ struct uscope_uffd_stats {
 	__u64 entries_minor; /* ... MINOR-armed */
 	__u64 blocked;       /* faults that slept in handle_userfault() */
 	__u64 rewaits;       /* sleeps after the first, of the same fault */
+	__u64 ends_unseen;   /* blocked faults whose return to a CPU was not
+			      * seen (a hook skipped): counted, not timed */
 	__u64 userfaults[USCOPE_KINDS]; /* by kind: when a handler reads its
 			      * message; one that waited with no message read,
 			      * when it runs again; an async one, when it enters */

@@ -9,7 +9,8 @@
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import type { IoctlArgs, UffdEvent } from '../src/events/types.js';
 import { errnoName, type Uapi } from '../src/events/uapi.js';
-import { forEachRecordedEvent, type RecordingRead } from '../src/source/recordingSource.js';
+import type { RecordingRead } from '../src/source/recordingSource.js';
+import { runRecording } from '../src/pipeline/recordingPipeline.js';
 import { eventUffd, UffdCreations } from '../src/model/uffdIdentity.js';
 
 export const NDJSON_SCHEMA = 'uffdscope.ndjson/1';
@@ -199,32 +200,25 @@ export interface NdjsonExportResult {
 export function exportNdjson(recordingPath: string, outPath: string, uapi: Uapi | null, opts: { force?: boolean } = {}): NdjsonExportResult {
   // the output is opened once the recording's header has been read: a wrong
   // input file leaves an existing output alone
-  let w: NdjsonWriter | null = null;
-  let read: RecordingRead;
-  try {
-    read = forEachRecordedEvent(
-      recordingPath,
-      uapi,
-      (e) => w!.write(e),
-      () => {
-        w = outPath === '-' ? new NdjsonWriter(1) : NdjsonWriter.create(outPath, opts.force);
+  const run = runRecording(recordingPath, uapi, () => {
+    const w = outPath === '-' ? new NdjsonWriter(1) : NdjsonWriter.create(outPath, opts.force);
+    return {
+      sink: {
+        writer: w,
+        push: (e: UffdEvent) => w.write(e),
+        end: () => w.close(),
+        abort: () => {
+          w.close();
+          if (outPath === '-') return;
+          try {
+            unlinkSync(outPath);
+          } catch {
+            // nothing to remove
+          }
+        },
       },
-    );
-  } catch (e) {
-    const ww = w as NdjsonWriter | null;
-    if (ww !== null) {
-      ww.close();
-      if (outPath !== '-') {
-        try {
-          unlinkSync(outPath);
-        } catch {
-          // nothing to remove
-        }
-      }
-    }
-    throw e;
-  }
-  const done = w as unknown as NdjsonWriter;
-  done.close();
-  return { lines: done.lines, bytes: done.bytes, read };
+    };
+  });
+  const w = run.sink!.writer;
+  return { lines: w.lines, bytes: w.bytes, read: run.read };
 }

@@ -194,6 +194,20 @@ export function attachMetrics(analysis: Analysis, countersFn: () => CaptureCount
     for (const [, s] of STAGE_LABELS) latency.zero({ stage: s });
   }
 
+  if (kernel) {
+    let lastUnseen = 0;
+    new Counter({
+      name: `${p}fault_ends_unseen_total`,
+      help: 'Blocked userfaults whose return to a CPU no hook saw (a hook was skipped): counted, not in fault_latency_seconds',
+      registers,
+      collect() {
+        const n = kernel.tracker.totals().endsUnseen;
+        this.inc(Math.max(0, n - lastUnseen));
+        lastUnseen = n;
+      },
+    });
+  }
+
   // the rest are read from the analysis (or the capture) when scraped
   let lastIoctl = new Map<string, number>();
   let lastErr = new Map<string, number>();

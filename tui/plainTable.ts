@@ -83,7 +83,7 @@ export function renderPlain(s: TopSnapshot): string {
     return `${name} p50 ${formatNs(st.p50Ns)} p99 ${formatNs(st.p99Ns)}${share}`;
   };
   out.push(
-    `latency (${l.selected === 'all' ? 'all uffds' : `uffd ${uffdLabel(l.selected, s.uffds)}`}, ${l.total.count} faults): ${stage('total')} | ${stage('queue')} | ${stage('service')} | ${stage('wake')}`,
+    `latency (${l.selected === 'all' ? 'all uffds' : `uffd ${uffdLabel(l.selected, s.uffds)}`}, ${l.total.count} faults${l.endsUnseen ? `, ${l.endsUnseen} more ended unseen` : ''}): ${stage('total')} | ${stage('queue')} | ${stage('service')} | ${stage('wake')}`,
   );
 
   const markers = s.timeline.lanes

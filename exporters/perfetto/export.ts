@@ -1,11 +1,11 @@
 // `uffdscope export --format perfetto`: a recording -> a Perfetto trace file,
 // streamed chunk by chunk (bounded memory whatever the recording's size).
 import { unlinkSync } from 'node:fs';
-import { forEachRecordedEvent, type RecordingRead } from '../../src/source/recordingSource.js';
+import type { RecordingRead } from '../../src/source/recordingSource.js';
 import type { Uapi } from '../../src/events/uapi.js';
 import type { Summary } from '../../src/stats/summary.js';
-import { lostFrom } from '../../src/cli/report.js';
 import { Analysis } from '../../src/stats/pipeline.js';
+import { runRecording } from '../../src/pipeline/recordingPipeline.js';
 import { PerfettoWriter, type PerfettoExportStats, type PerfettoWriterOptions } from './writer.js';
 
 export interface PerfettoExportResult {
@@ -19,53 +19,34 @@ export type PerfettoExportOptions = Omit<PerfettoWriterOptions, 'uapi' | 'analys
 /**
  * Exports a recording to a Perfetto trace. `uapi` overrides (null: the
  * recording's own table). Errors reading the recording are thrown as they
- * come (see asInputError in src/cli/report.ts); the partial output is removed.
+ * come (recordingInputError words them for users); the partial output is removed.
  */
 export function exportPerfetto(recordingPath: string, outPath: string, uapi: Uapi | null, opts: PerfettoExportOptions = {}): PerfettoExportResult {
-  let writer: PerfettoWriter | null = null;
-  let analysis: Analysis | null = null;
-  let read: RecordingRead;
-  try {
-    read = forEachRecordedEvent(
-      recordingPath,
-      uapi,
-      (e) => {
-        analysis!.push(e);
-        writer!.event(e);
+  let stats: PerfettoExportStats | null = null;
+  const run = runRecording(recordingPath, uapi, (header, u) => {
+    const analysis = new Analysis(u);
+    const writer = new PerfettoWriter(outPath, { ...opts, uapi: u, header, analysis });
+    return {
+      analysis,
+      sink: {
+        push: (e) => writer.event(e),
+        end: (endTs) => {
+          stats = writer.close(endTs);
+        },
+        abort: () => {
+          try {
+            writer.close();
+          } catch {
+            // already failing
+          }
+          try {
+            unlinkSync(outPath);
+          } catch {
+            // nothing to remove
+          }
+        },
       },
-      (header, u) => {
-        analysis = new Analysis(u);
-        writer = new PerfettoWriter(outPath, { ...opts, uapi: u, header, analysis });
-      },
-    );
-  } catch (e) {
-    const w = writer as PerfettoWriter | null;
-    if (w !== null) {
-      try {
-        w.close();
-      } catch {
-        // already failing
-      }
-      try {
-        unlinkSync(outPath);
-      } catch {
-        // nothing to remove
-      }
-    }
-    throw e;
-  }
-  const w = writer as unknown as PerfettoWriter;
-  const a = analysis as unknown as Analysis;
-  const trailerEnd = Number(read.status.trailer?.endedAtBootNs ?? 0) || undefined;
-  a.finish(trailerEnd);
-  const stats = w.close(trailerEnd);
-  const { lost, lostByType } = lostFrom(read.counters);
-  const summary = a.summary({
-    backend: read.header.backend,
-    lost,
-    lostByType,
-    generated: read.header.generated !== null,
-    source: { kind: 'recording', path: recordingPath, complete: read.status.complete, generated: read.header.generated },
+    };
   });
-  return { stats, summary, read };
+  return { stats: stats!, summary: run.summary!, read: run.read };
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../exitCodes.js';
 
 export const LATENCY_FAMILIES = ['fault', 'queue', 'service', 'wake', 'mode_switch'] as const;
 export type LatencyFamily = (typeof LATENCY_FAMILIES)[number];

@@ -31,7 +31,7 @@
 // metrics that were tested): each interval is at 1 - (1 - confidence) / m.
 
 import type { Summary } from '../stats/summary.js';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../exitCodes.js';
 import { ruleFor, type Budget, type Family, type Rule, type Stat, STATS, KINDS } from './budget.js';
 import { STAGE_KEYS, type Side, type StageKey } from './inputs.js';
 import {

@@ -10,15 +10,15 @@
 import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { Ajv } from 'ajv';
-import type { RecordingRead } from '../source/recordingSource.js';
+import { recordingInputError, type RecordingRead } from '../source/recordingSource.js';
 import { MAGIC } from '../recording/format.js';
 import type { DamagedRange } from '../recording/reader.js';
 import { damageHeadline, damageWarning } from '../recording/damage.js';
 import { SUMMARY_SCHEMA, type Summary } from '../stats/summary.js';
 import type { FaultRecord } from '../model/faultLifecycle.js';
 import type { Uapi } from '../events/uapi.js';
-import { analyzeRecording, asInputError } from '../cli/report.js';
-import { UsageError } from '../cli/errors.js';
+import { analyzeRecording } from '../pipeline/recordingPipeline.js';
+import { UsageError } from '../exitCodes.js';
 import { Reservoir, seedFor } from './stats.js';
 
 export const STAGE_KEYS = ['fault', 'queue', 'service', 'wake'] as const;
@@ -115,7 +115,7 @@ export function readSummaryFile(file: string): Summary {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw asInputError(file, e);
+    throw recordingInputError(file, e);
   }
   let doc: unknown;
   try {
@@ -197,7 +197,7 @@ function sniff(file: string): FileType {
   try {
     fd = openSync(file, 'r');
   } catch (e) {
-    throw asInputError(file, e);
+    throw recordingInputError(file, e);
   }
   try {
     const b = Buffer.alloc(MAGIC.length);
@@ -223,7 +223,7 @@ function listRuns(dir: string): Array<{ file: string; type: 'recording' | 'summa
   try {
     names = readdirSync(dir).sort();
   } catch (e) {
-    throw asInputError(dir, e);
+    throw recordingInputError(dir, e);
   }
   const recs = new Set<string>();
   const out: Array<{ file: string; type: 'recording' | 'summary' }> = [];
@@ -263,7 +263,7 @@ export function loadSide(label: 'baseline' | 'current', path: string, o: LoadOpt
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new UsageError(`${path}: no such file or directory (the ${label}: a recording, a summary JSON or a directory of runs)`);
-    throw asInputError(path, e);
+    throw recordingInputError(path, e);
   }
   let entries: Array<{ file: string; type: 'recording' | 'summary' }>;
   if (st.isDirectory()) {

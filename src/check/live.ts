@@ -5,8 +5,8 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { runRecord } from '../cli/record.js';
-import { EXIT, UsageError, sessionExitStatus, type ExitError } from '../cli/errors.js';
+import { recordedLine, recordToFile } from '../pipeline/recordToFile.js';
+import { EXIT, UsageError, sessionExitStatus, type ExitError } from '../exitCodes.js';
 import { toolVersion } from '../capture/recordingHeader.js';
 import type { Uapi } from '../events/uapi.js';
 import { analyzeRecordingWith, CHECK_SCHEMA_PREFIX } from './inputs.js';
@@ -63,10 +63,9 @@ export async function traceRuns(o: TraceRunsOptions): Promise<string[]> {
     const stem = `run-${String(i).padStart(3, '0')}`;
     const output = join(o.dir, `${stem}.uscope`);
     log(`uffdscope check: ${o.label} run ${i} of ${o.runs}: ${cmd}`);
-    const before = process.exitCode;
-    const result = await runRecord({ output, pid: [], command: o.command, uapi: o.uapi, ringBufferMb: o.ringBufferMb, force: false });
-    // runRecord reports a failed command through process.exitCode; check reports it as an error instead
-    process.exitCode = before;
+    const recorded = await recordToFile({ output, pid: [], command: o.command, uapi: o.uapi, ringBufferMb: o.ringBufferMb, force: false });
+    process.stderr.write(`uffdscope: ${recordedLine(output, recorded)}\n`);
+    const result = recorded.session;
     if (result.reason === 'signal') {
       throw new RunError(`interrupted (${result.signal ?? 'signal'}) during ${o.label} run ${i} of ${o.runs}; runs so far are in ${o.dir}`, sessionExitStatus(result));
     }

@@ -22,7 +22,7 @@ import { compare, type CheckResult } from '../check/compare.js';
 import { checkJson, formatCheckTable, junitXml } from '../check/report.js';
 import { checkHtml } from '../check/html.js';
 import { prepareRunDir, traceRuns, writeManifest } from '../check/live.js';
-import { EXIT, UsageError } from './errors.js';
+import { EXIT, UsageError } from '../exitCodes.js';
 import { checkWritable, writeOut } from './outputFile.js';
 
 export interface CheckOptions {

@@ -1,54 +1,6 @@
-// One-line errors and documented exit codes. No stack traces reach users.
-//
-// Exit codes (also in README.md):
-//   0  success
-//   1  regression found (check)
-//   2  bad input: arguments, files, pids
-//   3  environment: privileges, tracefs, BTF, native addon, kernel feature
-//   4  capture failed while running
-//   128+N uffdscope was stopped by signal N (SIGINT: 130; its outputs are
-//         complete), or a command run with `-- CMD` was killed by signal N
-//         (the shell's convention)
-import { constants } from 'node:os';
-
-export const EXIT = { OK: 0, REGRESSION: 1, USAGE: 2, ENVIRONMENT: 3, CAPTURE: 4 } as const;
-
-/** A child's exit as a status: its code, or 128 + the number of the signal that killed it. */
-export function exitStatus(exit: { code: number | null; signal: NodeJS.Signals | null }): number {
-  if (exit.code !== null) return exit.code;
-  const n = exit.signal === null ? undefined : constants.signals[exit.signal];
-  return n === undefined ? EXIT.CAPTURE : 128 + n;
-}
-
-/**
- * The exit status a capture session ends with (README: Exit codes): 128 + N
- * when signal N stopped uffdscope; the command's own status when it failed
- * by itself; otherwise 0 (its end by --duration or a quit key included).
- */
-export function sessionExitStatus(r: {
-  reason: string;
-  signal?: NodeJS.Signals;
-  commandExit: { code: number | null; signal: NodeJS.Signals | null } | null;
-}): number {
-  // the reader of our output went away (`top | head`): stopped as by SIGTERM, but that is a normal end
-  if (r.reason === 'signal' && r.signal && !outputClosed) return exitStatus({ code: null, signal: r.signal });
-  if (r.reason === 'command-exited' && r.commandExit) return exitStatus(r.commandExit);
-  return EXIT.OK;
-}
-
-export class UsageError extends Error {
-  readonly exitCode: number = EXIT.USAGE;
-}
-
-/** Any error with a user-facing one-line message and an exit code. */
-export interface ExitError {
-  message: string;
-  exitCode: number;
-}
-
-export function isExitError(e: unknown): e is ExitError {
-  return typeof e === 'object' && e !== null && typeof (e as ExitError).exitCode === 'number' && typeof (e as ExitError).message === 'string';
-}
+// How the CLI process ends: one-line errors, no stack traces, and the
+// process-wide handlers the entry point installs (never a library module).
+import { EXIT, isExitError, noteOutputClosed } from '../exitCodes.js';
 
 export function fail(e: unknown): never {
   const line = (isExitError(e) ? e.message : (e as Error)?.message ?? String(e)).split('\n')[0];
@@ -64,13 +16,13 @@ export function fail(e: unknown): never {
 // Output closed by its reader (`uffdscope top | head`): no stack trace. A
 // running capture stops the way SIGTERM stops it (its command is ended, the
 // programs detached, files finished) instead of dying and orphaning the
-// command; anything else just ends. Only in the CLI process, not in
-// programs that import this module.
+// command; anything else just ends.
 let outputClosed = false;
 function onOutputError(e: NodeJS.ErrnoException): void {
   if (e?.code !== 'EPIPE') throw e;
   if (outputClosed) return;
   outputClosed = true;
+  noteOutputClosed();
   if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
   else process.exit(EXIT.OK);
 }
@@ -86,7 +38,8 @@ function onUncaught(e: unknown): void {
   process.exit(EXIT.CAPTURE);
 }
 
-if (/(^|\/)(uffdscope|main\.js)$/.test(process.argv[1] ?? '')) {
+/** Called once by the CLI entry point (src/cli/main.ts). */
+export function installProcessHandlers(): void {
   process.stdout.on('error', onOutputError);
   process.stderr.on('error', onOutputError);
   process.on('uncaughtException', onUncaught);

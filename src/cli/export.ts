@@ -6,8 +6,9 @@ import { existsSync } from 'node:fs';
 import type { Uapi } from '../events/uapi.js';
 import { exportPerfetto } from '../../exporters/perfetto/export.js';
 import { exportNdjson } from '../../exporters/ndjson.js';
-import { asInputError, warnRecording } from './report.js';
-import { UsageError } from './errors.js';
+import { recordingInputError } from '../source/recordingSource.js';
+import { warnRecording } from './recordingWarning.js';
+import { UsageError } from '../exitCodes.js';
 
 export interface ExportOptions {
   format: 'perfetto' | 'ndjson';
@@ -56,6 +57,6 @@ export async function runExport(file: string, opts: ExportOptions): Promise<void
     if (err?.code === 'EPIPE' && opts.output === '-') return;
     if (err?.code === 'EEXIST') throw new UsageError(`${opts.output} exists: choose another -o FILE or pass --force to overwrite`);
     if (err?.path !== undefined && err.path === opts.output) throw new UsageError(`cannot write ${opts.output}: ${err.code ?? err.message}`);
-    throw asInputError(file, e);
+    throw recordingInputError(file, e);
   }
 }

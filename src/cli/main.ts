@@ -3,7 +3,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
-import { fail, EXIT } from './errors.js';
+import { fail, installProcessHandlers } from './errors.js';
+import { EXIT } from '../exitCodes.js';
 import { collect, collectPid, intArg, ringKiB, ringMiB, secondsArg } from './parse.js';
 import { resolveUapi, UapiOverrideError } from '../events/uapi.js';
 import { runDoctor, formatDoctor, formatUapiTable } from './doctor.js';
@@ -243,6 +244,7 @@ export function buildProgram(): Command {
 
 
 export async function main(argv: string[]): Promise<void> {
+  installProcessHandlers();
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {

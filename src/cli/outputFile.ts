@@ -2,7 +2,7 @@
 // `--json` prints JSON to stdout, `--json-out FILE` writes it to FILE.
 import { statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { UsageError } from './errors.js';
+import { UsageError } from '../exitCodes.js';
 
 export function writeOut(file: string, text: string, what: string): void {
   try {

@@ -1,7 +1,8 @@
 // `uffdscope replay FILE [--speed X]`: the top UI driven by a recording.
 import { ReplayDriver, replayHeader, replayPublisher } from '../view/replayDriver.js';
 import type { Uapi } from '../events/uapi.js';
-import { asInputError, warnRecording } from './report.js';
+import { recordingInputError } from '../source/recordingSource.js';
+import { warnRecording } from './recordingWarning.js';
 
 export interface ReplayOptions {
   speed: number;
@@ -19,13 +20,12 @@ export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
       o.speed,
     );
   } catch (e) {
-    throw asInputError(file, e);
+    throw recordingInputError(file, e);
   }
   const status = driver.rec.status();
   warnRecording(file, status);
-  const lost = Number((status.counters as { lostTotal?: number } | null)?.lostTotal ?? 0) || 0;
   const frameMs = 100;
-  const pub = replayPublisher(driver, lost, frameMs);
+  const pub = replayPublisher(driver, driver.lost, frameMs);
   let damaged: Error | null = null;
   const closeUi = new AbortController();
   const clock = setInterval(() => {
@@ -33,7 +33,7 @@ export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
       driver.tick(frameMs);
     } catch (e) {
       // Damaged records mid-file: stop playing and close the view, report it as bad input.
-      damaged = asInputError(file, e);
+      damaged = recordingInputError(file, e);
       clearInterval(clock);
       closeUi.abort();
     }
@@ -56,7 +56,7 @@ export async function runReplay(file: string, o: ReplayOptions): Promise<void> {
       try {
         driver.seek(driver.durationS + 1);
       } catch (e) {
-        throw asInputError(file, e);
+        throw recordingInputError(file, e);
       }
       pub.refresh();
       const { renderPlain } = await import('../../tui/plainTable.js');

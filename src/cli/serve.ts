@@ -2,22 +2,18 @@
 // capture with the metrics on http://ADDR/metrics for Prometheus (OpenMetrics
 // when the scraper asks for it, the Prometheus text format otherwise).
 // Binds to 127.0.0.1 unless --listen says otherwise.
-import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
 import { runSession } from '../capture/session.js';
-import { bootTimeNs, type LiveCapture } from '../capture/liveCapture.js';
-import { LIVE_RECORD_ABI, RecordStream } from '../events/recordStream.js';
+import { bootTimeNs, type LiveCapture, type HooksChoice } from '../capture/liveCapture.js';
+import { LIVE_RECORD_ABI, recordDecoder } from '../source/recordDecoder.js';
 import { Analysis } from '../stats/pipeline.js';
 import type { Uapi } from '../events/uapi.js';
 import { attachMetrics, type CaptureCounters } from '../../exporters/openmetrics.js';
-import type { BackendChoice, HooksChoice } from './record.js';
-import { captureOptions } from '../capture/captureOptions.js';
+import { DEFAULT_LISTEN, listenMetrics, formatListenAddress } from '../../exporters/metricsServer.js';
+import { captureOptions, type BackendChoice } from '../capture/captureOptions.js';
 import { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
 import { perFaultIoctls } from '../stats/kernelStats.js';
-import { exitStatus, sessionExitStatus, UsageError } from './errors.js';
+import { exitStatus, sessionExitStatus, UsageError } from '../exitCodes.js';
 import { backend } from '../kernel/backends.js';
-
-export const DEFAULT_LISTEN = '127.0.0.1:9465';
 
 export interface ServeOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -37,72 +33,13 @@ export interface ServeOptions {
   uapi: Uapi;
 }
 
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
-
-/**
- * HOST:PORT, [IPV6]:PORT, or PORT alone (127.0.0.1). HOST is an IP address or
- * "localhost"; PORT 1..65535 (0: any free port, for tests).
- */
-export function parseListen(v: string): ListenAddress {
-  const s = v.trim();
-  let host = '127.0.0.1';
-  let portStr: string;
-  let m: RegExpExecArray | null;
-  if ((m = /^\[([^\]]+)\]:(\d+)$/.exec(s))) {
-    host = m[1];
-    portStr = m[2];
-    if (isIP(host) !== 6) throw new UsageError(`--listen ${v}: [${host}] is not an IPv6 address`);
-  } else if ((m = /^([^:]*):(\d+)$/.exec(s))) {
-    host = m[1] || '127.0.0.1';
-    portStr = m[2];
-    if (host !== 'localhost' && isIP(host) !== 4) throw new UsageError(`--listen ${v}: "${host}" is not an IPv4 address (write IPv6 as [::1]:PORT)`);
-  } else if (/^\d+$/.test(s)) {
-    portStr = s;
-  } else {
-    throw new UsageError(`--listen ${v}: expected HOST:PORT, [IPV6]:PORT or PORT (e.g. ${DEFAULT_LISTEN})`);
-  }
-  const port = Number(portStr);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--listen ${v}: port must be 1..65535`);
-  return { host, port };
-}
-
-function shown(a: ListenAddress): string {
-  return isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
-
-/** Starts an HTTP server for `handler`; bind failures become one-line UsageErrors. */
-export function listenMetrics(listen: string, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; address: ListenAddress }> {
-  const a = parseListen(listen);
-  return new Promise((resolve, reject) => {
-    const server = createServer(handler);
-    const onError = (e: NodeJS.ErrnoException) => {
-      server.close();
-      const what = shown(a);
-      if (e.code === 'EADDRINUSE') reject(new UsageError(`--listen ${what}: the port is in use (another uffdscope serve, or a Prometheus exporter?): pick another port`));
-      else if (e.code === 'EADDRNOTAVAIL') reject(new UsageError(`--listen ${what}: no such address on this host`));
-      else if (e.code === 'EACCES') reject(new UsageError(`--listen ${what}: permission denied (ports below 1024 need privileges)`));
-      else reject(new UsageError(`--listen ${what}: ${e.code ?? e.message}`));
-    };
-    server.once('error', onError);
-    server.listen(a.port, a.host, () => {
-      server.off('error', onError);
-      const addr = server.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : a.port;
-      resolve({ server, address: { host: a.host, port } });
-    });
-  });
-}
-
 export async function runServe(o: ServeOptions): Promise<void> {
   const inKernel = !o.perFault;
   if (inKernel && o.backend && o.backend !== 'auto' && backend(o.backend).precise) {
     throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }
   const analysis = new Analysis(o.uapi);
-  const stream = new RecordStream(o.uapi, LIVE_RECORD_ABI, (e) => analysis.push(e));
+  const decoder = recordDecoder(LIVE_RECORD_ABI, o.uapi, (e) => analysis.push(e));
   const tracker = new KernelStatsTracker();
   let fastIoctls: number[] = [];
   let cap: LiveCapture | null = null;
@@ -128,7 +65,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
   // bind first: a taken port fails before anything attaches to the kernel
   const { server, address } = await listenMetrics(o.listen || DEFAULT_LISTEN, metrics.handler);
   server.on('error', (e) => process.stderr.write(`uffdscope: metrics server: ${(e as Error).message}\n`));
-  process.stderr.write(`uffdscope: serving metrics on http://${shown(address)}/metrics (Ctrl-C to stop)\n`);
+  process.stderr.write(`uffdscope: serving metrics on http://${formatListenAddress(address)}/metrics (Ctrl-C to stop)\n`);
   try {
     const result = await runSession(
       {
@@ -142,14 +79,14 @@ export async function runServe(o: ServeOptions): Promise<void> {
         },
         onTick: (c) => {
           // idle periods: let open faults age out (1 s behind now: records still in the ring are older)
-          stream.advance(bootTimeNs());
+          decoder.advance(bootTimeNs());
           analysis.advance(bootTimeNs() - 1e9);
           if (inKernel) tracker.update(c.uffdStats(), bootTimeNs());
         },
       },
-      (batch, count) => stream.push(batch, count),
+      (batch, count) => decoder.push(batch, count),
     );
-    stream.end();
+    decoder.end();
     // the final values: what the kernel counted up to the end, every record drained
     if (inKernel) tracker.update(result.uffdStats ?? [], bootTimeNs());
     fastIoctls = result.counters.fastIoctls;

@@ -8,7 +8,7 @@ import { ENCODED_RECORD_ABI, RecordEncoder } from '../events/encode.js';
 import { generateModeToggle } from '../simulate/modeToggle.js';
 import { uapiForHeader, toolVersion } from '../capture/recordingHeader.js';
 import type { Uapi } from '../events/uapi.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../exitCodes.js';
 
 export const SCENARIOS = ['mode-toggle'] as const;
 

@@ -1,14 +1,15 @@
 // `uffdscope stat`: trace and print fault counts and latency statistics.
 import { closeSync, fchmodSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { runSession } from '../capture/session.js';
-import { bootTimeNs } from '../capture/liveCapture.js';
-import { LIVE_RECORD_ABI, RecordStream } from '../events/recordStream.js';
+import { bootTimeNs, type HooksChoice } from '../capture/liveCapture.js';
+import { LIVE_RECORD_ABI, recordDecoder } from '../source/recordDecoder.js';
 import { Analysis } from '../stats/pipeline.js';
+import { liveSummaryMeta } from '../pipeline/summaryMeta.js';
 import { formatModeSwitches, formatSummaryTable, type Summary } from '../stats/summary.js';
 import type { Uapi } from '../events/uapi.js';
-import { checkOutputPath, outputFileError, type BackendChoice, type HooksChoice } from './record.js';
-import { captureOptions } from '../capture/captureOptions.js';
-import { sessionExitStatus, UsageError } from './errors.js';
+import { checkOutputPath, outputFileError } from '../outputPath.js';
+import { captureOptions, type BackendChoice } from '../capture/captureOptions.js';
+import { sessionExitStatus, UsageError } from '../exitCodes.js';
 import { formatKernelTable, perFaultIoctls, summarizeStages, summarizeUffd, userfaultsOf, type UffdKernelSummary } from '../stats/kernelStats.js';
 import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTracker.js';
 import { backend } from '../kernel/backends.js';
@@ -60,7 +61,7 @@ export interface KernelSummary {
   /** records of the rare-event stream the ring had no room for */
   lost: number;
   uffds: UffdKernelSummary[];
-  totals: { uffds: number; userfaults: Record<string, number> & { total: number }; fault_entries: number; blocked: number; latency: UffdKernelSummary['latency'] };
+  totals: { uffds: number; userfaults: Record<string, number> & { total: number }; fault_entries: number; blocked: number; ends_unseen: number; latency: UffdKernelSummary['latency'] };
   /** per-fault uffd ioctls that succeeded (counted in the kernel), by name */
   per_fault_ioctls: Record<string, number>;
   events: Summary['events'];
@@ -69,57 +70,62 @@ export interface KernelSummary {
 }
 
 function totalsSummary(t: KernelTotals): KernelSummary['totals'] {
-  return { uffds: t.uffds, userfaults: { ...t.userfaults, total: userfaultsOf(t) }, fault_entries: t.entries, blocked: t.blocked, latency: summarizeStages(t.stages) };
+  return { uffds: t.uffds, userfaults: { ...t.userfaults, total: userfaultsOf(t) }, fault_entries: t.entries, blocked: t.blocked, ends_unseen: t.endsUnseen, latency: summarizeStages(t.stages) };
 }
 
-export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> {
+/** Where stat's records and clock come from: the live session, or a test's stand-in. */
+export interface StatDeps {
+  session: typeof runSession;
+  now: () => number;
+  /** the record ABI of the session's batches */
+  recordAbi: number;
+}
+
+const LIVE: StatDeps = { session: runSession, now: bootTimeNs, recordAbi: LIVE_RECORD_ABI };
+
+export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Summary | KernelSummary> {
+  const { session, now } = deps;
   if (o.jsonOut) checkOutputPath(o.jsonOut, '--json-out', true, true);
   const inKernel = !o.perFault;
   if (inKernel && o.backend && o.backend !== 'auto' && backend(o.backend).precise) {
     throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }
   const analysis = new Analysis(o.uapi);
-  const stream = new RecordStream(o.uapi, LIVE_RECORD_ABI, (e) => analysis.push(e));
+  const decoder = recordDecoder(deps.recordAbi, o.uapi, (e) => analysis.push(e));
   const tracker = new KernelStatsTracker();
   let started = 0;
   const table = (): string => formatKernelTable(tracker.all().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f))), started, (pid) => analysis.processName(pid));
-  const result = await runSession(
+  const result = await session(
     {
       capture: captureOptions({ ...o, inKernel }),
       durationS: o.duration,
       tickMs: o.interval ? o.interval * 1000 : undefined,
       onOpen: (cap) => {
-        started = bootTimeNs();
+        started = now();
         if (cap.info.hostWide) process.stderr.write('uffdscope: tracing every process on this host (select with --pid or -- CMD); Ctrl-C to stop\n');
       },
       onTick: (cap) => {
-        stream.advance(bootTimeNs());
+        decoder.advance(now());
         let text: string;
         if (inKernel) {
-          tracker.update(cap.uffdStats(), bootTimeNs());
+          tracker.update(cap.uffdStats(), now());
           text = table();
         } else {
           const c = cap.counters();
-          text = formatSummaryTable(analysis.summary({ backend: cap.info.backend, lost: c.lostTotal, lostByType: c.lost, durationNs: bootTimeNs() - started }));
+          text = formatSummaryTable(analysis.summary(liveSummaryMeta(cap.info, c, now() - started, { pids: o.pid, command: o.command })));
         }
         process.stdout.write(`--- ${new Date().toISOString()}\n${text}\n`);
       },
     },
-    (batch, count) => stream.push(batch, count),
+    (batch, count) => decoder.push(batch, count),
   );
-  stream.end();
+  decoder.end();
   analysis.finish();
   const c = result.counters;
-  const summary = analysis.summary({
-    backend: result.info.backend,
-    lost: c.lostTotal,
-    lostByType: c.lost,
-    durationNs: bootTimeNs() - started,
-    source: { kind: 'live', selection: { pids: o.pid, command: o.command.length ? o.command : null, hostWide: result.info.hostWide }, stop: result.reason, blockDetection: result.info.blockDetection },
-  });
+  const summary = analysis.summary(liveSummaryMeta(result.info, c, now() - started, { pids: o.pid, command: o.command }, result.reason));
   let out: Summary | KernelSummary = summary;
   if (inKernel) {
-    tracker.update(result.uffdStats ?? [], bootTimeNs());
+    tracker.update(result.uffdStats ?? [], now());
     const ioctlCounts = perFaultIoctls(c.fastIoctls, o.uapi);
     out = {
       schema: 'uffdscope.in-kernel/2',
@@ -137,6 +143,8 @@ export async function runStat(o: StatOptions): Promise<Summary | KernelSummary> 
     process.stdout.write(formatModeSwitches(summary.mode_switches, summary.start_ns ?? 0, { woken: false }).join('\n') + '\n\n');
     const ioctlLine = Object.entries(ioctlCounts).map(([n, k]) => `${n} ${k}`).join(', ');
     process.stdout.write(`per-fault ioctls (counted in the kernel): ${ioctlLine || 'none'}\n`);
+    const unseen = out.totals.ends_unseen;
+    if (unseen > 0) process.stdout.write(`${unseen} blocked fault${unseen === 1 ? '' : 's'} ended unseen (a hook was skipped on a busy CPU): counted, not in the latency figures\n`);
     process.stdout.write(`backend ${summary.backend}; ${summary.events.received} events streamed (processes, uffd creation, control ioctls, failed ioctls), ${c.lostTotal} lost\n`);
   } else {
     process.stdout.write(formatSummaryTable(summary) + '\n');

@@ -6,20 +6,19 @@
 import os from 'node:os';
 import { existsSync } from 'node:fs';
 import { runSession } from '../capture/session.js';
-import { bootTimeNs } from '../capture/liveCapture.js';
+import { bootTimeNs, type HooksChoice } from '../capture/liveCapture.js';
 import { findUffdHolders } from '../capture/uffdUsers.js';
 import { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
 import { perFaultIoctls } from '../stats/kernelStats.js';
-import { captureOptions } from '../capture/captureOptions.js';
-import { LIVE_RECORD_ABI, RecordStream } from '../events/recordStream.js';
+import { captureOptions, type BackendChoice } from '../capture/captureOptions.js';
+import { LIVE_RECORD_ABI, recordDecoder } from '../source/recordDecoder.js';
 import { TopModel } from '../view/topModel.js';
 import { SnapshotPublisher } from '../view/snapshotPublisher.js';
 import { workloadBinary } from '../paths.js';
 import type { Uapi } from '../events/uapi.js';
-import type { BackendChoice, HooksChoice } from './record.js';
-import { EXIT, UsageError, exitStatus, sessionExitStatus } from './errors.js';
+import { EXIT, UsageError, exitStatus, sessionExitStatus } from '../exitCodes.js';
 import { attachMetrics } from '../../exporters/openmetrics.js';
-import { listenMetrics } from './serve.js';
+import { listenMetrics } from '../../exporters/metricsServer.js';
 import { backend } from '../kernel/backends.js';
 
 export interface TopOptions {
@@ -69,7 +68,7 @@ export async function runTop(o: TopOptions): Promise<void> {
     demo,
     selection,
   });
-  const stream = new RecordStream(o.uapi, LIVE_RECORD_ABI, (e) => model.push(e));
+  const decoder = recordDecoder(LIVE_RECORD_ABI, o.uapi, (e) => model.push(e));
   const tty = Boolean(process.stdout.isTTY) && Boolean(process.stdin.isTTY);
   const inKernel = !o.perFault;
   if (inKernel && o.backend && o.backend !== 'auto' && backend(o.backend).precise) {
@@ -127,7 +126,7 @@ export async function runTop(o: TopOptions): Promise<void> {
       // the kernel's counts, twice a second (a frame is 100 ms; rates are per second)
       tickMs: 500,
       onTick: (cap) => {
-        stream.advance(bootTimeNs());
+        decoder.advance(bootTimeNs());
         if (inKernel) tracker.update(cap.uffdStats(), bootTimeNs());
       },
       onOpen: (cap) => {
@@ -149,9 +148,9 @@ export async function runTop(o: TopOptions): Promise<void> {
         }
       },
     },
-    (batch, count) => stream.push(batch, count),
+    (batch, count) => decoder.push(batch, count),
   );
-  stream.end();
+  decoder.end();
   captureOpen = false;
   liveCap = null;
   if (inKernel) tracker.update(result.uffdStats ?? [], bootTimeNs());

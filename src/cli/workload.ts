@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { workloadBinary } from '../paths.js';
-import { EXIT, exitStatus } from './errors.js';
+import { EXIT, exitStatus } from '../exitCodes.js';
 
 /**
  * The command's arguments for the binary, with the JSON convention of every

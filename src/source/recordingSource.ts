@@ -1,11 +1,13 @@
 // A recording as a stream of decoded events: the same events live capture
-// produces, so report/stat/export/check work on either.
-import { openRecording, type RecordingStatus } from '../recording/reader.js';
-import type { RecordingHeader } from '../recording/format.js';
-import type { DecodeStats } from '../events/decode.js';
-import { FILE_REORDER, RecordStream } from '../events/recordStream.js';
+// produces, so report/stat/export/check/replay work on either. The one place
+// that knows which chunks hold records and how a recording's uapi is chosen.
+import { openRecording, type Recording, type RecordingStatus } from '../recording/reader.js';
+import { RecordingFormatError, type RecordingHeader } from '../recording/format.js';
+import { DecodeError, type DecodeStats } from '../events/decode.js';
+import { FILE_REORDER, recordDecoder } from './recordDecoder.js';
 import { resolveUapi, type Uapi } from '../events/uapi.js';
 import type { UffdEvent } from '../events/types.js';
+import { UsageError } from '../exitCodes.js';
 
 export interface RecordingRead {
   header: RecordingHeader;
@@ -28,6 +30,26 @@ export function recordingUapi(header: RecordingHeader, overrides: Uapi | null): 
   return base;
 }
 
+/** A chunk of records, as the recorder wrote it. */
+export interface RecordBatch {
+  payload: Uint8Array;
+  count: number;
+  /** time of its first record */
+  firstTs: number;
+}
+
+/** The record chunks of a recording, in file order (other chunks are the reader's). */
+export function* recordBatches(rec: Recording): Generator<RecordBatch, RecordingStatus, undefined> {
+  const it = rec.chunks();
+  let r = it.next();
+  while (!r.done) {
+    const c = r.value;
+    if (c.kind === 1) yield { payload: c.payload, count: c.count, firstTs: Number(c.firstTsNs) };
+    r = it.next();
+  }
+  return r.value;
+}
+
 /** Streams every event of a recording, chunk by chunk (bounded memory). */
 export function forEachRecordedEvent(
   path: string,
@@ -38,16 +60,25 @@ export function forEachRecordedEvent(
   const rec = openRecording(path);
   const uapi = recordingUapi(rec.header, uapiOverrides);
   onHeader?.(rec.header, uapi);
-  const stream = new RecordStream(uapi, rec.header.recordAbi, visit, FILE_REORDER);
-  const it = rec.chunks();
+  const decoder = recordDecoder(rec.header.recordAbi, uapi, visit, FILE_REORDER);
+  const it = recordBatches(rec);
   let r = it.next();
   while (!r.done) {
-    const chunk = r.value;
-    if (chunk.kind === 1) stream.push(chunk.payload, chunk.count);
+    decoder.push(r.value.payload, r.value.count);
     r = it.next();
   }
-  stream.end();
+  decoder.end();
   const status = r.value;
-  const stats: DecodeStats = stream.stats;
-  return { header: rec.header, status, decode: stats, counters: status.counters };
+  return { header: rec.header, status, decode: decoder.stats, counters: status.counters };
+}
+
+/** A failure to read `file` as a recording, as the one-line bad-input error users see. */
+export function recordingInputError(file: string, e: unknown): Error {
+  if (e instanceof RecordingFormatError) return new UsageError(e.message);
+  if (e instanceof DecodeError) return new UsageError(`${file}: damaged records (${e.message}); the file was written by a broken or newer writer`);
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return new UsageError(`${file}: no such file (give the path of a recording made with \`uffdscope record\`)`);
+  if (code === 'EACCES' || code === 'EPERM') return new UsageError(`${file}: permission denied (recordings are mode 0600: read it as its owner or with sudo)`);
+  if (code === 'EISDIR') return new UsageError(`${file}: is a directory, not a recording`);
+  return e as Error;
 }

@@ -123,6 +123,8 @@ export interface UffdKernelStats {
   /** faults that slept in handle_userfault(), and sleeps after the first */
   blocked: number;
   rewaits: number;
+  /** blocked faults whose return to a CPU no hook saw: counted, not timed */
+  endsUnseen: number;
   /** userfaults by kind: a fault that waited, once it runs again; an async one as it enters */
   userfaults: Record<FaultKind, number>;
   /** fault messages read by handlers */
@@ -182,6 +184,7 @@ export function decodeUffdStats(uffd: bigint, createdNs: bigint, value: Buffer, 
     entriesMinor: u64(dv, F.entries_minor.offset),
     blocked: u64(dv, F.blocked.offset),
     rewaits: u64(dv, F.rewaits.offset),
+    endsUnseen: u64(dv, F.ends_unseen.offset),
     userfaults,
     msgs: u64(dv, F.msgs.offset),
     lastFaultTsNs: dv.getBigUint64(F.last_fault_ts_ns.offset, true),
@@ -191,7 +194,7 @@ export function decodeUffdStats(uffd: bigint, createdNs: bigint, value: Buffer, 
 
 /** Faults waiting now: blocked and not yet back on a CPU. */
 export function pendingOf(s: UffdKernelStats): number {
-  return Math.max(0, s.blocked - s.stages.total.count);
+  return Math.max(0, s.blocked - s.stages.total.count - s.endsUnseen);
 }
 
 /** The JSON form of one uffd's statistics (`stat --json-out`, in-kernel). */
@@ -209,6 +212,8 @@ export interface UffdKernelSummary {
   fault_entries: { total: number; missing: number; wp: number; minor: number };
   blocked: number;
   rewaits: number;
+  /** blocked faults whose end no hook saw (not in latency) */
+  ends_unseen: number;
   msgs: number;
   latency: Record<Stage, { count: number; mean_ns: number | null; p50_ns: number | null; p90_ns: number | null; p99_ns: number | null; max_ns: number | null }>;
 }
@@ -236,6 +241,7 @@ export function summarizeUffd(s: UffdKernelStats, modeOf?: (ctxFeatures: number)
     fault_entries: { total: s.entries, missing: s.entriesMissing, wp: s.entriesWp, minor: s.entriesMinor },
     blocked: s.blocked,
     rewaits: s.rewaits,
+    ends_unseen: s.endsUnseen,
     msgs: s.msgs,
     latency,
   };

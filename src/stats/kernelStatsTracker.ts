@@ -26,6 +26,8 @@ export interface KernelTotals {
   uffds: number;
   entries: number;
   blocked: number;
+  /** blocked faults whose end no hook saw: counted, not timed */
+  endsUnseen: number;
   msgs: number;
   userfaults: Record<FaultKind, number>;
   stages: Record<Stage, StageHist>;
@@ -83,10 +85,11 @@ export class KernelStatsTracker {
     for (const k of FAULT_KINDS) userfaults[k] = 0;
     const stages = {} as Record<Stage, StageHist>;
     for (const st of STAGES) stages[st] = new StageHist();
-    const t: KernelTotals = { uffds: this.byKey.size, entries: 0, blocked: 0, msgs: 0, userfaults, stages };
+    const t: KernelTotals = { uffds: this.byKey.size, entries: 0, blocked: 0, endsUnseen: 0, msgs: 0, userfaults, stages };
     for (const s of this.byKey.values()) {
       t.entries += s.entries;
       t.blocked += s.blocked;
+      t.endsUnseen += s.endsUnseen;
       t.msgs += s.msgs;
       for (const k of FAULT_KINDS) userfaults[k] += s.userfaults[k];
       for (const st of STAGES) stages[st].add(s.stages[st]);

@@ -19,8 +19,8 @@ export function emptyStages(): Record<Stage, StageHist> {
 }
 
 /** The latency view of one uffd's stages, or of all uffds'. */
-export function kernelLatency(stages: Record<Stage, StageHist>, selected: string): LatencyView {
-  const v = { selected, buckets: stages.total.log2Buckets().map((b) => ({ lowNs: b.lo, highNs: b.hi, count: b.count })) } as LatencyView;
+export function kernelLatency(stages: Record<Stage, StageHist>, selected: string, endsUnseen = 0): LatencyView {
+  const v = { selected, endsUnseen, buckets: stages.total.log2Buckets().map((b) => ({ lowNs: b.lo, highNs: b.hi, count: b.count })) } as LatencyView;
   for (const st of STAGES) v[st] = stageSummary(stages[st]);
   return v;
 }

@@ -1,10 +1,12 @@
 // Drives a TopModel from a recording at a chosen speed, with pause and seek:
 // `uffdscope replay`. Seeking back rebuilds the model from the start (the
 // model is a streaming one); seeking forward just feeds more events.
-import { openRecording, type Recording, type RecordingChunk, type RecordingStatus } from '../recording/reader.js';
-import { FILE_REORDER, RecordStream } from '../events/recordStream.js';
+import { openRecording, type Recording, type RecordingStatus } from '../recording/reader.js';
 import type { UffdEvent } from '../events/types.js';
-import { recordingUapi } from '../source/recordingSource.js';
+import { recordBatches, recordingUapi, type RecordBatch } from '../source/recordingSource.js';
+import { FILE_REORDER, recordDecoder, type RecordDecoder } from '../source/recordDecoder.js';
+import { recordingEnd } from '../pipeline/recordingPipeline.js';
+import { lostFrom } from '../pipeline/summaryMeta.js';
 import type { Uapi } from '../events/uapi.js';
 import { TopModel, type HeaderInfo } from './topModel.js';
 import { SnapshotPublisher } from './snapshotPublisher.js';
@@ -14,16 +16,18 @@ export class ReplayDriver {
   readonly uapi: Uapi;
   readonly startTs: number;
   readonly endTs: number;
+  /** records the recorder lost (its last counters snapshot) */
+  readonly lost: number;
   model!: TopModel;
   /** event-time position, ns since startTs */
   position = 0;
   speed: number;
   paused = false;
-  private it!: Generator<RecordingChunk, RecordingStatus, undefined>;
+  private it!: Generator<RecordBatch, RecordingStatus, undefined>;
   private pending: UffdEvent[] = [];
   private pendingAt = 0;
   private exhausted = false;
-  private stream!: RecordStream;
+  private decoder!: RecordDecoder;
 
   constructor(
     path: string,
@@ -35,24 +39,24 @@ export class ReplayDriver {
     this.uapi = recordingUapi(this.rec.header, overrides);
     const status = this.rec.status();
     this.startTs = this.firstTs();
-    const trailerEnd = Number(status.trailer?.endedAtBootNs ?? 0);
-    this.endTs = Math.max(this.startTs, trailerEnd || this.lastTs());
+    this.endTs = Math.max(this.startTs, recordingEnd({ status }) ?? this.lastTs());
+    this.lost = lostFrom(status.counters).lost;
     this.speed = speed;
     this.reset();
   }
 
   private firstTs(): number {
-    for (const c of this.rec.chunks()) if (c.kind === 1 && c.count) return Number(c.firstTsNs);
+    for (const b of recordBatches(this.rec)) if (b.count) return b.firstTs;
     return this.rec.header.clock.startedAtBootNs;
   }
 
   private lastTs(): number {
     let last = this.startTs;
-    const stream = new RecordStream(this.uapi, this.rec.header.recordAbi, (e) => {
+    const decoder = recordDecoder(this.rec.header.recordAbi, this.uapi, (e) => {
       if (e.ts > last) last = e.ts;
     }, FILE_REORDER);
-    for (const c of this.rec.chunks()) if (c.kind === 1) stream.push(c.payload, c.count);
-    stream.end();
+    for (const b of recordBatches(this.rec)) decoder.push(b.payload, b.count);
+    decoder.end();
     return last;
   }
 
@@ -66,10 +70,10 @@ export class ReplayDriver {
 
   private reset(): void {
     this.model = new TopModel(this.uapi, this.header(this.rec));
-    this.it = this.rec.chunks();
+    this.it = recordBatches(this.rec);
     this.pending = [];
     this.pendingAt = 0;
-    this.stream = new RecordStream(this.uapi, this.rec.header.recordAbi, (e) => this.pending.push(e), FILE_REORDER);
+    this.decoder = recordDecoder(this.rec.header.recordAbi, this.uapi, (e) => this.pending.push(e), FILE_REORDER);
     this.exhausted = false;
     this.position = 0;
   }
@@ -85,16 +89,16 @@ export class ReplayDriver {
         this.pendingAt++;
       }
       if (this.exhausted) return;
-      // the stream appends what it hands on to `pending`
+      // the decoder appends what it hands on to `pending`
       this.pending = [];
       this.pendingAt = 0;
       const r = this.it.next();
       if (r.done) {
         this.exhausted = true;
-        this.stream.end();
+        this.decoder.end();
         continue;
       }
-      if (r.value.kind === 1) this.stream.push(r.value.payload, r.value.count);
+      this.decoder.push(r.value.payload, r.value.count);
     }
   }
 

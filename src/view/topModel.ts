@@ -308,7 +308,8 @@ export class TopModel {
       const id = sel ? { ctx: sel.id, createdNs: sel.createdTs ?? null } : this.selectedUffd !== null ? parseUffdKey(this.selectedUffd) : null;
       const k = id ? kernel.get(id.ctx, BigInt(id.createdNs ?? 0)) : undefined;
       const key = sel ? sel.key : k ? kernelUffdKey(k) : null;
-      latency = kernelLatency(key !== null ? (k?.stages ?? emptyStages()) : kernel.totals().stages, key ?? 'all');
+      const t = key !== null ? null : kernel.totals();
+      latency = kernelLatency(t ? t.stages : (k?.stages ?? emptyStages()), key ?? 'all', t ? t.endsUnseen : (k?.endsUnseen ?? 0));
     } else {
       const stages: StageHistograms = sel ? (this.figures.get(sel.key)?.latency ?? new StageHistograms()) : this.analysis.stats.latency;
       latency = {

@@ -82,6 +82,8 @@ export interface LatencyView {
   queue: StageSummary;
   service: StageSummary;
   wake: StageSummary;
+  /** blocked faults whose end no hook saw: counted, not in these figures (in-kernel engine) */
+  endsUnseen?: number;
 }
 
 export interface ModeSpan {

@@ -45,7 +45,7 @@ function crashScript(how: string, tag: string): string {
   return `
 import { readdirSync, readFileSync } from 'node:fs';
 import { runSession } from ${dist('src/capture/session.js')};
-import { captureOptions } from ${dist('src/cli/record.js')};
+import { captureOptions } from ${dist('src/capture/captureOptions.js')};
 import { resolveUapi } from ${dist('src/events/uapi.js')};
 const how = ${JSON.stringify(how)};
 const uapi = resolveUapi();
@@ -120,7 +120,7 @@ function tuiCrashScript(tag: string, idsFile: string): string {
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { runSession } from ${dist('src/capture/session.js')};
-import { captureOptions } from ${dist('src/cli/record.js')};
+import { captureOptions } from ${dist('src/capture/captureOptions.js')};
 import { bootTimeNs } from ${dist('src/capture/liveCapture.js')};
 import { LIVE_RECORD_ABI, RecordStream } from ${dist('src/events/recordStream.js')};
 import { TopModel } from ${dist('src/view/topModel.js')};

@@ -3,7 +3,7 @@
 // refused attempt has no drain, and only a precise backend shows one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzeRecording } from '../../src/cli/report.js';
+import { analyzeRecording } from '../../src/pipeline/recordingPipeline.js';
 import { readTruth, requireLive, tmp, uffdscope, workloadBinary } from './support.js';
 
 test('set-mode: the rules agree with every answer of this kernel; drain only for switches a precise backend traced', async (t) => {

@@ -53,12 +53,8 @@ for (const delayUs of [200, 0]) {
     assert.equal(u.msgs, truth.messages.pagefault.missing, 'every fault message the handler read');
     if (delayUs > 0) {
       assert.equal(u.blocked, truth.faults.total, 'every postcopy fault waits for the handler');
-      // Every blocked fault's thread runs again, so the counts should be equal. They
-      // are in most runs; in about one run of three under load, 1-2 of 512 ends
-      // are missed (a known gap, issue 15's note: task-local storage lookups fail
-      // while another task's storage is being freed on that CPU). Never more
-      // samples than blocked faults.
-      assert.ok(u.latency.total.count <= u.blocked && u.latency.total.count >= u.blocked - 2, `${u.latency.total.count} samples for ${u.blocked} blocked faults`);
+      // a wait whose end no hook saw (a hook skipped on a busy CPU) is counted apart
+      assert.equal(u.latency.total.count + u.ends_unseen, u.blocked, 'one sample per blocked fault, or one unseen end');
     }
     const l = u.latency.total;
     const w = truth.latency_ns.fault;

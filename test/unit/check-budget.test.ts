@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUDGET_HELP, DEFAULT_BUDGET, DEFAULT_COUNT_RULES, DEFAULT_LATENCY_RULES, loadBudget, ruleFor, validateBudget } from '../../src/check/budget.js';
 import { projectRoot } from '../../src/paths.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/exitCodes.js';
 import { tmpDir } from '../fixtures/check/gen.js';
 
 const dir = tmpDir();

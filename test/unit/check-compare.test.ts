@@ -8,7 +8,7 @@ import { compare, metricDefs, commandDiff, type CheckResult } from '../../src/ch
 import { DEFAULT_BUDGET, validateBudget, type Budget } from '../../src/check/budget.js';
 import { loadSide } from '../../src/check/inputs.js';
 import { Rng } from '../../src/check/stats.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/exitCodes.js';
 import {
   FIXTURES,
   lognormal,

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { exitStatus, EXIT } from '../../src/cli/errors.js';
+import { exitStatus, EXIT } from '../../src/exitCodes.js';
 import { runSimulate } from '../../src/cli/simulate.js';
 import { workloadArgs } from '../../src/cli/workload.js';
 import { DEFAULT_UAPI, resolveUapi } from '../../src/events/uapi.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { runSimulate } from '../../src/cli/simulate.js';
 import { resolveUapi } from '../../src/events/uapi.js';
 import { EVENT_TYPES, type IoctlEvent, type UffdEvent } from '../../src/events/types.js';
-import { analyzeRecording } from '../../src/cli/report.js';
+import { analyzeRecording } from '../../src/pipeline/recordingPipeline.js';
 import { projectRoot } from '../../src/paths.js';
 import { eventToJson, exportNdjson, NDJSON_SCHEMA } from '../../exporters/ndjson.js';
 

@@ -17,8 +17,8 @@ import { resolveUapi } from '../../src/events/uapi.js';
 import { forEachRecordedEvent } from '../../src/source/recordingSource.js';
 import { Analysis } from '../../src/stats/pipeline.js';
 import { attachMetrics, LabelCap, LATENCY_BUCKETS_S, type AttachedMetrics, type MetricsOptions } from '../../exporters/openmetrics.js';
-import { listenMetrics, parseListen } from '../../src/cli/serve.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { listenMetrics, parseListen } from '../../exporters/metricsServer.js';
+import { UsageError } from '../../src/exitCodes.js';
 import { toolVersion } from '../../src/capture/recordingHeader.js';
 import { requirePromtool } from './promtool.js';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/paths.js';
-import { analyzeRecording } from '../../src/cli/report.js';
+import { analyzeRecording } from '../../src/pipeline/recordingPipeline.js';
 import type { FaultRecord } from '../../src/model/faultLifecycle.js';
 
 const dir = join(projectRoot, 'test', 'fixtures', 'recordings');

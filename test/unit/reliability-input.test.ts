@@ -18,7 +18,8 @@ import { RecordingWriter, BUILD_RECORD_ABI, openRecording, type RecordingHeader 
 import { damageWarning } from '../../src/recording/damage.js';
 import { crc32, encodePreamble } from '../../src/recording/format.js';
 import { L } from '../../src/events/layout.abi1.generated.js';
-import { analyzeRecording, asInputError } from '../../src/cli/report.js';
+import { analyzeRecording } from '../../src/pipeline/recordingPipeline.js';
+import { recordingInputError } from '../../src/source/recordingSource.js';
 import { ReplayDriver } from '../../src/view/replayDriver.js';
 import { SnapshotPublisher } from '../../src/view/snapshotPublisher.js';
 import { renderPlain } from '../../tui/plainTable.js';
@@ -260,7 +261,7 @@ test('damaged, cut, foreign and random files, in-process: an input error (exit 2
       const drv = new ReplayDriver(file, null, () => ({ kernel: 'k', backend: 'b', source: 'recording', generated: true, demo: false, selection: 'x' }), 1);
       drv.seek(drv.durationS + 1);
     } catch (e) {
-      const err = asInputError(file, e) as Error & { exitCode?: number };
+      const err = recordingInputError(file, e) as Error & { exitCode?: number };
       assert.equal(err.exitCode, 2, `${what} replay: ${(e as Error).stack}`);
     }
   }
@@ -355,7 +356,7 @@ test('random records in valid chunks: the analysis and the replay view never thr
         pub.refresh();
         renderPlain(pub.current());
       } catch (e) {
-        // replay turns these into exit 2 (asInputError)
+        // replay turns these into exit 2 (recordingInputError)
         assert.ok(['DecodeError', 'RecordingFormatError'].includes((e as Error).constructor.name), `${what} replay: ${(e as Error).stack}`);
       }
     }

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runSimulate } from '../../src/cli/simulate.js';
-import { analyzeRecording } from '../../src/cli/report.js';
+import { analyzeRecording } from '../../src/pipeline/recordingPipeline.js';
 import { resolveUapi } from '../../src/events/uapi.js';
 import type { UffdEvent } from '../../src/events/types.js';
 import { generateModeToggle, LOCK_HANDOVER_NS, type ModeToggleTruth } from '../../src/simulate/modeToggle.js';

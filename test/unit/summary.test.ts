@@ -9,7 +9,7 @@ import { StreamBuilder, thread, uapi, bit, ERR_WP_WRITE, PF } from './streamBuil
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/paths.js';
-import { analyzeRecording } from '../../src/cli/report.js';
+import { analyzeRecording } from '../../src/pipeline/recordingPipeline.js';
 
 const U = 0xffff888012340000n;
 const U2 = 0xffff888099990000n;
