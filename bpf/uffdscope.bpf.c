@@ -1837,6 +1837,27 @@ static __always_inline long switch_state(bool preempt, unsigned int raw, struct 
 	return 0;
 }
 
+/* Run once by user space at stop, before the final drain: every thread's
+ * fault not sent whole yet goes into the ring (one still waiting, or one
+ * whose thread ran no hook again), as a fault whose end was not seen. */
+SEC("iter/task")
+int uscope_flush_pending(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct thread_state *st;
+	__u32 tid;
+
+	if (!task || in_kernel_stats)
+		return 0;
+	tid = task->pid;
+	st = bpf_task_storage_get(&uscope_tstate, task, 0, 0);
+	if (!st)
+		st = bpf_map_lookup_elem(&uscope_threads, &tid);
+	if (st)
+		flush_fault(&st->pf, tid);
+	return 0;
+}
+
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(uscope_b_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {

@@ -407,6 +407,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     for (int pass = 0; pass < 2; pass++) {
       bpf_object__for_each_program(prog, skel_->obj) {
         if (!bpf_program__autoload(prog)) continue;
+        // an iterator runs when read (FlushPending), not attached to an event
+        if (strncmp(bpf_program__section_name(prog), "iter/", 5) == 0) continue;
         bool tp = strncmp(bpf_program__section_name(prog), "tracepoint/", 11) == 0;
         if (tp == (pass == 1)) order.push_back(prog);
       }
@@ -516,6 +518,22 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     return pool.Get("subarray").As<Napi::Function>().Call(pool, {Napi::Number::New(env, 0), Napi::Number::New(env, (double)bytes.size())});
   }
 
+  // Runs the task iterator that writes pending faults into the ring (see
+  // uscope_flush_pending); a failure costs those faults, not the rest of
+  // the recording, and its errno shows in counters().pendingFlushErrno.
+  void FlushPending() {
+    struct bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, "uscope_flush_pending");
+    if (!prog || !bpf_program__autoload(prog)) return;
+    struct bpf_link* link = bpf_program__attach_iter(prog, nullptr);
+    int fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
+    char buf[64];
+    while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0) {
+    }
+    if (fd < 0) pending_flush_errno_ = errno;
+    if (fd >= 0) close(fd);
+    if (link) bpf_link__destroy(link);
+  }
+
   void Consume() {
     while (!stopping_.load()) {
       int n = ring_buffer__poll(rb_, poll_timeout_ms_);
@@ -529,7 +547,9 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
       if (batch_.count && (n == 0 || std::chrono::steady_clock::now() - batch_started_ >= kFlushAfter)) Flush();
       if (n > 0 && n < kSmallPoll) std::this_thread::sleep_for(kIdleSleep);
     }
-    // Final drain: whatever the kernel submitted before stop.
+    // Final drain: every thread's fault not sent whole yet (faults still
+    // waiting end the recording open), then whatever the kernel submitted.
+    FlushPending();
     ring_buffer__consume(rb_);
     Flush();
     tsfn_.Release();
@@ -641,6 +661,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     out.Set("perCpu", cpus);
     out.Set("delivered", Napi::Number::New(env, (double)delivered_.load()));
     out.Set("discardedAtClose", Napi::Number::New(env, (double)discarded_.load()));
+    out.Set("pendingFlushErrno", Napi::Number::New(env, pending_flush_errno_.load()));
     return out;
   }
 
@@ -732,6 +753,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::vector<struct bpf_link*> links_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> pending_flush_errno_{0};
   std::atomic<bool> closing_{false};
   std::atomic<uint64_t> discarded_{0};
   std::atomic<uint64_t> delivered_{0};

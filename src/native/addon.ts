@@ -75,6 +75,8 @@ export interface NativeCounters {
   perCpu: CpuCounters[];
   delivered: number;
   discardedAtClose: number;
+  /** the stop-time flush of faults not sent whole: 0, or the errno it failed with */
+  pendingFlushErrno?: number;
 }
 
 /** The in-kernel statistics map read at once: `count` struct uscope_uffd_key

@@ -15,7 +15,8 @@ import { decodeAll } from '../../src/events/decode.js';
 import { RecordEncoder } from '../../src/events/encode.js';
 import { resolveUapi } from '../../src/events/uapi.js';
 import type { HuEvent, UffdEvent } from '../../src/events/types.js';
-import { attemptFromError, recordTypeName, summarizeCounters, BACKEND_ORDER } from '../../src/capture/liveCapture.js';
+import { attemptFromError, summarizeCounters, BACKEND_ORDER } from '../../src/capture/liveCapture.js';
+import { abi2RecordTypeName } from '../../src/events/decodeAbi2.js';
 import { NativeError, validateTracerConfig, loadAddon, type NativeCounters, type TracerConfig } from '../../src/native/addon.js';
 import { backendDetail } from '../../src/cli/doctor.js';
 
@@ -52,8 +53,9 @@ test('USCOPE_REC_HU is appended after every existing type and fits the counters 
   assert.equal(L.uscope_hu.size, 80);
   assert.equal(L1.uscope_hu.size, 104);
   assert.equal(L.uscope_hu.fields.h.offset, 0);
-  assert.equal(recordTypeName(C.USCOPE_REC_HU), 'hu');
-  assert.equal(recordTypeName(C.USCOPE_REC_PROC), 'proc');
+  assert.equal(abi2RecordTypeName(C.USCOPE_REC_HU), 'hu');
+  assert.equal(abi2RecordTypeName(C.USCOPE_REC_PROC), 'proc');
+  assert.equal(abi2RecordTypeName(4), undefined, 'a number ABI 2 leaves unused');
 });
 
 test('HU records: encode -> decode is the identity for every kind', () => {
