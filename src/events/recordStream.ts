@@ -14,9 +14,10 @@ import { ReorderBuffer, type ReorderOptions } from './reorderBuffer.js';
 /** The record ABI live capture produces. */
 export const LIVE_RECORD_ABI: number = C.USCOPE_RECORD_ABI;
 
-/** Reading a file, nobody waits for the next event: a fault may wait 2 s
- *  and still come in order (at most maxHeld events are held, whatever the rate). */
-export const FILE_REORDER: ReorderOptions = { windowNs: 2e9 };
+/** Reading a file, nobody waits for the next event: a fault may wait 2 s,
+ *  or 60 s once its handler read its message, and still come in order (at
+ *  most maxHeld events are held, whatever the rate). */
+export const FILE_REORDER: ReorderOptions = { windowNs: 2e9, holdNs: 60e9 };
 
 export class RecordStream {
   readonly stats: DecodeStats = { records: 0, unknown: 0, late: 0 };

@@ -10,6 +10,11 @@
 // wake-up) go to a min-heap by (ts, arrival). The next event out is the
 // earlier of the two heads. Times are kept in arrays of their own: comparing
 // them never touches the events, whose shapes differ by type.
+//
+// A fault may wait longer than the window. Its handler's pagefault message
+// says it exists: from the message on, nothing is handed on until the
+// fault's record has come (matched by uffd and page), or `holdNs` passed
+// (a fault of an untraced thread, or a lost record, never comes).
 
 import type { UffdEvent } from './types.js';
 
@@ -18,11 +23,17 @@ export interface ReorderOptions {
   windowNs?: number;
   /** most events waiting (~250 B each); the oldest go on beyond it. Default 131072. */
   maxHeld?: number;
+  /** how long (record time) events wait behind a pagefault message for its fault; default 1 s */
+  holdNs?: number;
 }
 
 /** Longer than nearly every fault's wait, short enough that a live view is not behind. */
 export const DEFAULT_REORDER_WINDOW_NS = 50e6;
 export const DEFAULT_REORDER_MAX_HELD = 1 << 17;
+/** A live view may fall this far behind for a fault still waiting. */
+export const DEFAULT_REORDER_HOLD_NS = 1e9;
+
+const PAGE_MASK = ~0xfffn;
 
 export class ReorderBuffer {
   // in time order, from `qHead`
@@ -35,10 +46,14 @@ export class ReorderBuffer {
   private readonly hSeq: number[] = [];
   private seq = 0;
   private newest = -Infinity;
+  private lastEmitted = -Infinity;
   /** ts of the last event handed on */
   private released = -Infinity;
   private readonly windowNs: number;
   private readonly maxHeld: number;
+  private readonly holdNs: number;
+  /** pagefault messages whose fault has not come, by uffd and page: the first message's time and how many; oldest first */
+  private readonly awaited = new Map<string, { ts: number; n: number }>();
   late = 0;
 
   constructor(
@@ -47,15 +62,24 @@ export class ReorderBuffer {
   ) {
     this.windowNs = opts.windowNs ?? DEFAULT_REORDER_WINDOW_NS;
     this.maxHeld = opts.maxHeld ?? DEFAULT_REORDER_MAX_HELD;
+    this.holdNs = opts.holdNs ?? DEFAULT_REORDER_HOLD_NS;
   }
 
   get held(): number {
     return this.q.length - this.qHead + this.heap.length;
   }
 
-  /** An event, from a record emitted at `emittedAt`. */
+  /** An event, from a record emitted at `emittedAt` (one record's events come one after another). */
   push(e: UffdEvent, emittedAt: number): void {
+    // drained between records, not within one: a fault's record lifts the
+    // hold of its message before its sleep and wake-up are in
+    if (emittedAt !== this.lastEmitted) {
+      this.drain();
+      this.lastEmitted = emittedAt;
+    }
     const ts = e.ts;
+    if (e.type === 'msg' && e.pagefault) this.await(`${e.uffd}:${e.pagefault.address & PAGE_MASK}`, ts);
+    else if (e.type === 'fault' && this.awaited.size > 0) this.arrived(`${e.uffd}:${e.address & PAGE_MASK}`);
     if (ts < this.released) {
       this.late++;
       this.visit(e);
@@ -71,13 +95,14 @@ export class ReorderBuffer {
       if (this.held > this.maxHeld) this.popOne();
     }
     if (emittedAt > this.newest) this.newest = emittedAt;
-    this.drain();
   }
 
   /** Hands on what waited long enough; `nowNs` (a live source's clock) counts as an emission time. */
   drain(nowNs?: number): void {
     if (nowNs !== undefined && nowNs > this.newest) this.newest = nowNs;
-    const until = this.newest - this.windowNs;
+    let until = this.newest - this.windowNs;
+    const hold = this.holdFrom();
+    if (hold <= until) until = hold - 1;
     while (this.held > 0 && this.headTs() <= until) this.popOne();
     this.compact();
   }
@@ -86,6 +111,26 @@ export class ReorderBuffer {
   flush(): void {
     while (this.held > 0) this.popOne();
     this.compact();
+  }
+
+  private await(key: string, ts: number): void {
+    const a = this.awaited.get(key);
+    if (a) a.n++;
+    else this.awaited.set(key, { ts, n: 1 });
+  }
+
+  private arrived(key: string): void {
+    const a = this.awaited.get(key);
+    if (a && --a.n === 0) this.awaited.delete(key);
+  }
+
+  /** The time of the oldest message still waiting for its fault (messages come in about time order); Infinity for none. */
+  private holdFrom(): number {
+    for (const [key, a] of this.awaited) {
+      if (a.ts > this.newest - this.holdNs) return a.ts;
+      this.awaited.delete(key);
+    }
+    return Infinity;
   }
 
   private headTs(): number {

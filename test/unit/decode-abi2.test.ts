@@ -125,14 +125,36 @@ test('times past 32 bits (a 5 s wait, a read() that waited 6 s, a 5 s ioctl) tak
   assert.deepEqual(canon(back), canon(sorted.map(asAbi2)));
 });
 
-test('a fault that waited longer than the reorder window comes late, counted, with nothing lost', () => {
+test('a fault that waited longer than the reorder window and the hold behind its message comes late, counted, with nothing lost', () => {
   const events = waitedFault(2_000_000_000, 1_000);
   const { bytes, count } = encode(events);
-  const { events: back, stream } = decode(bytes, count, { windowNs: 1e9 });
+  const { events: back, stream } = decode(bytes, count, { windowNs: 1e9, holdNs: 1e9 });
   assert.equal(back.length, events.length);
   // fault and block (2 s before their record) come after the handler's message, handed on by then
   assert.equal(stream.stats.late, 2);
   assert.deepEqual(back.map((e) => e.type), ['msg', 'fault', 'block', 'ioctl_enter', 'wake', 'ioctl_exit', 'resume']);
+});
+
+test('a fault that waited 10 times the live window: every count of the summary as if it had come in order', () => {
+  const events = waitedFault(500_000_000, 1_000);
+  const { bytes, count } = encode(events);
+  const { events: back, stream } = decode(bytes, count, { windowNs: 50e6 });
+  assert.equal(back.length, events.length);
+  assert.equal(stream.stats.late, 0, 'held behind its message');
+  assert.deepEqual(summary(back), summary(events.map(asAbi2)));
+});
+
+test('a pagefault message whose fault never comes holds what follows for holdNs, then lets it go', () => {
+  const events = waitedFault(80_000_000, 1_000).filter((e) => e.type === 'msg' || e.type === 'ioctl_enter' || e.type === 'ioctl_exit');
+  const { bytes, count } = encode(events);
+  const out: UffdEvent[] = [];
+  const stream = new RecordStream(uapi, C.USCOPE_RECORD_ABI, (e) => out.push(e), { windowNs: 50e6, holdNs: 100e6 });
+  stream.push(bytes, count);
+  // 80 ms on: past the window of the message (at 10 us), not past its hold
+  stream.advance(T + 80_000_000);
+  assert.equal(out.length, 0);
+  stream.advance(T + 200_000_000);
+  assert.deepEqual(out.map((e) => e.type), ['msg', 'ioctl_enter', 'ioctl_exit']);
 });
 
 test('control ioctls keep what the caller passed: UFFDIO_API requested vs granted features', () => {
