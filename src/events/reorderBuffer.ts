@@ -13,7 +13,7 @@
 //
 // A fault may wait longer than the window. Its handler's pagefault message
 // says it exists: from the message on, nothing is handed on until the
-// fault's record has come (matched by uffd and page), or `holdNs` passed
+// fault's record has come (matched by page), or `holdNs` passed
 // (a fault of an untraced thread, or a lost record, never comes).
 
 import type { UffdEvent } from './types.js';
@@ -52,8 +52,9 @@ export class ReorderBuffer {
   private readonly windowNs: number;
   private readonly maxHeld: number;
   private readonly holdNs: number;
-  /** pagefault messages whose fault has not come, by uffd and page: the first message's time and how many; oldest first */
-  private readonly awaited = new Map<string, { ts: number; n: number }>();
+  /** pagefault messages whose fault has not come, by page (the same page of two uffds is one entry: a
+   *  count, lifted by either fault): the first message's time and how many; oldest first */
+  private readonly awaited = new Map<bigint, { ts: number; n: number }>();
   late = 0;
 
   constructor(
@@ -78,8 +79,8 @@ export class ReorderBuffer {
       this.lastEmitted = emittedAt;
     }
     const ts = e.ts;
-    if (e.type === 'msg' && e.pagefault) this.await(`${e.uffd}:${e.pagefault.address & PAGE_MASK}`, ts);
-    else if (e.type === 'fault' && this.awaited.size > 0) this.arrived(`${e.uffd}:${e.address & PAGE_MASK}`);
+    if (e.type === 'msg' && e.pagefault) this.await(e.pagefault.address & PAGE_MASK, ts);
+    else if (e.type === 'fault' && this.awaited.size > 0) this.arrived(e.address & PAGE_MASK);
     if (ts < this.released) {
       this.late++;
       this.visit(e);
@@ -113,13 +114,13 @@ export class ReorderBuffer {
     this.compact();
   }
 
-  private await(key: string, ts: number): void {
+  private await(key: bigint, ts: number): void {
     const a = this.awaited.get(key);
     if (a) a.n++;
     else this.awaited.set(key, { ts, n: 1 });
   }
 
-  private arrived(key: string): void {
+  private arrived(key: bigint): void {
     const a = this.awaited.get(key);
     if (a && --a.n === 0) this.awaited.delete(key);
   }
