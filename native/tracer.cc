@@ -478,21 +478,12 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     }
   }
 
-  // The ring buffer's poll is level-triggered: it returns as soon as one
-  // record waits, whatever the wake-up threshold. Flushing after every poll
-  // therefore handed JavaScript batches of ~30 records under a steady
-  // stream, and the per-batch cost (a thread-safe call, a Buffer) made the
-  // consumer use 2.6 us of CPU per record, slower than the producer
-  // (bench/transport: addon/C 0.70, 17% lost). So: a batch goes to
-  // JavaScript when full or when its oldest record is kFlushAfter old, and
-  // after a poll that found little the thread sleeps kIdleSleep so records
-  // accumulate (even the default 2 MiB ring takes 20 ms to fill at the
-  // bench storm's ~100 MB/s).
+  // The ring's poll is level-triggered, so flushing per poll made tiny
+  // batches whose fixed cost outran the producer (bench/README.md): a
+  // batch goes to JavaScript when full or kFlushAfter old.
   static constexpr auto kFlushAfter = std::chrono::milliseconds(20);
-  // Batches waiting for JavaScript, at most (64 x 256 KiB = 16 MiB): the
-  // slack for bursts lives here, in memory only the consumer touches, so
-  // the ring itself can stay small enough for the cache (a 16 MiB ring cost
-  // the traced workload ~3 points more slowdown than 2 MiB, bench/README.md).
+  // Batches waiting for JavaScript, at most (64 x 256 KiB = 16 MiB): burst
+  // slack lives here, so the ring can stay small (bench/README.md).
   // With a 16-batch queue and a 2 MiB ring, `stat` lost records while its
   // JavaScript warmed up; with 64 it lost none. A batch's memory is freed as
   // soon as JavaScript has copied it (PoolView), so an idle queue costs none.
