@@ -481,38 +481,43 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // uscope_uffd_stats back to back (two allocations per read, not one per
   // uffd: a busy host has thousands). Decoding is the JavaScript side's
   // (src/stats/kernelStats.ts).
+  // Fills the caller's buffers (keys, values) from the in-kernel statistics
+  // map in batches: no per-read allocation. `more`: they were too small.
   Napi::Value UffdStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Require(env);
-    const size_t vsize = sizeof(struct uscope_uffd_stats);
-    std::vector<struct uscope_uffd_key> keys;
-    std::vector<uint8_t> values;
-    struct uscope_uffd_key cur = {}, next = {};
-    const struct uscope_uffd_key* prev = nullptr;
-    for (;;) {
-      int err = bpf_map__get_next_key(skel_->uffd_stats, prev, &next, sizeof(next));
-      if (err == -ENOENT) break;
-      if (err) throw_step(env, "uffd stats: next key", -err);
-      values.resize(values.size() + vsize);
-      err = bpf_map__lookup_elem(skel_->uffd_stats, &next, sizeof(next), values.data() + values.size() - vsize, vsize, 0);
-      if (err == 0) {
-        keys.push_back(next);
-      } else {
-        values.resize(values.size() - vsize);
-        if (err != -ENOENT) throw_step(env, "uffd stats: read map", -err);  // ENOENT: deleted meanwhile
+    auto keys = info[0].As<Napi::Buffer<uint8_t>>();
+    auto values = info[1].As<Napi::Buffer<uint8_t>>();
+    const size_t ksize = sizeof(struct uscope_uffd_key), vsize = sizeof(struct uscope_uffd_stats);
+    const size_t cap = std::min(keys.Length() / ksize, values.Length() / vsize);
+    const int fd = bpf_map__fd(skel_->uffd_stats);
+    uint64_t in_token = 0, out_token = 0;
+    size_t n = 0;
+    bool more = false;
+    for (bool first = true;; first = false) {
+      __u32 count = (__u32)(cap - n);
+      if (count == 0) {
+        more = true;
+        break;
       }
-      cur = next;
-      prev = &cur;
+      LIBBPF_OPTS(bpf_map_batch_opts, opts);
+      int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_token, &out_token, keys.Data() + n * ksize,
+                                     values.Data() + n * vsize, &count, &opts);
+      n += count;
+      if (err == -ENOENT) break;  // the whole map was read
+      if (err == -ENOSPC) {       // a bucket holds more than the room left
+        more = true;
+        break;
+      }
+      if (err) throw_step(env, "uffd stats: read map", -err);
+      in_token = out_token;
     }
     Napi::Object out = Napi::Object::New(env);
-    out.Set("count", Napi::Number::New(env, (double)keys.size()));
-    out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(keys.data()), keys.size() * sizeof(keys[0])));
-    out.Set("values", Napi::Buffer<uint8_t>::Copy(env, values.data(), values.size()));
+    out.Set("count", Napi::Number::New(env, (double)n));
+    out.Set("more", Napi::Boolean::New(env, more));
     return out;
   }
 
-  // programs(): name, section and kernel id of each loaded program, so the
-  // JavaScript side (and tests) can check with bpftool what is attached.
   Napi::Value Programs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Require(env);
