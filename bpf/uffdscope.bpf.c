@@ -976,7 +976,17 @@ static __always_inline int on_waking(bool btf, struct task_struct *task, __u32 t
 	struct uscope_wake *r;
 	__u64 ts;
 
-	if (!pf || pf->state != PENDING_BLOCKED)
+	if (!pf)
+		return 0;
+	if (in_kernel_stats && pf->state == PENDING_FAULTED) {
+		/* woken while still on its way to sleep (its block is not seen
+		 * yet, on another CPU): the wake-up ends its service stage */
+		pf->wake_ts = bpf_ktime_get_boot_ns();
+		pf->waker_tid = (__u32)bpf_get_current_pid_tgid();
+		pf->by_ioctl = in_fast_uffd_ioctl();
+		return 0;
+	}
+	if (pf->state != PENDING_BLOCKED)
 		return 0;
 	ts = bpf_ktime_get_boot_ns();
 	pf->state = PENDING_WOKEN;
