@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * uffdscope tracepoint backend: stable tracepoints only, so it loads on
- * kernels without kprobes or fentry.
+ * uffdscope tracepoint backend: tracepoints and BTF raw tracepoints
+ * (tp_btf) only, so it loads on kernels without kprobes or fentry.
  *
  * What is exact and how:
  *  - faults: exceptions:page_fault_user + bpf_find_vma() tells whether the
@@ -246,9 +246,7 @@ struct {
 } uscope_inflight SEC(".maps");
 
 /* The btf hooks keep it in task-local storage: a lookup is a few loads
- * from the task, without hashing or bucket locks, and it goes away with
- * the task (BPF time per fault 2.36 -> 2.10 us against the hash map
- * below; end to end within the noise: bench/README.md). */
+ * from the task, no hashing, and it goes away with the task. */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -436,16 +434,9 @@ static __always_inline void *reserve(__u32 type, __u32 size)
  * update only costs one extra wake-up. */
 __u64 last_wakeup_ns = 0;
 
-/* At most one forced wake-up per interval. Each one is an irq_work on the
- * traced thread's CPU; forcing one per record once a consumer lagged past
- * the threshold cost the traced workload ~10 us per fault (bench/overhead:
- * 14.4 us of BPF time per fault with `record` consuming, 2.9 us with a fast
- * consumer). Waking only on the record that crossed the threshold was
- * cheaper but lost records: with concurrent producers and a consumer
- * reading meanwhile, the crossing can go unseen and the consumer then
- * sleeps a whole poll timeout. A wake-up at most every 1 ms while data
- * waits keeps both: a sleeping consumer hears within 1 ms, a busy one is
- * not pestered. */
+/* At most one forced wake-up (an irq_work on the traced thread's CPU) per
+ * interval while data waits: one per record taxes the traced thread, one
+ * only at the threshold crossing can go unseen (bench/README.md). */
 #define WAKEUP_INTERVAL_NS 1000000ULL
 
 static __always_inline void submit(void *rec)
@@ -1007,15 +998,9 @@ int uscope_fault(struct page_fault_user_args *ctx)
 
 
 /* Is the current (about to sleep) task queued on one of this uffd's fault
- * wait queues? handle_userfault() puts an entry for the task, with
- * userfaultfd_wake_function as its callback, on fault_pending_wqh before it
- * sleeps (the handler's read moves it to fault_wqh), and takes it off before
- * it returns: a task found there sleeps in handle_userfault(). New entries
- * go to the head, so the sleeper is almost always among the first few; when
- * it is not (many faults queued, or a list read mid-update), the caller
- * walks the stack instead. This costs a few pointer reads where the stack
- * walk (mostly unwinding the tracing frames above __schedule) cost ~1.8 us
- * per fault, 40% of all our BPF time per fault (bench/README.md). */
+ * wait queues? handle_userfault() queues it (callback
+ * userfaultfd_wake_function) before it sleeps, at the head; the stack walk
+ * is the fallback, being far dearer (bench/README.md). */
 #define WAITQ_SCAN 8
 
 static __always_inline bool waitq_has(struct list_head *head, __u64 task)
@@ -1167,7 +1152,17 @@ static __always_inline int on_waking(bool btf, struct task_struct *task, __u32 t
 	struct pending_fault *pf = st ? &st->pf : NULL;
 	__u64 ts;
 
-	if (!pf || pf->state != PENDING_BLOCKED)
+	if (!pf)
+		return 0;
+	if (in_kernel_stats && pf->state == PENDING_FAULTED) {
+		/* woken while still on its way to sleep (its block is not seen
+		 * yet, on another CPU): the wake-up ends its service stage */
+		pf->wake_ts = bpf_ktime_get_boot_ns();
+		pf->waker_tid = (__u32)bpf_get_current_pid_tgid();
+		pf->by_ioctl = in_fast_uffd_ioctl();
+		return 0;
+	}
+	if (pf->state != PENDING_BLOCKED)
 		return 0;
 	ts = bpf_ktime_get_boot_ns();
 	pf->state = PENDING_WOKEN;
@@ -1799,15 +1794,9 @@ int uscope_exit(struct trace_event_raw_sched_process_exit *ctx)
 }
 
 /* ---- the same hooks as BTF raw tracepoints (tp_btf) ----
- * A classic tracepoint program runs after the kernel has formatted the
- * trace event into a perf buffer, and every syscall event goes through the
- * per-syscall event dispatch; a tp_btf program is called with the
- * tracepoint's raw arguments. Empty programs on the hot hooks slowed
- * the bench workload by 6.0-6.2% as classic tracepoints and by 2.2-4.5% as tp_btf
- * (bench/README.md, overhead.empty_hooks_*). tp_btf needs kernel BTF, which CO-RE needs anyway, but
- * not trampolines (unlike fentry). The bodies above are shared; user space
- * loads one set and turns the other's autoload off (native/tracer.cc:
- * "hooks"), so the records are identical either way. */
+ * Called with the tracepoint's raw arguments, before any trace-event
+ * formatting: cheaper on the hot hooks (bench/README.md). The bodies are
+ * shared; user space loads one set (native/tracer.cc: "hooks"). */
 
 /* prev's state as the sched_switch trace event reports it (the kernel's
  * __trace_sched_switch_state()): a preemption is TASK_REPORT_MAX, else the

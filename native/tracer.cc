@@ -12,12 +12,7 @@
 // Steps follow libbpf-bootstrap: open -> configure -> load -> attach -> poll,
 // each checked and named in the error it raises.
 //
-// Backends: one bpftool skeleton per backend (tracepoint: uffdscope,
-// fentry: uffdscope_fentry, kprobe: uffdscope_kprobe). The precise objects
-// are the tracepoint object plus their own programs, so map, program and
-// rodata names are identical across the three: a small per-skeleton
-// adapter (SkelImpl) opens, loads and destroys; everything else works on
-// the bpf_object and its maps.
+// Errors (errors.h) and backends (backends.h) are in their own headers.
 
 #include <napi.h>
 
@@ -51,165 +46,11 @@ extern "C" {
 #include "uffdscope.h"
 }
 #include "hooks.h"
-#include "uffdscope.skel.h"
-#include "uffdscope_fentry.skel.h"
-#include "uffdscope_kprobe.skel.h"
+
+#include "errors.h"
+#include "backends.h"
 
 namespace {
-
-// Heap-allocated and never freed on purpose: a static FunctionReference
-// would be destroyed by exit() after the environment is gone (its destructor
-// calls into N-API then), which can hang or crash process.exit().
-Napi::FunctionReference* g_error_class = nullptr;
-
-// The last libbpf messages, for errors (libbpf's own printing would tear
-// the terminal UI, so nothing goes to stderr).
-std::mutex g_log_mu;
-std::string g_last_log;
-
-int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  static thread_local char buf[65536];
-  int n = vsnprintf(buf, sizeof(buf), fmt, args);
-  std::lock_guard<std::mutex> lock(g_log_mu);
-  g_last_log.append(buf, n > 0 ? std::min<size_t>(n, sizeof(buf) - 1) : 0);
-  if (g_last_log.size() > 16384) g_last_log.erase(0, g_last_log.size() - 16384);
-  return 0;
-}
-
-std::string take_log() {
-  std::lock_guard<std::mutex> lock(g_log_mu);
-  std::string s;
-  s.swap(g_last_log);
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-// Throws the JavaScript-defined error class (falls back to Error before
-// registration) with the failing step and errno attached.
-[[noreturn]] void throw_step(Napi::Env env, const std::string& step, int err,
-                             const std::string& what = "", const std::string& backend = "") {
-  std::string msg = step + ": " + (what.empty() ? strerror(err) : what);
-  std::string detail = take_log();
-  Napi::Object e;
-  if (g_error_class != nullptr && !g_error_class->IsEmpty()) {
-    e = g_error_class->New({Napi::String::New(env, msg)});
-  } else {
-    e = Napi::Error::New(env, msg).Value();
-  }
-  e.Set("step", Napi::String::New(env, step));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("code", Napi::String::New(env, err ? (std::string("E") + std::to_string(err)) : ""));
-  if (!detail.empty()) e.Set("libbpfLog", Napi::String::New(env, detail));
-  if (!backend.empty()) e.Set("backend", Napi::String::New(env, backend));
-  throw Napi::Error(env, e);
-}
-
-// ---- backends ----
-
-// The configuration every object takes (rodata names are the same in all).
-struct Config {
-  bool filter_tgids = false;
-  bool follow_children = true;
-  uint64_t hu_start = 0, hu_end = 0;
-  uint64_t uffd_wake_fn = 0;
-  uint64_t vm_uffd_missing = 0, vm_uffd_wp = 0, vm_uffd_minor = 0;
-  uint64_t wakeup_bytes = 0;
-  bool in_kernel_stats = false;
-  uint64_t feat_wp_async = 0, feat_rwp_async = 0;
-  uint64_t msg_flag_wp = 0, msg_flag_minor = 0, msg_flag_rwp = 0;
-};
-
-// One opened (then loaded) BPF object, whichever skeleton it came from.
-class Skel {
- public:
-  virtual ~Skel() = default;
-  virtual int Load() = 0;
-  struct bpf_object* obj = nullptr;
-  struct bpf_map* events = nullptr;
-  struct bpf_map* counters = nullptr;
-  struct bpf_map* tgids = nullptr;
-  struct bpf_map* uffd_stats = nullptr;
-};
-
-template <class S, S* (*OpenFn)(), int (*LoadFn)(S*), void (*DestroyFn)(S*)>
-class SkelImpl : public Skel {
- public:
-  // nullptr with errno set when the skeleton cannot be opened.
-  static std::unique_ptr<Skel> Open(const Config& c) {
-    S* s = OpenFn();
-    if (!s) return nullptr;
-    auto self = std::unique_ptr<SkelImpl>(new SkelImpl(s));
-    s->rodata->filter_tgids = c.filter_tgids;
-    s->rodata->follow_children = c.follow_children;
-    s->rodata->hu_start = c.hu_start;
-    s->rodata->hu_end = c.hu_end;
-    s->rodata->uffd_wake_fn = c.uffd_wake_fn;
-    s->rodata->vm_uffd_missing = c.vm_uffd_missing;
-    s->rodata->vm_uffd_wp = c.vm_uffd_wp;
-    s->rodata->vm_uffd_minor = c.vm_uffd_minor;
-    s->rodata->wakeup_bytes = c.wakeup_bytes;
-    s->rodata->in_kernel_stats = c.in_kernel_stats;
-    s->rodata->feat_wp_async = c.feat_wp_async;
-    s->rodata->feat_rwp_async = c.feat_rwp_async;
-    s->rodata->msg_flag_wp = c.msg_flag_wp;
-    s->rodata->msg_flag_minor = c.msg_flag_minor;
-    s->rodata->msg_flag_rwp = c.msg_flag_rwp;
-    return self;
-  }
-  ~SkelImpl() override { DestroyFn(s_); }  // detaches skeleton links, closes maps
-  int Load() override { return LoadFn(s_); }
-
- private:
-  explicit SkelImpl(S* s) : s_(s) {
-    obj = s->obj;
-    events = s->maps.uscope_events;
-    counters = s->maps.uscope_counters;
-    tgids = s->maps.uscope_tgids;
-    uffd_stats = s->maps.uscope_uffd_stats;
-  }
-  S* s_;
-};
-
-using TracepointSkel = SkelImpl<struct uffdscope, uffdscope__open, uffdscope__load, uffdscope__destroy>;
-using FentrySkel =
-    SkelImpl<struct uffdscope_fentry, uffdscope_fentry__open, uffdscope_fentry__load, uffdscope_fentry__destroy>;
-using KprobeSkel =
-    SkelImpl<struct uffdscope_kprobe, uffdscope_kprobe__open, uffdscope_kprobe__load, uffdscope_kprobe__destroy>;
-
-// Is `name` a symbol in /proc/kallsyms (address visible or not)?
-bool InKallsyms(const std::string& name) {
-  std::ifstream in("/proc/kallsyms");
-  std::string line;
-  while (std::getline(in, line)) {
-    // "<addr> <type> <name>[\t[module]]"
-    size_t sp2 = line.find(' ', line.find(' ') + 1);
-    if (sp2 == std::string::npos) continue;
-    size_t end = line.find_first_of(" \t", sp2 + 1);
-    if (line.compare(sp2 + 1, end == std::string::npos ? std::string::npos : end - sp2 - 1, name) == 0)
-      return true;
-  }
-  return false;
-}
-
-// Is `name` a function in the kernel's BTF (what fentry/fexit attach to)?
-bool InVmlinuxBtf(const std::string& name) {
-  struct btf* btf = btf__load_vmlinux_btf();
-  if (!btf) return false;
-  bool found = btf__find_by_name_kind(btf, name.c_str(), BTF_KIND_FUNC) >= 0;
-  btf__free(btf);
-  return found;
-}
-
-// Optional programs: attached only where their target exists. The RWP
-// series' userfaultfd_set_mode() is absent from mainline kernels.
-struct OptionalTarget {
-  const char* programs[2];
-  const char* symbol;
-};
-const OptionalTarget kOptional[] = {
-    {{"uscope_sm_entry", "uscope_sm_exit"}, "userfaultfd_set_mode"},
-};
 
 class Tracer;
 
@@ -480,21 +321,12 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     }
   }
 
-  // The ring buffer's poll is level-triggered: it returns as soon as one
-  // record waits, whatever the wake-up threshold. Flushing after every poll
-  // therefore handed JavaScript batches of ~30 records under a steady
-  // stream, and the per-batch cost (a thread-safe call, a Buffer) made the
-  // consumer use 2.6 us of CPU per record, slower than the producer
-  // (bench/transport: addon/C 0.70, 17% lost). So: a batch goes to
-  // JavaScript when full or when its oldest record is kFlushAfter old, and
-  // after a poll that found little the thread sleeps kIdleSleep so records
-  // accumulate (even the default 2 MiB ring takes 20 ms to fill at the
-  // bench storm's ~100 MB/s).
+  // The ring's poll is level-triggered, so flushing per poll made tiny
+  // batches whose fixed cost outran the producer (bench/README.md): a
+  // batch goes to JavaScript when full or kFlushAfter old.
   static constexpr auto kFlushAfter = std::chrono::milliseconds(20);
-  // Batches waiting for JavaScript, at most (64 x 256 KiB = 16 MiB): the
-  // slack for bursts lives here, in memory only the consumer touches, so
-  // the ring itself can stay small enough for the cache (a 16 MiB ring cost
-  // the traced workload ~3 points more slowdown than 2 MiB, bench/README.md).
+  // Batches waiting for JavaScript, at most (64 x 256 KiB = 16 MiB): burst
+  // slack lives here, so the ring can stay small (bench/README.md).
   // With a 16-batch queue and a 2 MiB ring, `stat` lost records while its
   // JavaScript warmed up; with 64 it lost none. A batch's memory is freed as
   // soon as JavaScript has copied it (PoolView), so an idle queue costs none.
@@ -670,38 +502,43 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // uscope_uffd_stats back to back (two allocations per read, not one per
   // uffd: a busy host has thousands). Decoding is the JavaScript side's
   // (src/stats/kernelStats.ts).
+  // Fills the caller's buffers (keys, values) from the in-kernel statistics
+  // map in batches: no per-read allocation. `more`: they were too small.
   Napi::Value UffdStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Require(env);
-    const size_t vsize = sizeof(struct uscope_uffd_stats);
-    std::vector<struct uscope_uffd_key> keys;
-    std::vector<uint8_t> values;
-    struct uscope_uffd_key cur = {}, next = {};
-    const struct uscope_uffd_key* prev = nullptr;
-    for (;;) {
-      int err = bpf_map__get_next_key(skel_->uffd_stats, prev, &next, sizeof(next));
-      if (err == -ENOENT) break;
-      if (err) throw_step(env, "uffd stats: next key", -err);
-      values.resize(values.size() + vsize);
-      err = bpf_map__lookup_elem(skel_->uffd_stats, &next, sizeof(next), values.data() + values.size() - vsize, vsize, 0);
-      if (err == 0) {
-        keys.push_back(next);
-      } else {
-        values.resize(values.size() - vsize);
-        if (err != -ENOENT) throw_step(env, "uffd stats: read map", -err);  // ENOENT: deleted meanwhile
+    auto keys = info[0].As<Napi::Buffer<uint8_t>>();
+    auto values = info[1].As<Napi::Buffer<uint8_t>>();
+    const size_t ksize = sizeof(struct uscope_uffd_key), vsize = sizeof(struct uscope_uffd_stats);
+    const size_t cap = std::min(keys.Length() / ksize, values.Length() / vsize);
+    const int fd = bpf_map__fd(skel_->uffd_stats);
+    uint64_t in_token = 0, out_token = 0;
+    size_t n = 0;
+    bool more = false;
+    for (bool first = true;; first = false) {
+      __u32 count = (__u32)(cap - n);
+      if (count == 0) {
+        more = true;
+        break;
       }
-      cur = next;
-      prev = &cur;
+      LIBBPF_OPTS(bpf_map_batch_opts, opts);
+      int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_token, &out_token, keys.Data() + n * ksize,
+                                     values.Data() + n * vsize, &count, &opts);
+      n += count;
+      if (err == -ENOENT) break;  // the whole map was read
+      if (err == -ENOSPC) {       // a bucket holds more than the room left
+        more = true;
+        break;
+      }
+      if (err) throw_step(env, "uffd stats: read map", -err);
+      in_token = out_token;
     }
     Napi::Object out = Napi::Object::New(env);
-    out.Set("count", Napi::Number::New(env, (double)keys.size()));
-    out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(keys.data()), keys.size() * sizeof(keys[0])));
-    out.Set("values", Napi::Buffer<uint8_t>::Copy(env, values.data(), values.size()));
+    out.Set("count", Napi::Number::New(env, (double)n));
+    out.Set("more", Napi::Boolean::New(env, more));
     return out;
   }
 
-  // programs(): name, section and kernel id of each loaded program, so the
-  // JavaScript side (and tests) can check with bpftool what is attached.
   Napi::Value Programs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Require(env);

@@ -186,6 +186,9 @@ export class LiveCapture {
   private child: ChildProcess | null = null;
   private done: Promise<void> | null = null;
   private closed = false;
+  /** uffdStats()' buffers, grown when the map outgrows them */
+  private statsKeys = Buffer.alloc(0);
+  private statsValues = Buffer.alloc(0);
   private listeners: Array<(batch: Buffer, count: number) => void> = [];
   childExit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
 
@@ -331,11 +334,21 @@ export class LiveCapture {
   }
 
   /** The in-kernel statistics map now, per uffd, undecoded (empty unless
-   *  inKernelStats): src/stats/kernelStats.ts decodes it. */
+   *  inKernelStats): src/stats/kernelStats.ts decodes it. The values are
+   *  views of buffers the next read overwrites. */
   uffdStats(): RawUffdStats[] {
-    const { count, keys, values } = this.tracer.uffdStats();
     const ks = L.uscope_uffd_key.size;
     const vs = L.uscope_uffd_stats.size;
+    let read = this.tracer.uffdStats(this.statsKeys, this.statsValues);
+    while (read.more) {
+      const cap = 2 * Math.max(64, this.statsKeys.length / ks);
+      this.statsKeys = Buffer.alloc(cap * ks);
+      this.statsValues = Buffer.alloc(cap * vs);
+      read = this.tracer.uffdStats(this.statsKeys, this.statsValues);
+    }
+    const { count } = read;
+    const keys = this.statsKeys;
+    const values = this.statsValues;
     const out: RawUffdStats[] = new Array(count);
     for (let i = 0; i < count; i++) {
       out[i] = { uffd: keys.readBigUInt64LE(i * ks), createdNs: keys.readBigUInt64LE(i * ks + 8), value: values.subarray(i * vs, (i + 1) * vs) };

@@ -49,10 +49,6 @@ const SIZE_OF: Record<UffdEvent['type'], number> = {
   hu: L.uscope_hu.size,
 };
 
-export function encodedSize(e: UffdEvent): number {
-  return SIZE_OF[e.type];
-}
-
 /** Appends events as records into growing buffers; take() returns a batch. */
 export class RecordEncoder {
   private buf: Uint8Array;
