@@ -93,14 +93,15 @@ test(`long run: record ${SECONDS} s of the looping mixed workload with bounded m
   if (process.env.USCOPE_LONGRUN_SAMPLES) t.diagnostic(JSON.stringify(samples.map((x) => [Math.round(x.s), Math.round(x.rss / MiB), Math.round(x.bytes / MiB)])));
   assert.ok(peak < 300 * MiB, `peak RSS ${mb(peak)} MiB >= 300 MiB`);
   assert.ok(heapGrowth < 30 * MiB, `JS heap grew ${mb(heapGrowth)} MiB from ${from} s to the end`);
-  // the records themselves are 48..112 bytes; chunk headers and counters add little
-  assert.ok(bytesPerEvent > 40 && bytesPerEvent < 200, `bytes/event ${bytesPerEvent}`);
+  // the records themselves are 16..120 bytes; chunk headers and counters add little
+  assert.ok(bytesPerEvent > 16 && bytesPerEvent < 200, `bytes/record ${bytesPerEvent}`);
 
   const truth = readTruth(truthPath);
   const rep = await runCli(['report', '--json', file], { timeoutMs: 120_000 });
   assert.equal(rep.code, 0, rep.stderr);
   const s = JSON.parse(rep.stdout) as Summary;
-  assert.equal(s.events.received, st.records);
+  // a record of ABI 2 decodes into several events (a fault record: its fault, wait, wake-up and end), or none (a thread's name)
+  assert.equal((s.source as { undecodableRecords?: number }).undecodableRecords, 0, 'every record decoded');
   assert.equal(s.events.lost, c.lostTotal, 'the report shows the loss the recorder counted');
   assert.equal((s.source as { complete?: boolean }).complete, true);
   assert.equal(s.model.open_faults, 0);
