@@ -86,7 +86,7 @@ test(`long run: record ${SECONDS} s of the looping mixed workload with bounded m
   const secs = (Date.now() - t0) / 1000;
   const mb = (n: number) => (n / MiB).toFixed(1);
   const figures =
-    `${st.records} events in ${secs.toFixed(0)} s (${(st.records / secs).toFixed(0)}/s), file ${mb(size)} MiB = ${bytesPerEvent.toFixed(1)} bytes/event; ` +
+    `${st.records} records in ${secs.toFixed(0)} s (${(st.records / secs).toFixed(0)}/s), file ${mb(size)} MiB = ${bytesPerEvent.toFixed(1)} bytes/record; ` +
     `recorder RSS ${mb(rssEarly)} MiB at ${from}-${from + 10} s, ${mb(rssLate)} MiB in the last 10 s (growth ${mb(growth)} MiB), peak ${mb(peak)} MiB; ` +
     `JS heap ${mb(heapEarly)} -> ${mb(heapLate)} MiB; lost ${c.lostTotal}`;
   t.diagnostic(figures);
