@@ -12,7 +12,7 @@ import { checkWritable, jsonTarget, writeOut } from './outputFile.js';
 import { runRecord } from './record.js';
 import { DEFAULT_RING_MIB } from '../capture/liveCapture.js';
 import { BACKEND_ORDER, HOOK_ORDER } from '../kernel/backends.js';
-import { runReport } from './report.js';
+import { REPORT_LIMIT, runReport } from './report.js';
 import { runStat } from './stat.js';
 import { runTop } from './top.js';
 import { runReplay } from './replay.js';
@@ -136,9 +136,10 @@ export function buildProgram(): Command {
     .argument('<FILE>', 'recording file')
     .option('--json', 'print the summary JSON (uffdscope.summary/1) on stdout')
     .option('--json-out <FILE>', 'write the summary JSON to FILE')
+    .option('--limit <N>', `rows per table, after folding repeated rows (0: all; the JSON is always whole)`, intArg('--limit', 0, 1_000_000), REPORT_LIMIT)
     .addOption(uapiOption())
-    .action(async (file: string, opts: { json?: boolean; jsonOut?: string; uapi?: string[] }) => {
-      await runReport(file, { ...jsonTarget(opts), uapi: uapiFrom(opts) });
+    .action(async (file: string, opts: { json?: boolean; jsonOut?: string; limit: number; uapi?: string[] }) => {
+      await runReport(file, { ...jsonTarget(opts), limit: opts.limit, uapi: uapiFrom(opts) });
     });
 
   program
