@@ -173,6 +173,10 @@ export interface Summary {
   start_ns: number | null;
   latency_ns_by_kind: Partial<Record<FaultKind, { fault: LatencySummary; queue: LatencySummary; service: LatencySummary; wake: LatencySummary }>>;
   processes: ProcessSummary[];
+  /** added: the total (fault) latency histogram, non-empty buckets only, as
+   *  [value_ns, count] (value: the bucket's highest value, 3 significant
+   *  digits); lets `check` run per-fault tests on summaries */
+  latency_hist_ns?: { fault: Array<[number, number]> };
   fault_rate: { window_s: number; peak_per_s: number; per_s: Array<{ sec: number; count: number }> };
   model: {
     open_faults: number;
@@ -379,6 +383,7 @@ export function buildSummary(input: SummaryInput): Summary {
     start_ns: first ?? null,
     latency_ns_by_kind: byKind,
     processes,
+    latency_hist_ns: { fault: stats.latency.get('total').buckets() },
     fault_rate: { window_s: stats.faultRate.seconds, peak_per_s: stats.faultRate.peak(), per_s: stats.faultRate.series(60) },
     model: {
       open_faults: input.openFaults ?? 0,
