@@ -149,6 +149,7 @@ export function buildProgram(): Command {
     .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
     .option('-i, --interval <S>', 'also print the table every S seconds', secondsArg)
     .option('--json-out <FILE>', 'write the summary JSON here')
+    .option('--hist', 'after the table, print the total-latency histogram (log2 buckets, bpftrace style)')
     .option('--per-fault', 'stream every fault through the lifecycle model instead of counting in the kernel (costs the host more; adds per-fault detail: incomplete faults, per-uffd ioctl latency)')
     .addOption(new Option('--in-kernel', 'deprecated: counting in the kernel is the default').hideHelp())
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)

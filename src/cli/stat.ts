@@ -13,6 +13,7 @@ import { sessionExitStatus, UsageError } from '../exitCodes.js';
 import { formatKernelTable, perFaultIoctls, summarizeStages, summarizeUffd, userfaultsOf, type UffdKernelSummary } from '../stats/kernelStats.js';
 import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTracker.js';
 import { backend } from '../kernel/backends.js';
+import { formatLog2Histogram } from '../stats/histText.js';
 
 export interface StatOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -27,6 +28,8 @@ export interface StatOptions {
   /** stream every fault through the lifecycle model instead of counting
    *  in the kernel (stages per fault, incomplete faults, per-fault ioctls) */
   perFault?: boolean;
+  /** print the total-latency histogram after the table */
+  hist?: boolean;
   command: string[];
   uapi: Uapi;
 }
@@ -147,6 +150,10 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
     process.stdout.write(`backend ${summary.backend}; ${summary.events.received} events streamed (processes, uffd creation, control ioctls, failed ioctls), ${c.lostTotal} lost\n`);
   } else {
     process.stdout.write(formatSummaryTable(summary) + '\n');
+  }
+  if (o.hist) {
+    const total = inKernel ? tracker.totals().stages.total : analysis.stats.latency.get('total');
+    process.stdout.write(formatLog2Histogram('total latency (ns): fault to back on a CPU', total.log2Buckets()) + '\n');
   }
   if (o.jsonOut) writeJsonOut(o.jsonOut, JSON.stringify(out, null, 2) + '\n');
   const status = sessionExitStatus(result);
