@@ -148,6 +148,7 @@ export function buildProgram(): Command {
     .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
     .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
     .option('-i, --interval <S>', 'also print the table every S seconds', secondsArg)
+    .option('--json', 'print the summary JSON on stdout instead of the table (the table goes to stderr)')
     .option('--json-out <FILE>', 'write the summary JSON here')
     .option('--hist', 'after the table, print the total-latency histogram (log2 buckets, bpftrace style)')
     .option('--per-fault', 'stream every fault through the lifecycle model instead of counting in the kernel (costs the host more; adds per-fault detail: incomplete faults, per-uffd ioctl latency)')

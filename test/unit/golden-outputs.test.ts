@@ -80,7 +80,7 @@ test('replay, not on a terminal: played to the end, one table', () => {
 });
 
 /** runStat on the recording: its records as the session's batches, its counters and clock. */
-async function statOfRecording(perFault: boolean, extra: Partial<StatOptions> = {}): Promise<{ stdout: string; json: string }> {
+async function statOfRecording(perFault: boolean, extra: Partial<StatOptions> = {}): Promise<{ stdout: string; stderr: string; json: string }> {
   const rec = openRecording(join(projectRoot, REC));
   const status = rec.status();
   // recordings made before the in-kernel engine have no per-fault ioctl counts
@@ -99,17 +99,24 @@ async function statOfRecording(perFault: boolean, extra: Partial<StatOptions> = 
   };
   const jsonOut = join(dir, `stat-${perFault}.json`);
   const chunks: string[] = [];
+  const errChunks: string[] = [];
   const write = process.stdout.write;
+  const writeErr = process.stderr.write;
   process.stdout.write = ((s: string) => {
     chunks.push(String(s));
     return true;
   }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => {
+    errChunks.push(String(s));
+    return true;
+  }) as typeof process.stderr.write;
   try {
     await runStat({ pid: [], command: rec.header.selection.command ?? [], perFault, jsonOut, uapi: recordingUapi(rec.header, null), ...extra }, deps);
   } finally {
     process.stdout.write = write;
+    process.stderr.write = writeErr;
   }
-  return { stdout: chunks.join(''), json: readFileSync(jsonOut, 'utf8') };
+  return { stdout: chunks.join(''), stderr: errChunks.join(''), json: readFileSync(jsonOut, 'utf8') };
 }
 
 test('stat --per-fault: table and summary JSON of the recording', async () => {
@@ -133,4 +140,13 @@ test('stat --hist: the same table, then the total-latency histogram of every tim
   const counts = hist.slice(1).map((l) => Number(/^\[[^)]+\)\s+(\d+) \|@*\s*\|$/.exec(l)![1]));
   const summary = JSON.parse(r.json) as { latency_ns: { fault: { count: number } } };
   assert.equal(counts.reduce((a, b) => a + b, 0), summary.latency_ns.fault.count);
+});
+
+test('stat --json: the summary JSON alone on stdout (the --json-out file\'s text), the table on stderr; either engine', async () => {
+  for (const perFault of [true, false]) {
+    const plain = await statOfRecording(perFault);
+    const r = await statOfRecording(perFault, { json: true });
+    assert.equal(r.stdout, r.json);
+    assert.equal(r.stderr, plain.stderr + plain.stdout);
+  }
 });
