@@ -97,6 +97,8 @@ export interface UffdSummary {
   closed_ns: number | null;
   pids: number[];
   handler_pids: number[];
+  /** added: the handler processes with their names (null: no event of that process named it) */
+  handlers: Array<{ pid: number; comm: string | null }>;
   armed_bytes: number;
   ranges: Array<{ start: string; end: string; mode: string }>;
   fault_entries: number;
@@ -215,6 +217,8 @@ export interface SummaryInput {
   lifecycle?: LifecycleCounters;
   openFaults?: number;
   inflightIoctls?: number;
+  /** a process's name by pid (the analysis's latest); else the owners' and faulting processes' names are used */
+  processName?: (pid: number) => string | undefined;
   meta: SummaryMeta;
 }
 
@@ -283,6 +287,12 @@ export function buildSummary(input: SummaryInput): Summary {
     kernel_agrees: a.verdict?.agrees ?? null,
   }));
 
+  const known = new Map<number, string>();
+  // owners' names last: the creating thread's name is the process's more often than a faulting thread's
+  for (const [pid, g] of stats.byPid) if (g.comm) known.set(pid, g.comm);
+  for (const u of registry.all()) if (u.ownerPid !== null && u.ownerComm) known.set(u.ownerPid, u.ownerComm);
+  const nameOf = (pid: number): string | null => known.get(pid) ?? input.processName?.(pid) ?? null;
+
   const uffds: UffdSummary[] = registry
     .all()
     .sort((a, b) => a.firstTs - b.firstTs)
@@ -304,6 +314,7 @@ export function buildSummary(input: SummaryInput): Summary {
       closed_ns: u.closedTs ?? null,
       pids: [...u.pids].sort((a, b) => a - b),
       handler_pids: [...u.handlerPids].sort((a, b) => a - b),
+      handlers: [...u.handlerPids].sort((a, b) => a - b).map((pid) => ({ pid, comm: nameOf(pid) })),
       armed_bytes: Number(u.armedBytes),
       ranges: u.ranges.slice(0, 64).map((r) => ({ start: `0x${r.start.toString(16)}`, end: `0x${r.end.toString(16)}`, mode: hex(r.mode) })),
       fault_entries: u.faultEntries,
@@ -543,7 +554,8 @@ export function formatSummaryTable(s: Summary, opts: TableOptions = {}): string 
       u.features + (u.features_source === 'ctx' ? '*' : ''),
       bytes(u.armed_bytes),
       String(u.faults),
-      u.handler_pids.join(',') || '-',
+      // comm/pid, as stat's handler column: a pid alone names nothing
+      (u.handlers ?? u.handler_pids.map((pid) => ({ pid, comm: null }))).map((h) => `${h.comm ?? '?'}/${h.pid}`).join(',') || '-',
     ]);
     const folded = maybeFold(rows, fold, new Map<number, Fold>([[0, { kind: 'count', noun: 'addresses' }], [1, { kind: 'range' }]]));
     const { shown, more } = limitRows(folded, limit, (left) => `rows (${sumCounts(left)} uffds)`);

@@ -47,7 +47,7 @@ test('report of the mixed recording: 12 uffds fold into 5 rows and 12 SET_MODE a
   assert.equal(r.status, 0, r.stderr);
   const uffds = section(r.stdout, 'Uffds');
   assert.deepEqual(uffds.map((l) => Number(l.trim().split(/ +/)[0])), [4, 2, 2, 2, 2]);
-  assert.match(uffds[0], /^ {2}4 {2}4 addresses {2}0\.002454\.\.0\.019645 {2}2974 {2}uffd-workload {2}sync +0x100 +0 +64 {2}2974$/);
+  assert.match(uffds[0], /^ {2}4 {2}4 addresses {2}0\.002454\.\.0\.019645 {2}2974 {2}uffd-workload {2}sync +0x100 +0 +64 {2}uffd-workload\/2974$/);
   const modes = section(r.stdout, 'Mode switches (UFFDIO_SET_MODE)');
   assert.deepEqual(modes.map((l) => Number(l.trim().split(/ +/)[0])), [4, 4, 2, 2]);
   assert.doesNotMatch(r.stdout, /more rows/);
@@ -70,4 +70,14 @@ test('report --limit with a bad value: one line, exit 2', () => {
   assert.equal(r.status, 2);
   assert.equal(r.stderr.trim().split('\n').length, 1);
   assert.match(r.stderr, /--limit must be a whole number/);
+});
+
+test('report: every pid shown with its process name, handlers too (comm/pid), in the table and the JSON', () => {
+  const r = report(REC, '--limit', '0');
+  const uffds = section(r.stdout, 'Uffds');
+  for (const l of uffds) assert.match(l, / 2974 {2}uffd-workload .* (uffd-workload\/2974|-)$/);
+  assert.ok(uffds.some((l) => l.endsWith(' uffd-workload/2974')));
+  for (const l of section(r.stdout, 'Mode switches (UFFDIO_SET_MODE)')) assert.match(l, / 2974 {2}uffd-workload /);
+  const j = JSON.parse(report(REC, '--json').stdout) as { uffds: Array<{ handler_pids: number[]; handlers: Array<{ pid: number; comm: string | null }> }> };
+  for (const u of j.uffds) assert.deepEqual(u.handlers, u.handler_pids.map((pid) => ({ pid, comm: 'uffd-workload' })));
 });
