@@ -14,6 +14,7 @@ import { formatKernelTable, perFaultIoctls, summarizeStages, summarizeUffd, user
 import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTracker.js';
 import { backend } from '../kernel/backends.js';
 import { formatLog2Histogram } from '../stats/histText.js';
+import { tracingLine } from './tracingLine.js';
 
 export interface StatOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -109,7 +110,7 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
       tickMs: o.interval ? o.interval * 1000 : undefined,
       onOpen: (cap) => {
         started = now();
-        if (cap.info.hostWide) process.stderr.write('uffdscope: tracing every process on this host (select with --pid or -- CMD); Ctrl-C to stop\n');
+        process.stderr.write(tracingLine({ ...o, hostWide: cap.info.hostWide }) + '\n');
       },
       onTick: (cap) => {
         let text: string;

@@ -150,3 +150,11 @@ test('stat --json: the summary JSON alone on stdout (the --json-out file\'s text
     assert.equal(r.stderr, plain.stderr + plain.stdout);
   }
 });
+
+test('stat says once on stderr what it traces and how to stop (the recording traced a command)', async () => {
+  const rec = openRecording(join(projectRoot, REC));
+  const cmd = rec.header.selection.command ?? [];
+  assert.ok(cmd.length > 0);
+  const r = await statOfRecording(false);
+  assert.equal(r.stderr, `uffdscope: tracing \`${cmd.join(' ')}\` and its descendants; Ctrl-C to stop\n`);
+});
