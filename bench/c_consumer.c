@@ -287,13 +287,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(out,
-		"{\"delivered\":%llu,\"bytes\":%llu,\"produced\":%llu,\"lost\":%llu,\"ioctl_enter\":%llu,"
-		"\"ioctl_exit\":%llu,\"elapsed_ns\":%llu,\"consumer_cpu_s\":%.3f,\"poll_error\":%d,"
+		"{\"delivered\":%llu,\"bytes\":%llu,\"produced\":%llu,\"lost\":%llu,\"ioctls\":%llu,"
+		"\"elapsed_ns\":%llu,\"consumer_cpu_s\":%.3f,\"poll_error\":%d,"
 		"\"exit_code\":%d,\"in_kernel\":{\"uffds\":%llu,\"entries\":%llu,\"blocked\":%llu,"
 		"\"waits\":%llu,\"wait_sum_ns\":%llu}}\n",
 		(unsigned long long)t.records, (unsigned long long)t.bytes, (unsigned long long)produced,
-		(unsigned long long)lost, (unsigned long long)t.by_type[USCOPE_REC_IOCTL_ENTER],
-		(unsigned long long)t.by_type[USCOPE_REC_IOCTL_EXIT], (unsigned long long)(t1 - t0), cpu_s,
+		(unsigned long long)lost, (unsigned long long)t.by_type[USCOPE_REC_IOCTL],
+		(unsigned long long)(t1 - t0), cpu_s,
 		poll_error, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
 		(unsigned long long)k_uffds, (unsigned long long)k_entries, (unsigned long long)k_blocked,
 		(unsigned long long)k_waits, (unsigned long long)k_wait_sum);

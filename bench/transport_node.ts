@@ -8,7 +8,8 @@
 // batch size; the tracepoint backend, like the C baseline), runs the storm
 // as the traced command, and consumes the batches:
 //   addon     counts records (the native consumer thread -> JavaScript, nothing else)
-//   pipeline  decodeRecords() + Analysis.push() for every record (what `stat` does)
+//   pipeline  the live record decoder (reordering included) + Analysis.push()
+//             for every record (what `stat --per-fault` does)
 // and writes {delivered, produced, lost, ...} as JSON to OUT.
 //
 // --profile FILE: a V8 CPU profile of the consuming phase only, started
@@ -20,7 +21,7 @@ import { Session } from 'node:inspector';
 import { LiveCapture } from '../src/capture/liveCapture.js';
 import { captureOptions } from '../src/capture/captureOptions.js';
 import { resolveUapi } from '../src/events/uapi.js';
-import { decodeRecords } from '../src/events/decode.js';
+import { LIVE_RECORD_ABI, recordDecoder } from '../src/source/recordDecoder.js';
 import { Analysis } from '../src/stats/pipeline.js';
 
 async function main(): Promise<void> {
@@ -48,18 +49,18 @@ async function main(): Promise<void> {
   let batches = 0;
   let decoded = 0;
   const analysis = new Analysis(uapi);
+  const decoder = recordDecoder(LIVE_RECORD_ABI, uapi, (e) => {
+    analysis.push(e);
+    decoded++;
+  });
   if (mode === 'addon') {
     cap.onBatch((_batch, count) => {
       delivered += count;
       batches++;
     });
   } else {
-    const push = (e: Parameters<Analysis['push']>[0]) => {
-      analysis.push(e);
-      decoded++;
-    };
     cap.onBatch((batch, count) => {
-      decodeRecords(batch, uapi, push, count);
+      decoder.push(batch, count);
       delivered += count;
       batches++;
     });
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await cap.run();
+  decoder.end();
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   if (session) {

@@ -14,8 +14,11 @@
 #ifndef UFFDSCOPE_H
 #define UFFDSCOPE_H
 
-/* Bumped whenever a record layout changes; stored in recording headers. */
-#define USCOPE_RECORD_ABI 1
+/* Bumped whenever a record layout changes; stored in recording headers.
+ * ABI 1 (7 records of 56-136 bytes per blocking fault, each header with
+ * pid and comm) is frozen in bpf/uffdscope_abi1.h for reading old
+ * recordings. */
+#define USCOPE_RECORD_ABI 2
 
 #define USCOPE_COMM_LEN 16
 /* uffd_msg records decoded per read(); more are counted as truncated. */
@@ -32,13 +35,12 @@
  * mostly unwinding the tracing frames above __schedule. */
 #define USCOPE_STACK_DEPTH 8
 
-/* Record types (uscope_header.type). */
+/* Record types (uscope_header.type). Numbers 3-5 were ABI 1's WAKE,
+ * RESUME and IOCTL_ENTER, now parts of FAULT and IOCTL; 2 was BLOCK. */
 #define USCOPE_REC_FAULT 1
-#define USCOPE_REC_BLOCK 2
-#define USCOPE_REC_WAKE 3
-#define USCOPE_REC_RESUME 4
-#define USCOPE_REC_IOCTL_ENTER 5
-#define USCOPE_REC_IOCTL_EXIT 6
+#define USCOPE_REC_TASK 2
+#define USCOPE_REC_VMA 3
+#define USCOPE_REC_IOCTL 6
 #define USCOPE_REC_MSG 7
 #define USCOPE_REC_UFFD_CREATE 8
 #define USCOPE_REC_UFFD_CLOSE 9
@@ -53,7 +55,7 @@
  * mode this build does not know (e.g. VM_UFFD_RWP from the RWP series). */
 #define USCOPE_ARMED_UNKNOWN 8
 
-/* uscope_block.how: how the wait inside handle_userfault() was recognised. */
+/* uscope_fault.how: how the wait inside handle_userfault() was recognised. */
 #define USCOPE_BLOCK_STACK 1     /* handle_userfault() found on the kernel stack */
 #define USCOPE_BLOCK_HEURISTIC 2 /* no symbol range: first sleep after a uffd fault */
 #define USCOPE_BLOCK_WAITQ 3     /* the thread found on its uffd's fault wait queue */
@@ -68,92 +70,134 @@
 #define USCOPE_PROC_EXIT 3
 
 /* Common prefix of every record. `size` is the whole record's size, so a
- * reader can step over record types it does not know. */
+ * reader can step over record types it does not know. The thread's
+ * process and name are in its TASK record, sent once per thread (again
+ * when it is renamed), not in every header. */
 struct uscope_header {
-	__u16 type;
+	__u8 type;
+	__u8 flags;  /* per type: USCOPE_FAULT_*, USCOPE_IOCTL_*, USCOPE_MSG_* */
 	__u16 size;
-	__u32 cpu;
+	__u32 tid;   /* the thread the record is about */
 	__u64 ts_ns; /* CLOCK_BOOTTIME (bpf_ktime_get_boot_ns) */
-	__u32 pid;   /* tgid of the task the record is about */
-	__u32 tid;
+};
+
+/* A thread, before the first record about it (and again after a rename):
+ * its process and name. */
+struct uscope_task {
+	struct uscope_header h;
+	__u32 pid; /* tgid */
+	__u16 cpu;
+	__u16 pad;
 	char comm[USCOPE_COMM_LEN];
 };
 
-/* A user page fault in a VMA armed by a uffd (exceptions:page_fault_user). */
+/* The uffd-armed VMA a fault of this process was in, sent when the VMA
+ * lookup was not served from the per-mm cache (the first fault in it, or
+ * after any mmap-lock writer): faults name only their address. */
+struct uscope_vma {
+	struct uscope_header h;
+	__u64 uffd;
+	__u64 vm_flags;
+	__u64 start;
+	__u64 end;
+};
+
+/* uscope_fault parts (h.flags). A fault that waits is one record, sent when
+ * its thread is back on a CPU, with every part; the record has the parts
+ * not sent before (ENTRY alone at entry for a fault not expected to wait;
+ * the wait parts again for each further wait of the same fault). */
+#define USCOPE_FAULT_ENTRY 1  /* address, ip, error code, features, armed */
+#define USCOPE_FAULT_BLOCK 2  /* slept in handle_userfault() */
+#define USCOPE_FAULT_WAKE 4   /* woken, by waker_tid */
+#define USCOPE_FAULT_RESUME 8 /* back on a CPU */
+#define USCOPE_FAULT_WIDE 16  /* a time after h.ts_ns needs more than 32 bits: uscope_fault_wide */
+
+/* A user page fault in a VMA armed by a uffd (exceptions:page_fault_user)
+ * and its wait: h.ts_ns is the fault's entry, the other times are ns after it. */
 struct uscope_fault {
 	struct uscope_header h;
 	__u64 address;
-	__u64 ip;
-	__u64 error_code;
 	__u64 uffd; /* struct userfaultfd_ctx * of the VMA */
-	__u64 vm_flags;
-	__u64 vma_start;
-	__u64 vma_end;
+	__u64 ip;
+	__u32 error_code;
 	__u32 ctx_features; /* ctx->features when the fault entered */
-	__u16 armed;        /* USCOPE_ARMED_* */
+	__u32 waker_tid;
+	__u32 block_dt;
+	__u32 wake_dt;
+	__u32 resume_dt;
+	__u16 prev_state; /* sched_switch's prev_state at the sleep */
+	__u16 nblocks;    /* 1 for the first wait of this fault, 2+ for re-waits */
+	__u16 cpu;        /* at entry */
+	__u16 block_cpu;
+	__u16 wake_cpu;   /* the waker's */
+	__u16 resume_cpu;
+	__u8 armed;       /* USCOPE_ARMED_* */
+	__u8 how;         /* USCOPE_BLOCK_* */
 	__u16 pad;
 };
 
-/* The faulting thread went to sleep inside handle_userfault(). */
-struct uscope_block {
-	struct uscope_header h;
-	__u64 address;
-	__u64 uffd;
-	__u64 fault_ts_ns;
-	__u64 prev_state;
-	__u32 how; /* USCOPE_BLOCK_* */
-	__u32 nblocks; /* 1 for the first wait of this fault, 2+ for re-waits */
-};
-
-/* A blocked faulting thread is being woken. The header is the WAKER. */
-struct uscope_wake {
-	struct uscope_header h;
-	__u64 address;
-	__u64 uffd;
-	__u64 fault_ts_ns;
-	__u32 target_pid;
-	__u32 target_tid;
-};
-
-/* A woken faulting thread is back on a CPU. The header is that thread. */
-struct uscope_resume {
-	struct uscope_header h;
-	__u64 address;
-	__u64 uffd;
-	__u64 fault_ts_ns;
-	__u64 wake_ts_ns;
-	__u32 waker_tid;
+/* USCOPE_FAULT_WIDE: the high 32 bits of each time. */
+struct uscope_fault_wide {
+	struct uscope_fault f;
+	__u32 block_dt_hi;
+	__u32 wake_dt_hi;
+	__u32 resume_dt_hi;
 	__u32 pad;
 };
 
-/* An ioctl on a uffd (type 0xAA). ENTER carries the argument struct as the
- * caller passed it; EXIT carries it as the kernel left it (copy/zeropage/
- * continue/move results, API-granted features) plus the return value. */
+/* uscope_ioctl flags */
+#define USCOPE_IOCTL_ARGS 1       /* arg[] could be read from user memory at exit */
+#define USCOPE_IOCTL_ARGS_IN 2    /* uscope_ioctl_in: the entry side (ctx_features_in, arg_in[]) */
+#define USCOPE_IOCTL_WIDE 4       /* uscope_ioctl_in: enter_dt_hi is set */
+#define USCOPE_IOCTL_ARGS_IN_OK 8 /* arg_in[] could be read at entry */
+
+/* An ioctl on a uffd (type 0xAA), one record at its exit: the argument
+ * struct as the kernel left it (copy/zeropage/continue/move results,
+ * API-granted features) and the return value. */
 struct uscope_ioctl {
-	struct uscope_header h;
+	struct uscope_header h; /* ts: exit */
 	__u64 uffd;
-	__u64 cmd;
 	__u64 arg_ptr;
 	__u64 arg[USCOPE_IOCTL_ARG_WORDS];
-	__u64 enter_ts_ns; /* == h.ts_ns on ENTER */
-	__s64 ret;         /* 0 on ENTER */
+	__u32 cmd;
 	__u32 fd;
-	__u32 ctx_features; /* ctx->features at this point */
-	__u32 arg_read_ok;  /* 1 when arg[] could be read from user memory */
-	__u32 pad;
+	__s32 ret;
+	__u32 enter_dt; /* ns from entry to exit */
+	__u32 ctx_features; /* ctx->features at exit */
+	__u16 enter_cpu;
+	__u16 cpu;
 };
+
+/* The control ioctls (API, REGISTER, UNREGISTER, SET_MODE, unknown ones),
+ * and any ioctl longer than 2^32 ns, also carry what the caller passed. */
+struct uscope_ioctl_in {
+	struct uscope_ioctl x;
+	__u64 arg_in[USCOPE_IOCTL_ARG_WORDS];
+	__u32 ctx_features_in; /* ctx->features at entry */
+	__u32 enter_dt_hi;
+};
+
+/* uscope_msg flags */
+#define USCOPE_MSG_WIDE 1 /* uscope_msg_wide: read_dt_hi is set */
 
 /* One struct uffd_msg returned by read() on a uffd. */
 struct uscope_msg {
-	struct uscope_header h;
+	struct uscope_header h; /* ts: read() returned */
 	__u64 uffd;
-	__u64 read_enter_ts_ns;
-	__u8 event; /* UFFD_EVENT_* */
-	__u8 pad8[3];
-	__u32 fd;
-	__u32 index;   /* position of the message within its read() */
-	__u32 in_read; /* messages returned by that read() */
 	__u64 body[3]; /* the uffd_msg union, raw: pagefault {flags, address, ptid} ... */
+	__u32 read_dt; /* ns from read() entry */
+	__u32 fd;
+	__u16 index;   /* position of the message within its read() */
+	__u16 in_read; /* messages returned by that read() */
+	__u16 cpu;
+	__u8 event;    /* UFFD_EVENT_* */
+	__u8 pad;
+};
+
+struct uscope_msg_wide {
+	struct uscope_msg m;
+	__u32 read_dt_hi;
+	__u32 pad;
 };
 
 /* A uffd was created (or an attempt failed: ret < 0). */
@@ -163,7 +207,7 @@ struct uscope_uffd_create {
 	__s64 ret;  /* new fd, or -errno */
 	__u64 flags;
 	__u32 source; /* USCOPE_CREATE_* */
-	__u32 pad;
+	__u32 cpu;
 };
 
 /* close() of a uffd fd (the context lives on while other fds/dups remain). */
@@ -171,7 +215,7 @@ struct uscope_uffd_close {
 	struct uscope_header h;
 	__u64 uffd;
 	__u32 fd;
-	__u32 pad;
+	__u32 cpu;
 };
 
 /* Process events for traced processes: follow children, names, exits. */
@@ -180,7 +224,7 @@ struct uscope_proc {
 	__u32 kind; /* USCOPE_PROC_* */
 	__u32 other_pid; /* FORK: child pid; EXIT: exit code */
 	__u32 other_tid; /* FORK: child tid */
-	__u32 pad;
+	__u32 cpu;
 };
 
 /* Ioctl numbers counted in uscope_counters.fast_ioctls (0x00 .. 0x0f). */
@@ -198,7 +242,7 @@ struct uscope_counters {
 	__u64 inflight_dropped;  /* per-thread state map full */
 	/* in_kernel_stats: per-fault uffd ioctls (_UFFDIO_WAKE 0x02 up to
 	 * _UFFDIO_RWPROTECT 0x09) that succeeded, by ioctl number; failures
-	 * are written as IOCTL_EXIT records */
+	 * are written as IOCTL records */
 	__u64 fast_ioctls[USCOPE_FAST_IOCTL_NRS];
 };
 
@@ -304,7 +348,7 @@ struct uscope_hu {
 	__u32 kind;        /* USCOPE_HU_* */
 	__u32 ctx_features; /* ctx->features at this point (after the switch on SET_MODE_EXIT) */
 	__u32 arg_read_ok; /* SET_MODE: 1 when enable/disable could be read from user memory */
-	__u32 pad;
+	__u32 cpu;
 };
 
 #endif /* UFFDSCOPE_H */

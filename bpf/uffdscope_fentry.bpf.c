@@ -10,8 +10,10 @@
  * series: user space turns uscope_sm_* autoload off when the function is
  * not in the kernel's BTF, before load.
  */
-#include "uffdscope.bpf.c"
+#include "tracepoint_tool.bpf.h"
 #include "uffdscope_hu.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
 
 SEC("fentry/handle_userfault")
 int BPF_PROG(uscope_hu_entry, struct vm_fault *vmf, unsigned long reason)

@@ -50,7 +50,7 @@ static __always_inline __u64 hu_key(__u32 tid, __u32 slot)
 static __always_inline void hu_emit(__u32 kind, const struct hu_state *st,
 				    __u64 ts, __s64 ret)
 {
-	struct uscope_hu *r = reserve(USCOPE_REC_HU, sizeof(*r));
+	struct uscope_hu *r = reserve_cur(USCOPE_REC_HU, sizeof(*r));
 
 	if (!r)
 		return;
@@ -64,7 +64,7 @@ static __always_inline void hu_emit(__u32 kind, const struct hu_state *st,
 	r->kind = kind;
 	r->ctx_features = uffd_features(st->uffd);
 	r->arg_read_ok = st->arg_read_ok;
-	r->pad = 0;
+	r->cpu = bpf_get_smp_processor_id();
 	submit(r);
 }
 

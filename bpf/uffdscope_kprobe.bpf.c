@@ -10,8 +10,10 @@
  * space turns uscope_sm_* autoload off when the symbol is not in
  * /proc/kallsyms, before load.
  */
-#include "uffdscope.bpf.c"
+#include "tracepoint_tool.bpf.h"
 #include "uffdscope_hu.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
 
 SEC("kprobe/handle_userfault")
 int BPF_KPROBE(uscope_hu_entry, struct vm_fault *vmf, unsigned long reason)

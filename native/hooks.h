@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Which attach flavour of the shared hooks to load, before bpf_object load.
- * The sched and fault hooks exist twice (end of bpf/uffdscope.bpf.c):
+ * The sched and fault hooks exist twice (bpf/tp_btf_hooks.bpf.h):
  * "classic" tracepoint programs and "btf" raw tracepoint (tp_btf) programs
  * with the same bodies. With btf, a classic program is left out when a
  * tp_btf program covers its event; with classic, every tp_btf program is

@@ -248,6 +248,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     for (int pass = 0; pass < 2; pass++) {
       bpf_object__for_each_program(prog, skel_->obj) {
         if (!bpf_program__autoload(prog)) continue;
+        // an iterator runs when read (FlushPending), not attached to an event
+        if (strncmp(bpf_program__section_name(prog), "iter/", 5) == 0) continue;
         bool tp = strncmp(bpf_program__section_name(prog), "tracepoint/", 11) == 0;
         if (tp == (pass == 1)) order.push_back(prog);
       }
@@ -348,6 +350,22 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     return pool.Get("subarray").As<Napi::Function>().Call(pool, {Napi::Number::New(env, 0), Napi::Number::New(env, (double)bytes.size())});
   }
 
+  // Runs the task iterator that writes pending faults into the ring (see
+  // uscope_flush_pending); a failure costs those faults, not the rest of
+  // the recording, and its errno shows in counters().pendingFlushErrno.
+  void FlushPending() {
+    struct bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, "uscope_flush_pending");
+    if (!prog || !bpf_program__autoload(prog)) return;
+    struct bpf_link* link = bpf_program__attach_iter(prog, nullptr);
+    int fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
+    char buf[64];
+    while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0) {
+    }
+    if (fd < 0) pending_flush_errno_ = errno;
+    if (fd >= 0) close(fd);
+    if (link) bpf_link__destroy(link);
+  }
+
   void Consume() {
     while (!stopping_.load()) {
       int n = ring_buffer__poll(rb_, poll_timeout_ms_);
@@ -361,7 +379,9 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
       if (batch_.count && (n == 0 || std::chrono::steady_clock::now() - batch_started_ >= kFlushAfter)) Flush();
       if (n > 0 && n < kSmallPoll) std::this_thread::sleep_for(kIdleSleep);
     }
-    // Final drain: whatever the kernel submitted before stop.
+    // Final drain: every thread's fault not sent whole yet (faults still
+    // waiting end the recording open), then whatever the kernel submitted.
+    FlushPending();
     ring_buffer__consume(rb_);
     Flush();
     tsfn_.Release();
@@ -473,6 +493,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     out.Set("perCpu", cpus);
     out.Set("delivered", Napi::Number::New(env, (double)delivered_.load()));
     out.Set("discardedAtClose", Napi::Number::New(env, (double)discarded_.load()));
+    out.Set("pendingFlushErrno", Napi::Number::New(env, pending_flush_errno_.load()));
     return out;
   }
 
@@ -481,38 +502,43 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // uscope_uffd_stats back to back (two allocations per read, not one per
   // uffd: a busy host has thousands). Decoding is the JavaScript side's
   // (src/stats/kernelStats.ts).
+  // Fills the caller's buffers (keys, values) from the in-kernel statistics
+  // map in batches: no per-read allocation. `more`: they were too small.
   Napi::Value UffdStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Require(env);
-    const size_t vsize = sizeof(struct uscope_uffd_stats);
-    std::vector<struct uscope_uffd_key> keys;
-    std::vector<uint8_t> values;
-    struct uscope_uffd_key cur = {}, next = {};
-    const struct uscope_uffd_key* prev = nullptr;
-    for (;;) {
-      int err = bpf_map__get_next_key(skel_->uffd_stats, prev, &next, sizeof(next));
-      if (err == -ENOENT) break;
-      if (err) throw_step(env, "uffd stats: next key", -err);
-      values.resize(values.size() + vsize);
-      err = bpf_map__lookup_elem(skel_->uffd_stats, &next, sizeof(next), values.data() + values.size() - vsize, vsize, 0);
-      if (err == 0) {
-        keys.push_back(next);
-      } else {
-        values.resize(values.size() - vsize);
-        if (err != -ENOENT) throw_step(env, "uffd stats: read map", -err);  // ENOENT: deleted meanwhile
+    auto keys = info[0].As<Napi::Buffer<uint8_t>>();
+    auto values = info[1].As<Napi::Buffer<uint8_t>>();
+    const size_t ksize = sizeof(struct uscope_uffd_key), vsize = sizeof(struct uscope_uffd_stats);
+    const size_t cap = std::min(keys.Length() / ksize, values.Length() / vsize);
+    const int fd = bpf_map__fd(skel_->uffd_stats);
+    uint64_t in_token = 0, out_token = 0;
+    size_t n = 0;
+    bool more = false;
+    for (bool first = true;; first = false) {
+      __u32 count = (__u32)(cap - n);
+      if (count == 0) {
+        more = true;
+        break;
       }
-      cur = next;
-      prev = &cur;
+      LIBBPF_OPTS(bpf_map_batch_opts, opts);
+      int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_token, &out_token, keys.Data() + n * ksize,
+                                     values.Data() + n * vsize, &count, &opts);
+      n += count;
+      if (err == -ENOENT) break;  // the whole map was read
+      if (err == -ENOSPC) {       // a bucket holds more than the room left
+        more = true;
+        break;
+      }
+      if (err) throw_step(env, "uffd stats: read map", -err);
+      in_token = out_token;
     }
     Napi::Object out = Napi::Object::New(env);
-    out.Set("count", Napi::Number::New(env, (double)keys.size()));
-    out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(keys.data()), keys.size() * sizeof(keys[0])));
-    out.Set("values", Napi::Buffer<uint8_t>::Copy(env, values.data(), values.size()));
+    out.Set("count", Napi::Number::New(env, (double)n));
+    out.Set("more", Napi::Boolean::New(env, more));
     return out;
   }
 
-  // programs(): name, section and kernel id of each loaded program, so the
-  // JavaScript side (and tests) can check with bpftool what is attached.
   Napi::Value Programs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Require(env);
@@ -564,6 +590,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::vector<struct bpf_link*> links_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  std::atomic<int> pending_flush_errno_{0};
   std::atomic<bool> closing_{false};
   std::atomic<uint64_t> discarded_{0};
   std::atomic<uint64_t> delivered_{0};
@@ -584,12 +611,14 @@ Napi::Value RecordSizes(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
 #define SZ(s) o.Set(#s, Napi::Number::New(env, sizeof(struct s)))
   SZ(uscope_header);
+  SZ(uscope_task);
+  SZ(uscope_vma);
   SZ(uscope_fault);
-  SZ(uscope_block);
-  SZ(uscope_wake);
-  SZ(uscope_resume);
+  SZ(uscope_fault_wide);
   SZ(uscope_ioctl);
+  SZ(uscope_ioctl_in);
   SZ(uscope_msg);
+  SZ(uscope_msg_wide);
   SZ(uscope_uffd_create);
   SZ(uscope_uffd_close);
   SZ(uscope_proc);

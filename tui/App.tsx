@@ -42,6 +42,7 @@ function capsOf(source: SnapshotSource): SourceCaps {
     setSpeed: typeof source.setSpeed === 'function',
     setFilter: typeof source.setFilter === 'function',
     selectUffd: typeof source.selectUffd === 'function',
+    startDemo: typeof source.startDemo === 'function',
   };
 }
 
@@ -97,6 +98,9 @@ export function App({ source, onQuit, frameMs = 100, columns, rows, initialView 
           break;
         case 'selectUffd':
           source.selectUffd?.(e.id);
+          break;
+        case 'startDemo':
+          source.startDemo?.();
           break;
       }
     },

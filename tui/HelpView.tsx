@@ -23,6 +23,7 @@ export const KEY_HELP: ReadonlyArray<readonly [string, string]> = [
   ['Space', 'replay: pause / resume playback'],
   ['← →', 'replay: seek back / forward 5 s (also while paused or ended)'],
   ['+ -', 'replay: faster / slower'],
+  ['D', 'live, while nothing uses userfaultfd: start the bundled demo workload (it stops when top exits)'],
 ];
 
 export const MEANINGS: ReadonlyArray<readonly [string, string]> = [

@@ -19,6 +19,8 @@ export interface SnapshotSource {
   setFilter?(f: string): void;
   /** Enter in the overview: the uffd the latency view is about (null = all) */
   selectUffd?(id: string | null): void;
+  /** `D`: start the bundled demo workload (offered while nothing uses userfaultfd) */
+  startDemo?(): void;
 }
 
 /**
@@ -68,6 +70,10 @@ export class StaticSnapshotSource implements SnapshotSource {
 
   setPaused(p: boolean): void {
     this.calls.push(['setPaused', p]);
+  }
+
+  startDemo(): void {
+    this.calls.push(['startDemo', null]);
   }
 
   seek(deltaS: number): void {

@@ -126,6 +126,7 @@ export interface SourceCaps {
   setSpeed: boolean;
   setFilter: boolean;
   selectUffd: boolean;
+  startDemo: boolean;
 }
 
 export interface KeyContext {
@@ -145,7 +146,8 @@ export type Effect =
   | { type: 'seek'; deltaS: number }
   | { type: 'setSpeed'; x: number }
   | { type: 'setFilter'; filter: string }
-  | { type: 'selectUffd'; id: string | null };
+  | { type: 'selectUffd'; id: string | null }
+  | { type: 'startDemo' };
 
 export const SEEK_STEP_S = 5;
 export const SPEEDS: readonly number[] = [0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64];
@@ -247,6 +249,10 @@ export function reduceKey(prev: UiState, input: string, key: KeyInfo, ctx: KeyCo
 
   const replay = ctx.latest.header.replay;
 
+  if (input === 'D' && ctx.can.startDemo) {
+    effects.push({ type: 'startDemo' });
+    return done();
+  }
   // global; in a replay, `p` pauses playback like Space (a frozen display could not show a seek)
   if (input === 'p' && !(replay && ctx.can.setPaused)) {
     ui.paused = !ui.paused;

@@ -32,7 +32,8 @@ import { restoreNormalPriority } from './priority.js';
 import { signalGroup, stopGroup, stopGroupSync } from './processGroup.js';
 import { errnoName, type Uapi } from '../events/uapi.js';
 import { C, L } from '../events/layout.generated.js';
-import { EVENT_TYPES, type BlockHow } from '../events/types.js';
+import { type BlockHow } from '../events/types.js';
+import { abi2RecordTypeName } from '../events/decodeAbi2.js';
 
 /** A one-line, user-facing failure: what went wrong and what to do. */
 export class CaptureError extends Error {
@@ -114,6 +115,8 @@ export interface LostCounts {
   /** records handed to JavaScript by the consumer thread */
   delivered: number;
   discardedAtClose: number;
+  /** non-zero: the stop-time flush of faults not sent whole failed with this errno (those faults are missing) */
+  pendingFlushErrno: number;
   vmaLookupFailed: number;
   stackFailed: number;
   msgsTruncated: number;
@@ -133,14 +136,16 @@ export function summarizeCounters(c: NativeCounters): LostCounts {
   const fastIoctls: number[] = [];
   // USCOPE_REC_HU (precise backends only) uses the counters' spare slot at
   // index USCOPE_REC_TYPE_COUNT; it is listed only when it was used, so a
-  // tracepoint capture's counters look as before.
+  // tracepoint capture's counters look as before. Numbers ABI 2 leaves
+  // unused are not listed.
   const last = c.perCpu.some((x) => x.produced[C.USCOPE_REC_HU] || x.lost[C.USCOPE_REC_HU])
     ? C.USCOPE_REC_HU
     : C.USCOPE_REC_TYPE_COUNT - 1;
   for (const cpu of c.perCpu) {
     let cpuLost = 0;
     for (let t = 1; t <= last; t++) {
-      const name = recordTypeName(t);
+      const name = abi2RecordTypeName(t);
+      if (name === undefined) continue;
       produced[name] = (produced[name] ?? 0) + cpu.produced[t];
       lost[name] = (lost[name] ?? 0) + cpu.lost[t];
       producedTotal += cpu.produced[t];
@@ -154,14 +159,7 @@ export function summarizeCounters(c: NativeCounters): LostCounts {
     extra.inflightDropped += cpu.inflightDropped;
     (cpu.fastIoctls ?? []).forEach((n, i) => (fastIoctls[i] = (fastIoctls[i] ?? 0) + n));
   }
-  return { produced, lost, producedTotal, lostTotal, delivered: c.delivered, discardedAtClose: c.discardedAtClose, perCpuLost, fastIoctls, ...extra };
-}
-
-/** Record type number -> event type name (the two ioctl records share one). */
-export function recordTypeName(t: number): string {
-  // USCOPE_REC_* are numbered in the order of EVENT_TYPES.
-  if (t === C.USCOPE_REC_HU) return 'hu';
-  return EVENT_TYPES[t - 1] ?? `type_${t}`;
+  return { produced, lost, producedTotal, lostTotal, delivered: c.delivered, discardedAtClose: c.discardedAtClose, pendingFlushErrno: c.pendingFlushErrno ?? 0, perCpuLost, fastIoctls, ...extra };
 }
 
 export interface CaptureInfo {
@@ -188,6 +186,9 @@ export class LiveCapture {
   private child: ChildProcess | null = null;
   private done: Promise<void> | null = null;
   private closed = false;
+  /** uffdStats()' buffers, grown when the map outgrows them */
+  private statsKeys = Buffer.alloc(0);
+  private statsValues = Buffer.alloc(0);
   private listeners: Array<(batch: Buffer, count: number) => void> = [];
   childExit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
 
@@ -333,11 +334,21 @@ export class LiveCapture {
   }
 
   /** The in-kernel statistics map now, per uffd, undecoded (empty unless
-   *  inKernelStats): src/stats/kernelStats.ts decodes it. */
+   *  inKernelStats): src/stats/kernelStats.ts decodes it. The values are
+   *  views of buffers the next read overwrites. */
   uffdStats(): RawUffdStats[] {
-    const { count, keys, values } = this.tracer.uffdStats();
     const ks = L.uscope_uffd_key.size;
     const vs = L.uscope_uffd_stats.size;
+    let read = this.tracer.uffdStats(this.statsKeys, this.statsValues);
+    while (read.more) {
+      const cap = 2 * Math.max(64, this.statsKeys.length / ks);
+      this.statsKeys = Buffer.alloc(cap * ks);
+      this.statsValues = Buffer.alloc(cap * vs);
+      read = this.tracer.uffdStats(this.statsKeys, this.statsValues);
+    }
+    const { count } = read;
+    const keys = this.statsKeys;
+    const values = this.statsValues;
     const out: RawUffdStats[] = new Array(count);
     for (let i = 0; i < count; i++) {
       out[i] = { uffd: keys.readBigUInt64LE(i * ks), createdNs: keys.readBigUInt64LE(i * ks + 8), value: values.subarray(i * vs, (i + 1) * vs) };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { projectRoot } from '../paths.js';
 import { C } from '../events/layout.generated.js';
 import { DEFAULT_UAPI, type Uapi } from '../events/uapi.js';
-import type { RecordingHeader } from '../recording/format.js';
+import { formatForAbi, type RecordingHeader } from '../recording/format.js';
 import type { CaptureInfo } from './liveCapture.js';
 
 export const toolVersion = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -18,7 +18,7 @@ export function uapiForHeader(uapi: Uapi): Record<string, string> {
 
 export function liveRecordingHeader(info: CaptureInfo, pids: number[], command: string[] | null, uapi: Uapi): RecordingHeader {
   return {
-    format: 1,
+    format: formatForAbi(C.USCOPE_RECORD_ABI),
     recordAbi: C.USCOPE_RECORD_ABI,
     tool: { name: 'uffdscope', version: toolVersion },
     kernel: info.kernel,

@@ -80,6 +80,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
         },
         onTick: (c) => {
           // idle periods: let open faults age out (1 s behind now: records still in the ring are older)
+          decoder.advance(bootTimeNs());
           analysis.advance(bootTimeNs() - 1e9);
           if (inKernel) tracker.update(c.uffdStats(), bootTimeNs());
         },

@@ -4,10 +4,9 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { RecordingWriter } from '../recording/writer.js';
-import { RecordEncoder } from '../events/encode.js';
+import { ENCODED_RECORD_ABI, RecordEncoder } from '../events/encode.js';
 import { generateModeToggle } from '../simulate/modeToggle.js';
 import { uapiForHeader, toolVersion } from '../capture/recordingHeader.js';
-import { C } from '../events/layout.generated.js';
 import type { Uapi } from '../events/uapi.js';
 import { UsageError } from '../exitCodes.js';
 
@@ -33,7 +32,7 @@ export function runSimulate(o: SimulateOptions): { events: number } {
     o.output,
     {
       format: 1,
-      recordAbi: C.USCOPE_RECORD_ABI,
+      recordAbi: ENCODED_RECORD_ABI,
       tool: { name: 'uffdscope', version: toolVersion },
       kernel: { release: 'generated (RWP series semantics)', version: '', machine: os.machine() },
       hostname: 'generated',

@@ -113,6 +113,7 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
         process.stderr.write(tracingLine({ ...o, hostWide: cap.info.hostWide }) + '\n');
       },
       onTick: (cap) => {
+        decoder.advance(now());
         let text: string;
         if (inKernel) {
           tracker.update(cap.uffdStats(), now());

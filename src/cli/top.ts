@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { runSession } from '../capture/session.js';
 import { bootTimeNs, type HooksChoice } from '../capture/liveCapture.js';
 import { findUffdHolders } from '../capture/uffdUsers.js';
+import { DemoWorkload } from '../capture/demoWorkload.js';
 import { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
 import { perFaultIoctls } from '../stats/kernelStats.js';
 import { captureOptions, type BackendChoice } from '../capture/captureOptions.js';
@@ -78,9 +79,22 @@ export async function runTop(o: TopOptions): Promise<void> {
   const tracker = new KernelStatsTracker();
   if (inKernel) model.attachKernel(tracker);
   model.setHeader({ engine: inKernel ? 'kernel' : 'per-fault' });
+  // host-wide with nothing to show: say so, and offer the demo (`D`, in a terminal)
+  let offeredDemo: DemoWorkload | null = null;
   if (!command.length && !pids.length && findUffdHolders().length === 0) {
-    model.setHeader({ notice: 'nothing on this host uses userfaultfd yet: this view fills when something does (uffdscope top --demo shows the bundled workload)' });
+    const tui = Boolean(process.stdout.isTTY) && Boolean(process.stdin.isTTY);
+    if (tui && existsSync(workloadBinary)) offeredDemo = new DemoWorkload(DEMO_COMMAND());
+    model.setHeader({
+      notice: `nothing on this host uses userfaultfd yet: this view fills when something does (${offeredDemo ? 'D starts the bundled demo workload; ' : ''}uffdscope top --demo shows it)`,
+    });
   }
+  const startDemo = offeredDemo
+    ? () => {
+        if (offeredDemo!.running) return;
+        offeredDemo!.start();
+        model.setHeader({ notice: 'demo: the bundled workload (mixed, looping), started by D; it stops when top exits', demo: true });
+      }
+    : undefined;
   let liveCap: { counters(): ReturnType<import('../capture/liveCapture.js').LiveCapture['counters']> } | null = null;
   let metricsServer: import('node:http').Server | null = null;
   let detachMetrics: (() => void) | null = null;
@@ -125,17 +139,25 @@ export async function runTop(o: TopOptions): Promise<void> {
       durationS: o.duration,
       abort: abort.signal,
       // the kernel's counts, twice a second (a frame is 100 ms; rates are per second)
-      tickMs: inKernel ? 500 : undefined,
-      onTick: inKernel ? (cap) => tracker.update(cap.uffdStats(), bootTimeNs()) : undefined,
+      tickMs: 500,
+      onTick: (cap) => {
+        decoder.advance(bootTimeNs());
+        if (inKernel) tracker.update(cap.uffdStats(), bootTimeNs());
+      },
       onOpen: (cap) => {
         model.setHeader({ backend: cap.info.backend });
         liveCap = cap;
         if (inKernel) tracker.update(cap.uffdStats(), bootTimeNs());
-        publisher = new SnapshotPublisher(() => model, {
-          now: () => Number(process.hrtime.bigint()) + bootOffset,
-          lost: () => (captureOpen ? (lastLost = cap.counters().lostTotal) : lastLost),
-          uptimeS: () => (bootTimeNs() - startedNs) / 1e9,
-        });
+        publisher = new SnapshotPublisher(
+          () => model,
+          {
+            now: () => Number(process.hrtime.bigint()) + bootOffset,
+            lost: () => (captureOpen ? (lastLost = cap.counters().lostTotal) : lastLost),
+            uptimeS: () => (bootTimeNs() - startedNs) / 1e9,
+          },
+          undefined,
+          { startDemo },
+        );
         if (tty) {
           publisher.start();
           ui = runTui!(publisher, { signal: closeUi.signal }).finally(() => abort.abort());
@@ -149,6 +171,7 @@ export async function runTop(o: TopOptions): Promise<void> {
     },
     (batch, count) => decoder.push(batch, count),
   );
+  await offeredDemo?.stop();
   decoder.end();
   captureOpen = false;
   liveCap = null;

@@ -1,12 +1,15 @@
-// Record bytes -> typed events. Offsets come from layout.generated.ts, which
-// is generated from bpf/uffdscope.h: the layout is written once, in C.
+// Record bytes of record ABI 1 (recordings of format 1) -> typed events, and
+// the helpers every ABI's decoder shares. Offsets come from
+// layout.abi1.generated.ts, generated from the frozen bpf/uffdscope_abi1.h:
+// the layout is written once, in C. ABI 2 (what the BPF programs write now)
+// is decodeAbi2.ts; recordStream.ts picks the decoder.
 //
 // A batch is records back to back, each starting with uscope_header whose
 // `size` covers the whole record, so unknown (newer) record types are
 // stepped over and counted rather than misread.
 
-import { C, L } from './layout.generated.js';
-import type { ArmedMode, BlockHow, HuKind, IoctlArgs, UffdEvent } from './types.js';
+import { C, L } from './layout.abi1.generated.js';
+import type { ArmedMode, BlockHow, HuEvent, HuKind, IoctlArgs, UffdEvent } from './types.js';
 import { ioctlName, msgEventName, pagefaultKind, type Uapi } from './uapi.js';
 import { ioctlArgFields, UFFD_IOCTLS } from '../kernel/uffdIoctls.js';
 
@@ -34,7 +37,8 @@ function wholeUtf8End(bytes: Uint8Array, from: number, end: number): number {
 const commCache = new Map<bigint, string>();
 const COMM_CACHE_MAX = 4096;
 
-function comm(dv: DataView, bytes: Uint8Array, at: number): string {
+/** The NUL-terminated name of C.USCOPE_COMM_LEN bytes at `at`. */
+export function comm(dv: DataView, bytes: Uint8Array, at: number): string {
   const key = (dv.getBigUint64(at, true) << 64n) | dv.getBigUint64(at + 8, true);
   const hit = commCache.get(key);
   if (hit !== undefined) return hit;
@@ -48,21 +52,21 @@ function comm(dv: DataView, bytes: Uint8Array, at: number): string {
 }
 
 /** A u64 time as a Number without a BigInt (exact below 2^53). */
-function u64n(dv: DataView, at: number): number {
+export function u64n(dv: DataView, at: number): number {
   return dv.getUint32(at + 4, true) * 4294967296 + dv.getUint32(at, true);
 }
 
 /** Result fields are __s64 in the uapi (bytes done, or -errno). */
-const SIGNED_ARGS = new Set(UFFD_IOCTLS.flatMap((i) => (i.result === null ? [] : [i.result])));
+export const SIGNED_ARGS = new Set(UFFD_IOCTLS.flatMap((i) => (i.result === null ? [] : [i.result])));
 
 export { ioctlArgFields };
 
-function blockHow(how: number): BlockHow {
+export function blockHow(how: number): BlockHow {
   if (how === C.USCOPE_BLOCK_WAITQ) return 'waitqueue';
   return how === C.USCOPE_BLOCK_STACK ? 'stack' : 'heuristic';
 }
 
-function armedModes(armed: number): ArmedMode[] {
+export function armedModes(armed: number): ArmedMode[] {
   const out: ArmedMode[] = [];
   if (armed & C.USCOPE_ARMED_MISSING) out.push('missing');
   if (armed & C.USCOPE_ARMED_WP) out.push('wp');
@@ -73,7 +77,7 @@ function armedModes(armed: number): ArmedMode[] {
 
 const ioctlNames = new WeakMap<Uapi, Map<number, string>>();
 
-function cachedIoctlName(cmd: number, uapi: Uapi): string {
+export function cachedIoctlName(cmd: number, uapi: Uapi): string {
   let m = ioctlNames.get(uapi);
   if (!m) ioctlNames.set(uapi, (m = new Map()));
   let n = m.get(cmd);
@@ -87,12 +91,41 @@ function cachedIoctlName(cmd: number, uapi: Uapi): string {
 export interface DecodeStats {
   records: number;
   unknown: number;
+  /** ABI 2: events that came after a later one had been handed on (a fault
+   *  that waited longer than the reorder window); 0 for ABI 1 */
+  late?: number;
+}
+
+/** The argument struct of ioctl `name` from its u64 words at `at`. */
+export function ioctlArgs(dv: DataView, at: number, name: string): IoctlArgs {
+  const args: IoctlArgs = {};
+  const names = ioctlArgFields(name);
+  names.forEach((field, i) => {
+    args[field] = SIGNED_ARGS.has(field) ? dv.getBigInt64(at + i * 8, true) : dv.getBigUint64(at + i * 8, true);
+  });
+  return args;
+}
+
+/** The uffd_msg union's three words as the event has them (pagefault decoded). */
+export function msgFields(
+  body: [bigint, bigint, bigint],
+  event: number,
+  uapi: Uapi,
+): { eventName: string; pagefault?: { flags: bigint; address: bigint; ptid: number; kind: 'missing' | 'wp' | 'minor' | 'rwp' } } {
+  const eventName = msgEventName(event, uapi);
+  if (eventName !== 'pagefault') return { eventName };
+  // struct uffd_msg.arg.pagefault: flags, address, feat.ptid (u32)
+  return {
+    eventName,
+    pagefault: { flags: body[0], address: body[1], ptid: Number(body[2] & 0xffffffffn), kind: pagefaultKind(body[0], uapi) },
+  };
 }
 
 /**
- * Decodes `count` records (or all that fit when count is undefined) from
- * `bytes`, calling `visit` for each. Throws DecodeError on a record whose
- * size is impossible; everything before it has been visited.
+ * Decodes `count` ABI 1 records (or all that fit when count is undefined)
+ * from `bytes`, calling `visit` for each. Throws DecodeError on a record
+ * whose size is impossible; everything before it has been visited. A
+ * stream of ABI 2 records needs a RecordStream (recordStream.ts).
  */
 export function decodeRecords(
   bytes: Uint8Array,
@@ -102,37 +135,49 @@ export function decodeRecords(
   stats: DecodeStats = { records: 0, unknown: 0 },
 ): DecodeStats {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let off = 0;
-  let n = 0;
-  while (off < bytes.byteLength && (count === undefined || n < count)) {
-    if (off + HEADER_SIZE > bytes.byteLength) {
-      throw new DecodeError(`record ${n} at byte ${off}: header cut short (${bytes.byteLength - off} bytes left)`);
-    }
-    const type = dv.getUint16(off + H.type.offset, true);
-    const size = dv.getUint16(off + H.size.offset, true);
-    if (size < HEADER_SIZE || size % 8 !== 0 || off + size > bytes.byteLength) {
-      throw new DecodeError(`record ${n} at byte ${off}: impossible size ${size}`);
-    }
-    const e = decodeOne(dv, bytes, off, type, size, uapi);
-    n++;
+  forEachRecord(dv, HEADER_SIZE, count, (off, size) => {
+    const e = decodeOne(dv, bytes, off, dv.getUint16(off + H.type.offset, true), size, uapi);
     stats.records++;
     if (e) visit(e);
     else stats.unknown++;
+  });
+  return stats;
+}
+
+/**
+ * Calls `visit` with the offset and size of each of `count` records (all
+ * that fit when undefined) whose header is `headerSize` bytes, `size` u16 at
+ * offset 2. Throws DecodeError on an impossible size or count; everything
+ * before it has been visited.
+ */
+export function forEachRecord(dv: DataView, headerSize: number, count: number | undefined, visit: (off: number, size: number) => void): void {
+  let off = 0;
+  let n = 0;
+  while (off < dv.byteLength && (count === undefined || n < count)) {
+    if (off + headerSize > dv.byteLength) {
+      throw new DecodeError(`record ${n} at byte ${off}: header cut short (${dv.byteLength - off} bytes left)`);
+    }
+    const size = dv.getUint16(off + 2, true);
+    if (size < headerSize || size % 8 !== 0 || off + size > dv.byteLength) {
+      throw new DecodeError(`record ${n} at byte ${off}: impossible size ${size}`);
+    }
+    visit(off, size);
+    n++;
     off += size;
   }
   if (count !== undefined && n !== count) {
     throw new DecodeError(`batch says ${count} records but holds ${n}`);
   }
-  return stats;
 }
 
+/** Every event of ABI 1 records. */
 export function decodeAll(bytes: Uint8Array, uapi: Uapi, count?: number): UffdEvent[] {
   const out: UffdEvent[] = [];
   decodeRecords(bytes, uapi, (e) => out.push(e), count);
   return out;
 }
 
-function expectSize(type: number, size: number, want: number): boolean {
+export function expectSize(type: number, size: number, want: number): boolean {
   // A record of a known type must be at least as large as this build's
   // struct (a newer writer may append fields; an older one is rejected).
   if (size < want) throw new DecodeError(`record type ${type}: size ${size} smaller than ${want}`);
@@ -214,15 +259,7 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
       expectSize(type, size, L.uscope_ioctl.size);
       const cmd = u64n(dv, o + F.cmd.offset);
       const name = cachedIoctlName(cmd, uapi);
-      let args: IoctlArgs | null = null;
-      if (u32(F.arg_read_ok.offset)) {
-        args = {};
-        const names = ioctlArgFields(name);
-        names.forEach((field, i) => {
-          const at = F.arg.offset + i * 8;
-          args![field] = SIGNED_ARGS.has(field) ? dv.getBigInt64(o + at, true) : u64(at);
-        });
-      }
+      const args = u32(F.arg_read_ok.offset) ? ioctlArgs(dv, o + F.arg.offset, name) : null;
       return {
         type: type === C.USCOPE_REC_IOCTL_ENTER ? 'ioctl_enter' : 'ioctl_exit',
         ...base,
@@ -242,29 +279,18 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
       expectSize(type, size, L.uscope_msg.size);
       const event = dv.getUint8(o + F.event.offset);
       const body: [bigint, bigint, bigint] = [u64(F.body.offset), u64(F.body.offset + 8), u64(F.body.offset + 16)];
-      const eventName = msgEventName(event, uapi);
-      const e: UffdEvent = {
+      return {
         type: 'msg',
         ...base,
         uffd: u64(F.uffd.offset),
         readEnterTs: u64n(dv, o + F.read_enter_ts_ns.offset),
         event,
-        eventName,
+        ...msgFields(body, event, uapi),
         fd: u32(F.fd.offset),
         index: u32(F.index.offset),
         inRead: u32(F.in_read.offset),
         body,
       };
-      if (eventName === 'pagefault') {
-        // struct uffd_msg.arg.pagefault: flags, address, feat.ptid (u32)
-        e.pagefault = {
-          flags: body[0],
-          address: body[1],
-          ptid: Number(body[2] & 0xffffffffn),
-          kind: pagefaultKind(body[0], uapi),
-        };
-      }
-      return e;
     }
     case C.USCOPE_REC_UFFD_CREATE: {
       const F = L.uscope_uffd_create.fields;
@@ -301,26 +327,32 @@ function decodeOne(dv: DataView, bytes: Uint8Array, o: number, type: number, siz
       const k = u32(F.kind.offset);
       const kind = HU_KINDS[k];
       if (!kind) return null; // a kind this build does not know: stepped over
-      return {
-        type: 'hu',
-        ...base,
-        kind,
-        uffd: u64(F.uffd.offset),
-        address: u64(F.address.offset),
-        reason: u64(F.reason.offset),
-        faultFlags: u64(F.fault_flags.offset),
-        enterTs: u64n(dv, o + F.enter_ts_ns.offset),
-        ret: s64(F.ret.offset),
-        ctxFeatures: u32(F.ctx_features.offset),
-        argReadOk: u32(F.arg_read_ok.offset) !== 0,
-      };
+      return { type: 'hu', ...base, kind, ...huFields(dv, o, F) };
     }
     default:
       return null;
   }
 }
 
-const HU_KINDS: Record<number, HuKind | undefined> = {
+type HuFieldName = 'uffd' | 'address' | 'reason' | 'fault_flags' | 'enter_ts_ns' | 'ret' | 'ctx_features' | 'arg_read_ok';
+
+/** The fields of a uscope_hu record at `o` (either ABI's layout of it) but its header and kind. */
+export function huFields(dv: DataView, o: number, F: Record<HuFieldName, { offset: number }>): Omit<HuEvent, 'type' | 'kind' | 'ts' | 'cpu' | 'pid' | 'tid' | 'comm'> {
+  const u64 = (at: number) => dv.getBigUint64(o + at, true);
+  const u32 = (at: number) => dv.getUint32(o + at, true);
+  return {
+    uffd: u64(F.uffd.offset),
+    address: u64(F.address.offset),
+    reason: u64(F.reason.offset),
+    faultFlags: u64(F.fault_flags.offset),
+    enterTs: u64n(dv, o + F.enter_ts_ns.offset),
+    ret: Number(dv.getBigInt64(o + F.ret.offset, true)),
+    ctxFeatures: u32(F.ctx_features.offset),
+    argReadOk: u32(F.arg_read_ok.offset) !== 0,
+  };
+}
+
+export const HU_KINDS: Record<number, HuKind | undefined> = {
   [C.USCOPE_HU_ENTER]: 'enter',
   [C.USCOPE_HU_EXIT]: 'exit',
   [C.USCOPE_HU_SET_MODE_ENTER]: 'set_mode_enter',

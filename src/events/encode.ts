@@ -1,11 +1,15 @@
-// Typed events -> record bytes, the exact inverse of decode.ts, using the
-// same generated layout. Used to write generated scenarios in the recording
-// format and by tests that round-trip streams.
+// Typed events -> records of record ABI 1, the exact inverse of decode.ts,
+// using the same generated layout. ABI 1 has a record per event, so any
+// event stream round-trips: generated scenarios are written in it (every
+// build reads it), and tests round-trip streams with it.
 
-import { C, L } from './layout.generated.js';
+import { C, L } from './layout.abi1.generated.js';
 import type { UffdEvent } from './types.js';
 import { ioctlNr, type Uapi } from './uapi.js';
 import { ioctlArgFields } from './decode.js';
+
+/** The record ABI RecordEncoder writes (recording format 1). */
+export const ENCODED_RECORD_ABI: number = C.USCOPE_RECORD_ABI;
 
 const H = L.uscope_header.fields;
 const utf8 = new TextEncoder();

@@ -75,14 +75,17 @@ export interface NativeCounters {
   perCpu: CpuCounters[];
   delivered: number;
   discardedAtClose: number;
+  /** the stop-time flush of faults not sent whole: 0, or the errno it failed with */
+  pendingFlushErrno?: number;
 }
 
 /** The in-kernel statistics map read at once: `count` struct uscope_uffd_key
  *  in `keys` and struct uscope_uffd_stats in `values`, back to back. */
-export interface RawUffdStatsMap {
+export interface RawUffdStatsRead {
+  /** entries written to the buffers */
   count: number;
-  keys: Buffer;
-  values: Buffer;
+  /** the buffers were too small for the whole map: grow them and read again */
+  more: boolean;
 }
 
 /** One entry of the in-kernel statistics map, undecoded. */
@@ -102,10 +105,10 @@ export interface NativeTracer {
   addTgid(pid: number): void;
   removeTgid(pid: number): void;
   counters(): NativeCounters;
-  /** the in-kernel statistics map now: per uffd (context pointer and
-   *  creation time, 0 when created before tracing), `value` holds its
-   *  struct uscope_uffd_stats (src/stats/kernelStats.ts) */
-  uffdStats(): RawUffdStatsMap;
+  /** the in-kernel statistics map now, into the caller's buffers: per uffd
+   *  its key (context pointer and creation time, 0 when created before
+   *  tracing) and its struct uscope_uffd_stats (src/stats/kernelStats.ts) */
+  uffdStats(keys: Buffer, values: Buffer): RawUffdStatsRead;
   /** every program of the object; autoload false: left out (see describe) */
   programs(): Array<{ name: string; section: string; autoload: boolean; id?: number }>;
   /** the backend opened and the optional programs it left out, with why */

@@ -1,4 +1,5 @@
-// The .uscope recording file format, version 1.
+// The .uscope recording file format, version 2 (this build writes it from
+// live capture, and reads versions 1 and 2).
 //
 // All integers are little-endian. Offsets are in bytes.
 //
@@ -7,7 +8,7 @@
 // Preamble:
 //    0  u8[8]  magic "USCOPE\r\n" (55 53 43 4f 50 45 0d 0a). The CR LF pair
 //              catches files mangled by a text-mode transfer.
-//    8  u32    format version (1)
+//    8  u32    format version (2; 1 for recordings of record ABI 1)
 //   12  u32    header length N (bytes of JSON, 1 .. MAX_HEADER_BYTES)
 //   16  u8[N]  header: UTF-8 JSON object, see RecordingHeader
 // 16+N  u32    crc32 (zlib polynomial) of the N JSON bytes
@@ -32,8 +33,11 @@
 // Payloads:
 //   kind 1  records back to back, exactly the bytes the capture produced;
 //           each starts with uscope_header whose u16 `size` (offset 2) is the
-//           whole record, >= 40 and a multiple of 8. The count and first
-//           ts_ns in the chunk header agree with the payload.
+//           whole record, a multiple of 8 and at least the header (40 bytes
+//           in version 1, 16 in version 2), and whose u64 ts_ns is at offset
+//           8. The count and first ts_ns in the chunk header agree with the
+//           payload. The records are of the header's `recordAbi`: 1 in
+//           version 1, 2 in version 2 (bpf/uffdscope_abi1.h, bpf/uffdscope.h).
 //   kind 2  UTF-8 JSON object: a snapshot of loss/produced counters (the
 //           caller's shape). The last one in the file is the final word.
 //   kind 3  UTF-8 JSON object, see RecordingTrailer. The trailer is the last
@@ -44,10 +48,12 @@
 // most one partial chunk.
 
 import { crc32 as zlibCrc32 } from 'node:zlib';
-import { C } from '../events/layout.generated.js';
+import { C, L } from '../events/layout.generated.js';
+import { L as L1 } from '../events/layout.abi1.generated.js';
 
 export const MAGIC = Buffer.from('USCOPE\r\n', 'latin1');
-export const FORMAT_VERSION = 1;
+/** The version this build writes; it reads every version from 1 up. */
+export const FORMAT_VERSION = 2;
 /** Bytes before the header JSON: magic, version, header length. */
 export const PREAMBLE_FIXED = 16;
 export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
@@ -74,9 +80,18 @@ export const CH = {
 } as const;
 
 /** Records: the part of uscope_header the format itself relies on. */
-export const RECORD_HEADER_SIZE = 40;
 export const RECORD_SIZE_OFFSET = 2;
 export const RECORD_TS_OFFSET = 8;
+
+/** Smallest record of a format version: its record header. */
+export function recordHeaderSize(format: number): number {
+  return format === 1 ? L1.uscope_header.size : L.uscope_header.size;
+}
+
+/** The format version of recordings of a record ABI. */
+export function formatForAbi(recordAbi: number): 1 | 2 {
+  return recordAbi === 1 ? 1 : 2;
+}
 
 /** The record ABI this build understands (from bpf/uffdscope.h). */
 export const BUILD_RECORD_ABI: number = C.USCOPE_RECORD_ABI;
@@ -90,7 +105,8 @@ export function pad8(n: number): number {
 }
 
 export interface RecordingHeader {
-  format: 1;
+  /** formatForAbi(recordAbi) */
+  format: 1 | 2;
   /** uscope record ABI of the records (C.USCOPE_RECORD_ABI when recorded). */
   recordAbi: number;
   tool: { name: string; version: string };
@@ -199,10 +215,11 @@ function sub(o: Record<string, unknown>, path: string, name: string): Record<str
  */
 export function validateHeader(h: unknown): RecordingHeader {
   if (!isObj(h)) throw new HeaderFieldError('(root)', `must be a JSON object (got ${describe(h)})`);
-  field(h, '', 'format', (v) => (v === FORMAT_VERSION ? null : `must be ${FORMAT_VERSION}`));
   field(h, '', 'recordAbi', (v) =>
     typeof v === 'number' && Number.isInteger(v) && v >= 1 ? null : 'must be a positive integer',
   );
+  const want = formatForAbi(h['recordAbi'] as number);
+  field(h, '', 'format', (v) => (v === want ? null : `must be ${want} for record ABI ${String(h['recordAbi'])}`));
   const tool = sub(h, '', 'tool');
   field(tool, 'tool.', 'name', str);
   field(tool, 'tool.', 'version', str);
@@ -266,19 +283,21 @@ export function isJsonObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Walks `count` records in a records payload. Returns a problem description
- * or null when the payload is exactly `count` well-formed records.
+ * Walks `count` records of format version `format` in a records payload.
+ * Returns a problem description or null when the payload is exactly
+ * `count` well-formed records.
  */
-export function recordsProblem(payload: Uint8Array, count: number): string | null {
+export function recordsProblem(payload: Uint8Array, count: number, format: number): string | null {
   const dv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const headerSize = recordHeaderSize(format);
   let off = 0;
   let n = 0;
   while (off < payload.byteLength) {
-    if (off + RECORD_HEADER_SIZE > payload.byteLength) {
+    if (off + headerSize > payload.byteLength) {
       return `record ${n} at payload byte ${off}: header cut short (${payload.byteLength - off} bytes left)`;
     }
     const size = dv.getUint16(off + RECORD_SIZE_OFFSET, true);
-    if (size < RECORD_HEADER_SIZE || size % 8 !== 0) {
+    if (size < headerSize || size % 8 !== 0) {
       return `record ${n} at payload byte ${off}: impossible size ${size}`;
     }
     if (off + size > payload.byteLength) {
@@ -293,7 +312,7 @@ export function recordsProblem(payload: Uint8Array, count: number): string | nul
 
 /** ts_ns of the first record of a records payload (0n when empty). */
 export function firstRecordTs(payload: Uint8Array): bigint {
-  if (payload.byteLength < RECORD_HEADER_SIZE) return 0n;
+  if (payload.byteLength < RECORD_TS_OFFSET + 8) return 0n;
   const dv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   return dv.getBigUint64(RECORD_TS_OFFSET, true);
 }
@@ -307,7 +326,7 @@ export function encodePreamble(header: RecordingHeader): Buffer {
   const end = PREAMBLE_FIXED + json.length + 4;
   const buf = Buffer.alloc(end + pad8(end));
   MAGIC.copy(buf, 0);
-  buf.writeUInt32LE(FORMAT_VERSION, 8);
+  buf.writeUInt32LE(header.format, 8);
   buf.writeUInt32LE(json.length, 12);
   json.copy(buf, PREAMBLE_FIXED);
   buf.writeUInt32LE(crc32(json), PREAMBLE_FIXED + json.length);

@@ -139,7 +139,7 @@ export function openRecording(path: string): Recording {
       if (!sameFile(stat, fs.fstatSync(fd))) {
         throw new Error(`${path}: the file was replaced after it was opened; open it again`);
       }
-      const st = yield* readChunks(fd, dataOffset);
+      const st = yield* readChunks(fd, dataOffset, header.format);
       last = st;
       return st;
     } finally {
@@ -191,12 +191,12 @@ function readPreamble(path: string, fd: number): { header: RecordingHeader; data
     );
   }
   const version = fixed.readUInt32LE(8);
-  if (version !== FORMAT_VERSION) {
+  if (version < 1 || version > FORMAT_VERSION) {
     const newer = version > FORMAT_VERSION;
     throw new RecordingFormatError(
       path,
       'unsupported-version',
-      `unsupported recording format version ${version} (this build reads version ${FORMAT_VERSION}); ` +
+      `unsupported recording format version ${version} (this build reads versions 1 to ${FORMAT_VERSION}); ` +
         (newer ? 'upgrade uffdscope to read it' : 'the file is damaged or not a uffdscope recording'),
     );
   }
@@ -255,6 +255,14 @@ function readPreamble(path: string, fd: number): { header: RecordingHeader; data
       e.field,
     );
   }
+  if (header.format !== version) {
+    throw new RecordingFormatError(
+      path,
+      'header-field',
+      `recording header says format ${header.format} but the file is version ${version}; the file was written by an incompatible or broken writer`,
+      'format',
+    );
+  }
   if (header.recordAbi > BUILD_RECORD_ABI) {
     throw new RecordingFormatError(
       path,
@@ -301,7 +309,7 @@ function headerIntact(hdr: Uint8Array, at: number): boolean {
  * a checksummed header has been checked against the file size and
  * MAX_CHUNK_PAYLOAD.
  */
-function readChunkAt(fd: number, pos: number, size: number, hdr: Buffer): GoodChunk | BadChunk {
+function readChunkAt(fd: number, pos: number, size: number, hdr: Buffer, format: number): GoodChunk | BadChunk {
   const got = readFully(fd, hdr, pos);
   if (got < CHUNK_HEADER_SIZE) return { reason: `file ends inside a chunk header (${got} of ${CHUNK_HEADER_SIZE} bytes)`, held: null };
   const magic = hdr.readUInt32LE(CH.magic);
@@ -331,7 +339,7 @@ function readChunkAt(fd: number, pos: number, size: number, hdr: Buffer): GoodCh
   let trailer: RecordingTrailer | null = null;
   let counters: Record<string, unknown> | null = null;
   if (kind === CHUNK_RECORDS) {
-    const problem = recordsProblem(payload, count);
+    const problem = recordsProblem(payload, count, format);
     if (problem) return bad(`records chunk is malformed: ${problem}`);
     if (firstRecordTs(payload) !== firstTsNs) return bad('first ts in the chunk header does not match its first record');
   } else {
@@ -385,7 +393,7 @@ function nextChunkHeader(fd: number, from: number, size: number, win: Buffer): n
   return size;
 }
 
-function* readChunks(fd: number, start: number): Generator<RecordingChunk, RecordingStatus, undefined> {
+function* readChunks(fd: number, start: number, format: number): Generator<RecordingChunk, RecordingStatus, undefined> {
   const st: RecordingStatus = { complete: false, damage: [], chunks: 0, records: 0, trailer: null, counters: null };
   const size = fs.fstatSync(fd).size;
   const hdr = Buffer.alloc(CHUNK_HEADER_SIZE);
@@ -397,7 +405,7 @@ function* readChunks(fd: number, start: number): Generator<RecordingChunk, Recor
   };
   let pos = start;
   while (pos < size) {
-    const r = readChunkAt(fd, pos, size, hdr);
+    const r = readChunkAt(fd, pos, size, hdr, format);
     if ('chunk' in r) {
       close(pos);
       st.chunks++;

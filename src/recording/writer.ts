@@ -141,7 +141,7 @@ export class RecordingWriter {
   append(bytes: Uint8Array, count: number): void {
     this.check();
     if (!Number.isInteger(count) || count < 0) throw new RangeError(`record count must be a non-negative integer (got ${count})`);
-    const problem = recordsProblem(bytes, count);
+    const problem = recordsProblem(bytes, count, this.header.format);
     if (problem) throw new RangeError(`append: ${problem}`);
     if (bytes.byteLength === 0) return;
     if (this.buffered + bytes.byteLength > this.chunkBytes) this.flush();

@@ -4,7 +4,7 @@
 import { openRecording, type Recording, type RecordingStatus } from '../recording/reader.js';
 import { RecordingFormatError, type RecordingHeader } from '../recording/format.js';
 import { DecodeError, type DecodeStats } from '../events/decode.js';
-import { recordDecoder } from './recordDecoder.js';
+import { FILE_REORDER, recordDecoder } from './recordDecoder.js';
 import { resolveUapi, type Uapi } from '../events/uapi.js';
 import type { UffdEvent } from '../events/types.js';
 import { UsageError } from '../exitCodes.js';
@@ -60,7 +60,7 @@ export function forEachRecordedEvent(
   const rec = openRecording(path);
   const uapi = recordingUapi(rec.header, uapiOverrides);
   onHeader?.(rec.header, uapi);
-  const decoder = recordDecoder(rec.header.recordAbi, uapi, visit);
+  const decoder = recordDecoder(rec.header.recordAbi, uapi, visit, FILE_REORDER);
   const it = recordBatches(rec);
   let r = it.next();
   while (!r.done) {

@@ -4,7 +4,7 @@
 import { openRecording, type Recording, type RecordingStatus } from '../recording/reader.js';
 import type { UffdEvent } from '../events/types.js';
 import { recordBatches, recordingUapi, type RecordBatch } from '../source/recordingSource.js';
-import { recordDecoder, type RecordDecoder } from '../source/recordDecoder.js';
+import { FILE_REORDER, recordDecoder, type RecordDecoder } from '../source/recordDecoder.js';
 import { recordingEnd } from '../pipeline/recordingPipeline.js';
 import { lostFrom } from '../pipeline/summaryMeta.js';
 import type { Uapi } from '../events/uapi.js';
@@ -54,7 +54,7 @@ export class ReplayDriver {
     let last = this.startTs;
     const decoder = recordDecoder(this.rec.header.recordAbi, this.uapi, (e) => {
       if (e.ts > last) last = e.ts;
-    });
+    }, FILE_REORDER);
     for (const b of recordBatches(this.rec)) decoder.push(b.payload, b.count);
     decoder.end();
     return last;
@@ -73,7 +73,7 @@ export class ReplayDriver {
     this.it = recordBatches(this.rec);
     this.pending = [];
     this.pendingAt = 0;
-    this.decoder = recordDecoder(this.rec.header.recordAbi, this.uapi, (e) => this.pending.push(e));
+    this.decoder = recordDecoder(this.rec.header.recordAbi, this.uapi, (e) => this.pending.push(e), FILE_REORDER);
     this.exhausted = false;
     this.position = 0;
   }

@@ -26,10 +26,14 @@ export class SnapshotPublisher {
     private readonly modelOf: () => TopModel,
     private readonly clock: PublisherClock,
     private readonly frameMs = 100,
-    private readonly hooks: { seek?(d: number): void; setSpeed?(x: number): void; setReplayPaused?(p: boolean): void } = {},
+    private readonly hooks: { seek?(d: number): void; setSpeed?(x: number): void; setReplayPaused?(p: boolean): void; startDemo?(): void } = {},
   ) {
     this.snap = this.build();
+    if (hooks.startDemo) this.startDemo = () => hooks.startDemo!();
   }
+
+  /** `D`: present only when the command offers the demo */
+  readonly startDemo?: () => void;
 
   private build(): TopSnapshot {
     const now = this.clock.now();

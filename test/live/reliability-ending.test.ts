@@ -122,13 +122,14 @@ import os from 'node:os';
 import { runSession } from ${dist('src/capture/session.js')};
 import { captureOptions } from ${dist('src/capture/captureOptions.js')};
 import { bootTimeNs } from ${dist('src/capture/liveCapture.js')};
-import { decodeRecords } from ${dist('src/events/decode.js')};
+import { LIVE_RECORD_ABI, RecordStream } from ${dist('src/events/recordStream.js')};
 import { TopModel } from ${dist('src/view/topModel.js')};
 import { SnapshotPublisher } from ${dist('src/view/snapshotPublisher.js')};
 import { resolveUapi } from ${dist('src/events/uapi.js')};
 import { runTui } from ${dist('tui/run.js')};
 const uapi = resolveUapi();
 const model = new TopModel(uapi, { kernel: os.release(), backend: 'tracepoint', source: 'live', generated: false, demo: true, selection: 'test' });
+const stream = new RecordStream(uapi, LIVE_RECORD_ABI, (e) => model.push(e));
 const abort = new AbortController();
 let ui = null;
 let publisher = null;
@@ -164,8 +165,9 @@ await runSession(
       ui = runTui(source).finally(() => abort.abort());
     },
   },
-  (batch, count) => decodeRecords(batch, uapi, (e) => model.push(e), count),
+  (batch, count) => stream.push(batch, count),
 );
+stream.end();
 publisher?.stop();
 if (ui) await ui;
 process.stdout.write('ended normally\\n');

@@ -10,11 +10,13 @@ import { join } from 'node:path';
 import { projectRoot } from '../../src/paths.js';
 import { skipOrFail } from '../fixtures/skipOrFail.js';
 import { C, L } from '../../src/events/layout.generated.js';
+import { L as L1 } from '../../src/events/layout.abi1.generated.js';
 import { decodeAll } from '../../src/events/decode.js';
 import { RecordEncoder } from '../../src/events/encode.js';
 import { resolveUapi } from '../../src/events/uapi.js';
 import type { HuEvent, UffdEvent } from '../../src/events/types.js';
-import { attemptFromError, recordTypeName, summarizeCounters, BACKEND_ORDER } from '../../src/capture/liveCapture.js';
+import { attemptFromError, summarizeCounters, BACKEND_ORDER } from '../../src/capture/liveCapture.js';
+import { abi2RecordTypeName } from '../../src/events/decodeAbi2.js';
 import { NativeError, validateTracerConfig, loadAddon, type NativeCounters, type TracerConfig } from '../../src/native/addon.js';
 import { backendDetail } from '../../src/cli/doctor.js';
 
@@ -48,10 +50,12 @@ test('USCOPE_REC_HU is appended after every existing type and fits the counters 
   // produced[]/lost[] hold USCOPE_REC_TYPE_COUNT + 1 slots: index 11 exists
   assert.equal(L.uscope_counters.fields.produced.count, C.USCOPE_REC_TYPE_COUNT + 1);
   assert.ok(C.USCOPE_REC_HU <= C.USCOPE_REC_TYPE_COUNT);
-  assert.equal(L.uscope_hu.size, 104);
+  assert.equal(L.uscope_hu.size, 80);
+  assert.equal(L1.uscope_hu.size, 104);
   assert.equal(L.uscope_hu.fields.h.offset, 0);
-  assert.equal(recordTypeName(C.USCOPE_REC_HU), 'hu');
-  assert.equal(recordTypeName(C.USCOPE_REC_PROC), 'proc');
+  assert.equal(abi2RecordTypeName(C.USCOPE_REC_HU), 'hu');
+  assert.equal(abi2RecordTypeName(C.USCOPE_REC_PROC), 'proc');
+  assert.equal(abi2RecordTypeName(4), undefined, 'a number ABI 2 leaves unused');
 });
 
 test('HU records: encode -> decode is the identity for every kind', () => {
@@ -64,7 +68,7 @@ test('HU records: encode -> decode is the identity for every kind', () => {
   const enc = new RecordEncoder(uapi);
   for (const e of events) enc.push(e);
   const { bytes, count } = enc.take();
-  assert.equal(bytes.byteLength, 4 * L.uscope_hu.size);
+  assert.equal(bytes.byteLength, 4 * L1.uscope_hu.size);
   const back = decodeAll(bytes, uapi, count);
   assert.deepEqual(back, events);
 });
@@ -74,7 +78,7 @@ test('an HU record of an unknown kind is stepped over, not misread', () => {
   enc.push(hu('enter'));
   enc.push({ type: 'proc', ts: 5, cpu: 0, pid: 1, tid: 1, comm: 'x', kind: 'exec', otherPid: 0, otherTid: 0 });
   const { bytes } = enc.take();
-  new DataView(bytes.buffer, bytes.byteOffset).setUint32(L.uscope_hu.fields.kind.offset, 99, true);
+  new DataView(bytes.buffer, bytes.byteOffset).setUint32(L1.uscope_hu.fields.kind.offset, 99, true);
   const back = decodeAll(bytes, uapi);
   assert.deepEqual(back.map((e) => e.type), ['proc']);
 });

@@ -7,7 +7,7 @@ import { decodeAll, decodeRecords, DecodeError } from '../../src/events/decode.j
 import { RecordEncoder } from '../../src/events/encode.js';
 import { resolveUapi } from '../../src/events/uapi.js';
 import type { UffdEvent } from '../../src/events/types.js';
-import { L } from '../../src/events/layout.generated.js';
+import { L } from '../../src/events/layout.abi1.generated.js';
 
 const uapi = resolveUapi();
 const base = { ts: 1_000_000_123, cpu: 1, pid: 4242, tid: 4243, comm: 'vmm-vcpu0' };

@@ -8,19 +8,21 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { projectRoot } from '../../src/paths.js';
 import { L, C } from '../../src/events/layout.generated.js';
+import { L as L1 } from '../../src/events/layout.abi1.generated.js';
 import { loadAddon } from '../../src/native/addon.js';
 
 const gen = (await import(pathToFileURL(join(projectRoot, 'scripts', 'gen-layout.mjs')).href)) as {
   parseHeader(text: string): unknown;
-  render(parsed: unknown): string;
-  headerPath: string;
-  outputPath: string;
+  render(parsed: unknown, from?: string): string;
+  targets: Array<[string, string, string]>;
 };
 
-test('layout.generated.ts is up to date with bpf/uffdscope.h', () => {
-  const fresh = gen.render(gen.parseHeader(readFileSync(gen.headerPath, 'utf8')));
-  const committed = readFileSync(join(projectRoot, 'src', 'events', 'layout.generated.ts'), 'utf8');
-  assert.equal(committed, fresh, 'run `npm run gen:layout` and commit the result');
+test('layout.generated.ts and layout.abi1.generated.ts are up to date with their headers', () => {
+  assert.equal(gen.targets.length, 2);
+  for (const [header, output, name] of gen.targets) {
+    const fresh = gen.render(gen.parseHeader(readFileSync(header, 'utf8')), name);
+    assert.equal(readFileSync(output, 'utf8'), fresh, `${output}: run \`npm run gen:layout\` and commit the result`);
+  }
 });
 
 test('generated struct sizes equal the C compiler sizes', () => {
@@ -33,14 +35,17 @@ test('generated struct sizes equal the C compiler sizes', () => {
   assert.equal(loadAddon().abi, C.USCOPE_RECORD_ABI);
 });
 
-test('every record struct starts with the common header and is 8-byte sized', () => {
-  for (const [name, s] of Object.entries(L)) {
-    if (['uscope_header', 'uscope_counters', 'uscope_uffd_key', 'uscope_uffd_stats'].includes(name)) continue; // not records
-    const h = (s.fields as Record<string, { offset: number; struct?: string }>).h;
-    assert.ok(h, `${name} has a header`);
-    assert.equal(h.offset, 0);
-    assert.equal(h.struct, 'uscope_header');
-    assert.equal(s.size % 8, 0, `${name} size ${s.size} is a multiple of 8`);
+test('every record struct starts with the common header (or extends a record that does) and is 8-byte sized', () => {
+  for (const layout of [L, L1] as Array<Record<string, { size: number; fields: Record<string, { offset: number; struct?: string }> }>>) {
+    for (const [name, s] of Object.entries(layout)) {
+      if (['uscope_header', 'uscope_counters', 'uscope_uffd_key', 'uscope_uffd_stats'].includes(name)) continue; // not records
+      const first = Object.values(s.fields)[0];
+      assert.equal(first.offset, 0);
+      assert.ok(first.struct, `${name} starts with a struct`);
+      const base = first.struct === 'uscope_header' ? s : layout[first.struct!];
+      assert.equal(Object.values(base.fields)[0].struct, 'uscope_header', `${name} starts with the record header`);
+      assert.equal(s.size % 8, 0, `${name} size ${s.size} is a multiple of 8`);
+    }
   }
 });
 

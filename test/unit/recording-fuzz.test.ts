@@ -21,7 +21,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import {
-  BUILD_RECORD_ABI,
   CHUNK_HEADER_SIZE,
   CHUNK_RECORDS,
   MAX_CHUNK_PAYLOAD,
@@ -78,7 +77,7 @@ test.after(() => {
 function makeHeader(): RecordingHeader {
   return {
     format: 1,
-    recordAbi: BUILD_RECORD_ABI,
+    recordAbi: 1,
     tool: { name: 'uffdscope', version: '0.1.0' },
     kernel: { release: '6.8.0', version: '#1', machine: 'x86_64' },
     hostname: 'h',
@@ -303,7 +302,7 @@ function checkConsistent(o: Outcome, bytes: Uint8Array, dataOffset: number): voi
   const st = o.status!;
   assert.equal(st.chunks, o.chunks.length);
   assert.equal(st.records, o.chunks.reduce((a, c) => a + c.count, 0));
-  for (const c of o.chunks) if (c.kind === CHUNK_RECORDS) assert.equal(recordsProblem(c.payload, c.count), null);
+  for (const c of o.chunks) if (c.kind === CHUNK_RECORDS) assert.equal(recordsProblem(c.payload, c.count, 1), null);
   // every byte after the preamble: a delivered chunk, its zero padding (< 8 bytes), or a damaged range
   const spans = [
     ...o.chunks.map((c) => ({ at: c.offset, end: c.offset + CHUNK_HEADER_SIZE + c.payload.byteLength, what: 'chunk' })),

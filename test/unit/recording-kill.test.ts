@@ -20,9 +20,9 @@ const moduleUrl = pathToFileURL(
 
 function childSource(file: string, mode: 'interval' | 'busy' | 'exit'): string {
   return `
-import { RecordingWriter, BUILD_RECORD_ABI } from ${JSON.stringify(moduleUrl)};
+import { RecordingWriter } from ${JSON.stringify(moduleUrl)};
 const header = {
-  format: 1, recordAbi: BUILD_RECORD_ABI,
+  format: 1, recordAbi: 1,
   tool: { name: 'uffdscope', version: 'test' },
   kernel: { release: 'r', version: 'v', machine: 'm' },
   hostname: 'h',

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BUILD_RECORD_ABI, CHUNK_RECORDS, RecordingWriter, openRecording } from '../../src/recording/index.js';
+import { CHUNK_RECORDS, RecordingWriter, openRecording } from '../../src/recording/index.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'uscope-mem-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -21,7 +21,7 @@ test('2M records are read back with bounded memory', { timeout: 60_000 }, (t) =>
     file,
     {
       format: 1,
-      recordAbi: BUILD_RECORD_ABI,
+      recordAbi: 1,
       tool: { name: 'uffdscope', version: 'test' },
       kernel: { release: 'r', version: 'v', machine: 'm' },
       hostname: 'h',

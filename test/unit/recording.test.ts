@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  FORMAT_VERSION,
   BUILD_RECORD_ABI,
   CHUNK_COUNTERS,
   CHUNK_HEADER_SIZE,
@@ -30,7 +31,7 @@ const tmpFile = (name = 'r') => path.join(tmp, `${name}-${seq++}.uscope`);
 function makeHeader(over: Partial<RecordingHeader> = {}): RecordingHeader {
   return {
     format: 1,
-    recordAbi: BUILD_RECORD_ABI,
+    recordAbi: 1,
     tool: { name: 'uffdscope', version: '0.1.0' },
     kernel: { release: '6.8.0-test', version: '#1 SMP', machine: 'x86_64' },
     hostname: 'testhost',
@@ -414,15 +415,15 @@ test('not a recording: empty, bad magic, text-mode mangling', () => {
 test('unsupported format version', () => {
   const f = tmpFile('ver');
   const json = JSON.stringify(makeHeader());
-  fs.writeFileSync(f, preamble(json, 2));
-  expectFormatError(f, 'unsupported-version', /unsupported recording format version 2 .*upgrade uffdscope/);
+  fs.writeFileSync(f, preamble(json, FORMAT_VERSION + 1));
+  expectFormatError(f, 'unsupported-version', new RegExp(`unsupported recording format version ${FORMAT_VERSION + 1} \\(this build reads versions 1 to ${FORMAT_VERSION}\\); upgrade uffdscope`));
   fs.writeFileSync(f, preamble(json, 0));
   expectFormatError(f, 'unsupported-version', /version 0/);
 });
 
 test('record ABI newer than this build', () => {
   const f = tmpFile('abi');
-  RecordingWriter.create(f, makeHeader({ recordAbi: BUILD_RECORD_ABI + 1 })).close({ endedAtBootNs: 1, reason: 'completed' });
+  RecordingWriter.create(f, makeHeader({ format: 2, recordAbi: BUILD_RECORD_ABI + 1 })).close({ endedAtBootNs: 1, reason: 'completed' });
   expectFormatError(f, 'abi-too-new', new RegExp(`ABI ${BUILD_RECORD_ABI + 1} but this build understands up to ABI ${BUILD_RECORD_ABI}`));
 });
 

@@ -17,7 +17,7 @@ import { assertNoStack, assertOneLineError, cli, pool, runCli, runProgram, type 
 import { RecordingWriter, BUILD_RECORD_ABI, openRecording, type RecordingHeader } from '../../src/recording/index.js';
 import { damageWarning } from '../../src/recording/damage.js';
 import { crc32, encodePreamble } from '../../src/recording/format.js';
-import { L } from '../../src/events/layout.generated.js';
+import { L } from '../../src/events/layout.abi1.generated.js';
 import { analyzeRecording } from '../../src/pipeline/recordingPipeline.js';
 import { recordingInputError } from '../../src/source/recordingSource.js';
 import { ReplayDriver } from '../../src/view/replayDriver.js';
@@ -41,7 +41,7 @@ const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0;
 function header(over: Partial<RecordingHeader> = {}): RecordingHeader {
   return {
     format: 1,
-    recordAbi: BUILD_RECORD_ABI,
+    recordAbi: 1,
     tool: { name: 'uffdscope', version: 'test' },
     kernel: { release: '6.8.0', version: '#1', machine: 'x86_64' },
     hostname: 'h',
@@ -199,7 +199,7 @@ const DAMAGED: Damaged[] = [
   { name: 'a text file', bytes: () => Buffer.from('hello, this is not a recording\n'.repeat(10)), unreadable: true },
   {
     name: 'header of a newer record ABI',
-    bytes: () => Buffer.concat([encodePreamble(header({ recordAbi: BUILD_RECORD_ABI + 1 })), simBytes.subarray(dataOffset())]),
+    bytes: () => Buffer.concat([encodePreamble(header({ format: 2, recordAbi: BUILD_RECORD_ABI + 1 })), simBytes.subarray(dataOffset())]),
     unreadable: true,
   },
   {

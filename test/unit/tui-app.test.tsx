@@ -283,6 +283,27 @@ test('a source without controls still works: keys say what is not supported', as
   assert.equal(quits, 0);
 });
 
+test('D asks a source that offers the demo to start it; without the offer, D changes nothing', async () => {
+  await withApp(fx.snapshot(), async (m) => {
+    const before = m.frame();
+    await m.press('D');
+    assert.deepEqual(m.src.calls.at(-1), ['startDemo', null]);
+    assert.equal(m.frame(), before, 'the view stays as it was');
+  });
+  const snap = fx.snapshot();
+  const noOffer: SnapshotSource = { current: () => snap, subscribe: () => () => {} };
+  const inst = render(<App source={noOffer} onQuit={() => {}} frameMs={5} columns={80} rows={24} />);
+  try {
+    await sleep(20);
+    const before = stripAnsi(inst.lastFrame() ?? '');
+    inst.stdin.write('D');
+    await sleep(30);
+    assert.equal(stripAnsi(inst.lastFrame() ?? ''), before);
+  } finally {
+    inst.unmount();
+  }
+});
+
 test('events: PgUp scrolls back and stays put, End follows again', async () => {
   await withApp(fx.snapshot(), async (m) => {
     await m.press('4', KEY.pageUp);

@@ -251,7 +251,7 @@ test('runPlain writes a table now and every interval until stopped', async () =>
 
 test('key map as a pure reducer: views, sort, selection, replay speeds', () => {
   const snap = fx.replaySnapshot();
-  const ctx: KeyContext = { snapshot: snap, latest: snap, width: 80, height: 24, can: { setPaused: true, seek: true, setSpeed: true, setFilter: true, selectUffd: true } };
+  const ctx: KeyContext = { snapshot: snap, latest: snap, width: 80, height: 24, can: { setPaused: true, seek: true, setSpeed: true, setFilter: true, selectUffd: true, startDemo: false } };
   let ui = initialUiState();
   const press = (input: string, key = {}) => {
     const r = reduceKey(ui, input, key, ctx);

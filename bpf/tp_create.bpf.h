@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+/* uffd creation: userfaultfd(2). Part of the tracepoint tool (tracepoint_tool.bpf.h). */
+#ifndef USCOPE_TP_CREATE_BPF_H
+#define USCOPE_TP_CREATE_BPF_H
+
+static __always_inline int on_uffd_in(__u64 flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inflight in = {};
+
+	/* Every process: a context created by an unselected one must stop
+	 * counting as ours (see forget_uffd); only selected ones are emitted. */
+	in.ts = bpf_ktime_get_boot_ns();
+	in.kind = INFLIGHT_CREATE;
+	in.arg_ptr = flags;
+	in.fd = tgid_selected(id >> 32);
+	set_inflight(&in);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_userfaultfd")
+int uscope_uffd_in(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_uffd_in(ctx->args[0]);
+}
+
+static __always_inline int on_uffd_ex(long ret)
+{
+	struct inflight *in = get_inflight();
+
+	if (!in || in->kind != INFLIGHT_CREATE)
+		return 0;
+	if (in->fd)
+		emit_create(bpf_ktime_get_boot_ns(), ret, in->arg_ptr, USCOPE_CREATE_SYSCALL);
+	else
+		forget_uffd(ret);
+	in->kind = INFLIGHT_NONE;
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_userfaultfd")
+int uscope_uffd_ex(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_uffd_ex(ctx->ret);
+}
+
+#endif /* USCOPE_TP_CREATE_BPF_H */

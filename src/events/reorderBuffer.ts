@@ -1,0 +1,223 @@
+// Events back in time order, bounded. ABI 2 sends a fault that waited as
+// one record when the thread runs again, after the handler's message and
+// ioctl records; each event waits here until every record that could hold
+// an earlier one has been emitted, i.e. until the newest emission time seen
+// is `windowNs` past it (or `maxHeld` events wait). An event older than one
+// already handed on is handed on at once and counted as late.
+//
+// Most events come in time order: they queue in arrival order (a FIFO);
+// only those older than the newest queued (a waited fault's entry, sleep and
+// wake-up) go to a min-heap by (ts, arrival). The next event out is the
+// earlier of the two heads. Times are kept in arrays of their own: comparing
+// them never touches the events, whose shapes differ by type.
+//
+// A fault may wait longer than the window. Its handler's pagefault message
+// says it exists: from the message on, nothing is handed on until the
+// fault's record has come (matched by page), or `holdNs` passed
+// (a fault of an untraced thread, or a lost record, never comes).
+
+import type { UffdEvent } from './types.js';
+
+export interface ReorderOptions {
+  /** how long (record time) an event waits for earlier ones; default 50 ms */
+  windowNs?: number;
+  /** most events waiting (~250 B each); the oldest go on beyond it. Default 131072. */
+  maxHeld?: number;
+  /** how long (record time) events wait behind a pagefault message for its fault; default 1 s */
+  holdNs?: number;
+}
+
+/** Longer than nearly every fault's wait, short enough that a live view is not behind. */
+export const DEFAULT_REORDER_WINDOW_NS = 50e6;
+export const DEFAULT_REORDER_MAX_HELD = 1 << 17;
+/** A live view may fall this far behind for a fault still waiting. */
+export const DEFAULT_REORDER_HOLD_NS = 1e9;
+
+const PAGE_MASK = ~0xfffn;
+
+export class ReorderBuffer {
+  // in time order, from `qHead`
+  private q: UffdEvent[] = [];
+  private qTs: number[] = [];
+  private qHead = 0;
+  // the rest, a min-heap by (ts, seq)
+  private readonly heap: UffdEvent[] = [];
+  private readonly hTs: number[] = [];
+  private readonly hSeq: number[] = [];
+  private seq = 0;
+  private newest = -Infinity;
+  private lastEmitted = -Infinity;
+  /** ts of the last event handed on */
+  private released = -Infinity;
+  private readonly windowNs: number;
+  private readonly maxHeld: number;
+  private readonly holdNs: number;
+  /** pagefault messages whose fault has not come, by page (the same page of two uffds is one entry: a
+   *  count, lifted by either fault): the first message's time and how many; oldest first */
+  private readonly awaited = new Map<bigint, { ts: number; n: number }>();
+  late = 0;
+
+  constructor(
+    private readonly visit: (e: UffdEvent) => void,
+    opts: ReorderOptions = {},
+  ) {
+    this.windowNs = opts.windowNs ?? DEFAULT_REORDER_WINDOW_NS;
+    this.maxHeld = opts.maxHeld ?? DEFAULT_REORDER_MAX_HELD;
+    this.holdNs = opts.holdNs ?? DEFAULT_REORDER_HOLD_NS;
+  }
+
+  get held(): number {
+    return this.q.length - this.qHead + this.heap.length;
+  }
+
+  /** An event, from a record emitted at `emittedAt` (one record's events come one after another). */
+  push(e: UffdEvent, emittedAt: number): void {
+    // drained between records, not within one: a fault's record lifts the
+    // hold of its message before its sleep and wake-up are in
+    if (emittedAt !== this.lastEmitted) {
+      this.drain();
+      this.lastEmitted = emittedAt;
+    }
+    const ts = e.ts;
+    if (e.type === 'msg' && e.pagefault) this.await(e.pagefault.address & PAGE_MASK, ts);
+    else if (e.type === 'fault' && this.awaited.size > 0) this.arrived(e.address & PAGE_MASK);
+    if (ts < this.released) {
+      this.late++;
+      this.visit(e);
+    } else {
+      const n = this.qTs.length;
+      // equal times keep arrival order: the queue is older than any later heap entry
+      if (n === this.qHead || ts >= this.qTs[n - 1]) {
+        this.q.push(e);
+        this.qTs.push(ts);
+      } else {
+        this.heapInsert(e, ts);
+      }
+      if (this.held > this.maxHeld) this.popOne();
+    }
+    if (emittedAt > this.newest) this.newest = emittedAt;
+  }
+
+  /** Hands on what waited long enough; `nowNs` (a live source's clock) counts as an emission time. */
+  drain(nowNs?: number): void {
+    if (nowNs !== undefined && nowNs > this.newest) this.newest = nowNs;
+    let until = this.newest - this.windowNs;
+    const hold = this.holdFrom();
+    if (hold <= until) until = hold - 1;
+    while (this.held > 0 && this.headTs() <= until) this.popOne();
+    this.compact();
+  }
+
+  /** Hands on everything (the stream ended). */
+  flush(): void {
+    while (this.held > 0) this.popOne();
+    this.compact();
+  }
+
+  private await(key: bigint, ts: number): void {
+    const a = this.awaited.get(key);
+    if (a) a.n++;
+    else this.awaited.set(key, { ts, n: 1 });
+  }
+
+  private arrived(key: bigint): void {
+    const a = this.awaited.get(key);
+    if (a && --a.n === 0) this.awaited.delete(key);
+  }
+
+  /** The time of the oldest message still waiting for its fault (messages come in about time order); Infinity for none. */
+  private holdFrom(): number {
+    for (const [key, a] of this.awaited) {
+      if (a.ts > this.newest - this.holdNs) return a.ts;
+      this.awaited.delete(key);
+    }
+    return Infinity;
+  }
+
+  private headTs(): number {
+    const qt = this.qHead < this.qTs.length ? this.qTs[this.qHead] : Infinity;
+    const ht = this.heap.length > 0 ? this.hTs[0] : Infinity;
+    return qt <= ht ? qt : ht;
+  }
+
+  private popOne(): void {
+    const qt = this.qHead < this.qTs.length ? this.qTs[this.qHead] : Infinity;
+    let e: UffdEvent;
+    let ts: number;
+    if (this.heap.length > 0 && this.hTs[0] < qt) {
+      ts = this.hTs[0];
+      e = this.heapPop();
+    } else {
+      ts = qt;
+      e = this.q[this.qHead];
+      this.q[this.qHead++] = undefined as unknown as UffdEvent;
+    }
+    if (ts > this.released) this.released = ts;
+    this.visit(e);
+  }
+
+  /** Drops the queue's handed-on slots once they are most of it. */
+  private compact(): void {
+    if (this.qHead > 4096 && this.qHead * 2 > this.q.length) {
+      this.q = this.q.slice(this.qHead);
+      this.qTs = this.qTs.slice(this.qHead);
+      this.qHead = 0;
+    } else if (this.qHead === this.q.length && this.qHead > 0) {
+      this.q.length = 0;
+      this.qTs.length = 0;
+      this.qHead = 0;
+    }
+  }
+
+  private heapInsert(e: UffdEvent, ts: number): void {
+    const h = this.heap;
+    const t = this.hTs;
+    const s = this.hSeq;
+    const q = this.seq++;
+    let i = h.length;
+    h.push(e);
+    t.push(ts);
+    s.push(q);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (t[p] < ts || (t[p] === ts && s[p] < q)) break;
+      h[i] = h[p];
+      t[i] = t[p];
+      s[i] = s[p];
+      i = p;
+    }
+    h[i] = e;
+    t[i] = ts;
+    s[i] = q;
+  }
+
+  private heapPop(): UffdEvent {
+    const h = this.heap;
+    const t = this.hTs;
+    const s = this.hSeq;
+    const top = h[0];
+    const lastE = h.pop()!;
+    const lastT = t.pop()!;
+    const lastS = s.pop()!;
+    const n = h.length;
+    if (n > 0) {
+      // sift the last entry down from the root
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && (t[r] < t[l] || (t[r] === t[l] && s[r] < s[l])) ? r : l;
+        if (lastT < t[c] || (lastT === t[c] && lastS < s[c])) break;
+        h[i] = h[c];
+        t[i] = t[c];
+        s[i] = s[c];
+        i = c;
+      }
+      h[i] = lastE;
+      t[i] = lastT;
+      s[i] = lastS;
+    }
+    return top;
+  }
+}
