@@ -136,7 +136,7 @@ relative (0.1 = 10 %), the floor absolute; direction is increase, decrease or bo
 is worse). Defaults: p50/p90 +10 %, p99 +25 %, max +50 % (floors 1, 2, 5, 20 µs); count
 +5 %, rate -25 %, ioctl_errors +50 %, mode_switch_failures any increase.
 A metric regresses when beyond its threshold AND significant. One that cannot be tested
-(one summary a side) passes within its threshold and never beyond it: "beyond threshold,
+(one summary a side without histograms, or a stage) passes within its threshold and never beyond it: "beyond threshold,
 untestable" fails when the metric gates (exit 1) and warns when it does not.`;
 
 const direction = { enum: ['increase', 'decrease', 'both'] };

@@ -15,9 +15,10 @@ import { MAGIC } from '../recording/format.js';
 import type { DamagedRange } from '../recording/reader.js';
 import { damageHeadline, damageWarning } from '../recording/damage.js';
 import { SUMMARY_SCHEMA, type Summary } from '../stats/summary.js';
-import type { FaultRecord } from '../model/faultLifecycle.js';
+import { FAULT_KINDS, type FaultRecord } from '../model/faultLifecycle.js';
 import type { Uapi } from '../events/uapi.js';
 import { analyzeRecording } from '../pipeline/recordingPipeline.js';
+import { fromKernelSummary, KERNEL_SUMMARY_SCHEMA, KERNEL_SUMMARY_SUBSET_SCHEMA, type KernelSummaryDoc } from './kernelSummaryInput.js';
 import { UsageError } from '../exitCodes.js';
 import { Reservoir, seedFor } from './stats.js';
 
@@ -88,6 +89,11 @@ const SUMMARY_SUBSET_SCHEMA = {
       type: 'object',
       additionalProperties: { type: 'object', required: ['count', 'errors'], properties: { count: { type: 'number' }, errors: { type: 'number' } } },
     },
+    latency_hist_ns: {
+      type: 'object',
+      required: ['fault'],
+      properties: { fault: { type: 'array', items: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number', minimum: 0 } } } },
+    },
     mode_switches: {
       type: 'array',
       items: {
@@ -100,11 +106,11 @@ const SUMMARY_SUBSET_SCHEMA = {
 };
 
 let summaryValidator: ReturnType<Ajv['compile']> | null = null;
+let kernelValidator: ReturnType<Ajv['compile']> | null = null;
 
-function summaryProblem(doc: unknown): string | null {
-  summaryValidator ??= new Ajv({ allErrors: false, strict: false }).compile(SUMMARY_SUBSET_SCHEMA);
-  if (summaryValidator(doc)) return null;
-  const e = summaryValidator.errors![0];
+function summaryProblem(doc: unknown, validate = (summaryValidator ??= new Ajv({ allErrors: false, strict: false }).compile(SUMMARY_SUBSET_SCHEMA))): string | null {
+  if (validate(doc)) return null;
+  const e = validate.errors![0];
   const at = e.instancePath.split('/').slice(1).join('.') || '(top level)';
   if (e.keyword === 'required') return `${at === '(top level)' ? '' : at + '.'}${(e.params as { missingProperty: string }).missingProperty} is missing`;
   return `${at} ${e.message}`;
@@ -124,10 +130,16 @@ export function readSummaryFile(file: string): Summary {
     throw new UsageError(`${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
   const schema = (doc as { schema?: unknown } | null)?.schema;
+  if (schema === KERNEL_SUMMARY_SCHEMA && typeof doc === 'object' && !Array.isArray(doc)) {
+    kernelValidator ??= new Ajv({ allErrors: false, strict: false }).compile(KERNEL_SUMMARY_SUBSET_SCHEMA);
+    const problem = summaryProblem(doc, kernelValidator);
+    if (problem) throw new UsageError(`${file}: damaged ${KERNEL_SUMMARY_SCHEMA} summary: ${problem}`);
+    return fromKernelSummary(doc as KernelSummaryDoc);
+  }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || schema !== SUMMARY_SCHEMA) {
     const got = schema === undefined ? 'no "schema" field' : `schema ${JSON.stringify(schema)}`;
     throw new UsageError(
-      `${file}: not a uffdscope summary (${got}; expected "${SUMMARY_SCHEMA}" as written by \`uffdscope stat --json-out\` or \`uffdscope report --json\`)`,
+      `${file}: not a uffdscope summary (${got}; expected "${SUMMARY_SCHEMA}" or "${KERNEL_SUMMARY_SCHEMA}" as written by \`uffdscope stat --json-out\` or \`uffdscope report --json\`)`,
     );
   }
   const problem = summaryProblem(doc);
@@ -186,6 +198,27 @@ export function sampleFault(samples: Map<string, Reservoir>, r: FaultRecord, cap
       res.add(v);
     }
   }
+}
+
+/** Per-fault samples of a side of summaries, from their total-latency
+ *  histograms (each bucket's value, count times): under `all:fault`, and
+ *  under the one fault kind's key when a run has userfaults of one kind
+ *  only (its total histogram is that kind's). Null unless every run has one. */
+export function histogramSamples(runs: readonly Run[], cap: number, seed: number): Map<string, Reservoir> | null {
+  if (!runs.every((r) => r.summary.latency_hist_ns?.fault)) return null;
+  const samples = new Map<string, Reservoir>();
+  const into = (key: string): Reservoir => {
+    let res = samples.get(key);
+    if (res === undefined) samples.set(key, (res = new Reservoir(cap, seedFor(seed, key))));
+    return res;
+  };
+  for (const r of runs) {
+    const f = r.summary.faults as unknown as Record<string, number>;
+    const kinds = FAULT_KINDS.filter((k) => (f[k] ?? 0) > 0);
+    const keys = ['all:fault', ...(kinds.length === 1 ? [`${kinds[0]}:fault`] : [])].map(into);
+    for (const [v, n] of r.summary.latency_hist_ns!.fault) for (let i = 0; i < n; i++) for (const res of keys) res.add(v);
+  }
+  return samples;
 }
 
 // --------------------------------------------------------------- sides
@@ -305,6 +338,8 @@ export function loadSide(label: 'baseline' | 'current', path: string, o: LoadOpt
   if (!allRecordings && entries.some((e) => e.type === 'recording')) {
     notes.push(`${label} mixes recordings and summaries: per-fault samples are not used for it`);
   }
+  const fromHist = entries.every((e) => e.type === 'summary') ? histogramSamples(runs, o.reservoir, seed) : null;
+  if (fromHist) notes.push(`${label}: per-fault tests of the total latency use the summaries' histograms (bucket values, 3 significant digits)`);
   for (const r of runs) notes.push(...r.notes);
-  return { label, path, runs, samples, notes };
+  return { label, path, runs, samples: samples ?? fromHist, notes };
 }

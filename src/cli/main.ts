@@ -12,7 +12,7 @@ import { checkWritable, jsonTarget, writeOut } from './outputFile.js';
 import { runRecord } from './record.js';
 import { DEFAULT_RING_MIB } from '../capture/liveCapture.js';
 import { BACKEND_ORDER, HOOK_ORDER } from '../kernel/backends.js';
-import { runReport } from './report.js';
+import { REPORT_LIMIT, runReport } from './report.js';
 import { runStat } from './stat.js';
 import { runTop } from './top.js';
 import { runReplay } from './replay.js';
@@ -136,9 +136,10 @@ export function buildProgram(): Command {
     .argument('<FILE>', 'recording file')
     .option('--json', 'print the summary JSON (uffdscope.summary/1) on stdout')
     .option('--json-out <FILE>', 'write the summary JSON to FILE')
+    .option('--limit <N>', `rows per table, after folding repeated rows (0: all; the JSON is always whole)`, intArg('--limit', 0, 1_000_000), REPORT_LIMIT)
     .addOption(uapiOption())
-    .action(async (file: string, opts: { json?: boolean; jsonOut?: string; uapi?: string[] }) => {
-      await runReport(file, { ...jsonTarget(opts), uapi: uapiFrom(opts) });
+    .action(async (file: string, opts: { json?: boolean; jsonOut?: string; limit: number; uapi?: string[] }) => {
+      await runReport(file, { ...jsonTarget(opts), limit: opts.limit, uapi: uapiFrom(opts) });
     });
 
   program
@@ -147,7 +148,9 @@ export function buildProgram(): Command {
     .option('-p, --pid <PID>', 'trace this process (repeatable)', collectPid, [])
     .option('-d, --duration <S>', 'stop after S seconds', secondsArg)
     .option('-i, --interval <S>', 'also print the table every S seconds', secondsArg)
+    .option('--json', 'print the summary JSON on stdout instead of the table (the table goes to stderr)')
     .option('--json-out <FILE>', 'write the summary JSON here')
+    .option('--hist', 'after the table, print the total-latency histogram (log2 buckets, bpftrace style)')
     .option('--per-fault', 'stream every fault through the lifecycle model instead of counting in the kernel (costs the host more; adds per-fault detail: incomplete faults, per-uffd ioctl latency)')
     .addOption(new Option('--in-kernel', 'deprecated: counting in the kernel is the default').hideHelp())
     .option('--ring-buffer-mb <N>', 'BPF ring buffer size in MiB (power of two)', ringMiB, DEFAULT_RING_MIB)

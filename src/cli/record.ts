@@ -5,6 +5,7 @@ import type { BackendChoice } from '../capture/captureOptions.js';
 import type { Uapi } from '../events/uapi.js';
 import { EXIT, sessionExitStatus } from '../exitCodes.js';
 import { recordedLine, recordToFile } from '../pipeline/recordToFile.js';
+import { tracingLine } from './tracingLine.js';
 
 export interface RecordOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -23,7 +24,7 @@ export interface RecordOptions {
 
 export async function runRecord(o: RecordOptions): Promise<SessionResult> {
   const r = await recordToFile(o, (cap) => {
-    if (cap.info.hostWide) process.stderr.write('uffdscope: recording every process on this host (select with --pid or -- CMD); Ctrl-C to stop\n');
+    process.stderr.write(tracingLine({ ...o, hostWide: cap.info.hostWide }, 'recording') + '\n');
   });
   process.stderr.write(`uffdscope: ${recordedLine(o.output, r)}\n`);
   const status = sessionExitStatus(r.session);

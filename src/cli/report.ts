@@ -1,4 +1,5 @@
-// `uffdscope report FILE [--json] [--json-out FILE]`: the summary of a recording.
+// `uffdscope report FILE [--limit N] [--json] [--json-out FILE]`: the summary of a recording.
+// The table folds repeated rows and shows at most --limit per table; the JSON is whole.
 import { damageHeadline } from '../recording/damage.js';
 import { formatSummaryTable } from '../stats/summary.js';
 import type { Uapi } from '../events/uapi.js';
@@ -6,7 +7,10 @@ import { analyzeRecording } from '../pipeline/recordingPipeline.js';
 import { checkWritable, writeOut, type JsonTarget } from './outputFile.js';
 import { warnRecording } from './recordingWarning.js';
 
-export async function runReport(file: string, o: JsonTarget & { uapi: Uapi }): Promise<void> {
+/** Rows per table unless --limit says otherwise: a screenful of each. */
+export const REPORT_LIMIT = 20;
+
+export async function runReport(file: string, o: JsonTarget & { uapi: Uapi; limit?: number }): Promise<void> {
   checkWritable(o.file, 'summary JSON');
   const { summary, read } = analyzeRecording(file, o.uapi);
   warnRecording(file, read.status);
@@ -26,5 +30,5 @@ export async function runReport(file: string, o: JsonTarget & { uapi: Uapi }): P
   if (!read.status.complete) {
     lines.push(`CUT SHORT  ${read.status.damage.length ? 'no readable trailer' : 'no trailer: the recorder did not finish (killed?)'}; everything it wrote is below`);
   }
-  process.stdout.write(lines.join('\n') + '\n' + formatSummaryTable(summary) + '\n');
+  process.stdout.write(lines.join('\n') + '\n' + formatSummaryTable(summary, { fold: true, limit: o.limit ?? REPORT_LIMIT }) + '\n');
 }

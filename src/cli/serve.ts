@@ -14,6 +14,7 @@ import { KernelStatsTracker } from '../stats/kernelStatsTracker.js';
 import { perFaultIoctls } from '../stats/kernelStats.js';
 import { exitStatus, sessionExitStatus, UsageError } from '../exitCodes.js';
 import { backend } from '../kernel/backends.js';
+import { tracingLine } from './tracingLine.js';
 
 export interface ServeOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -74,7 +75,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
         tickMs: 1000,
         onOpen: (c) => {
           cap = c;
-          if (c.info.hostWide) process.stderr.write('uffdscope: tracing every process on this host (select with --pid or -- CMD)\n');
+          process.stderr.write(tracingLine({ pid: o.pid, command: o.command, hostWide: c.info.hostWide }) + '\n');
           if (inKernel) tracker.update(c.uffdStats(), bootTimeNs());
         },
         onTick: (c) => {

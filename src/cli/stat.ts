@@ -13,6 +13,8 @@ import { sessionExitStatus, UsageError } from '../exitCodes.js';
 import { formatKernelTable, perFaultIoctls, summarizeStages, summarizeUffd, userfaultsOf, type UffdKernelSummary } from '../stats/kernelStats.js';
 import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTracker.js';
 import { backend } from '../kernel/backends.js';
+import { formatLog2Histogram } from '../stats/histText.js';
+import { tracingLine } from './tracingLine.js';
 
 export interface StatOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -21,12 +23,16 @@ export interface StatOptions {
   duration?: number;
   interval?: number;
   jsonOut?: string;
+  /** print the JSON on stdout instead of the tables (which go to stderr) */
+  json?: boolean;
   ringBufferMb?: number;
   backend?: BackendChoice;
   hooks?: HooksChoice;
   /** stream every fault through the lifecycle model instead of counting
    *  in the kernel (stages per fault, incomplete faults, per-fault ioctls) */
   perFault?: boolean;
+  /** print the total-latency histogram after the table */
+  hist?: boolean;
   command: string[];
   uapi: Uapi;
 }
@@ -85,6 +91,8 @@ const LIVE: StatDeps = { session: runSession, now: bootTimeNs, recordAbi: LIVE_R
 
 export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Summary | KernelSummary> {
   const { session, now } = deps;
+  // --json: the JSON alone on stdout, the tables on stderr (as check does)
+  const textOut = o.json ? process.stderr : process.stdout;
   if (o.jsonOut) checkOutputPath(o.jsonOut, '--json-out', true, true);
   const inKernel = !o.perFault;
   if (inKernel && o.backend && o.backend !== 'auto' && backend(o.backend).precise) {
@@ -102,7 +110,7 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
       tickMs: o.interval ? o.interval * 1000 : undefined,
       onOpen: (cap) => {
         started = now();
-        if (cap.info.hostWide) process.stderr.write('uffdscope: tracing every process on this host (select with --pid or -- CMD); Ctrl-C to stop\n');
+        process.stderr.write(tracingLine({ ...o, hostWide: cap.info.hostWide }) + '\n');
       },
       onTick: (cap) => {
         decoder.advance(now());
@@ -114,7 +122,7 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
           const c = cap.counters();
           text = formatSummaryTable(analysis.summary(liveSummaryMeta(cap.info, c, now() - started, { pids: o.pid, command: o.command })));
         }
-        process.stdout.write(`--- ${new Date().toISOString()}\n${text}\n`);
+        textOut.write(`--- ${new Date().toISOString()}\n${text}\n`);
       },
     },
     (batch, count) => decoder.push(batch, count),
@@ -139,17 +147,22 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
       mode_switches: summary.mode_switches,
       ioctls: summary.ioctls,
     };
-    process.stdout.write(table() + '\n\n');
-    process.stdout.write(formatModeSwitches(summary.mode_switches, summary.start_ns ?? 0, { woken: false }).join('\n') + '\n\n');
+    textOut.write(table() + '\n\n');
+    textOut.write(formatModeSwitches(summary.mode_switches, summary.start_ns ?? 0, { woken: false }).join('\n') + '\n\n');
     const ioctlLine = Object.entries(ioctlCounts).map(([n, k]) => `${n} ${k}`).join(', ');
-    process.stdout.write(`per-fault ioctls (counted in the kernel): ${ioctlLine || 'none'}\n`);
+    textOut.write(`per-fault ioctls (counted in the kernel): ${ioctlLine || 'none'}\n`);
     const unseen = out.totals.ends_unseen;
-    if (unseen > 0) process.stdout.write(`${unseen} blocked fault${unseen === 1 ? '' : 's'} ended unseen (a hook was skipped on a busy CPU): counted, not in the latency figures\n`);
-    process.stdout.write(`backend ${summary.backend}; ${summary.events.received} events streamed (processes, uffd creation, control ioctls, failed ioctls), ${c.lostTotal} lost\n`);
+    if (unseen > 0) textOut.write(`${unseen} blocked fault${unseen === 1 ? '' : 's'} ended unseen (a hook was skipped on a busy CPU): counted, not in the latency figures\n`);
+    textOut.write(`backend ${summary.backend}; ${summary.events.received} events streamed (processes, uffd creation, control ioctls, failed ioctls), ${c.lostTotal} lost\n`);
   } else {
-    process.stdout.write(formatSummaryTable(summary) + '\n');
+    textOut.write(formatSummaryTable(summary) + '\n');
+  }
+  if (o.hist) {
+    const total = inKernel ? tracker.totals().stages.total : analysis.stats.latency.get('total');
+    textOut.write(formatLog2Histogram('total latency (ns): fault to back on a CPU', total.log2Buckets()) + '\n');
   }
   if (o.jsonOut) writeJsonOut(o.jsonOut, JSON.stringify(out, null, 2) + '\n');
+  if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   const status = sessionExitStatus(result);
   if (status !== 0) process.exitCode = status;
   return out;

@@ -21,6 +21,7 @@ import { EXIT, UsageError, exitStatus, sessionExitStatus } from '../exitCodes.js
 import { attachMetrics } from '../../exporters/openmetrics.js';
 import { listenMetrics } from '../../exporters/metricsServer.js';
 import { backend } from '../kernel/backends.js';
+import { tracingLine } from './tracingLine.js';
 
 export interface TopOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -163,6 +164,7 @@ export async function runTop(o: TopOptions): Promise<void> {
         } else {
           // plain tables: a snapshot when one is printed, not ten a second
           const pub = publisher;
+          process.stderr.write(tracingLine({ pid: pids, command, hostWide: cap.info.hostWide }) + '\n');
           stopPlain = runPlain({ current: () => (pub.refresh(), pub.current()) }, (o.interval ?? 2) * 1000, (t) => process.stdout.write(t));
         }
       },

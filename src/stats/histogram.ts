@@ -178,6 +178,22 @@ export class LatencyHistogram {
   }
 
   /**
+   * The non-empty buckets, lowest first, as [value, count]: value is the
+   * bucket's highest equivalent value (as percentile() reports), capped at
+   * the exact maximum. What a summary carries for per-fault tests.
+   */
+  buckets(): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    const h = this.h;
+    const len = h.countsArrayLength;
+    for (let i = 0; i < len; i++) {
+      const c = h.getCountAtIndex(i);
+      if (c) out.push([Math.min(h.highestEquivalentValue(h.valueFromIndex(i)), this.hi), c]);
+    }
+    return out;
+  }
+
+  /**
    * Counts per power-of-two bucket [2^k, 2^(k+1)) in ns, from the lowest to
    * the highest non-empty bucket (empty buckets in between included, so a
    * text histogram can print them as is). Exact: hdr's sub-buckets never

@@ -90,6 +90,19 @@ export class StageHist {
     return [...out.entries()].sort((a, b) => a[0] - b[0]).map(([k, count]) => (k < 0 ? { lo: 0, hi: 1, count } : { lo: 2 ** k, hi: 2 ** (k + 1), count }));
   }
 
+  /** The non-empty buckets, lowest first, as [value, count]: value is the
+   *  bucket's middle (as quantile() reports), never above the largest seen. */
+  buckets(): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    for (let i = 0; i < WAIT_BUCKETS; i++) {
+      const n = this.hist[i];
+      if (!n) continue;
+      const [lo, hi] = bucketBounds(i);
+      out.push([Math.min((lo + hi - 1) / 2, this.maxNs), n]);
+    }
+    return out;
+  }
+
   /** Samples at or below `le` ns, a bucket counted whole on the side of its middle. */
   countAtOrBelow(le: number): number {
     let n = 0;
@@ -215,7 +228,20 @@ export interface UffdKernelSummary {
   /** blocked faults whose end no hook saw (not in latency) */
   ends_unseen: number;
   msgs: number;
-  latency: Record<Stage, { count: number; mean_ns: number | null; p50_ns: number | null; p90_ns: number | null; p99_ns: number | null; max_ns: number | null }>;
+  latency: Record<Stage, StageSummary>;
+}
+
+export interface StageSummary {
+  count: number;
+  mean_ns: number | null;
+  p50_ns: number | null;
+  p90_ns: number | null;
+  p99_ns: number | null;
+  max_ns: number | null;
+  /** total only: the histogram's non-empty buckets as [value_ns, count]
+   *  (value: the bucket's middle, within 6.25 %); lets `check` run
+   *  per-fault tests on summaries */
+  hist_ns?: Array<[number, number]>;
 }
 
 /** The JSON form of every stage's distribution (one uffd's, or a sum's). */
@@ -224,6 +250,7 @@ export function summarizeStages(stages: Record<Stage, StageHist>): UffdKernelSum
   for (const st of STAGES) {
     const h = stages[st];
     latency[st] = { count: h.count, mean_ns: h.meanNs, p50_ns: h.quantile(0.5), p90_ns: h.quantile(0.9), p99_ns: h.quantile(0.99), max_ns: h.count > 0 ? h.maxNs : null };
+    if (st === 'total') latency[st].hist_ns = h.buckets();
   }
   return latency;
 }

@@ -13,6 +13,7 @@ import { FAULT_ENDS, type FaultEnd, type FaultKind, type LifecycleCounters } fro
 import type { UffdRegistry } from '../model/uffdRegistry.js';
 import { formatCreated, uffdKey } from '../model/uffdIdentity.js';
 import type { LatencyHistogram } from './histogram.js';
+import { foldRows, limitRows, type Fold, type FoldedRow } from './rowGroups.js';
 import { STAGES, type Stats, type StageHistograms } from './stats.js';
 
 export const SUMMARY_SCHEMA = 'uffdscope.summary/1';
@@ -96,6 +97,8 @@ export interface UffdSummary {
   closed_ns: number | null;
   pids: number[];
   handler_pids: number[];
+  /** added: the handler processes with their names (null: no event of that process named it) */
+  handlers: Array<{ pid: number; comm: string | null }>;
   armed_bytes: number;
   ranges: Array<{ start: string; end: string; mode: string }>;
   fault_entries: number;
@@ -172,6 +175,10 @@ export interface Summary {
   start_ns: number | null;
   latency_ns_by_kind: Partial<Record<FaultKind, { fault: LatencySummary; queue: LatencySummary; service: LatencySummary; wake: LatencySummary }>>;
   processes: ProcessSummary[];
+  /** added: the total (fault) latency histogram, non-empty buckets only, as
+   *  [value_ns, count] (value: the bucket's highest value, 3 significant
+   *  digits); lets `check` run per-fault tests on summaries */
+  latency_hist_ns?: { fault: Array<[number, number]> };
   fault_rate: { window_s: number; peak_per_s: number; per_s: Array<{ sec: number; count: number }> };
   model: {
     open_faults: number;
@@ -210,6 +217,8 @@ export interface SummaryInput {
   lifecycle?: LifecycleCounters;
   openFaults?: number;
   inflightIoctls?: number;
+  /** a process's name by pid (the analysis's latest); else the owners' and faulting processes' names are used */
+  processName?: (pid: number) => string | undefined;
   meta: SummaryMeta;
 }
 
@@ -278,6 +287,12 @@ export function buildSummary(input: SummaryInput): Summary {
     kernel_agrees: a.verdict?.agrees ?? null,
   }));
 
+  const known = new Map<number, string>();
+  // owners' names last: the creating thread's name is the process's more often than a faulting thread's
+  for (const [pid, g] of stats.byPid) if (g.comm) known.set(pid, g.comm);
+  for (const u of registry.all()) if (u.ownerPid !== null && u.ownerComm) known.set(u.ownerPid, u.ownerComm);
+  const nameOf = (pid: number): string | null => known.get(pid) ?? input.processName?.(pid) ?? null;
+
   const uffds: UffdSummary[] = registry
     .all()
     .sort((a, b) => a.firstTs - b.firstTs)
@@ -299,6 +314,7 @@ export function buildSummary(input: SummaryInput): Summary {
       closed_ns: u.closedTs ?? null,
       pids: [...u.pids].sort((a, b) => a - b),
       handler_pids: [...u.handlerPids].sort((a, b) => a - b),
+      handlers: [...u.handlerPids].sort((a, b) => a - b).map((pid) => ({ pid, comm: nameOf(pid) })),
       armed_bytes: Number(u.armedBytes),
       ranges: u.ranges.slice(0, 64).map((r) => ({ start: `0x${r.start.toString(16)}`, end: `0x${r.end.toString(16)}`, mode: hex(r.mode) })),
       fault_entries: u.faultEntries,
@@ -378,6 +394,7 @@ export function buildSummary(input: SummaryInput): Summary {
     start_ns: first ?? null,
     latency_ns_by_kind: byKind,
     processes,
+    latency_hist_ns: { fault: stats.latency.get('total').buckets() },
     fault_rate: { window_s: stats.faultRate.seconds, peak_per_s: stats.faultRate.peak(), per_s: stats.faultRate.series(60) },
     model: {
       open_faults: input.openFaults ?? 0,
@@ -434,7 +451,29 @@ function hex(n: number | bigint): string {
   return `0x${n.toString(16)}`;
 }
 
-export function formatSummaryTable(s: Summary): string {
+/** How long tables are printed: `fold` groups rows that differ only in
+ *  identity (a count column `n`); `limit` caps each table's rows (0: all). */
+export interface TableOptions {
+  fold?: boolean;
+  limit?: number;
+}
+
+/** Rows as they are (n = 1 each), or folded on the given identity columns. */
+function maybeFold(rows: string[][], fold: boolean, identity: ReadonlyMap<number, Fold>): FoldedRow[] {
+  return fold ? foldRows(rows, identity) : rows.map((cells) => ({ cells, count: 1 }));
+}
+
+/** A table's header and rows with the `n` column first when some row stands for several. */
+function withCounts(head: string[], rows: FoldedRow[], align: Align[]): [string[], string[][], Align[]] {
+  if (!rows.some((r) => r.count > 1)) return [head, rows.map((r) => r.cells), align];
+  return [['n', ...head], rows.map((r) => [String(r.count), ...r.cells]), ['r', ...align]];
+}
+
+const sumCounts = (rows: FoldedRow[]): number => rows.reduce((a, r) => a + r.count, 0);
+
+export function formatSummaryTable(s: Summary, opts: TableOptions = {}): string {
+  const limit = opts.limit ?? 0;
+  const fold = opts.fold ?? false;
   const out: string[] = [];
   const secs = (s.duration_ns / 1e9).toFixed(3);
   out.push(
@@ -482,10 +521,11 @@ export function formatSummaryTable(s: Summary): string {
   out.push('Ioctls');
   if (names.length === 0) out.push('  (none)');
   else {
+    const { shown, more } = limitRows(names, limit, () => 'ioctls');
     out.push(
       textTable(
         ['ioctl', 'count', 'errors', 'p50 µs', 'p99 µs', 'max µs', 'errnos'],
-        names.map((n) => {
+        shown.map((n) => {
           const i = s.ioctls[n];
           const errs = Object.entries(i.errnos)
             .map(([e, c]) => `${e}:${c}`)
@@ -495,33 +535,34 @@ export function formatSummaryTable(s: Summary): string {
         ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
       ),
     );
+    if (more) out.push(`  ${more}`);
   }
   out.push('');
 
-  out.push(...formatModeSwitches(s.mode_switches, s.start_ns ?? 0));
+  out.push(...formatModeSwitches(s.mode_switches, s.start_ns ?? 0, { fold, limit }));
   out.push('');
 
   out.push('Uffds');
   if (s.uffds.length === 0) out.push('  (none)');
   else {
-    out.push(
-      textTable(
-        ['id', 'created', 'pid', 'comm', 'mode', 'features', 'armed', 'faults', 'handlers'],
-        s.uffds.map((u) => [
-          u.id,
-          formatCreated(u.created_ns, s.start_ns ?? 0),
-          u.pid === null ? '?' : String(u.pid),
-          u.comm ?? '?',
-          u.mode,
-          u.features + (u.features_source === 'ctx' ? '*' : ''),
-          bytes(u.armed_bytes),
-          String(u.faults),
-          u.handler_pids.join(',') || '-',
-        ]),
-        ['l', 'r', 'r', 'l', 'l', 'r', 'r', 'r', 'l'],
-      ),
-    );
+    const rows = s.uffds.map((u) => [
+      u.id,
+      formatCreated(u.created_ns, s.start_ns ?? 0),
+      u.pid === null ? '?' : String(u.pid),
+      u.comm ?? '?',
+      u.mode,
+      u.features + (u.features_source === 'ctx' ? '*' : ''),
+      bytes(u.armed_bytes),
+      String(u.faults),
+      // comm/pid, as stat's handler column: a pid alone names nothing
+      (u.handlers ?? u.handler_pids.map((pid) => ({ pid, comm: null }))).map((h) => `${h.comm ?? '?'}/${h.pid}`).join(',') || '-',
+    ]);
+    const folded = maybeFold(rows, fold, new Map<number, Fold>([[0, { kind: 'count', noun: 'addresses' }], [1, { kind: 'range' }]]));
+    const { shown, more } = limitRows(folded, limit, (left) => `rows (${sumCounts(left)} uffds)`);
+    out.push(textTable(...withCounts(['id', 'created', 'pid', 'comm', 'mode', 'features', 'armed', 'faults', 'handlers'], shown, ['l', 'r', 'r', 'l', 'l', 'r', 'r', 'r', 'l'])));
+    if (more) out.push(`  ${more}`);
     out.push('  created: seconds after the start, - for a uffd that existed before; a context address reused by a later uffd is another row');
+    if (folded.length < rows.length) out.push('  n: uffds that differ only in address and creation time, shown as one row (created: first..last)');
     if (s.uffds.some((u) => u.features_source === 'ctx')) out.push('  * features as seen in the context (UFFDIO_API not traced)');
   }
   out.push('');
@@ -544,7 +585,7 @@ function bytes(n: number): string {
  *  each refusal happened, once per distinct reason. `woken` is left out
  *  where wake-ups are not traced (stat --in-kernel). The drain and wake-up
  *  columns appear when a precise backend observed them. */
-export function formatModeSwitches(switches: readonly ModeSwitchSummary[], start: number, opts: { woken?: boolean } = {}): string[] {
+export function formatModeSwitches(switches: readonly ModeSwitchSummary[], start: number, opts: { woken?: boolean } & TableOptions = {}): string[] {
   const woken = opts.woken ?? true;
   const out: string[] = ['Mode switches (UFFDIO_SET_MODE)'];
   if (switches.length === 0) {
@@ -554,10 +595,7 @@ export function formatModeSwitches(switches: readonly ModeSwitchSummary[], start
   const phases = switches.some((m) => m.drain_ns !== null);
   const opt = (v: number | null) => (v === null ? '-' : us(v));
   const head = ['t (s)', 'uffd', 'created', 'pid', 'comm', 'enable', 'disable', 'result', 'ioctl µs', ...(phases ? ['drain µs', 'wake-up µs'] : []), ...(woken ? ['woken'] : [])];
-  out.push(
-    textTable(
-      head,
-      switches.map((m) => [
+  const rows = switches.map((m) => [
         ((m.ts_ns - start) / 1e9).toFixed(6),
         m.uffd,
         formatCreated(m.uffd_created_ns, start),
@@ -569,10 +607,16 @@ export function formatModeSwitches(switches: readonly ModeSwitchSummary[], start
         opt(m.latency_ns),
         ...(phases ? [opt(m.drain_ns), opt(m.wakeup_ns)] : []),
         ...(woken ? [String(m.woken)] : []),
-      ]),
-      ['r', 'l', 'r', 'r', 'l', 'r', 'r', 'l', 'r', ...(phases ? ['r' as const, 'r' as const] : []), ...(woken ? ['r' as const] : [])],
-    ),
-  );
+      ]);
+  // identity of an attempt: when, on which uffd, and its own timings
+  const identity = new Map<number, Fold>([[0, { kind: 'range' }], [1, { kind: 'count', noun: 'uffds' }], [2, { kind: 'range' }], [8, { kind: 'range' }]]);
+  if (phases) identity.set(9, { kind: 'range' }).set(10, { kind: 'range' });
+  const folded = maybeFold(rows, opts.fold ?? false, identity);
+  const { shown, more } = limitRows(folded, opts.limit ?? 0, (left) => `rows (${sumCounts(left)} attempts)`);
+  const align: Align[] = ['r', 'l', 'r', 'r', 'l', 'r', 'r', 'l', 'r', ...(phases ? ['r' as const, 'r' as const] : []), ...(woken ? ['r' as const] : [])];
+  out.push(textTable(...withCounts(head, shown, align)));
+  if (more) out.push(`  ${more}`);
+  if (folded.length < rows.length) out.push('  n: attempts that differ only in time, uffd and latency, shown as one row (first..last, min..max)');
   if (!phases) out.push('  ioctl latency only: drain and wake-up need the fentry or kprobe backend (userfaultfd_set_mode() traced)');
   const why = new Map<string, number>();
   for (const m of switches) {

@@ -17,7 +17,7 @@ import { openRecording } from '../../src/recording/reader.js';
 import { recordingUapi } from '../../src/source/recordingSource.js';
 import type { SessionResult } from '../../src/capture/session.js';
 import type { CaptureInfo, LiveCapture, LostCounts } from '../../src/capture/liveCapture.js';
-import { runStat, type StatDeps } from '../../src/cli/stat.js';
+import { runStat, type StatDeps, type StatOptions } from '../../src/cli/stat.js';
 
 const REC = 'test/fixtures/recordings/mixed.uscope';
 const GOLDEN = join(projectRoot, 'test', 'fixtures', 'golden');
@@ -80,7 +80,7 @@ test('replay, not on a terminal: played to the end, one table', () => {
 });
 
 /** runStat on the recording: its records as the session's batches, its counters and clock. */
-async function statOfRecording(perFault: boolean): Promise<{ stdout: string; json: string }> {
+async function statOfRecording(perFault: boolean, extra: Partial<StatOptions> = {}): Promise<{ stdout: string; stderr: string; json: string }> {
   const rec = openRecording(join(projectRoot, REC));
   const status = rec.status();
   // recordings made before the in-kernel engine have no per-fault ioctl counts
@@ -99,17 +99,24 @@ async function statOfRecording(perFault: boolean): Promise<{ stdout: string; jso
   };
   const jsonOut = join(dir, `stat-${perFault}.json`);
   const chunks: string[] = [];
+  const errChunks: string[] = [];
   const write = process.stdout.write;
+  const writeErr = process.stderr.write;
   process.stdout.write = ((s: string) => {
     chunks.push(String(s));
     return true;
   }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => {
+    errChunks.push(String(s));
+    return true;
+  }) as typeof process.stderr.write;
   try {
-    await runStat({ pid: [], command: rec.header.selection.command ?? [], perFault, jsonOut, uapi: recordingUapi(rec.header, null) }, deps);
+    await runStat({ pid: [], command: rec.header.selection.command ?? [], perFault, jsonOut, uapi: recordingUapi(rec.header, null), ...extra }, deps);
   } finally {
     process.stdout.write = write;
+    process.stderr.write = writeErr;
   }
-  return { stdout: chunks.join(''), json: readFileSync(jsonOut, 'utf8') };
+  return { stdout: chunks.join(''), stderr: errChunks.join(''), json: readFileSync(jsonOut, 'utf8') };
 }
 
 test('stat --per-fault: table and summary JSON of the recording', async () => {
@@ -122,4 +129,32 @@ test('stat (counted in the kernel): the streamed part of the recording, no kerne
   const r = await statOfRecording(false);
   golden('mixed.stat-kernel.txt', r.stdout);
   golden('mixed.stat-kernel.json', r.json);
+});
+
+test('stat --hist: the same table, then the total-latency histogram of every timed fault', async () => {
+  const plain = await statOfRecording(true);
+  const r = await statOfRecording(true, { hist: true });
+  assert.ok(r.stdout.startsWith(plain.stdout), 'the table is unchanged');
+  const hist = r.stdout.slice(plain.stdout.length).trimEnd().split('\n');
+  assert.equal(hist[0], 'total latency (ns): fault to back on a CPU');
+  const counts = hist.slice(1).map((l) => Number(/^\[[^)]+\)\s+(\d+) \|@*\s*\|$/.exec(l)![1]));
+  const summary = JSON.parse(r.json) as { latency_ns: { fault: { count: number } } };
+  assert.equal(counts.reduce((a, b) => a + b, 0), summary.latency_ns.fault.count);
+});
+
+test('stat --json: the summary JSON alone on stdout (the --json-out file\'s text), the table on stderr; either engine', async () => {
+  for (const perFault of [true, false]) {
+    const plain = await statOfRecording(perFault);
+    const r = await statOfRecording(perFault, { json: true });
+    assert.equal(r.stdout, r.json);
+    assert.equal(r.stderr, plain.stderr + plain.stdout);
+  }
+});
+
+test('stat says once on stderr what it traces and how to stop (the recording traced a command)', async () => {
+  const rec = openRecording(join(projectRoot, REC));
+  const cmd = rec.header.selection.command ?? [];
+  assert.ok(cmd.length > 0);
+  const r = await statOfRecording(false);
+  assert.equal(r.stderr, `uffdscope: tracing \`${cmd.join(' ')}\` and its descendants; Ctrl-C to stop\n`);
 });
