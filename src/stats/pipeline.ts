@@ -155,6 +155,7 @@ export class Analysis {
       lifecycle: this.lifecycle.counters,
       openFaults: this.lifecycle.openFaults,
       inflightIoctls: this.lifecycle.inflightIoctls,
+      processName: (pid) => this.processName(pid),
       meta,
     });
   }

@@ -255,7 +255,7 @@ export class TopModel {
         const p = series.find((x) => x.sec === s);
         history.push(p ? p.count : 0);
       }
-      const handlers = [...u.handlerPids].map((p) => (p === u.ownerPid ? `${u.ownerComm ?? ''}/${p}` : `pid ${p}`));
+      const handlers = [...u.handlerPids].map((p) => (p === u.ownerPid ? `${u.ownerComm ?? ''}/${p}` : `${this.analysis.processName(p) ?? '?'}/${p}`));
       return {
         id: u.idHex,
         key: u.key,
