@@ -7,16 +7,12 @@ static __always_inline int on_close(__u32 fd)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct uscope_uffd_close *r;
-	struct file *f;
 	__u64 uffd;
 
 	if (!uffd_fops)
 		return 0;
-	f = fd_file(fd);
-	if (!f || !is_uffd_file(f))
-		return 0;
-	uffd = file_uffd(f);
-	if (!selected(tgid, uffd))
+	uffd = fd_uffd(fd);
+	if (!uffd || !selected(tgid, uffd))
 		return 0;
 	r = reserve_cur(USCOPE_REC_UFFD_CLOSE, sizeof(*r));
 	if (!r)

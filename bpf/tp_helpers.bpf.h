@@ -277,6 +277,14 @@ static __always_inline __u64 file_uffd(struct file *f)
 	return (__u64)f->private_data;
 }
 
+/* The uffd context behind the current task's `fd`, or 0 when it is not a uffd. */
+static __always_inline __u64 fd_uffd(__u32 fd)
+{
+	struct file *f = fd_file(fd);
+
+	return f && is_uffd_file(f) ? file_uffd(f) : 0;
+}
+
 static __always_inline __u32 uffd_features(__u64 uffd)
 {
 	return uffd ? kcast(struct userfaultfd_ctx, uffd)->features : 0;

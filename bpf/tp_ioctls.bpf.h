@@ -155,15 +155,13 @@ int uscope_ioctl_in(struct trace_event_raw_sys_enter *ctx)
  * had the same address (and its mm was reused too), it is not ours any more. */
 static __always_inline void forget_uffd(long ret)
 {
-	struct file *f;
 	__u64 uffd;
 
 	if (!filter_tgids || ret < 0)
 		return;
-	f = fd_file((__u32)ret);
-	if (!f || !is_uffd_file(f))
+	uffd = fd_uffd((__u32)ret);
+	if (!uffd)
 		return;
-	uffd = file_uffd(f);
 	bpf_map_delete_elem(&uscope_uffds, &uffd);
 	if (in_kernel_stats)
 		bpf_map_delete_elem(&uscope_uffd_created, &uffd);
@@ -172,13 +170,8 @@ static __always_inline void forget_uffd(long ret)
 static __always_inline void emit_create(__u64 ts, __s64 ret, __u64 flags, __u32 source)
 {
 	struct uscope_uffd_create *r;
-	__u64 uffd = 0;
+	__u64 uffd = ret >= 0 ? fd_uffd((__u32)ret) : 0;
 
-	if (ret >= 0) {
-		struct file *f = fd_file((__u32)ret);
-		if (f && is_uffd_file(f))
-			uffd = file_uffd(f);
-	}
 	adopt_uffd(bpf_get_current_pid_tgid() >> 32, uffd);
 	if (in_kernel_stats && uffd)
 		bpf_map_update_elem(&uscope_uffd_created, &uffd, &ts, BPF_ANY);
@@ -203,12 +196,8 @@ static __always_inline void fast_ioctl_ex(const struct inflight *in, long ret)
 	__u64 uffd = 0;
 
 	if (ret < 0 || !tgid_selected(tgid)) {
-		struct file *f = fd_file(in->fd);
-
-		if (!f || !is_uffd_file(f))
-			return;
-		uffd = file_uffd(f);
-		if (!selected(tgid, uffd))
+		uffd = fd_uffd(in->fd);
+		if (!uffd || !selected(tgid, uffd))
 			return;
 	}
 	if (ret < 0) {

@@ -8,17 +8,13 @@ static __always_inline int on_read_in(__u32 fd, __u64 buf)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	struct inflight in = {};
-	struct file *f;
 	__u64 uffd;
 
 	/* No uffd seen yet anywhere: nothing to look for. */
 	if (!uffd_fops)
 		return 0;
-	f = fd_file(fd);
-	if (!f || !is_uffd_file(f))
-		return 0;
-	uffd = file_uffd(f);
-	if (!selected(tgid, uffd))
+	uffd = fd_uffd(fd);
+	if (!uffd || !selected(tgid, uffd))
 		return 0;
 	in.ts = bpf_ktime_get_boot_ns();
 	in.uffd = uffd;
@@ -106,7 +102,6 @@ static __always_inline int read_ex_counted(long ret)
 	struct task_struct *t;
 	struct inflight rd = {};
 	struct pt_regs *regs;
-	struct file *f;
 	__u32 n;
 
 	if (ret < USCOPE_UFFD_MSG_SIZE || ret % USCOPE_UFFD_MSG_SIZE || !uffd_fops)
@@ -115,11 +110,8 @@ static __always_inline int read_ex_counted(long ret)
 	regs = (struct pt_regs *)bpf_task_pt_regs(t);
 	rd.fd = (__u32)BPF_CORE_READ(regs, di);
 	rd.arg_ptr = BPF_CORE_READ(regs, si);
-	f = fd_file(rd.fd);
-	if (!f || !is_uffd_file(f))
-		return 0;
-	rd.uffd = file_uffd(f);
-	if (!selected(tgid, rd.uffd))
+	rd.uffd = fd_uffd(rd.fd);
+	if (!rd.uffd || !selected(tgid, rd.uffd))
 		return 0;
 	n = ret / USCOPE_UFFD_MSG_SIZE;
 	if (n > USCOPE_MAX_MSGS_PER_READ) {
