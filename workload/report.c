@@ -520,6 +520,7 @@ void report_write(FILE *f, uint64_t loops_started, int interrupted, uint64_t dur
 	jw_u64(&w, "page_size", (uint64_t)sysconf(_SC_PAGESIZE));
 	jw_u64(&w, "threads", g_opt.threads);
 	jw_u64(&w, "handler_delay_us", g_opt.handler_delay_us);
+	jw_u64(&w, "handler_spin_us", g_opt.handler_spin_us);
 	jw_bool(&w, "handler_process", g_opt.handler_process);
 	jw_str(&w, "uffd_source", g_opt.use_dev ? "dev" : "syscall");
 	jw_str(&w, "touch", g_opt.touch_syscall ? "syscall" : "direct");

@@ -185,6 +185,7 @@ struct handler {
 	int uffd;
 	int stopfd; /* eventfd (thread) or the unix socket (process) */
 	uint64_t delay_us;
+	uint64_t spin_us; /* busy service time: adds exactly this much, unlike a sleep's wake-up */
 	char *src;  /* UFFDIO_COPY source page */
 	struct counts *c;
 };
@@ -194,6 +195,18 @@ static void sleep_us(uint64_t us)
 	struct timespec ts = { (time_t)(us / 1000000u), (long)(us % 1000000u) * 1000L };
 	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
 		;
+}
+
+static void spin_us(uint64_t us)
+{
+	struct timespec now;
+	uint64_t end;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	end = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec + us * 1000u;
+	do
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	while ((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec < end);
 }
 
 static void uffd_wake(struct handler *h, uint64_t addr)
@@ -257,6 +270,8 @@ static void handle_msg(struct handler *h, const struct uffd_msg *m)
 	addr = m->arg.pagefault.address & ~((uint64_t)g_ps - 1);
 	if (h->delay_us)
 		sleep_us(h->delay_us);
+	if (h->spin_us)
+		spin_us(h->spin_us);
 	if (flags & UFFD_PAGEFAULT_FLAG_WP) {
 		cnt_add(&h->c->msg_pf[FK_WP], 1);
 		/* mode 0 = un-protect; wakes the faulting thread */
@@ -349,6 +364,7 @@ static void handler_thread_start(struct handler_thread *ht, int uffd, struct cou
 	memset(ht, 0, sizeof(*ht));
 	ht->h.uffd = uffd;
 	ht->h.delay_us = g_opt.handler_delay_us;
+	ht->h.spin_us = g_opt.handler_spin_us;
 	ht->h.c = c;
 	ht->h.src = make_src_page(SRC_PATTERN);
 	ht->h.stopfd = eventfd(0, EFD_CLOEXEC);
@@ -378,7 +394,7 @@ static void handler_thread_stop(struct handler_thread *ht)
 struct hp_layout {
 	uint32_t magic;
 	uint32_t src_pattern;
-	uint64_t base, len, page_size, delay_us;
+	uint64_t base, len, page_size, delay_us, spin_us;
 };
 
 struct hp_report {
@@ -435,6 +451,7 @@ static void hp_child(int sock, pid_t parent)
 	h.uffd = uffd;
 	h.stopfd = sock;
 	h.delay_us = lay.delay_us;
+	h.spin_us = lay.spin_us;
 	h.c = &c;
 	h.src = make_src_page((uint8_t)lay.src_pattern);
 	handler_loop(&h);
@@ -484,7 +501,8 @@ static void hp_send_uffd(int sock, int uffd, void *base, size_t len)
 				 .base = (uintptr_t)base,
 				 .len = len,
 				 .page_size = g_ps,
-				 .delay_us = g_opt.handler_delay_us };
+				 .delay_us = g_opt.handler_delay_us,
+				 .spin_us = g_opt.handler_spin_us };
 	struct iovec iov = { &lay, sizeof(lay) };
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];

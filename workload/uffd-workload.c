@@ -106,6 +106,7 @@ static void usage(FILE *f)
 		"  --pages N              pages of guest memory per scenario run (default 512, 1..%u)\n"
 		"  --threads N            faulting threads (default 2, 1..%u)\n"
 		"  --handler-delay-us N   extra service time per fault before resolving (default 0)\n"
+		"  --handler-spin-us N    extra service time per fault, busy-waited on the CPU (default 0)\n"
 		"  --handler-process      postcopy: serve faults from a forked process that receives the uffd\n"
 		"                         over a unix socket (SCM_RIGHTS); with mixed, applies to its postcopy runs\n"
 		"  --loops N              mixed only: rounds of all scenarios (default 1; 0 = until SIGINT/SIGTERM)\n"
@@ -151,6 +152,7 @@ enum {
 	O_PAGES,
 	O_THREADS,
 	O_DELAY,
+	O_SPIN,
 	O_HPROC,
 	O_LOOPS,
 	O_JSON,
@@ -170,6 +172,7 @@ static void parse_args(int argc, char **argv)
 		{ "pages", required_argument, NULL, O_PAGES },
 		{ "threads", required_argument, NULL, O_THREADS },
 		{ "handler-delay-us", required_argument, NULL, O_DELAY },
+		{ "handler-spin-us", required_argument, NULL, O_SPIN },
 		{ "handler-process", no_argument, NULL, O_HPROC },
 		{ "loops", required_argument, NULL, O_LOOPS },
 		{ "json", required_argument, NULL, O_JSON },
@@ -214,6 +217,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_DELAY:
 			g_opt.handler_delay_us = parse_num("--handler-delay-us", optarg, 0, 10000000);
+			break;
+		case O_SPIN:
+			g_opt.handler_spin_us = parse_num("--handler-spin-us", optarg, 0, 10000000);
 			break;
 		case O_HPROC:
 			g_opt.handler_process = 1;

@@ -120,6 +120,7 @@ struct options {
 	uint64_t pages;
 	unsigned threads;
 	uint64_t handler_delay_us;
+	uint64_t handler_spin_us;
 	int handler_process;
 	uint64_t loops;
 	int loops_given;

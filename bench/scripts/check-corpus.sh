@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Records the corpus that bench/check_alarms.ts judges `check` on: ROUNDS rounds,
+# each of four 3-run sets taken back to back (so the host's speed drifts over
+# all of them alike): base and same (identical, no handler delay), delay200
+# (a 200 us handler sleep) and spin10 (10 us of busy service, about 2x p50).
+# Usage (as root): bash bench/scripts/check-corpus.sh OUT_DIR [ROUNDS=20]
+set -euo pipefail
+out=${1:?usage: check-corpus.sh OUT_DIR [ROUNDS]}
+rounds=${2:-20}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+wl=("$root/out/workload/uffd-workload" --scenario postcopy --pages 2048 --threads 2 --quiet --json "$out/truth.json")
+mkdir -p "$out"
+for ((i = 1; i <= rounds; i++)); do
+	for set in base same delay200 spin10; do
+		case $set in
+		delay200) extra=(--handler-delay-us 200) ;;
+		spin10) extra=(--handler-spin-us 10) ;;
+		*) extra=() ;;
+		esac
+		dir=$(printf '%s/%02d-%s' "$out" "$i" "$set")
+		rm -rf "$dir"
+		flock /tmp/uffdscope-live.lock "$root/bin/uffdscope" check --save-baseline "$dir" --runs 3 -- "${wl[@]}" "${extra[@]}" >/dev/null
+	done
+	echo "round $i/$rounds done $(date -u +%T)"
+done
