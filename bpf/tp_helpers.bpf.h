@@ -68,12 +68,18 @@ static __always_inline struct inflight *get_inflight(void)
 	return in && in->kind != INFLIGHT_NONE ? in : NULL;
 }
 
+/* The current task's syscall registers, as saved at its syscall entry
+ * (x86_64: di, si, dx are the first three arguments, orig_ax the number). */
+static __always_inline struct pt_regs *current_syscall_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
 /* Is the current task inside a per-fault uffd ioctl (_UFFDIO_WAKE 0x02 up
  * to _UFFDIO_RWPROTECT 0x09)? From its syscall registers, so no map. */
 static __always_inline bool in_fast_uffd_ioctl(void)
 {
-#if defined(__TARGET_ARCH_x86)
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct pt_regs *regs = current_syscall_regs();
 	__u64 cmd;
 	__u32 nr;
 
@@ -82,11 +88,6 @@ static __always_inline bool in_fast_uffd_ioctl(void)
 	cmd = regs->si;
 	nr = cmd & 0xff;
 	return ((cmd >> 8) & 0xff) == 0xAA && nr >= 0x02 && nr <= 0x09;
-#else
-	struct inflight *in = get_inflight();
-
-	return in && in->kind == INFLIGHT_FAST;
-#endif
 }
 
 static __always_inline bool tgid_selected(__u32 tgid)

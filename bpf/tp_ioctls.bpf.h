@@ -39,12 +39,13 @@ static __always_inline bool ioctl_recorded(__u64 cmd)
 }
 
 /* The one record of an ioctl, at its exit (`ts`). A control ioctl, or one
- * that took 2^32 ns or more, carries its entry side too (uscope_ioctl_in). */
-static __always_inline void emit_ioctl(__u64 ts, __u64 uffd, const struct inflight *in, long ret)
+ * that took 2^32 ns or more, carries its entry side too (uscope_ioctl_in).
+ * `flags`: USCOPE_IOCTL_UNTIMED or 0. */
+static __always_inline void emit_ioctl(__u64 ts, __u64 uffd, const struct inflight *in, long ret, __u32 flags)
 {
 	__u64 enter_dt = ts - in->ts;
 	struct uscope_ioctl *r;
-	__u32 size = sizeof(struct uscope_ioctl), flags = 0;
+	__u32 size = sizeof(struct uscope_ioctl);
 
 	if (in->args_in || enter_dt >> 32) {
 		struct uscope_ioctl_in *w = reserve_cur(USCOPE_REC_IOCTL, sizeof(*w));
@@ -56,7 +57,7 @@ static __always_inline void emit_ioctl(__u64 ts, __u64 uffd, const struct inflig
 		w->enter_dt_hi = enter_dt >> 32;
 		r = &w->x;
 		size = sizeof(*w);
-		flags = in->args_in | (enter_dt >> 32 ? USCOPE_IOCTL_WIDE : 0);
+		flags |= in->args_in | (enter_dt >> 32 ? USCOPE_IOCTL_WIDE : 0);
 	} else {
 		r = reserve_cur(USCOPE_REC_IOCTL, sizeof(*r));
 		if (!r)
@@ -91,19 +92,11 @@ static __always_inline int on_ioctl_in(__u32 fd, __u64 cmd, __u64 arg_ptr)
 	 * test before touching the fd table. */
 	if (((cmd >> 8) & 0xff) != UFFDIO_TYPE)
 		return 0;
-	ts = bpf_ktime_get_boot_ns();
-	if (!ioctl_recorded(cmd)) {
-		/* per-fault, in_kernel_stats: the fd is looked at only if the
-		 * call fails or its process is not selected (on_ioctl_ex) */
-		in.ts = ts;
-		in.cmd = cmd;
-		in.arg_ptr = arg_ptr;
-		in.fd = fd;
-		in.cpu = bpf_get_smp_processor_id();
-		in.kind = INFLIGHT_FAST;
-		set_inflight(&in);
+	/* per-fault, in_kernel_stats: nothing to keep; its exit finds the
+	 * call in the syscall's registers (on_ioctl_ex) */
+	if (!ioctl_recorded(cmd))
 		return 0;
-	}
+	ts = bpf_ktime_get_boot_ns();
 	f = fd_file(fd);
 	if (!f)
 		return 0;
@@ -188,38 +181,54 @@ static __always_inline void emit_create(__u64 ts, __s64 ret, __u64 flags, __u32 
 }
 
 /* A per-fault ioctl ended (in_kernel_stats): counted when it succeeded,
- * recorded when it failed, for selected processes and uffds. */
-static __always_inline void fast_ioctl_ex(const struct inflight *in, long ret)
+ * recorded when it failed, for selected processes and uffds. Its entry was
+ * not timed: the record says so (USCOPE_IOCTL_UNTIMED). */
+static __always_inline void fast_ioctl_ex(const struct pt_regs *regs, __u64 cmd, long ret)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct inflight in = {};
 	struct uscope_counters *c;
 	__u64 uffd = 0;
 
+	in.fd = (__u32)regs->di;
 	if (ret < 0 || !tgid_selected(tgid)) {
-		uffd = fd_uffd(in->fd);
+		uffd = fd_uffd(in.fd);
 		if (!uffd || !selected(tgid, uffd))
 			return;
 	}
 	if (ret < 0) {
-		emit_ioctl(bpf_ktime_get_boot_ns(), uffd, in, ret);
+		in.ts = bpf_ktime_get_boot_ns();
+		in.cmd = cmd;
+		in.arg_ptr = regs->dx;
+		in.cpu = bpf_get_smp_processor_id();
+		emit_ioctl(in.ts, uffd, &in, ret, USCOPE_IOCTL_UNTIMED);
 		return;
 	}
 	c = ctrs();
 	if (c)
-		c->fast_ioctls[in->cmd & (USCOPE_FAST_IOCTL_NRS - 1)]++;
+		c->fast_ioctls[cmd & (USCOPE_FAST_IOCTL_NRS - 1)]++;
 }
 
 static __always_inline int on_ioctl_ex(long ret)
 {
-	struct inflight *in = get_inflight();
+	struct inflight *in;
 	__u64 ts;
 
+	if (in_kernel_stats) {
+		/* only uffd ioctls (type 0xAA) had an entry kept (on_ioctl_in) */
+		struct pt_regs *regs = current_syscall_regs();
+		__u64 cmd = (__u32)regs->si;
+
+		if (((cmd >> 8) & 0xff) != UFFDIO_TYPE)
+			return 0;
+		if (!ioctl_recorded(cmd)) {
+			fast_ioctl_ex(regs, cmd, ret);
+			return 0;
+		}
+	}
+	in = get_inflight();
 	if (!in)
 		return 0;
-	if (in->kind == INFLIGHT_FAST) {
-		fast_ioctl_ex(in, ret);
-		goto out;
-	}
 	ts = bpf_ktime_get_boot_ns();
 	if (in->kind == INFLIGHT_DEV_NEW) {
 		if (in->uffd)
@@ -229,7 +238,7 @@ static __always_inline int on_ioctl_ex(long ret)
 		goto out;
 	}
 	if (in->kind == INFLIGHT_IOCTL)
-		emit_ioctl(ts, in->uffd, in, ret);
+		emit_ioctl(ts, in->uffd, in, ret, 0);
 out:
 	in->kind = INFLIGHT_NONE;
 	return 0;

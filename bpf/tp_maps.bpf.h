@@ -122,7 +122,6 @@ struct pending_fault {
 #define INFLIGHT_DEV_NEW 2
 #define INFLIGHT_READ 3
 #define INFLIGHT_CREATE 4
-#define INFLIGHT_FAST 5 /* in_kernel_stats: a per-fault uffd ioctl (fd not checked yet) */
 
 /* A thread's traced syscall in flight: what its exit needs from its entry. */
 struct inflight {

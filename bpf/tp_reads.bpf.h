@@ -99,17 +99,15 @@ static __always_inline void note_msgs(const struct inflight *rd, __u64 ts, __u32
 static __always_inline int read_ex_counted(long ret)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct task_struct *t;
 	struct inflight rd = {};
 	struct pt_regs *regs;
 	__u32 n;
 
 	if (ret < USCOPE_UFFD_MSG_SIZE || ret % USCOPE_UFFD_MSG_SIZE || !uffd_fops)
 		return 0;
-	t = bpf_get_current_task_btf();
-	regs = (struct pt_regs *)bpf_task_pt_regs(t);
-	rd.fd = (__u32)BPF_CORE_READ(regs, di);
-	rd.arg_ptr = BPF_CORE_READ(regs, si);
+	regs = current_syscall_regs();
+	rd.fd = (__u32)regs->di;
+	rd.arg_ptr = regs->si;
 	rd.uffd = fd_uffd(rd.fd);
 	if (!rd.uffd || !selected(tgid, rd.uffd))
 		return 0;

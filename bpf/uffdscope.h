@@ -150,6 +150,8 @@ struct uscope_fault_wide {
 #define USCOPE_IOCTL_ARGS_IN 2    /* uscope_ioctl_in: the entry side (ctx_features_in, arg_in[]) */
 #define USCOPE_IOCTL_WIDE 4       /* uscope_ioctl_in: enter_dt_hi is set */
 #define USCOPE_IOCTL_ARGS_IN_OK 8 /* arg_in[] could be read at entry */
+#define USCOPE_IOCTL_UNTIMED 16   /* its entry was not seen (in_kernel_stats: a failed per-fault
+				   * ioctl, found at exit): enter_dt 0, enter_cpu its exit cpu */
 
 /* An ioctl on a uffd (type 0xAA), one record at its exit: the argument
  * struct as the kernel left it (copy/zeropage/continue/move results,

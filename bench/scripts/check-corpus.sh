@@ -4,6 +4,7 @@
 # all of them alike): base and same (identical, no handler delay), delay200
 # (a 200 us handler sleep) and spin10 (10 us of busy service, about 2x p50).
 # Usage (as root): bash bench/scripts/check-corpus.sh OUT_DIR [ROUNDS=20]
+# Run again to complete an interrupted corpus: finished sets are kept.
 set -euo pipefail
 out=${1:?usage: check-corpus.sh OUT_DIR [ROUNDS]}
 rounds=${2:-20}
@@ -18,6 +19,7 @@ for ((i = 1; i <= rounds; i++)); do
 		*) extra=() ;;
 		esac
 		dir=$(printf '%s/%02d-%s' "$out" "$i" "$set")
+		[ -f "$dir/manifest.json" ] && continue # kept from an earlier, interrupted run
 		rm -rf "$dir"
 		flock /tmp/uffdscope-live.lock "$root/bin/uffdscope" check --save-baseline "$dir" --runs 3 -- "${wl[@]}" "${extra[@]}" >/dev/null
 	done

@@ -302,6 +302,7 @@ export class Abi2Decoder {
       argPtr: dv.getBigUint64(o + F.arg_ptr.offset, true),
       enterTs: exitTs - enterDt,
       fd: u32(F.fd.offset),
+      ...(flags & C.USCOPE_IOCTL_UNTIMED ? { untimed: true as const } : {}),
     };
     emit({ type: 'ioctl_enter', ts: exitTs - enterDt, cpu: dv.getUint16(o + F.enter_cpu.offset, true), ...common, args: argsIn, ret: 0, ctxFeatures: featuresIn }, exitTs);
     emit({ type: 'ioctl_exit', ts: exitTs, cpu: dv.getUint16(o + F.cpu.offset, true), ...common, args, ret: dv.getInt32(o + F.ret.offset, true), ctxFeatures }, exitTs);

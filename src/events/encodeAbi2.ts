@@ -192,6 +192,7 @@ export class Abi2Encoder {
     let flags = x.args !== null ? C.USCOPE_IOCTL_ARGS : 0;
     if (control) flags |= C.USCOPE_IOCTL_ARGS_IN | (enter?.args ? C.USCOPE_IOCTL_ARGS_IN_OK : 0);
     if (wide) flags |= C.USCOPE_IOCTL_WIDE;
+    if (x.untimed) flags |= C.USCOPE_IOCTL_UNTIMED;
     const values: Record<string, FieldValue> = {
       [`${at}uffd`]: x.uffd,
       [`${at}arg_ptr`]: x.argPtr,

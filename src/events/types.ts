@@ -77,6 +77,8 @@ export interface IoctlEvent extends EventBase {
   /** decoded argument struct; null when user memory could not be read */
   args: IoctlArgs | null;
   enterTs: number;
+  /** its entry was not timed (enterTs is its exit): a failed per-fault ioctl seen by the in-kernel engine */
+  untimed?: true;
   /** syscall return value (0 on enter); -errno on failure */
   ret: number;
   fd: number;

@@ -204,7 +204,7 @@ export class Stats {
       const n = errnoName(e.ret) ?? String(e.ret);
       s.errnos[n] = (s.errnos[n] ?? 0) + 1;
     }
-    s.duration.record(e.ts - e.enterTs);
+    if (!e.untimed) s.duration.record(e.ts - e.enterTs);
   }
 
   addMsg(e: MsgEvent): void {

@@ -31,10 +31,10 @@ export interface LatencySummary {
 export interface IoctlSummary {
   count: number;
   errors: number;
-  p50_ns: number;
-  /** added */
-  p99_ns: number;
-  max_ns: number;
+  /** null when no call of it was timed (the in-kernel engine times no per-fault ioctl) */
+  p50_ns: number | null;
+  p99_ns: number | null;
+  max_ns: number | null;
   errnos: Record<string, number>;
 }
 
@@ -257,9 +257,9 @@ export function buildSummary(input: SummaryInput): Summary {
     ioctls[name] = {
       count: s.count,
       errors: s.errors,
-      p50_ns: s.duration.percentile(50),
-      p99_ns: s.duration.percentile(99),
-      max_ns: s.duration.max,
+      p50_ns: s.duration.count ? s.duration.percentile(50) : null,
+      p99_ns: s.duration.count ? s.duration.percentile(99) : null,
+      max_ns: s.duration.count ? s.duration.max : null,
       errnos: { ...s.errnos },
     };
   }
@@ -438,6 +438,10 @@ export function textTable(header: string[], rows: string[][], align?: Align[], i
     .join('\n');
 }
 
+function usOrDash(ns: number | null): string {
+  return ns === null ? '-' : us(ns);
+}
+
 function us(ns: number): string {
   const v = ns / 1000;
   if (v === 0) return '0';
@@ -530,7 +534,7 @@ export function formatSummaryTable(s: Summary, opts: TableOptions = {}): string 
           const errs = Object.entries(i.errnos)
             .map(([e, c]) => `${e}:${c}`)
             .join(' ');
-          return [n, String(i.count), String(i.errors), us(i.p50_ns), us(i.p99_ns), us(i.max_ns), errs];
+          return [n, String(i.count), String(i.errors), usOrDash(i.p50_ns), usOrDash(i.p99_ns), usOrDash(i.max_ns), errs];
         }),
         ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
       ),

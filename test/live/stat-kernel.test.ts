@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { requireLive, tmp, uffdscope, workloadBinary, readTruth } from './support.js';
 import type { KernelSummary } from '../../src/cli/stat.js';
 import { bucketBounds, waitBucket } from '../../src/stats/kernelStats.js';
+import { uffdIoctl } from '../../src/kernel/uffdIoctls.js';
 
 async function statKernel(args: string[]) {
   const out = tmp('ik.json');
@@ -88,6 +89,14 @@ test('stat mixed: userfaults by kind and entries by armed mode equal the workloa
   assert.equal(s.uffds.filter((u) => u.mode === 'async').length, 1, 'the WP_ASYNC uffd shows as async');
   assert.equal(s.uffds.find((u) => u.mode === 'async')!.blocked, 0, 'and none of its faults waited');
   assert.equal(sum((u) => u.msgs), truth.messages.pagefault.missing + truth.messages.pagefault.wp + truth.messages.pagefault.minor, 'every fault message read');
+  // every uffd ioctl: per-fault ones counted in the kernel when they succeed
+  // and streamed when they fail (entry untimed), control ones streamed
+  for (const [name, w] of Object.entries(truth.ioctls)) {
+    const streamed = s.ioctls[name];
+    assert.equal((s.per_fault_ioctls[name] ?? 0) + (streamed?.count ?? 0), w.count, `${name}: calls`);
+    assert.equal(streamed?.errors ?? 0, w.errors, `${name}: failed calls`);
+    if (uffdIoctl(name)?.perFault && streamed) assert.equal(streamed.p50_ns, null, `${name}: a failed per-fault ioctl's entry is not timed`);
+  }
   assert.equal(s.mode_switches.length, truth.mode_switches.length, 'every SET_MODE attempt');
   s.mode_switches.forEach((m, i) => {
     const w = truth.mode_switches[i];

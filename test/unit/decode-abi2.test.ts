@@ -165,6 +165,19 @@ test('control ioctls keep what the caller passed: UFFDIO_API requested vs grante
   assert.deepEqual(canon(decode(bytes, count).events), canon([enter, exit]));
 });
 
+test('a failed per-fault ioctl from the in-kernel engine says its entry was not timed; its duration stays out of the summary', () => {
+  const enter: UffdEvent = { type: 'ioctl_enter', ts: T, cpu: 1, ...handler, uffd, cmd: 0xc028aa03, name: 'UFFDIO_COPY', argPtr: 0x7ffd0000n, args: { dst: 0x7f0000002000n, src: 0x5000n, len: 4096n, mode: 0n }, enterTs: T, ret: 0, fd: 5, ctxFeatures: 0, untimed: true };
+  const exit: UffdEvent = { ...enter, type: 'ioctl_exit', args: { dst: 0x7f0000002000n, src: 0x5000n, len: 4096n, mode: 0n, copy: -17n }, ret: -17 };
+  const { bytes, count } = encode([enter, exit]);
+  const back = decode(bytes, count).events;
+  assert.deepEqual(canon(back), canon([enter, exit]));
+  const s = summary(back) as { ioctls: Record<string, { count: number; errors: number; p50_ns: number | null; max_ns: number | null }> };
+  assert.deepEqual([s.ioctls.UFFDIO_COPY.count, s.ioctls.UFFDIO_COPY.errors, s.ioctls.UFFDIO_COPY.p50_ns, s.ioctls.UFFDIO_COPY.max_ns], [1, 1, null, null]);
+  // the same call timed (a recording's) keeps its duration
+  const timed = decode(...Object.values(encode([{ ...enter, untimed: undefined }, { ...exit, ts: T + 700, untimed: undefined }])) as [Uint8Array, number]).events;
+  assert.equal((summary(timed) as typeof s).ioctls.UFFDIO_COPY.max_ns, 700);
+});
+
 test('a fault sent after its process\'s VMA changed gets the VMA it had', () => {
   const first = waitedFault(50_000, 1_000);
   const later: UffdEvent = { ...(first[0] as Extract<UffdEvent, { type: 'fault' }>), tid: 103, ts: T + 20_000, vmFlags: 0x1073n, vmaStart: 0x7f0000000000n, vmaEnd: 0x7f0000004000n, armed: ['wp'] };
