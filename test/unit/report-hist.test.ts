@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { projectRoot } from '../../src/paths.js';
 import { analyzeRecording } from '../../src/pipeline/recordingPipeline.js';
 import { STAGES, type Stage } from '../../src/stats/stats.js';
+import { RecordingWriter, openRecording } from '../../src/recording/index.js';
 import type { FaultRecord } from '../../src/model/faultLifecycle.js';
 
 const REC = 'test/fixtures/recordings/mixed.uscope';
@@ -122,4 +123,19 @@ test('report --hist --json: the summary JSON plus latency_hist_log2_ns, the buck
     for (const b of h.buckets) assert.equal(b.hi, b.lo === 0 ? 1 : 2 * b.lo);
     assert.deepEqual(new Map(h.buckets.filter((b) => b.count > 0).map((b) => [b.lo, b.count])), want[i]);
   });
+});
+
+test('report --hist on a recording without faults: the total-latency histogram says it has no samples, nothing else is drawn', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'uffdscope-report-hist-'));
+  try {
+    const empty = join(dir, 'empty.uscope');
+    const src = openRecording(join(projectRoot, REC));
+    RecordingWriter.create(empty, src.header).close({ endedAtBootNs: src.header.clock.startedAtBootNs + 1e9, reason: 'completed' });
+    const out = cli(['report', empty, '--hist']);
+    assert.ok(out.endsWith("Latency histograms (log2 buckets; each bar scaled to its histogram's largest count)\n\ntotal latency (ns): fault to back on a CPU\n  (no samples)\n"), out);
+    const j = JSON.parse(cli(['report', empty, '--hist', '--json'])) as { latency_hist_log2_ns: unknown };
+    assert.deepEqual(j.latency_hist_log2_ns, [{ stage: 'total', buckets: [] }]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
