@@ -137,9 +137,10 @@ export function buildProgram(): Command {
     .option('--json', 'print the summary JSON (uffdscope.summary/1) on stdout')
     .option('--json-out <FILE>', 'write the summary JSON to FILE')
     .option('--limit <N>', `rows per table, after folding repeated rows (0: all; the JSON is always whole)`, intArg('--limit', 0, 1_000_000), REPORT_LIMIT)
+    .option('--hist', 'after the table, print latency histograms (log2 buckets, bpftrace style): each stage, then total latency per fault kind and per process; with --json/--json-out the JSON gets them as latency_hist_log2_ns')
     .addOption(uapiOption())
-    .action(async (file: string, opts: { json?: boolean; jsonOut?: string; limit: number; uapi?: string[] }) => {
-      await runReport(file, { ...jsonTarget(opts), limit: opts.limit, uapi: uapiFrom(opts) });
+    .action(async (file: string, opts: { json?: boolean; jsonOut?: string; limit: number; hist?: boolean; uapi?: string[] }) => {
+      await runReport(file, { ...jsonTarget(opts), limit: opts.limit, hist: opts.hist, uapi: uapiFrom(opts) });
     });
 
   program

@@ -13,7 +13,7 @@ import { sessionExitStatus, UsageError } from '../exitCodes.js';
 import { formatKernelTable, perFaultIoctls, summarizeStages, summarizeUffd, userfaultsOf, type UffdKernelSummary } from '../stats/kernelStats.js';
 import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTracker.js';
 import { backend } from '../kernel/backends.js';
-import { formatLog2Histogram } from '../stats/histText.js';
+import { formatLatencyHists, stageHists } from '../stats/histText.js';
 import { tracingLine } from './tracingLine.js';
 
 export interface StatOptions {
@@ -31,7 +31,7 @@ export interface StatOptions {
   /** stream every fault through the lifecycle model instead of counting
    *  in the kernel (stages per fault, incomplete faults, per-fault ioctls) */
   perFault?: boolean;
-  /** print the total-latency histogram after the table */
+  /** print the total-latency histogram after the table (and add it to the JSON) */
   hist?: boolean;
   command: string[];
   uapi: Uapi;
@@ -157,12 +157,12 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
   } else {
     textOut.write(formatSummaryTable(summary) + '\n');
   }
-  if (o.hist) {
-    const total = inKernel ? tracker.totals().stages.total : analysis.stats.latency.get('total');
-    textOut.write(formatLog2Histogram('total latency (ns): fault to back on a CPU', total.log2Buckets()) + '\n');
-  }
-  if (o.jsonOut) writeJsonOut(o.jsonOut, JSON.stringify(out, null, 2) + '\n');
-  if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  // --hist: drawn by report's printer, and put in the JSON as report puts its own
+  const hists = o.hist ? stageHists({ total: inKernel ? tracker.totals().stages.total : analysis.stats.latency.get('total') }) : null;
+  if (hists) textOut.write(formatLatencyHists(hists) + '\n');
+  const json = JSON.stringify(hists ? { ...out, latency_hist_log2_ns: hists } : out, null, 2) + '\n';
+  if (o.jsonOut) writeJsonOut(o.jsonOut, json);
+  if (o.json) process.stdout.write(json);
   const status = sessionExitStatus(result);
   if (status !== 0) process.exitCode = status;
   return out;

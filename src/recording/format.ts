@@ -43,6 +43,10 @@
 //   kind 3  UTF-8 JSON object, see RecordingTrailer. The trailer is the last
 //           chunk of a cleanly finished recording; nothing follows it.
 //
+// A records chunk holds at most the writer's chunkBytes (DEFAULT_CHUNK_BYTES
+// unless told otherwise; a batch larger than that is split at record
+// boundaries), except a single record larger than chunkBytes.
+//
 // A chunk is written with a single write, header + payload + padding, in
 // file order, so a writer killed at any point leaves a valid prefix plus at
 // most one partial chunk.
@@ -60,8 +64,14 @@ export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 
 export const CHUNK_MAGIC = 0x4b4e4843;
 export const CHUNK_HEADER_SIZE = 32;
-/** Largest payload a chunk may carry; the reader's memory bound per chunk. */
+/** Largest payload a chunk may carry; the reader's memory bound per chunk,
+ *  and the writer's largest chunkBytes (recordings of writers that chunked
+ *  by 1 MiB, or a whole batch, stay readable). */
 export const MAX_CHUNK_PAYLOAD = 64 * 1024 * 1024;
+/** The writer's chunk payload unless told otherwise: a damaged chunk costs at
+ *  most this much of the records, for 32 header bytes per chunk (0.05 %).
+ *  Any record fits (its size is a u16). */
+export const DEFAULT_CHUNK_BYTES = 64 * 1024;
 
 export const CHUNK_RECORDS = 1;
 export const CHUNK_COUNTERS = 2;

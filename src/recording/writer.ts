@@ -3,7 +3,8 @@
 // Every write is a synchronous fs.writeSync of a whole chunk, in file order,
 // so a process killed at any moment leaves a valid prefix plus at most one
 // partial chunk, and loses at most the records buffered since the last
-// chunk (one flush interval or chunkBytes worth).
+// chunk (one flush interval or chunkBytes worth). Chunks are small (64 KiB
+// by default) because a damaged chunk costs all of its records.
 
 import * as fs from 'node:fs';
 import {
@@ -11,7 +12,9 @@ import {
   CHUNK_HEADER_SIZE,
   CHUNK_RECORDS,
   CHUNK_TRAILER,
+  DEFAULT_CHUNK_BYTES,
   MAX_CHUNK_PAYLOAD,
+  RECORD_SIZE_OFFSET,
   type RecordingHeader,
   type RecordingTrailer,
   encodePreamble,
@@ -27,7 +30,8 @@ import {
 export interface RecordingWriterOptions {
   /** Replace an existing file instead of failing with EEXIST. */
   overwrite?: boolean;
-  /** Write a records chunk once this many bytes are buffered. Default 1 MiB. */
+  /** Write a records chunk once this many bytes are buffered; the most a
+   *  records chunk holds (bigger batches are split). Default DEFAULT_CHUNK_BYTES. */
   chunkBytes?: number;
   /** Write buffered records at most this long after the last chunk. Default 500. */
   flushIntervalMs?: number;
@@ -86,7 +90,7 @@ export class RecordingWriter {
     opts: RecordingWriterOptions,
   ) {
     this.fd = fd;
-    this.chunkBytes = opts.chunkBytes ?? 1024 * 1024;
+    this.chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     this.flushIntervalMs = opts.flushIntervalMs ?? 500;
     this.fsyncOnClose = opts.fsyncOnClose ?? true;
     this.onError = opts.onError;
@@ -99,7 +103,7 @@ export class RecordingWriter {
    * header. Fails with EEXIST if the file exists, unless opts.overwrite.
    */
   static create(path: string, header: RecordingHeader, opts: RecordingWriterOptions = {}): RecordingWriter {
-    const chunkBytes = opts.chunkBytes ?? 1024 * 1024;
+    const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     if (!Number.isInteger(chunkBytes) || chunkBytes < 64 || chunkBytes > MAX_CHUNK_PAYLOAD) {
       throw new RangeError(`chunkBytes must be an integer in [64, ${MAX_CHUNK_PAYLOAD}] (got ${chunkBytes})`);
     }
@@ -136,7 +140,8 @@ export class RecordingWriter {
    * Buffers `count` records (`bytes` exactly as the capture produced them;
    * copied, so the caller may reuse its buffer). Writes a chunk when the
    * buffer reaches chunkBytes or flushIntervalMs has passed since the last
-   * chunk. Throws RangeError when `bytes` is not `count` whole records.
+   * chunk; a batch bigger than chunkBytes is split at record boundaries.
+   * Throws RangeError when `bytes` is not `count` whole records.
    */
   append(bytes: Uint8Array, count: number): void {
     this.check();
@@ -144,12 +149,37 @@ export class RecordingWriter {
     const problem = recordsProblem(bytes, count, this.header.format);
     if (problem) throw new RangeError(`append: ${problem}`);
     if (bytes.byteLength === 0) return;
-    if (this.buffered + bytes.byteLength > this.chunkBytes) this.flush();
-    if (bytes.byteLength >= this.chunkBytes) {
-      // Larger than a chunk on its own: write it as its own chunk.
-      if (bytes.byteLength > MAX_CHUNK_PAYLOAD) {
-        throw new RangeError(`append: ${bytes.byteLength} bytes in one batch, more than ${MAX_CHUNK_PAYLOAD}`);
+    if (this.buffered + bytes.byteLength <= this.chunkBytes) {
+      this.buffer(bytes, count);
+    } else {
+      // whole records only: each piece as much as the room left in the chunk allows
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      let start = 0;
+      let n = 0;
+      for (let off = 0; off < bytes.byteLength; ) {
+        const size = dv.getUint16(off + RECORD_SIZE_OFFSET, true);
+        if (off + size - start > this.chunkBytes - this.buffered && (n > 0 || this.buffered > 0)) {
+          this.buffer(bytes.subarray(start, off), n);
+          this.flush();
+          start = off;
+          n = 0;
+        }
+        off += size;
+        n++;
       }
+      this.buffer(bytes.subarray(start), n);
+    }
+    if (this.buffered >= this.chunkBytes || Date.now() - this.lastChunkAt >= this.flushIntervalMs) {
+      this.flush();
+    } else {
+      this.armTimer();
+    }
+  }
+
+  /** Adds whole records to the chunk being built; a record larger than chunkBytes alone is written as its own chunk. */
+  private buffer(bytes: Uint8Array, count: number): void {
+    if (count === 0) return;
+    if (bytes.byteLength > this.chunkBytes) {
       this.writeChunk(CHUNK_RECORDS, bytes, count, firstRecordTs(bytes));
       this.recordsWritten += count;
       return;
@@ -157,11 +187,6 @@ export class RecordingWriter {
     this.buf.set(bytes, CHUNK_HEADER_SIZE + this.buffered);
     this.buffered += bytes.byteLength;
     this.bufferedCount += count;
-    if (this.buffered >= this.chunkBytes || Date.now() - this.lastChunkAt >= this.flushIntervalMs) {
-      this.flush();
-    } else {
-      this.armTimer();
-    }
   }
 
   /** Writes buffered records as a chunk now (no-op when nothing is buffered). */

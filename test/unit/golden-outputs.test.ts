@@ -138,8 +138,10 @@ test('stat --hist: the same table, then the total-latency histogram of every tim
   const hist = r.stdout.slice(plain.stdout.length).trimEnd().split('\n');
   assert.equal(hist[0], 'total latency (ns): fault to back on a CPU');
   const counts = hist.slice(1).map((l) => Number(/^\[[^)]+\)\s+(\d+) \|@*\s*\|$/.exec(l)![1]));
-  const summary = JSON.parse(r.json) as { latency_ns: { fault: { count: number } } };
+  const summary = JSON.parse(r.json) as { latency_ns: { fault: { count: number } }; latency_hist_log2_ns: Array<{ stage: string; buckets: Array<{ count: number }> }> };
   assert.equal(counts.reduce((a, b) => a + b, 0), summary.latency_ns.fault.count);
+  // the JSON carries what was drawn
+  assert.deepEqual(summary.latency_hist_log2_ns.map((h) => [h.stage, h.buckets.map((b) => b.count)]), [['total', counts]]);
 });
 
 test('stat --json: the summary JSON alone on stdout (the --json-out file\'s text), the table on stderr; either engine', async () => {

@@ -226,7 +226,7 @@ test('writer refuses bad input', () => {
   assert.equal(readAllRecords(file).count, 0);
 });
 
-test('chunkBytes: chunks are written when the buffer fills; big batches get their own chunk', () => {
+test('chunkBytes: chunks are written when the buffer fills; a bigger batch is split at record boundaries; no records chunk exceeds chunkBytes', () => {
   const file = tmpFile();
   const w = RecordingWriter.create(file, makeHeader(), { chunkBytes: 480, flushIntervalMs: 60_000 });
   w.append(makeRecords(5), 5); // 240 bytes
@@ -236,14 +236,25 @@ test('chunkBytes: chunks are written when the buffer fills; big batches get thei
   assert.equal(w.chunksWritten, 1);
   assert.equal(w.recordsWritten, 10);
   w.append(makeRecords(2, 20), 2);
-  w.append(makeRecords(20, 30), 20); // flushes the 2, then 960 bytes alone
+  w.append(makeRecords(20, 30), 20); // 960 bytes: 8 fill the chunk of the 2, 10 the next, 2 wait
   assert.equal(w.chunksWritten, 3);
-  assert.equal(w.recordsWritten, 32);
+  assert.equal(w.recordsWritten, 30);
+  assert.equal(w.pendingRecords, 2);
   w.close({ endedAtBootNs: 1, reason: 'completed' });
   const { chunks, status } = drain(file);
-  assert.deepEqual(chunks.map((c) => c.count), [10, 2, 20, 0]);
-  assert.deepEqual(chunks.map((c) => c.firstTsNs), [1000n, 20n, 30n, 0n]);
+  assert.deepEqual(chunks.map((c) => c.count), [10, 10, 10, 2, 0]);
+  assert.deepEqual(chunks.map((c) => c.firstTsNs), [1000n, 20n, 38n, 48n, 0n]);
   assert.equal(status.records, 32);
+});
+
+test('chunkBytes: a record larger than chunkBytes is a chunk of its own, in order', () => {
+  const file = tmpFile();
+  const w = RecordingWriter.create(file, makeHeader(), { chunkBytes: 64, flushIntervalMs: 60_000 });
+  w.append(makeRecords(1, 5), 1); // 48 bytes, buffered
+  w.append(Buffer.concat([makeRecords(1, 6, 96), makeRecords(1, 7), makeRecords(1, 8, 128)]), 3);
+  w.close({ endedAtBootNs: 1, reason: 'completed' });
+  const { chunks } = drain(file);
+  assert.deepEqual(chunks.map((c) => [c.count, c.firstTsNs, c.payload.byteLength]), [[1, 5n, 48], [1, 6n, 96], [1, 7n, 48], [1, 8n, 128], [0, 0n, chunks[4].payload.byteLength]]);
 });
 
 test('flushIntervalMs: buffered records reach the file without further appends', async () => {
