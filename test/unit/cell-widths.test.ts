@@ -6,6 +6,8 @@ import stringWidth from 'string-width';
 import * as fx from '../fixtures/tui/fixtures.js';
 import { renderPlain } from '../../tui/plainTable.js';
 import { textTable } from '../../src/stats/summary.js';
+import { decodeUffdStats, formatKernelTable, summarizeUffd } from '../../src/stats/kernelStats.js';
+import { L } from '../../src/events/layout.generated.js';
 
 /** cell offset of `needle` in `line` */
 function cellAt(line: string, needle: string): number {
@@ -32,4 +34,20 @@ test('top plain table: columns after a wide process name start where their heade
 test('report/stat tables: padded to the widest cell in cells', () => {
   const out = textTable(['COMM', 'FAULTS'], [['名前', '1'], ['qemu', '22']], ['l', 'r'], '');
   assert.deepEqual(out.split('\n'), ['COMM  FAULTS', '名前       1', 'qemu      22']);
+});
+
+test('stat\'s in-kernel table: columns after a wide process name start where their header does', () => {
+  const stats = (tgid: number) => {
+    const buf = Buffer.alloc(L.uscope_uffd_stats.size);
+    buf.writeUInt32LE(tgid, L.uscope_uffd_stats.fields.tgid.offset);
+    return summarizeUffd(decodeUffdStats(BigInt(0xa0 + tgid), 0n, buf), () => 'sync');
+  };
+  const lines = formatKernelTable([stats(1), stats(2)], 0, (pid) => (pid === 1 ? '名前-vmm' : 'qemu')).split('\n');
+  const header = lines.find((l) => /^ *pid +comm/.test(l))!;
+  for (const [line, uffd] of [
+    [lines.find((l) => l.includes('名前-vmm'))!, '0xa1'],
+    [lines.find((l) => l.includes('qemu'))!, '0xa2'],
+  ] as const) {
+    assert.equal(cellAt(line, uffd), cellAt(header, 'uffd'), line);
+  }
 });
