@@ -275,8 +275,9 @@ export class TopModel {
       };
     });
     if (kernel) {
-      // uffds the kernel counted that no streamed event named (made before tracing began)
-      const known = new Set(rows.map((r) => r.key));
+      // uffds the kernel counted that no streamed event named (made before
+      // tracing began); one the stream named and that left the view stays out
+      const known = new Set(all.map((u) => u.key));
       for (const k of kernel.all()) {
         const key = kernelUffdKey(k);
         if (known.has(key)) continue;
