@@ -101,14 +101,14 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     c.msg_flag_wp = u64("msgFlagWp");
     c.msg_flag_minor = u64("msgFlagMinor");
     c.msg_flag_rwp = u64("msgFlagRwp");
-    if (backend_ != "tracepoint" && backend_ != "fentry" && backend_ != "kprobe")
-      throw_step(env, "open", EINVAL, "unknown backend \"" + backend_ + "\"", backend_);
+    backend_row_ = FindBackend(backend_);
+    if (!backend_row_) throw_step(env, "open", EINVAL, "unknown backend \"" + backend_ + "\"", backend_);
     Napi::Value h = cfg.Get("hooks");
     hooks_ = h.IsString() ? h.As<Napi::String>().Utf8Value() : "btf";
     if (hooks_ != "btf" && hooks_ != "classic")
       throw_step(env, "open", EINVAL, "unknown hooks \"" + hooks_ + "\"", backend_);
-    if (backend_ != "tracepoint") ProbePrecise(env, c);
-    skel_ = OpenSkel(backend_, c);
+    if (backend_row_->precise) ProbePrecise(env, c);
+    skel_ = backend_row_->open(c);
     if (!skel_) throw_step(env, "open", errno, "", backend_);
     {
       int err = uscope_choose_hooks(skel_->obj, hooks_ == "btf");
@@ -128,10 +128,9 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
       bool any = false;
       for (const char* name : opt.programs) any |= bpf_object__find_program_by_name(skel_->obj, name) != nullptr;
       if (!any) continue;
-      std::string why;
-      if (backend_ == "fentry" && !InVmlinuxBtf(opt.symbol)) why = std::string(opt.symbol) + "() not in the kernel's BTF";
-      if (backend_ == "kprobe" && !InKallsyms(opt.symbol)) why = std::string(opt.symbol) + "() not in /proc/kallsyms";
-      if (why.empty()) continue;
+      const Backend& bk = *backend_row_;
+      if (!bk.has_symbol || bk.has_symbol(opt.symbol)) continue;
+      std::string why = std::string(opt.symbol) + "() not in " + bk.symbol_source;
       for (const char* name : opt.programs) {
         struct bpf_program* p = bpf_object__find_program_by_name(skel_->obj, name);
         if (!p) continue;
@@ -395,12 +394,6 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
 
   // Helpers of the steps above.
 
-  static std::unique_ptr<Skel> OpenSkel(const std::string& backend, const Config& c) {
-    if (backend == "fentry") return FentrySkel::Open(c);
-    if (backend == "kprobe") return KprobeSkel::Open(c);
-    return TracepointSkel::Open(c);
-  }
-
   // A precise backend's own programs (handle_userfault entry/exit) are
   // tried first on their own: load and attach just them, then detach and
   // unload. A kernel that refuses them (no trampolines, no kprobes) refuses
@@ -411,7 +404,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     static const char* const kProbe[] = {"uscope_hu_entry", "uscope_hu_exit"};
     Config quiet = c;
     quiet.filter_tgids = true;
-    std::unique_ptr<Skel> probe = OpenSkel(backend_, quiet);
+    std::unique_ptr<Skel> probe = backend_row_->open(quiet);
     if (!probe) throw_step(env, "open", errno, "", backend_);
     bpf_map__set_max_entries(probe->events, 4096);  // smallest ring; best effort
     struct bpf_program* prog;
@@ -456,6 +449,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     std::string program, section, reason;
   };
   std::string backend_ = "tracepoint";
+  const Backend* backend_row_ = nullptr;  // kBackends row of backend_
   std::string hooks_ = "btf";  // "btf" (tp_btf) or "classic" (tracepoint) hooks
   std::vector<Skipped> skipped_;
   std::unique_ptr<Skel> skel_;
@@ -515,10 +509,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probeUffdApi", Napi::Function::New(env, uscope::ProbeUffdApi));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
   exports.Set("abi", Napi::Number::New(env, USCOPE_RECORD_ABI));
-  Napi::Array backends = Napi::Array::New(env, 3);
-  backends.Set(0u, "fentry");
-  backends.Set(1u, "kprobe");
-  backends.Set(2u, "tracepoint");
+  Napi::Array backends = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const Backend& b : kBackends) backends.Set(i++, b.name);
   exports.Set("backends", backends);  // the skeletons built into this addon
   return exports;
 }
