@@ -47,6 +47,25 @@ extern "C" {
 
 namespace {
 
+// The config object JavaScript validated (src/native/addon.ts); here only
+// types are enforced.
+struct JsConfig {
+  Napi::Object obj;
+  uint64_t U64(const char* k) const {
+    Napi::Value v = obj.Get(k);
+    if (v.IsBigInt()) {
+      bool lossless;
+      return v.As<Napi::BigInt>().Uint64Value(&lossless);
+    }
+    return v.IsNumber() ? (uint64_t)v.As<Napi::Number>().Int64Value() : 0;
+  }
+  bool Flag(const char* k) const { return obj.Get(k).ToBoolean().Value(); }
+  std::string Str(const char* k, const char* absent) const {
+    Napi::Value v = obj.Get(k);
+    return v.IsString() ? v.As<Napi::String>().Utf8Value() : absent;
+  }
+};
+
 class Tracer : public Napi::ObjectWrap<Tracer> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -66,62 +85,64 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   }
 
   // new Tracer(config): open -> configure -> load, of the skeleton named by
-  // config.backend (default tracepoint); a precise backend first probes its
-  // own programs (ProbePrecise). The config object was validated in
-  // JavaScript; here only types are enforced.
+  // config.backend (default tracepoint).
   explicit Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
     Napi::Env env = info.Env();
-    Napi::Object cfg = info[0].As<Napi::Object>();
-    auto u64 = [&](const char* k) -> uint64_t {
-      Napi::Value v = cfg.Get(k);
-      if (v.IsBigInt()) {
-        bool lossless;
-        return v.As<Napi::BigInt>().Uint64Value(&lossless);
-      }
-      return v.IsNumber() ? (uint64_t)v.As<Napi::Number>().Int64Value() : 0;
-    };
-    auto flag = [&](const char* k) { return cfg.Get(k).ToBoolean().Value(); };
-
+    const JsConfig js{info[0].As<Napi::Object>()};
     take_log();
-    Napi::Value b = cfg.Get("backend");
-    backend_ = b.IsString() ? b.As<Napi::String>().Utf8Value() : "tracepoint";
+    const Config c = Open(env, js);
+    Configure(env, js, c);
+    int err = skel_->Load();
+    if (err) Fail(env, "load", -err);
+  }
+
+  ~Tracer() override {
+    if (!ring_.Running()) Destroy();
+  }
+
+ private:
+  // open: the backend's skeleton with its rodata (Config) set; a precise
+  // backend first probes its own programs (ProbePrecise).
+  Config Open(Napi::Env env, const JsConfig& js) {
+    backend_ = js.Str("backend", "tracepoint");
     Config c;
-    c.filter_tgids = flag("filterTgids");
-    c.follow_children = flag("followChildren");
-    c.hu_start = u64("handleUserfaultStart");
-    c.hu_end = u64("handleUserfaultEnd");
-    c.uffd_wake_fn = u64("uffdWakeFunction");  // absent: 0, no wait-queue check
-    c.vm_uffd_missing = u64("vmUffdMissing");
-    c.vm_uffd_wp = u64("vmUffdWp");
-    c.vm_uffd_minor = u64("vmUffdMinor");
-    c.wakeup_bytes = u64("wakeupBytes");
-    c.in_kernel_stats = flag("inKernelStats");
-    c.feat_wp_async = u64("featWpAsync");
-    c.feat_rwp_async = u64("featRwpAsync");
-    c.msg_flag_wp = u64("msgFlagWp");
-    c.msg_flag_minor = u64("msgFlagMinor");
-    c.msg_flag_rwp = u64("msgFlagRwp");
+    c.filter_tgids = js.Flag("filterTgids");
+    c.follow_children = js.Flag("followChildren");
+    c.hu_start = js.U64("handleUserfaultStart");
+    c.hu_end = js.U64("handleUserfaultEnd");
+    c.uffd_wake_fn = js.U64("uffdWakeFunction");  // absent: 0, no wait-queue check
+    c.vm_uffd_missing = js.U64("vmUffdMissing");
+    c.vm_uffd_wp = js.U64("vmUffdWp");
+    c.vm_uffd_minor = js.U64("vmUffdMinor");
+    c.wakeup_bytes = js.U64("wakeupBytes");
+    c.in_kernel_stats = js.Flag("inKernelStats");
+    c.feat_wp_async = js.U64("featWpAsync");
+    c.feat_rwp_async = js.U64("featRwpAsync");
+    c.msg_flag_wp = js.U64("msgFlagWp");
+    c.msg_flag_minor = js.U64("msgFlagMinor");
+    c.msg_flag_rwp = js.U64("msgFlagRwp");
     backend_row_ = FindBackend(backend_);
     if (!backend_row_) throw_step(env, "open", EINVAL, "unknown backend \"" + backend_ + "\"", backend_);
-    Napi::Value h = cfg.Get("hooks");
-    hooks_ = h.IsString() ? h.As<Napi::String>().Utf8Value() : "btf";
+    hooks_ = js.Str("hooks", "btf");
     if (hooks_ != "btf" && hooks_ != "classic")
       throw_step(env, "open", EINVAL, "unknown hooks \"" + hooks_ + "\"", backend_);
     if (backend_row_->precise) ProbePrecise(env, c);
     skel_ = backend_row_->open(c);
     if (!skel_) throw_step(env, "open", errno, "", backend_);
-    {
-      int err = uscope_choose_hooks(skel_->obj, hooks_ == "btf");
-      if (err) Fail(env, "configure " + hooks_ + " hooks", -err);
-      if (c.in_kernel_stats && (err = uscope_leave_out_for_in_kernel_stats(skel_->obj)))
-        Fail(env, "configure in-kernel statistics", -err);
-    }
+    return c;
+  }
 
-    // configure: rodata (set by the adapter), map sizes and optional
-    // programs must be settled before load.
-    uint64_t ring_bytes = u64("ringBytes");
+  // configure: which programs load (hook flavour, in-kernel statistics,
+  // optional programs whose target this kernel lacks) and the ring's size
+  // must be settled before load; the consumer's settings too.
+  void Configure(Napi::Env env, const JsConfig& js, const Config& c) {
+    int err = uscope_choose_hooks(skel_->obj, hooks_ == "btf");
+    if (err) Fail(env, "configure " + hooks_ + " hooks", -err);
+    if (c.in_kernel_stats && (err = uscope_leave_out_for_in_kernel_stats(skel_->obj)))
+      Fail(env, "configure in-kernel statistics", -err);
+    uint64_t ring_bytes = js.U64("ringBytes");
     if (ring_bytes) {
-      int err = bpf_map__set_max_entries(skel_->events, (uint32_t)ring_bytes);
+      err = bpf_map__set_max_entries(skel_->events, (uint32_t)ring_bytes);
       if (err) Fail(env, "configure ring buffer size", -err);
     }
     for (const auto& opt : kOptional) {
@@ -134,25 +155,17 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
       for (const char* name : opt.programs) {
         struct bpf_program* p = bpf_object__find_program_by_name(skel_->obj, name);
         if (!p) continue;
-        int err = bpf_program__set_autoload(p, false);
+        err = bpf_program__set_autoload(p, false);
         if (err) Fail(env, std::string("configure ") + name, -err);
         skipped_.push_back({name, bpf_program__section_name(p), why});
       }
     }
-    ring_opts_.poll_timeout_ms = (int)u64("pollTimeoutMs");
-    ring_opts_.batch_bytes = (size_t)u64("batchBytes");
+    ring_opts_.poll_timeout_ms = (int)js.U64("pollTimeoutMs");
+    ring_opts_.batch_bytes = (size_t)js.U64("batchBytes");
     if (ring_opts_.poll_timeout_ms <= 0) ring_opts_.poll_timeout_ms = 50;
     if (ring_opts_.batch_bytes < 4096) ring_opts_.batch_bytes = 4096;
-
-    int err = skel_->Load();
-    if (err) Fail(env, "load", -err);
   }
 
-  ~Tracer() override {
-    if (!ring_.Running()) Destroy();
-  }
-
- private:
   // attach(): every loaded program, named in the error when one fails.
   // The backend's own (non-tracepoint) programs go first, so a kernel that
   // refuses them refuses before anything else was attached; on a failure
