@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "uffdscope",
-      "sources": ["native/tracer.cc"],
+      "sources": ["native/tracer.cc", "native/ring_consumer.cc", "native/uffd_probe.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "bpf",

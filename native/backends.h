@@ -2,8 +2,9 @@
 //
 // Backends: one bpftool skeleton per backend (tracepoint: uffdscope,
 // fentry: uffdscope_fentry, kprobe: uffdscope_kprobe), opened through one
-// small adapter, and the optional programs each may attach. Included once,
-// by tracer.cc.
+// small adapter, listed once (kBackends), and the optional programs each may
+// attach. The names match src/kernel/backends.ts (a unit test compares the
+// addon's list with it). Included once, by tracer.cc.
 #pragma once
 
 #include <bpf/btf.h>
@@ -110,6 +111,28 @@ bool InVmlinuxBtf(const std::string& name) {
   bool found = btf__find_by_name_kind(btf, name.c_str(), BTF_KIND_FUNC) >= 0;
   btf__free(btf);
   return found;
+}
+
+// One row per backend built into this addon, in `--backend auto`'s order.
+struct Backend {
+  const char* name;
+  std::unique_ptr<Skel> (*open)(const Config&);  // nullptr with errno set on failure
+  // precise: its own programs (handle_userfault entry/exit) are probed first
+  bool precise;
+  // where an optional program's target must be found (nullptr: not checked)
+  bool (*has_symbol)(const std::string&);
+  const char* symbol_source;  // how the error names that place
+};
+const Backend kBackends[] = {
+    {"fentry", FentrySkel::Open, true, InVmlinuxBtf, "the kernel's BTF"},
+    {"kprobe", KprobeSkel::Open, true, InKallsyms, "/proc/kallsyms"},
+    {"tracepoint", TracepointSkel::Open, false, nullptr, nullptr},
+};
+
+const Backend* FindBackend(const std::string& name) {
+  for (const Backend& b : kBackends)
+    if (name == b.name) return &b;
+  return nullptr;
 }
 
 // Optional programs: attached only where their target exists. The RWP

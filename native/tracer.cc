@@ -9,38 +9,31 @@
 // JavaScript side owns the API and the error class this file throws
 // (src/native/addon.ts registers it with setErrorClass()).
 //
-// Steps follow libbpf-bootstrap: open -> configure -> load -> attach -> poll,
-// each checked and named in the error it raises.
+// Steps follow libbpf-bootstrap and this file reads in their order: open ->
+// configure -> load (the constructor), attach, poll (start/stop), cleanup
+// (close), then what JavaScript may ask meanwhile; each step is checked and
+// named in the error it raises.
 //
-// Errors (errors.h) and backends (backends.h) are in their own headers.
+// Errors (errors.h), backends (backends.h), the ring-buffer consumer
+// thread (ring_consumer.{h,cc}) and doctor's UFFDIO_API probe
+// (uffd_probe.{h,cc}) are in their own files.
 
 #include <napi.h>
 
 #include <atomic>
-#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include <fcntl.h>
 #include <fstream>
 #include <linux/types.h>
-#include <linux/userfaultfd.h>
-#include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <malloc.h>
 #include <unistd.h>
-
-#ifndef USERFAULTFD_IOC_NEW
-#define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
-#endif
 
 extern "C" {
 #include "uffdscope.h"
@@ -49,15 +42,28 @@ extern "C" {
 
 #include "errors.h"
 #include "backends.h"
+#include "ring_consumer.h"
+#include "uffd_probe.h"
 
 namespace {
 
-class Tracer;
-
-struct Batch {
-  std::vector<uint8_t> bytes;
-  uint32_t count = 0;
-  Tracer* owner = nullptr;
+// The config object JavaScript validated (src/native/addon.ts); here only
+// types are enforced.
+struct JsConfig {
+  Napi::Object obj;
+  uint64_t U64(const char* k) const {
+    Napi::Value v = obj.Get(k);
+    if (v.IsBigInt()) {
+      bool lossless;
+      return v.As<Napi::BigInt>().Uint64Value(&lossless);
+    }
+    return v.IsNumber() ? (uint64_t)v.As<Napi::Number>().Int64Value() : 0;
+  }
+  bool Flag(const char* k) const { return obj.Get(k).ToBoolean().Value(); }
+  std::string Str(const char* k, const char* absent) const {
+    Napi::Value v = obj.Get(k);
+    return v.IsString() ? v.As<Napi::String>().Utf8Value() : absent;
+  }
 };
 
 class Tracer : public Napi::ObjectWrap<Tracer> {
@@ -79,161 +85,85 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   }
 
   // new Tracer(config): open -> configure -> load, of the skeleton named by
-  // config.backend (default tracepoint); a precise backend first probes its
-  // own programs (ProbePrecise). The config object was validated in
-  // JavaScript; here only types are enforced.
+  // config.backend (default tracepoint).
   explicit Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
     Napi::Env env = info.Env();
-    Napi::Object cfg = info[0].As<Napi::Object>();
-    auto u64 = [&](const char* k) -> uint64_t {
-      Napi::Value v = cfg.Get(k);
-      if (v.IsBigInt()) {
-        bool lossless;
-        return v.As<Napi::BigInt>().Uint64Value(&lossless);
-      }
-      return v.IsNumber() ? (uint64_t)v.As<Napi::Number>().Int64Value() : 0;
-    };
-    auto flag = [&](const char* k) { return cfg.Get(k).ToBoolean().Value(); };
-
+    const JsConfig js{info[0].As<Napi::Object>()};
     take_log();
-    Napi::Value b = cfg.Get("backend");
-    backend_ = b.IsString() ? b.As<Napi::String>().Utf8Value() : "tracepoint";
+    const Config c = Open(env, js);
+    Configure(env, js, c);
+    int err = skel_->Load();
+    if (err) Fail(env, "load", -err);
+  }
+
+  ~Tracer() override {
+    if (!ring_.Running()) Destroy();
+  }
+
+ private:
+  // open: the backend's skeleton with its rodata (Config) set; a precise
+  // backend first probes its own programs (ProbePrecise).
+  Config Open(Napi::Env env, const JsConfig& js) {
+    backend_ = js.Str("backend", "tracepoint");
     Config c;
-    c.filter_tgids = flag("filterTgids");
-    c.follow_children = flag("followChildren");
-    c.hu_start = u64("handleUserfaultStart");
-    c.hu_end = u64("handleUserfaultEnd");
-    c.uffd_wake_fn = u64("uffdWakeFunction");  // absent: 0, no wait-queue check
-    c.vm_uffd_missing = u64("vmUffdMissing");
-    c.vm_uffd_wp = u64("vmUffdWp");
-    c.vm_uffd_minor = u64("vmUffdMinor");
-    c.wakeup_bytes = u64("wakeupBytes");
-    c.in_kernel_stats = flag("inKernelStats");
-    c.feat_wp_async = u64("featWpAsync");
-    c.feat_rwp_async = u64("featRwpAsync");
-    c.msg_flag_wp = u64("msgFlagWp");
-    c.msg_flag_minor = u64("msgFlagMinor");
-    c.msg_flag_rwp = u64("msgFlagRwp");
-    if (backend_ != "tracepoint" && backend_ != "fentry" && backend_ != "kprobe")
-      throw_step(env, "open", EINVAL, "unknown backend \"" + backend_ + "\"", backend_);
-    Napi::Value h = cfg.Get("hooks");
-    hooks_ = h.IsString() ? h.As<Napi::String>().Utf8Value() : "btf";
+    c.filter_tgids = js.Flag("filterTgids");
+    c.follow_children = js.Flag("followChildren");
+    c.hu_start = js.U64("handleUserfaultStart");
+    c.hu_end = js.U64("handleUserfaultEnd");
+    c.uffd_wake_fn = js.U64("uffdWakeFunction");  // absent: 0, no wait-queue check
+    c.vm_uffd_missing = js.U64("vmUffdMissing");
+    c.vm_uffd_wp = js.U64("vmUffdWp");
+    c.vm_uffd_minor = js.U64("vmUffdMinor");
+    c.wakeup_bytes = js.U64("wakeupBytes");
+    c.in_kernel_stats = js.Flag("inKernelStats");
+    c.feat_wp_async = js.U64("featWpAsync");
+    c.feat_rwp_async = js.U64("featRwpAsync");
+    c.msg_flag_wp = js.U64("msgFlagWp");
+    c.msg_flag_minor = js.U64("msgFlagMinor");
+    c.msg_flag_rwp = js.U64("msgFlagRwp");
+    backend_row_ = FindBackend(backend_);
+    if (!backend_row_) throw_step(env, "open", EINVAL, "unknown backend \"" + backend_ + "\"", backend_);
+    hooks_ = js.Str("hooks", "btf");
     if (hooks_ != "btf" && hooks_ != "classic")
       throw_step(env, "open", EINVAL, "unknown hooks \"" + hooks_ + "\"", backend_);
-    if (backend_ != "tracepoint") ProbePrecise(env, c);
-    skel_ = OpenSkel(backend_, c);
+    if (backend_row_->precise) ProbePrecise(env, c);
+    skel_ = backend_row_->open(c);
     if (!skel_) throw_step(env, "open", errno, "", backend_);
-    {
-      int err = uscope_choose_hooks(skel_->obj, hooks_ == "btf");
-      if (err) Fail(env, "configure " + hooks_ + " hooks", -err);
-      if (c.in_kernel_stats && (err = uscope_leave_out_for_in_kernel_stats(skel_->obj)))
-        Fail(env, "configure in-kernel statistics", -err);
-    }
+    return c;
+  }
 
-    // configure: rodata (set by the adapter), map sizes and optional
-    // programs must be settled before load.
-    uint64_t ring_bytes = u64("ringBytes");
+  // configure: which programs load (hook flavour, in-kernel statistics,
+  // optional programs whose target this kernel lacks) and the ring's size
+  // must be settled before load; the consumer's settings too.
+  void Configure(Napi::Env env, const JsConfig& js, const Config& c) {
+    int err = uscope_choose_hooks(skel_->obj, hooks_ == "btf");
+    if (err) Fail(env, "configure " + hooks_ + " hooks", -err);
+    if (c.in_kernel_stats && (err = uscope_leave_out_for_in_kernel_stats(skel_->obj)))
+      Fail(env, "configure in-kernel statistics", -err);
+    uint64_t ring_bytes = js.U64("ringBytes");
     if (ring_bytes) {
-      int err = bpf_map__set_max_entries(skel_->events, (uint32_t)ring_bytes);
+      err = bpf_map__set_max_entries(skel_->events, (uint32_t)ring_bytes);
       if (err) Fail(env, "configure ring buffer size", -err);
     }
     for (const auto& opt : kOptional) {
       bool any = false;
       for (const char* name : opt.programs) any |= bpf_object__find_program_by_name(skel_->obj, name) != nullptr;
       if (!any) continue;
-      std::string why;
-      if (backend_ == "fentry" && !InVmlinuxBtf(opt.symbol)) why = std::string(opt.symbol) + "() not in the kernel's BTF";
-      if (backend_ == "kprobe" && !InKallsyms(opt.symbol)) why = std::string(opt.symbol) + "() not in /proc/kallsyms";
-      if (why.empty()) continue;
+      const Backend& bk = *backend_row_;
+      if (!bk.has_symbol || bk.has_symbol(opt.symbol)) continue;
+      std::string why = std::string(opt.symbol) + "() not in " + bk.symbol_source;
       for (const char* name : opt.programs) {
         struct bpf_program* p = bpf_object__find_program_by_name(skel_->obj, name);
         if (!p) continue;
-        int err = bpf_program__set_autoload(p, false);
+        err = bpf_program__set_autoload(p, false);
         if (err) Fail(env, std::string("configure ") + name, -err);
         skipped_.push_back({name, bpf_program__section_name(p), why});
       }
     }
-    poll_timeout_ms_ = (int)u64("pollTimeoutMs");
-    batch_bytes_ = (size_t)u64("batchBytes");
-    if (poll_timeout_ms_ <= 0) poll_timeout_ms_ = 50;
-    if (batch_bytes_ < 4096) batch_bytes_ = 4096;
-
-    int err = skel_->Load();
-    if (err) Fail(env, "load", -err);
-  }
-
-  ~Tracer() override {
-    if (!thread_.joinable()) Destroy();
-  }
-
- private:
-  static std::unique_ptr<Skel> OpenSkel(const std::string& backend, const Config& c) {
-    if (backend == "fentry") return FentrySkel::Open(c);
-    if (backend == "kprobe") return KprobeSkel::Open(c);
-    return TracepointSkel::Open(c);
-  }
-
-  // A precise backend's own programs (handle_userfault entry/exit) are
-  // tried first on their own: load and attach just them, then detach and
-  // unload. A kernel that refuses them (no trampolines, no kprobes) refuses
-  // here, with the same step, errno and program as the full object would
-  // give, without loading the other programs in vain. Nothing is emitted
-  // meanwhile: no process is selected yet.
-  void ProbePrecise(Napi::Env env, const Config& c) {
-    static const char* const kProbe[] = {"uscope_hu_entry", "uscope_hu_exit"};
-    Config quiet = c;
-    quiet.filter_tgids = true;
-    std::unique_ptr<Skel> probe = OpenSkel(backend_, quiet);
-    if (!probe) throw_step(env, "open", errno, "", backend_);
-    bpf_map__set_max_entries(probe->events, 4096);  // smallest ring; best effort
-    struct bpf_program* prog;
-    bpf_object__for_each_program(prog, probe->obj) {
-      bool want = false;
-      for (const char* n : kProbe) want |= strcmp(bpf_program__name(prog), n) == 0;
-      bpf_program__set_autoload(prog, want);
-    }
-    int err = probe->Load();
-    if (err) {
-      probe.reset();
-      throw_step(env, "load", -err, "", backend_);
-    }
-    std::vector<struct bpf_link*> links;
-    bpf_object__for_each_program(prog, probe->obj) {
-      if (!bpf_program__autoload(prog)) continue;
-      struct bpf_link* link = bpf_program__attach(prog);
-      if (!link) {
-        int aerr = errno;
-        std::string step = std::string("attach ") + bpf_program__name(prog) + " (" + bpf_program__section_name(prog) + ")";
-        for (auto* l : links) bpf_link__destroy(l);
-        probe.reset();
-        throw_step(env, step, aerr, "", backend_);
-      }
-      links.push_back(link);
-    }
-    for (auto* l : links) bpf_link__destroy(l);
-    probe.reset();
-    take_log();  // the full object's messages only from here on
-  }
-
-  [[noreturn]] void Fail(Napi::Env env, const std::string& step, int err) {
-    Destroy();
-    throw_step(env, step, err, "", backend_);
-  }
-
-  // Only called with the consumer thread gone (see Start: the wrapper is
-  // referenced while the thread lives, so GC cannot get here earlier).
-  void Destroy() {
-    for (auto* l : links_) bpf_link__destroy(l);
-    links_.clear();
-    if (rb_) {
-      ring_buffer__free(rb_);
-      rb_ = nullptr;
-    }
-    skel_.reset();  // the skeleton's destroy: detaches links, closes maps
-  }
-
-  void Require(Napi::Env env) {
-    if (!skel_) throw_step(env, "use", EBADF, "tracer is closed");
+    ring_opts_.poll_timeout_ms = (int)js.U64("pollTimeoutMs");
+    ring_opts_.batch_bytes = (size_t)js.U64("batchBytes");
+    if (ring_opts_.poll_timeout_ms <= 0) ring_opts_.poll_timeout_ms = 50;
+    if (ring_opts_.batch_bytes < 4096) ring_opts_.batch_bytes = 4096;
   }
 
   // attach(): every loaded program, named in the error when one fails.
@@ -268,86 +198,29 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     return env.Undefined();
   }
 
-  static int OnRecord(void* ctx, void* data, size_t size) {
-    auto* self = static_cast<Tracer*>(ctx);
-    Batch& b = self->batch_;
-    const uint8_t* p = static_cast<const uint8_t*>(data);
-    if (b.count == 0) self->batch_started_ = std::chrono::steady_clock::now();
-    b.bytes.insert(b.bytes.end(), p, p + size);
-    b.count++;
-    self->delivered_++;
-    if (b.bytes.size() >= self->batch_bytes_) self->Flush();
-    return 0;
-  }
-
-  // Hands the current batch to JavaScript. Blocks when JavaScript is
-  // behind (bounded queue): the ring buffer then fills and the kernel side
-  // counts what it could not reserve, so nothing is lost silently.
-  void Flush() {
-    if (batch_.count == 0) return;
-    auto* b = new Batch(std::move(batch_));
-    batch_ = Batch();
-    batch_.bytes.reserve(batch_bytes_ + 256);
-    b->owner = this;
-    auto deliver = [](Napi::Env env, Napi::Function cb, Batch* b) {
-      if (env == nullptr) {  // torn down with the batch still queued
-        delete b;
-        return;
-      }
-      uint32_t count = b->count;
-      Napi::Value view = b->owner->PoolView(env, b->bytes);
-      if (!view.IsEmpty()) {
-        delete b;  // copied: its memory is free now, not after a GC
-        cb.Call({view, Napi::Number::New(env, count)});
-        return;
-      }
-      auto buf = Napi::Buffer<uint8_t>::New(
-          env, b->bytes.data(), b->bytes.size(),
-          [](Napi::Env, uint8_t*, Batch* owner) { delete owner; }, b);
-      cb.Call({buf, Napi::Number::New(env, count)});
-    };
-    // Wait while the bounded queue is full (JavaScript is behind): the
-    // ring buffer fills meanwhile and the kernel counts what it could not
-    // reserve. close() may cut the wait short; that batch is counted.
-    for (;;) {
-      napi_status st = tsfn_.NonBlockingCall(b, deliver);
-      if (st == napi_ok) return;
-      if (st != napi_queue_full || closing_.load()) {
-        discarded_ += b->count;
-        delete b;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-  }
-
-  // The ring's poll is level-triggered, so flushing per poll made tiny
-  // batches whose fixed cost outran the producer (bench/README.md): a
-  // batch goes to JavaScript when full or kFlushAfter old.
-  static constexpr auto kFlushAfter = std::chrono::milliseconds(20);
-  // Batches waiting for JavaScript, at most (64 x 256 KiB = 16 MiB): burst
-  // slack lives here, so the ring can stay small (bench/README.md).
-  // With a 16-batch queue and a 2 MiB ring, `stat` lost records while its
-  // JavaScript warmed up; with 64 it lost none. A batch's memory is freed as
-  // soon as JavaScript has copied it (PoolView), so an idle queue costs none.
-  static constexpr size_t kQueueBatches = 64;
-  static constexpr auto kIdleSleep = std::chrono::milliseconds(1);
-  static constexpr int kSmallPoll = 256;
-
-  // The batch as a view of one Buffer reused for every batch (JavaScript
-  // gets it for the duration of the callback only: src/native/addon.ts).
-  // Handing over each batch's own memory instead left it to V8 to free at
-  // its next GC, and with little JavaScript allocation between batches
-  // tens of MB of delivered batches waited for one (bench/memory). Empty
-  // when the batch does not fit (a record larger than the slack).
-  static constexpr size_t kPoolSlack = 64 * 1024;
-  Napi::Value PoolView(Napi::Env env, const std::vector<uint8_t>& bytes) {
-    size_t cap = batch_bytes_ + kPoolSlack;
-    if (bytes.size() > cap) return Napi::Value();
-    if (pool_.IsEmpty()) pool_ = Napi::Persistent(Napi::Buffer<uint8_t>::New(env, cap));
-    Napi::Buffer<uint8_t> pool = pool_.Value();
-    memcpy(pool.Data(), bytes.data(), bytes.size());
-    return pool.Get("subarray").As<Napi::Function>().Call(pool, {Napi::Number::New(env, 0), Napi::Number::New(env, (double)bytes.size())});
+  // start(onBatch): spawns the consumer thread (ring_consumer.h) on the
+  // events ring. Returns a Promise that resolves once stop() has drained and
+  // delivered the last batch.
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Require(env);
+    if (ring_.Running()) throw_step(env, "start", EBUSY, "already started");
+    if (!info[0].IsFunction()) throw_step(env, "start", EINVAL, "onBatch must be a function");
+    int err = ring_.Open(bpf_map__fd(skel_->events));
+    if (err) throw_step(env, "ring_buffer__new", err);
+    done_ = std::make_unique<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
+    ring_.Start(env, info[0].As<Napi::Function>(), ring_opts_, [this] { FlushPending(); },
+                [this](Napi::Env env, int poll_error) {
+                  Unref();
+                  if (poll_error) {
+                    Napi::Object e = Napi::Error::New(env, std::string("poll: ") + strerror(poll_error)).Value();
+                    done_->Reject(e);
+                  } else {
+                    done_->Resolve(env.Undefined());
+                  }
+                });
+    Ref();  // released once the consumer thread is joined (the callback above)
+    return done_->Promise();
   }
 
   // Runs the task iterator that writes pending faults into the ring (see
@@ -366,61 +239,10 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     if (link) bpf_link__destroy(link);
   }
 
-  void Consume() {
-    while (!stopping_.load()) {
-      int n = ring_buffer__poll(rb_, poll_timeout_ms_);
-      // Records submitted without a wake-up (below wakeup_bytes) wait in
-      // the ring until someone looks: a quiet poll takes them too.
-      if (n == 0) n = ring_buffer__consume(rb_);
-      if (n < 0 && n != -EINTR) {
-        poll_error_ = -n;
-        break;
-      }
-      if (batch_.count && (n == 0 || std::chrono::steady_clock::now() - batch_started_ >= kFlushAfter)) Flush();
-      if (n > 0 && n < kSmallPoll) std::this_thread::sleep_for(kIdleSleep);
-    }
-    // Final drain: every thread's fault not sent whole yet (faults still
-    // waiting end the recording open), then whatever the kernel submitted.
-    FlushPending();
-    ring_buffer__consume(rb_);
-    Flush();
-    tsfn_.Release();
-  }
-
-  // start(onBatch): spawns the consumer thread. Returns a Promise that
-  // resolves once stop() has drained and delivered the last batch.
-  Napi::Value Start(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Require(env);
-    if (thread_.joinable()) throw_step(env, "start", EBUSY, "already started");
-    if (!info[0].IsFunction()) throw_step(env, "start", EINVAL, "onBatch must be a function");
-    rb_ = ring_buffer__new(bpf_map__fd(skel_->events), OnRecord, this, nullptr);
-    if (!rb_) throw_step(env, "ring_buffer__new", errno);
-    done_ = std::make_unique<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
-    tsfn_ = Napi::ThreadSafeFunction::New(
-        env, info[0].As<Napi::Function>(), "uffdscope-consumer",
-        kQueueBatches, /*initialThreadCount=*/1, this,
-        [](Napi::Env env, Tracer* self) {
-          if (self->thread_.joinable()) self->thread_.join();
-          self->Unref();
-          if (self->poll_error_) {
-            Napi::Object e = Napi::Error::New(env, std::string("poll: ") + strerror(self->poll_error_)).Value();
-            self->done_->Reject(e);
-          } else {
-            self->done_->Resolve(env.Undefined());
-          }
-        });
-    batch_.bytes.reserve(batch_bytes_ + 256);
-    stopping_ = false;
-    Ref();  // released by the finalizer above, after the thread is joined
-    thread_ = std::thread([this] { Consume(); });
-    return done_->Promise();
-  }
-
   // stop(): asks the consumer to drain and finish; the promise from
   // start() settles when it has.
   Napi::Value Stop(const Napi::CallbackInfo& info) {
-    stopping_ = true;
+    ring_.Stop();
     return info.Env().Undefined();
   }
 
@@ -428,11 +250,18 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // Without a prior stop() the last queued batches may be discarded (and
   // counted as such); stop() and awaiting start()'s promise first loses none.
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    stopping_ = true;
-    closing_ = true;
-    if (thread_.joinable()) thread_.join();
+    ring_.Close();
     Destroy();
     return info.Env().Undefined();
+  }
+
+  // Only called with the consumer thread gone (see Start: the wrapper is
+  // referenced while the thread lives, so GC cannot get here earlier).
+  void Destroy() {
+    for (auto* l : links_) bpf_link__destroy(l);
+    links_.clear();
+    ring_.Free();
+    skel_.reset();  // the skeleton's destroy: detaches links, closes maps
   }
 
   Napi::Value MapUpdate(const Napi::CallbackInfo& info, struct bpf_map* map, bool add,
@@ -455,7 +284,6 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     uint32_t k = info[0].As<Napi::Number>().Uint32Value();
     return MapUpdate(info, skel_->tgids, false, &k, sizeof(k), "remove pid from filter");
   }
-
 
   // counters(): per-CPU accounting from the kernel side plus what this
   // consumer delivered. Values are Numbers (exact below 2^53).
@@ -491,19 +319,17 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     }
     Napi::Object out = Napi::Object::New(env);
     out.Set("perCpu", cpus);
-    out.Set("delivered", Napi::Number::New(env, (double)delivered_.load()));
-    out.Set("discardedAtClose", Napi::Number::New(env, (double)discarded_.load()));
+    out.Set("delivered", Napi::Number::New(env, (double)ring_.Delivered()));
+    out.Set("discardedAtClose", Napi::Number::New(env, (double)ring_.Discarded()));
     out.Set("pendingFlushErrno", Napi::Number::New(env, pending_flush_errno_.load()));
     return out;
   }
 
-  // uffdStats(): the in-kernel statistics map as it is now: { count, keys,
-  // values }, two Buffers holding `count` struct uscope_uffd_key and struct
-  // uscope_uffd_stats back to back (two allocations per read, not one per
-  // uffd: a busy host has thousands). Decoding is the JavaScript side's
-  // (src/stats/kernelStats.ts).
-  // Fills the caller's buffers (keys, values) from the in-kernel statistics
-  // map in batches: no per-read allocation. `more`: they were too small.
+  // uffdStats(keys, values): fills the caller's buffers with the in-kernel
+  // statistics map as it is now (struct uscope_uffd_key and struct
+  // uscope_uffd_stats back to back), read in batches: no per-read
+  // allocation. Returns { count, more }; `more`: the buffers were too small.
+  // Decoding is the JavaScript side's (src/stats/kernelStats.ts).
   Napi::Value UffdStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Require(env);
@@ -579,29 +405,72 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     return out;
   }
 
+  // Helpers of the steps above.
+
+  // A precise backend's own programs (handle_userfault entry/exit) are
+  // tried first on their own: load and attach just them, then detach and
+  // unload. A kernel that refuses them (no trampolines, no kprobes) refuses
+  // here, with the same step, errno and program as the full object would
+  // give, without loading the other programs in vain. Nothing is emitted
+  // meanwhile: no process is selected yet.
+  void ProbePrecise(Napi::Env env, const Config& c) {
+    static const char* const kProbe[] = {"uscope_hu_entry", "uscope_hu_exit"};
+    Config quiet = c;
+    quiet.filter_tgids = true;
+    std::unique_ptr<Skel> probe = backend_row_->open(quiet);
+    if (!probe) throw_step(env, "open", errno, "", backend_);
+    bpf_map__set_max_entries(probe->events, 4096);  // smallest ring; best effort
+    struct bpf_program* prog;
+    bpf_object__for_each_program(prog, probe->obj) {
+      bool want = false;
+      for (const char* n : kProbe) want |= strcmp(bpf_program__name(prog), n) == 0;
+      bpf_program__set_autoload(prog, want);
+    }
+    int err = probe->Load();
+    if (err) {
+      probe.reset();
+      throw_step(env, "load", -err, "", backend_);
+    }
+    std::vector<struct bpf_link*> links;
+    bpf_object__for_each_program(prog, probe->obj) {
+      if (!bpf_program__autoload(prog)) continue;
+      struct bpf_link* link = bpf_program__attach(prog);
+      if (!link) {
+        int aerr = errno;
+        std::string step = std::string("attach ") + bpf_program__name(prog) + " (" + bpf_program__section_name(prog) + ")";
+        for (auto* l : links) bpf_link__destroy(l);
+        probe.reset();
+        throw_step(env, step, aerr, "", backend_);
+      }
+      links.push_back(link);
+    }
+    for (auto* l : links) bpf_link__destroy(l);
+    probe.reset();
+    take_log();  // the full object's messages only from here on
+  }
+
+  [[noreturn]] void Fail(Napi::Env env, const std::string& step, int err) {
+    Destroy();
+    throw_step(env, step, err, "", backend_);
+  }
+
+  void Require(Napi::Env env) {
+    if (!skel_) throw_step(env, "use", EBADF, "tracer is closed");
+  }
+
   struct Skipped {
     std::string program, section, reason;
   };
   std::string backend_ = "tracepoint";
+  const Backend* backend_row_ = nullptr;  // kBackends row of backend_
   std::string hooks_ = "btf";  // "btf" (tp_btf) or "classic" (tracepoint) hooks
   std::vector<Skipped> skipped_;
   std::unique_ptr<Skel> skel_;
-  struct ring_buffer* rb_ = nullptr;
   std::vector<struct bpf_link*> links_;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> pending_flush_errno_{0};
-  std::atomic<bool> closing_{false};
-  std::atomic<uint64_t> discarded_{0};
-  std::atomic<uint64_t> delivered_{0};
-  int poll_timeout_ms_ = 50;
-  int poll_error_ = 0;
-  size_t batch_bytes_ = 256 * 1024;
-  Batch batch_;
-  Napi::Reference<Napi::Buffer<uint8_t>> pool_;  // see PoolView
-  std::chrono::steady_clock::time_point batch_started_;  // first record of batch_
-  Napi::ThreadSafeFunction tsfn_;
-  std::unique_ptr<Napi::Promise::Deferred> done_;
+  std::atomic<int> pending_flush_errno_{0};  // written on the consumer thread (FlushPending)
+  uscope::RingConsumer::Options ring_opts_;
+  uscope::RingConsumer ring_;
+  std::unique_ptr<Napi::Promise::Deferred> done_;  // start()'s promise
 };
 
 // Struct sizes straight from the C compiler, for the test that checks the
@@ -636,46 +505,6 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// probeUffdApi(requestedFeatures): creates a uffd (userfaultfd(2), else
-// /dev/userfaultfd) and performs UFFDIO_API, to report what this kernel
-// grants. A capability probe for `doctor`, like the backend probes.
-Napi::Value ProbeUffdApi(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  bool lossless;
-  uint64_t want = info[0].IsBigInt() ? info[0].As<Napi::BigInt>().Uint64Value(&lossless) : 0;
-  Napi::Object out = Napi::Object::New(env);
-  const char* via = "syscall";
-  int fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-  int create_errno = fd < 0 ? errno : 0;
-  if (fd < 0) {
-    int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-    if (dev >= 0) {
-      fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
-      if (fd < 0) create_errno = errno;
-      close(dev);
-      via = "dev";
-    }
-  }
-  if (fd < 0) {
-    out.Set("created", false);
-    out.Set("errno", Napi::Number::New(env, create_errno));
-    return out;
-  }
-  struct uffdio_api api = {};
-  api.api = UFFD_API;
-  api.features = want;
-  int r = ioctl(fd, UFFDIO_API, &api);
-  int api_errno = r ? errno : 0;
-  close(fd);
-  out.Set("created", true);
-  out.Set("via", via);
-  out.Set("ok", r == 0);
-  out.Set("errno", Napi::Number::New(env, api_errno));
-  out.Set("features", Napi::BigInt::New(env, (uint64_t)api.features));
-  out.Set("ioctls", Napi::BigInt::New(env, (uint64_t)api.ioctls));
-  return out;
-}
-
 Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), libbpf_version_string());
 }
@@ -690,13 +519,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Tracer", Tracer::Init(env));
   exports.Set("recordSizes", Napi::Function::New(env, RecordSizes));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass));
-  exports.Set("probeUffdApi", Napi::Function::New(env, ProbeUffdApi));
+  exports.Set("probeUffdApi", Napi::Function::New(env, uscope::ProbeUffdApi));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
   exports.Set("abi", Napi::Number::New(env, USCOPE_RECORD_ABI));
-  Napi::Array backends = Napi::Array::New(env, 3);
-  backends.Set(0u, "fentry");
-  backends.Set(1u, "kprobe");
-  backends.Set(2u, "tracepoint");
+  Napi::Array backends = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const Backend& b : kBackends) backends.Set(i++, b.name);
   exports.Set("backends", backends);  // the skeletons built into this addon
   return exports;
 }

@@ -2,8 +2,10 @@
 // Import-boundary check: the layers run one way. Each source file belongs to
 // a unit (a folder, or a file at the top of src/); a unit may import itself
 // and units on LOWER floors only, never one on its own floor or above. Tests
-// are outside the layers (they exercise every floor). Exit 1 on a violation
-// or on a source file no unit holds; `--graph` prints the unit-level imports.
+// are outside the layers (they exercise every floor). Files do not import
+// each other in a circle either (type-only imports included). Exit 1 on a
+// violation, a cycle, or a source file no unit holds; `--graph` prints the
+// unit-level imports.
 //
 //   node scripts/check-imports.mjs [--root DIR] [--graph]
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -63,26 +65,89 @@ export function importsOf(text) {
 export function checkImports(root) {
   const problems = [];
   const edges = new Map();
-  for (const top of ROOTS) {
-    for (const rel of sourceFiles(root, top)) {
-      const from = unitOf(rel);
-      if (!from) {
-        problems.push(`${rel}: in no layer: add its folder to FLOORS in scripts/check-imports.mjs (and docs/architecture.md)`);
-        continue;
-      }
-      for (const spec of importsOf(readFileSync(join(root, rel), 'utf8'))) {
-        const target = relative(root, resolve(root, dirname(rel), spec)).split(sep).join('/').replace(/\.js$/, '.ts');
-        const to = unitOf(target) ?? unitOf(target.replace(/\.ts$/, '.tsx'));
-        if (!to) continue; // outside the layers (package.json, generated files...)
-        if (!edges.has(from.unit)) edges.set(from.unit, new Set());
-        edges.get(from.unit).add(to.unit);
-        if (to.unit === from.unit || to.floor > from.floor) continue;
-        const where = to.floor === from.floor ? 'on the same floor as' : 'a floor above';
-        problems.push(`${rel}: imports ${spec}: ${to.unit} is ${where} ${from.unit} (move what both need to a lower floor)`);
-      }
+  const files = ROOTS.flatMap((top) => [...sourceFiles(root, top)]);
+  const known = new Set(files);
+  /** file -> the source files it imports */
+  const fileEdges = new Map();
+  for (const rel of files) {
+    const from = unitOf(rel);
+    if (!from) {
+      problems.push(`${rel}: in no layer: add its folder to FLOORS in scripts/check-imports.mjs (and docs/architecture.md)`);
+      continue;
+    }
+    const imported = [];
+    fileEdges.set(rel, imported);
+    for (const spec of importsOf(readFileSync(join(root, rel), 'utf8'))) {
+      const target = relative(root, resolve(root, dirname(rel), spec)).split(sep).join('/').replace(/\.js$/, '.ts');
+      const tsx = target.replace(/\.ts$/, '.tsx');
+      if (known.has(target)) imported.push(target);
+      else if (known.has(tsx)) imported.push(tsx);
+      const to = unitOf(target) ?? unitOf(tsx);
+      if (!to) continue; // outside the layers (package.json, generated files...)
+      if (!edges.has(from.unit)) edges.set(from.unit, new Set());
+      edges.get(from.unit).add(to.unit);
+      if (to.unit === from.unit || to.floor > from.floor) continue;
+      const where = to.floor === from.floor ? 'on the same floor as' : 'a floor above';
+      problems.push(`${rel}: imports ${spec}: ${to.unit} is ${where} ${from.unit} (move what both need to a lower floor)`);
     }
   }
+  for (const cycle of importCycles(fileEdges)) {
+    problems.push(`${cycle[0]}: import cycle ${cycle.join(' -> ')} (move what they share into a file both import)`);
+  }
   return { problems, edges };
+}
+
+/** One cycle (first file repeated at the end) per group of files that import each other in a circle. */
+function importCycles(fileEdges) {
+  // Tarjan's strongly connected components, then a shortest way round each
+  const index = new Map();
+  const low = new Map();
+  const stack = [];
+  const onStack = new Set();
+  const groups = [];
+  let next = 0;
+  const visit = (v) => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of fileEdges.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v), index.get(w)));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const group = [];
+    let w;
+    do {
+      w = stack.pop();
+      onStack.delete(w);
+      group.push(w);
+    } while (w !== v);
+    if (group.length > 1 || (fileEdges.get(v) ?? []).includes(v)) groups.push(group.sort());
+  };
+  for (const v of [...fileEdges.keys()].sort()) if (!index.has(v)) visit(v);
+  return groups.map((group) => {
+    const inGroup = new Set(group);
+    const start = group[0];
+    const from = new Map([[start, null]]);
+    const queue = [start];
+    for (let i = 0; i < queue.length; i++) {
+      for (const w of fileEdges.get(queue[i]) ?? []) {
+        if (w === start) {
+          const path = [start];
+          for (let v = queue[i]; v !== start; v = from.get(v)) path.splice(1, 0, v);
+          return [...path, start];
+        }
+        if (inGroup.has(w) && !from.has(w)) {
+          from.set(w, queue[i]);
+          queue.push(w);
+        }
+      }
+    }
+    return [...group, start]; // not reached: every group has a way round
+  });
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

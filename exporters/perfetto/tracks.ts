@@ -3,10 +3,9 @@
 // its counter tracks. Descriptors are written on first use (packets.ts).
 
 import type { RecordingHeader } from '../../src/recording/format.js';
-import type { UffdInfo } from '../../src/model/uffdRegistry.js';
+import type { UffdInfo } from '../../src/model/uffdTypes.js';
 import { formatCreated } from '../../src/model/uffdIdentity.js';
 import { PacketWriter, type Seq, type Track } from './packets.js';
-import type { SliceItem } from './items.js';
 import { COUNTER_UNIT_COUNT } from './proto.js';
 
 /** UffdState counters */
@@ -18,10 +17,17 @@ const MAX_LANES = 32;
 const MAX_LATE_LANES = 16;
 const MAX_UFFDS = 4096;
 
+/** What lane picking reads of a slice on a lane (a SliceItem, items.ts, which
+ *  imports this file): its stages, and the next one not begun yet. */
+export interface StagedSlice {
+  readonly stages: ReadonlyArray<{ readonly start: number }> | null;
+  readonly nextStage: number;
+}
+
 interface StackEntry {
   end: number;
   /** the fault item whose stages may still begin under it */
-  item: SliceItem | null;
+  item: StagedSlice | null;
 }
 
 export interface Lane {

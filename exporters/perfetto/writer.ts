@@ -21,8 +21,9 @@
 import { uffdId, type IoctlArgs, type IoctlEvent, type UffdCreateEvent, type UffdEvent } from '../../src/events/types.js';
 import { bitNames, errnoName, type Uapi } from '../../src/events/uapi.js';
 import type { FaultRecord } from '../../src/model/faultTypes.js';
-import type { SetModeAttempt, UffdInfo, UffdRegistry } from '../../src/model/uffdRegistry.js';
-import { onResults, type AnalysisResult, type RegistryResult } from '../../src/model/analysisResults.js';
+import type { UffdRegistry } from '../../src/model/uffdRegistry.js';
+import type { RegistryResult, SetModeAttempt, UffdInfo } from '../../src/model/uffdTypes.js';
+import { onResults, type AnalysisResult } from '../../src/model/analysisResults.js';
 import type { FaultLifecycle } from '../../src/model/faultLifecycle.js';
 import type { RecordingHeader } from '../../src/recording/format.js';
 import { ARG_KINDS } from '../../src/kernel/uffdIoctls.js';

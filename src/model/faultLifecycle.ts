@@ -24,7 +24,9 @@
 //
 // This file is the state machine; what it delivers is in faultTypes.ts, its
 // working state in faultState.ts, the kernel's rules in faultRules.ts, message
-// joins in faultMessages.ts and the record it makes in faultRecord.ts.
+// joins in faultMessages.ts, the ioctls in flight (and the records waiting
+// for their exits) in inflightIoctls.ts and the record it makes in
+// faultRecord.ts.
 
 import type {
   BlockEvent,
@@ -43,6 +45,7 @@ import { wakeCauseOf } from '../kernel/uffdIoctls.js';
 import { FAULT_ENDS, type FaultEnd, type FaultListener, type LifecycleCounters, type LifecycleOptions, type OpenFaultView } from './faultTypes.js';
 import { BLOCKED, DONE, FAULTED, FifoList, Fault, IoctlCall, NO_ARMED, RESUMED, RecentEnds, UState, WOKEN, openFaultView, pageNumber } from './faultState.js';
 import { FaultMessages } from './faultMessages.js';
+import { InflightIoctls } from './inflightIoctls.js';
 import { FaultRules } from './faultRules.js';
 import { faultRecord } from './faultRecord.js';
 
@@ -56,7 +59,6 @@ export class FaultLifecycle {
   private readonly settleNs: number;
   private readonly raceWindowNs: number;
   private readonly maxOpen: number;
-  private readonly maxInflight: number;
   private readonly checkEveryNs: number;
 
   private readonly rules: FaultRules;
@@ -73,8 +75,7 @@ export class FaultLifecycle {
   private readonly done: RecentEnds;
   private readonly ustates = new Map<bigint, UState>();
   private lastUs: UState | null = null;
-  private readonly inflight = new IntMap<IoctlCall>();
-  private readonly inflightList = new FifoList<IoctlCall>();
+  private readonly ioctls: InflightIoctls;
   /** thread -> uffd it is closing (until that thread does something else) */
   private readonly closing = new Map<number, bigint>();
   private readonly messages: FaultMessages;
@@ -90,7 +91,6 @@ export class FaultLifecycle {
     this.settleNs = opts.settleNs ?? 10e6;
     this.raceWindowNs = opts.raceWindowNs ?? 1e6;
     this.maxOpen = Math.max(1, opts.maxOpenFaults ?? 100_000);
-    this.maxInflight = Math.max(1, opts.maxInflightIoctls ?? 65_536);
     this.done = new RecentEnds(Math.min(this.maxOpen, 1 << 22));
     this.checkEveryNs = Math.max(1, Math.min(this.settleNs, this.horizonNs, this.blockedHorizonNs) / 2);
     this.rules = new FaultRules(uapi);
@@ -110,6 +110,7 @@ export class FaultLifecycle {
       ioctlsDropped: 0,
     };
     this.messages = new FaultMessages(Math.max(0, opts.maxOrphanMsgs ?? 10_000), opts.vmHugetlb ?? 0x00400000n, this.counters);
+    this.ioctls = new InflightIoctls(Math.max(1, opts.maxInflightIoctls ?? 65_536), this.counters, (f) => this.emit(f));
   }
 
   /** Calls `fn` with every record; returns an unsubscribe function. */
@@ -126,7 +127,7 @@ export class FaultLifecycle {
   }
 
   get inflightIoctls(): number {
-    return this.inflight.size;
+    return this.ioctls.size;
   }
 
   get orphanMessages(): number {
@@ -199,12 +200,7 @@ export class FaultLifecycle {
     while ((f = this.unblocked.head) !== null) this.finalize(f, this.rules.classifyUnblocked(f), false);
     // woken but not yet back on a CPU when the trace ended: resolved, nothing lost
     while ((f = this.waiting.head) !== null) this.finalize(f, f.st === WOKEN ? f.wakeCause : 'open_at_end', false);
-    let io: IoctlCall | null;
-    while ((io = this.inflightList.head) !== null) {
-      this.inflightList.remove(io);
-      this.flushWaiters(io);
-    }
-    this.inflight.clear();
+    this.ioctls.finish();
     this.closing.clear();
     this.messages.clear();
     this.done.clear();
@@ -310,7 +306,7 @@ export class FaultLifecycle {
   }
 
   private attributeWake(f: Fault, wakerTid: number, wakeTs: number): void {
-    const io = this.inflight.get(wakerTid);
+    const io = this.ioctls.get(wakerTid);
     if (io !== undefined && io.uffd === f.uffd && io.enterTs <= wakeTs) {
       f.wakeIoctl = io;
       f.wakeCause = wakeCauseOf(io.name);
@@ -362,12 +358,7 @@ export class FaultLifecycle {
     this.activity(e.tid);
     this.ustateCtx(e.uffd, e.ctxFeatures);
     if (e.name === 'UFFDIO_SET_MODE') this.ustate(e.uffd).setModeSince = e.ts;
-    const old = this.inflight.get(e.tid);
-    if (old !== undefined) this.dropIoctl(old);
-    const io = new IoctlCall(e);
-    this.inflight.set(e.tid, io);
-    this.inflightList.push(io);
-    if (this.inflight.size > this.maxInflight) this.dropIoctl(this.inflightList.head!);
+    this.ioctls.enter(e);
   }
 
   private onIoctlExit(e: IoctlEvent): void {
@@ -377,22 +368,11 @@ export class FaultLifecycle {
       const us = this.ustates.get(e.uffd);
       if (us !== undefined && us.setModeSince <= e.enterTs) us.setModeSince = -1;
     }
-    let io = this.inflight.get(e.tid);
-    if (io !== undefined && io.enterTs === e.enterTs) {
-      this.inflight.delete(e.tid);
-      this.inflightList.remove(io);
-    } else {
-      if (io !== undefined && io.enterTs < e.enterTs) this.dropIoctl(io);
-      io = new IoctlCall(e);
-      this.counters.ioctlExitsWithoutEnter++;
-    }
-    io.exitTs = e.ts;
-    io.ret = e.ret;
-    if (e.args !== null) io.args = e.args;
+    const io = this.ioctls.exit(e);
     // faults on the range it resolved, or unregistered, are over
     this.resolveRange(io);
     if (io.name === 'UFFDIO_UNREGISTER' && e.ret === 0) this.unregisterRange(io);
-    this.flushWaiters(io);
+    this.ioctls.release(io);
   }
 
   private onMsg(e: MsgEvent): void {
@@ -434,11 +414,7 @@ export class FaultLifecycle {
       else if (f.st === RESUMED) this.finalize(f, f.wakeCause, true);
       else this.finalize(f, 'exit', true);
     }
-    for (let io = this.inflightList.head; io !== null; ) {
-      const next: IoctlCall | null = io.lnext;
-      if (io.pid === pid) this.dropIoctl(io);
-      io = next;
-    }
+    this.ioctls.dropProcess(pid);
   }
 
   // ---- ranges ----
@@ -595,40 +571,8 @@ export class FaultLifecycle {
     f.end = reason;
     f.endTs = this.now;
     if (remember) this.done.remember(f.tid, f.faultTs);
-    // hold the record until its ioctls' exits are known
-    const rr = f.rr;
-    const wi = f.wakeIoctl;
-    if (rr !== null && rr.exitTs === undefined && this.inflight.get(rr.tid) === rr) {
-      (rr.waiters ??= []).push(f);
-      return;
-    }
-    if (wi !== null && wi.exitTs === undefined && this.inflight.get(wi.tid) === wi) {
-      (wi.waiters ??= []).push(f);
-      return;
-    }
-    this.emit(f);
-  }
-
-  /** An in-flight ioctl whose exit will never be seen. */
-  private dropIoctl(io: IoctlCall): void {
-    if (this.inflight.get(io.tid) === io) this.inflight.delete(io.tid);
-    this.inflightList.remove(io);
-    this.counters.ioctlsDropped++;
-    this.flushWaiters(io);
-  }
-
-  private flushWaiters(io: IoctlCall): void {
-    const w = io.waiters;
-    if (w === null) return;
-    io.waiters = null;
-    for (let i = 0; i < w.length; i++) {
-      const f = w[i];
-      // the other ioctl may still be in flight
-      const other = f.rr === io ? f.wakeIoctl : f.rr;
-      if (other !== null && other !== io && other.exitTs === undefined && this.inflight.get(other.tid) === other) {
-        (other.waiters ??= []).push(f);
-      } else this.emit(f);
-    }
+    // held until its ioctls' exits are known
+    if (!this.ioctls.hold(f)) this.emit(f);
   }
 
   private emit(f: Fault): void {

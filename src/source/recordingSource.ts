@@ -50,7 +50,20 @@ export function* recordBatches(rec: Recording): Generator<RecordBatch, Recording
   return r.value;
 }
 
-/** Streams every event of a recording, chunk by chunk (bounded memory). */
+/** Streams every event of an open recording, chunk by chunk (bounded memory). */
+export function decodeRecording(rec: Recording, uapi: Uapi, visit: (e: UffdEvent) => void): { status: RecordingStatus; decode: DecodeStats } {
+  const decoder = recordDecoder(rec.header.recordAbi, uapi, visit, FILE_REORDER);
+  const it = recordBatches(rec);
+  let r = it.next();
+  while (!r.done) {
+    decoder.push(r.value.payload, r.value.count);
+    r = it.next();
+  }
+  decoder.end();
+  return { status: r.value, decode: decoder.stats };
+}
+
+/** Streams every event of the recording at `path` (decodeRecording). */
 export function forEachRecordedEvent(
   path: string,
   uapiOverrides: Uapi | null,
@@ -60,16 +73,8 @@ export function forEachRecordedEvent(
   const rec = openRecording(path);
   const uapi = recordingUapi(rec.header, uapiOverrides);
   onHeader?.(rec.header, uapi);
-  const decoder = recordDecoder(rec.header.recordAbi, uapi, visit, FILE_REORDER);
-  const it = recordBatches(rec);
-  let r = it.next();
-  while (!r.done) {
-    decoder.push(r.value.payload, r.value.count);
-    r = it.next();
-  }
-  decoder.end();
-  const status = r.value;
-  return { header: rec.header, status, decode: decoder.stats, counters: status.counters };
+  const { status, decode } = decodeRecording(rec, uapi, visit);
+  return { header: rec.header, status, decode, counters: status.counters };
 }
 
 /** A failure to read `file` as a recording, as the one-line bad-input error users see. */

@@ -3,7 +3,7 @@
 // model is a streaming one); seeking forward just feeds more events.
 import { openRecording, type Recording, type RecordingStatus } from '../recording/reader.js';
 import type { UffdEvent } from '../events/types.js';
-import { recordBatches, recordingUapi, type RecordBatch } from '../source/recordingSource.js';
+import { decodeRecording, recordBatches, recordingUapi, type RecordBatch } from '../source/recordingSource.js';
 import { FILE_REORDER, recordDecoder, type RecordDecoder } from '../source/recordDecoder.js';
 import { recordingEnd } from '../pipeline/recordingPipeline.js';
 import { lostFrom } from '../pipeline/summaryMeta.js';
@@ -52,11 +52,9 @@ export class ReplayDriver {
 
   private lastTs(): number {
     let last = this.startTs;
-    const decoder = recordDecoder(this.rec.header.recordAbi, this.uapi, (e) => {
+    decodeRecording(this.rec, this.uapi, (e) => {
       if (e.ts > last) last = e.ts;
-    }, FILE_REORDER);
-    for (const b of recordBatches(this.rec)) decoder.push(b.payload, b.count);
-    decoder.end();
+    });
     return last;
   }
 

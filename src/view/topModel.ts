@@ -8,7 +8,7 @@ import type { LatencyHistogram } from '../stats/histogram.js';
 import { StageHistograms } from '../stats/stats.js';
 import type { UffdEvent } from '../events/types.js';
 import { bitNames, errnoName, type Uapi } from '../events/uapi.js';
-import type { UffdInfo } from '../model/uffdRegistry.js';
+import type { UffdInfo } from '../model/uffdTypes.js';
 import { createdAfterS, parseUffdKey } from '../model/uffdIdentity.js';
 import { matchesFilter } from './processFilter.js';
 import { isControlIoctl } from '../kernel/uffdIoctls.js';

@@ -1,6 +1,7 @@
 // The import-boundary check (scripts/check-imports.mjs): this tree passes it,
-// and a tree with an import up a floor, across a floor, through import(), or
-// a file in no layer fails it, naming the file.
+// and a tree with an import up a floor, across a floor, through import(), a
+// file in no layer, or files that import each other in a circle fails it,
+// naming the file.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -68,4 +69,32 @@ test('a source file in no layer fails until its folder is placed', () => {
   const r = check(tree({ ...lawful, 'src/newthing/a.ts': 'export {};\n' }));
   assert.equal(r.code, 1);
   assert.match(r.stderr, /src\/newthing\/a\.ts: in no layer/);
+});
+
+test('files that import each other in a circle fail, the cycle named once', () => {
+  const r = check(
+    tree({
+      ...lawful,
+      'src/model/a.ts': "import type { B } from './b.js';\nexport type A = B;\n",
+      'src/model/b.ts': "import type { C } from './c.js';\nexport type B = C;\n",
+      'src/model/c.ts': "import type { A } from './a.js';\nexport type C = 1;\n",
+    }),
+  );
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    'check-imports: src/model/a.ts: import cycle src/model/a.ts -> src/model/b.ts -> src/model/c.ts -> src/model/a.ts (move what they share into a file both import)\n',
+  );
+});
+
+test('a .tsx file in a cycle is found through its .js specifier', () => {
+  const r = check(
+    tree({
+      ...lawful,
+      'tui/a.tsx': "import { b } from './b.js';\nexport const a = 1;\n",
+      'tui/b.tsx': "import { a } from './a.js';\nexport const b = 2;\n",
+    }),
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^check-imports: tui\/a\.tsx: import cycle tui\/a\.tsx -> tui\/b\.tsx -> tui\/a\.tsx /m);
 });
