@@ -4,7 +4,9 @@
 // for the total fault latency and each stage.
 import { STAGE_KEYS, type Side, type StageKey } from './inputs.js';
 import { KINDS } from './budget.js';
-import { UNTESTABLE, fmtP, formatValue, kindsOf, sideSamples, stageOf, type CheckResult } from './compare.js';
+import { UNTESTABLE, type CheckResult } from './compare.js';
+import { fmtP, formatValue } from './format.js';
+import { kindsOf, sideSamples, stageOf } from './metrics.js';
 import { changeText, ciText, testShort, verdictText } from './report.js';
 import { mean } from './stats.js';
 

@@ -37,6 +37,8 @@ export interface Run {
   command: string[] | null;
   generated: boolean;
   notes: string[];
+  /** this run's own per-fault samples (keys as in Side.samples), for per-run quantiles the summary lacks (p05) */
+  samples?: Map<string, Reservoir> | null;
 }
 
 export interface Side {
@@ -204,7 +206,7 @@ export function sampleFault(samples: Map<string, Reservoir>, r: FaultRecord, cap
  *  histograms (each bucket's value, count times): under `all:fault`, and
  *  under the one fault kind's key when a run has userfaults of one kind
  *  only (its total histogram is that kind's). Null unless every run has one. */
-export function histogramSamples(runs: readonly Run[], cap: number, seed: number): Map<string, Reservoir> | null {
+export function histogramSamples(runs: ReadonlyArray<Pick<Run, 'summary'>>, cap: number, seed: number): Map<string, Reservoir> | null {
   if (!runs.every((r) => r.summary.latency_hist_ns?.fault)) return null;
   const samples = new Map<string, Reservoir>();
   const into = (key: string): Reservoir => {
@@ -321,10 +323,15 @@ export function loadSide(label: 'baseline' | 'current', path: string, o: LoadOpt
         o.warn?.(`warning: ${e.file} summarises a damaged recording: ${damageHeadline(damage)}`);
         notes.push(`${basename(e.file)}: summary of a damaged recording (${damageHeadline(damage)}); compared anyway (--allow-damaged)`);
       }
-      runs.push({ file: e.file, type: 'summary', summary, command: commandOf(summary), generated: !!summary.generated, notes });
+      const own = histogramSamples([{ summary }], o.reservoir, seed);
+      runs.push({ file: e.file, type: 'summary', summary, command: commandOf(summary), generated: !!summary.generated, notes, samples: own });
       continue;
     }
-    const onFault = samples ? (r: FaultRecord) => sampleFault(samples, r, o.reservoir, seed) : null;
+    const own = new Map<string, Reservoir>();
+    const onFault = (r: FaultRecord) => {
+      sampleFault(own, r, o.reservoir, seed);
+      if (samples) sampleFault(samples, r, o.reservoir, seed);
+    };
     const { summary, read } = analyzeRecordingWith(e.file, o.uapi, onFault, o.allowDamaged);
     for (const line of damageWarning(e.file, read.status)) o.warn?.(line);
     const notes: string[] = [];
@@ -332,7 +339,7 @@ export function loadSide(label: 'baseline' | 'current', path: string, o: LoadOpt
     if (damage.length) notes.push(`${basename(e.file)}: damaged (${damageHeadline(damage)}); compared anyway (--allow-damaged)`);
     if (!read.status.complete) notes.push(`${basename(e.file)}: no ${damage.length ? 'readable ' : ''}trailer (the recorder did not finish); using everything it wrote`);
     if (summary.events.lost > 0) notes.push(`${basename(e.file)}: ${summary.events.lost} events were lost while recording; its counts are low`);
-    runs.push({ file: e.file, type: 'recording', summary, command: read.header.selection.command, generated: read.header.generated !== null, notes });
+    runs.push({ file: e.file, type: 'recording', summary, command: read.header.selection.command, generated: read.header.generated !== null, notes, samples: own });
   }
   const notes: string[] = [];
   if (!allRecordings && entries.some((e) => e.type === 'recording')) {

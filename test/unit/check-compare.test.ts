@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { compare, metricDefs, commandDiff, type CheckResult } from '../../src/check/compare.js';
+import { compare, commandDiff, type CheckResult } from '../../src/check/compare.js';
+import { metricDefs } from '../../src/check/metrics.js';
 import { DEFAULT_BUDGET, validateBudget, type Budget } from '../../src/check/budget.js';
 import { loadSide } from '../../src/check/inputs.js';
 import { Rng } from '../../src/check/stats.js';
