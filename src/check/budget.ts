@@ -126,6 +126,7 @@ export const BUDGET_HELP = `Budget file (--budget FILE, YAML or JSON; every key 
   min_samples: 20             # per side, for the per-fault tests (>= 2)
   min_runs: 2                 # per side, for the per-run tests (>= 2)
   reservoir: 50000            # per-fault samples kept per metric per side
+  run_noise: 0.6              # one run a side: how far (x1.6) host load alone moves a run's p05
   ignore: ["latency.*.wake.max", "ioctl.UFFDIO_COPY.errors"]   # metric ids (* and ? match)
   metrics:                    # rules for every fault kind, by family
     fault: { p99: { threshold: 0.3, floor_ns: 10000 } }
@@ -133,15 +134,19 @@ export const BUDGET_HELP = `Budget file (--budget FILE, YAML or JSON; every key 
     count: { threshold: 0.05, floor: 1 }
   kinds:                      # one fault kind (missing, wp, minor, rwp, async, unknown), over \`metrics\`
     missing: { fault: { p50: { threshold: 0.05 } } }
-Families: fault, queue, service, wake, mode_switch (latencies: a rule per p50, p90, p99, max
+Families: fault, queue, service, wake, mode_switch (latencies: a rule per p05, p50, p90, p99, max
 with threshold, floor_ns, direction, gate, ignore); count, rate, ioctl_errors,
 mode_switch_failures (one rule: threshold, floor, direction, gate, ignore). threshold is
 relative (0.1 = 10 %), the floor absolute; direction is increase, decrease or both (which way
-is worse). Defaults: p50/p90 +10 %, p99 +25 %, max +50 % (floors 1, 2, 5, 20 µs); count
+is worse). Defaults: p05/p50/p90 +10 %, p99 +25 %, max +50 % (floors 1, 1, 2, 5, 20 µs); count
 +5 %, rate -25 %, ioctl_errors +50 %, mode_switch_failures any increase.
 A metric regresses when beyond its threshold AND significant. One that cannot be tested
 (one summary a side without histograms, or a stage) passes within its threshold and never beyond it: "beyond threshold,
-untestable" fails when the metric gates (exit 1) and warns when it does not.`;
+untestable" fails when the metric gates (exit 1) and warns when it does not.
+A per-fault test cannot see the noise between runs. With one run a side, a latency counts
+as changed only when its p05 (fastest faults, from recordings or histograms) moved by more
+than run_noise, significantly; else beyond-threshold changes are "inconclusive" (exit 0,
+listed). With several runs a side the p05 is judged against the runs' own spread.`;
 
 const direction = { enum: ['increase', 'decrease', 'both'] };
 const nonNeg = { type: 'number', minimum: 0 };

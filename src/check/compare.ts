@@ -36,7 +36,7 @@ import { ruleFor, type Budget, type Family, type Rule, type Stat, KINDS } from '
 import type { Side, StageKey } from './inputs.js';
 import { STAT_Q, kindsOf, metricDefs, type MetricDef, type Unit } from './metrics.js';
 import { fmtP, formatChange, formatValue } from './format.js';
-import { REFERENCE_STAT, inconclusiveReason, noiseAllowance, oneRunNote, referenceBeyond, referenceId, type NoiseReference, type RunNoiseResult } from './runNoise.js';
+import { REFERENCE_STAT, inconclusiveReason, noiseAllowance, oneRunNote, referenceBeyond, referenceId, type AllowanceSource, type NoiseReference, type RunNoiseResult } from './runNoise.js';
 import {
   Rng,
   bootstrapP,
@@ -174,7 +174,7 @@ interface Pending {
   /** no uncertainty at all (every value equal on both sides): not counted in the family */
   degenerate: boolean;
   /** per-sample latency tests: the run-to-run noise allowance (runNoise.ts) */
-  allowance?: number;
+  noise?: { allowance: number; source: AllowanceSource };
 }
 
 function hedgesG(b: number[], c: number[]): number | undefined {
@@ -237,7 +237,7 @@ function evaluate(def: MetricDef, b: Side, c: Side, budget: Budget): Pending {
       ...base,
       baseline: quantileSorted(sb, q),
       current: quantileSorted(sc, q),
-      allowance,
+      noise: allowance,
       ...(b.runs.length > 1 || c.runs.length > 1 ? { testName: `bootstrap on per-fault samples pooled over ${b.runs.length}+${c.runs.length} runs` } : {}),
       mode: 'per-sample',
       nB: sb.length,
@@ -275,7 +275,7 @@ export function sideInfo(s: Side): SideInfo {
 }
 
 export function compare(b: Side, c: Side, budget: Budget): CheckResult {
-  const defs = metricDefs(b, c);
+  const defs = metricDefs(b, c, budget.minSamples);
   const pending = defs.map((d) => evaluate(d, b, c, budget));
   const alpha = 1 - budget.confidence;
   // the family: the gating metrics that were tested (non-gating ones are judged at the same level)
@@ -378,12 +378,12 @@ export function commandDiff(a: string[], b: string[]): string | null {
 
 /** The run-noise reference of a per-sample latency metric: its p05 when tested per sample, else itself. */
 function noiseReference(p: Pending, byId: Map<string, Pending>, level: number): NoiseReference | undefined {
-  if (p.mode !== 'per-sample' || p.allowance === undefined || !p.reps) return undefined;
+  if (p.mode !== 'per-sample' || !p.noise || !p.reps) return undefined;
   const ref = byId.get(referenceId(p.def));
-  const r = ref && ref.mode === 'per-sample' && ref.reps && ref.allowance !== undefined ? ref : p;
+  const r = ref && ref.mode === 'per-sample' && ref.reps && ref.noise ? ref : p;
   const iv = percentileInterval(r.reps!, level);
   const rel = r.baseline !== null && r.current !== null && r.baseline !== 0 ? (r.current - r.baseline) / Math.abs(r.baseline) : null;
-  return { id: r.def.id, rel, sigUp: iv.low > 0, sigDown: iv.high < 0, allowance: r.allowance! };
+  return { id: r.def.id, rel, sigUp: iv.low > 0, sigDown: iv.high < 0, ...r.noise! };
 }
 
 function finish(p: Pending, level: number, a: number, m: number, noise: NoiseReference | undefined): MetricResult {
@@ -448,7 +448,7 @@ function finish(p: Pending, level: number, a: number, m: number, noise: NoiseRef
         : `within the threshold (${thr})`);
   } else if (sigWorse && beyondWorse && !refWorse) {
     verdict = 'inconclusive';
-    reason = `beyond the threshold (${thr}) and significant within these runs (${ciText}), but ${inconclusiveReason(noise!, allowance, noise!.id === def.id)}`;
+    reason = `beyond the threshold (${thr}) and significant within these runs (${ciText}), but ${inconclusiveReason(noise!, noise!.id === def.id)}`;
   } else if (sigWorse && beyondWorse) {
     verdict = rule.gate ? 'regression' : 'warning';
     fails = rule.gate;
@@ -496,7 +496,7 @@ function finish(p: Pending, level: number, a: number, m: number, noise: NoiseRef
     fails,
     reason,
     ...(noise
-      ? { run_noise: { reference: noise.id, reference_change_rel: noise.rel, allowance, beyond: referenceBeyond(noise, allowance, rule, true) } }
+      ? { run_noise: { reference: noise.id, reference_change_rel: noise.rel, allowance, allowance_source: noise.source, beyond: referenceBeyond(noise, allowance, rule, true) } }
       : {}),
   };
 }

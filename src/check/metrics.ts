@@ -61,8 +61,12 @@ export function sideSamples(side: Side | Run, key: string, make: () => Float64Ar
   return v;
 }
 
-/** The metrics the two sides can be compared on. UsageError when there are none. */
-export function metricDefs(b: Side, c: Side): MetricDef[] {
+/**
+ * The metrics the two sides can be compared on. UsageError when there are none.
+ * p05 only where every run has min_samples faults below it (a bootstrap of an
+ * extreme quantile of a few values is not to be trusted).
+ */
+export function metricDefs(b: Side, c: Side, minSamples = 20): MetricDef[] {
   const kb = kindsOf(b);
   const kc = kindsOf(c);
   const common = KINDS.filter((k) => kb[k] && kc[k]);
@@ -83,7 +87,7 @@ export function metricDefs(b: Side, c: Side): MetricDef[] {
       if (!hasStage(b, g, st) || !hasStage(c, g, st)) continue;
       const key = `${g}:${st}`;
       // p05 is in no summary: only from every run's own samples (recordings, or summaries' histograms)
-      const ownSamples = [...b.runs, ...c.runs].every((r) => r.samples?.get(key)?.length);
+      const ownSamples = [...b.runs, ...c.runs].every((r) => (r.samples?.get(key)?.length ?? 0) * STAT_Q.p05 >= minSamples);
       for (const stat of STATS) {
         if (stat === 'p05' && !ownSamples) continue;
         defs.push({

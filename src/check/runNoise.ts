@@ -28,13 +28,19 @@ export interface NoiseReference {
   sigDown: boolean;
   /** how far (relative) the reference may move from run-to-run noise alone */
   allowance: number;
+  /** where the allowance comes from */
+  source: AllowanceSource;
 }
+
+/** run_noise: a side has one run (or fewer than min_runs); spread: the runs' own relative range */
+export type AllowanceSource = 'run_noise' | 'spread';
 
 /** What a metric's result says about the rule (in the verdict JSON). */
 export interface RunNoiseResult {
   reference: string;
   reference_change_rel: number | null;
   allowance: number;
+  allowance_source: AllowanceSource;
   /** the reference moved beyond the allowance, significantly, in the worse direction */
   beyond: boolean;
 }
@@ -53,17 +59,19 @@ export function referenceId(def: MetricDef): string {
  * several runs, and at least `runNoise` when a side has fewer than `minRuns`
  * (one run cannot show its own noise).
  */
-export function noiseAllowance(runNoise: number, b: readonly number[], c: readonly number[], minRuns: number): number {
+export function noiseAllowance(runNoise: number, b: readonly number[], c: readonly number[], minRuns: number): { allowance: number; source: AllowanceSource } {
   const range = (v: readonly number[]) => (v.length >= 2 && Math.min(...v) > 0 ? Math.max(...v) / Math.min(...v) - 1 : 0);
   const spread = Math.max(range(b), range(c));
-  return b.length < minRuns || c.length < minRuns ? Math.max(runNoise, spread) : spread;
+  if (b.length >= minRuns && c.length >= minRuns) return { allowance: spread, source: 'spread' };
+  return spread > runNoise ? { allowance: spread, source: 'spread' } : { allowance: runNoise, source: 'run_noise' };
 }
 
 /** Whether the reference moved beyond the allowance in the rule's worse (or better) direction. */
 export function referenceBeyond(ref: NoiseReference, allowance: number, rule: Pick<Rule, 'direction'>, worse: boolean): boolean {
   if (ref.rel === null) return false;
+  // noise is a factor: down by the same factor as up (x1.6 up, /1.6 down)
   const up = ref.sigUp && ref.rel > allowance;
-  const down = ref.sigDown && -ref.rel > allowance;
+  const down = ref.sigDown && 1 + ref.rel < 1 / (1 + allowance);
   const worseUp = rule.direction !== 'decrease';
   const worseDown = rule.direction !== 'increase';
   return worse ? (worseUp && up) || (worseDown && down) : (!worseUp && up) || (!worseDown && down);
@@ -74,12 +82,13 @@ function pct(r: number): string {
 }
 
 /** The reason of an inconclusive verdict. */
-export function inconclusiveReason(ref: NoiseReference, allowance: number, self: boolean): string {
+export function inconclusiveReason(ref: NoiseReference, self: boolean): string {
   const moved = ref.rel === null ? 'did not move measurably' : `moved ${pct(ref.rel)}`;
+  const from = ref.source === 'spread' ? "the runs' own spread" : 'run_noise: one run cannot show its own noise';
   return (
-    `with one run a side this is within run-to-run noise: ${self ? 'it' : `its reference ${ref.id} (the fastest faults)`} ${moved}, ` +
-    `not significantly beyond the run_noise allowance (±${(allowance * 100).toFixed(0)}%) that host load alone reaches; ` +
-    `give 3 or more runs a side (--runs 3) to judge it`
+    `within run-to-run noise: ${self ? 'it' : `its reference ${ref.id} (the fastest faults)`} ${moved}, ` +
+    `not significantly beyond the noise allowance (x${(1 + ref.allowance).toFixed(2)}, ${from})` +
+    (ref.source === 'run_noise' ? '; give 3 or more runs a side (--runs 3) to judge it' : '')
   );
 }
 
