@@ -71,7 +71,7 @@ function main(): void {
     if (r.exit_code === 1) x.flagged++;
     if (r.inconclusive.length) x.inconclusive++;
     const alarm = t === 'same' ? r.exit_code === 1 : r.exit_code !== 1;
-    if (alarm) x.detail.push(`${where}: ${t === 'same' ? r.regressions.join(', ') : `missed (${r.inconclusive.length} inconclusive)`}`);
+    if (alarm) x.detail.push(`${where}: ${t === 'same' ? r.regressions.join(', ') : `${r.inconclusive.length} metric(s) inconclusive`}`);
   };
   const t0 = Date.now();
   for (const round of rounds) {
