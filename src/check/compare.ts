@@ -32,9 +32,9 @@
 // The confidence is family-wise by default (Bonferroni over the gating
 // metrics that were tested): each interval is at 1 - (1 - confidence) / m.
 
-import { ruleFor, type Budget, type Family, type Rule, type Stat, KINDS } from './budget.js';
-import type { Side, StageKey } from './inputs.js';
-import { STAT_Q, kindsOf, metricDefs, type MetricDef, type Unit } from './metrics.js';
+import { ruleFor, type Budget, type Rule, KINDS } from './budget.js';
+import type { Side } from './inputs.js';
+import { STAT_Q, kindsOf, metricDefs, type MetricDef, type MetricKey } from './metrics.js';
 import { fmtP, formatChange, formatValue } from './format.js';
 import { REFERENCE_STAT, inconclusiveReason, noiseAllowance, oneRunNote, referenceBeyond, referenceId, type AllowanceSource, type NoiseReference, type RunNoiseResult } from './runNoise.js';
 import {
@@ -86,13 +86,7 @@ export interface TestResult {
   why?: string;
 }
 
-export interface MetricResult {
-  id: string;
-  family: Family;
-  kind: string | null;
-  stage: StageKey | null;
-  stat: Stat | null;
-  unit: Unit;
+export interface MetricResult extends MetricKey {
   baseline: number | null;
   current: number | null;
   /** current - baseline */

@@ -12,7 +12,8 @@ export const STAT_Q: Record<Stat, number> = { p05: 0.05, p50: 0.5, p90: 0.9, p99
 
 export type Unit = 'ns' | 'faults' | 'faults/s' | 'errors' | 'switches';
 
-export interface MetricDef {
+/** What a metric is: its id and where it sits (definitions and results carry it). */
+export interface MetricKey {
   id: string;
   family: Family;
   /** fault kind, 'all', or null (ioctls, mode switches, rate) */
@@ -20,6 +21,9 @@ export interface MetricDef {
   stage: StageKey | null;
   stat: Stat | null;
   unit: Unit;
+}
+
+export interface MetricDef extends MetricKey {
   /** this metric's value in one run; null when the run has none */
   perRun: (r: Run) => number | null;
   /** the pooled per-event samples of a side, sorted; null when there are none */

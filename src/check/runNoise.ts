@@ -3,9 +3,9 @@
 //
 // The per-fault tests of one recording a side see the noise within each run,
 // not the noise between runs. On a busy host the runs themselves differ: over
-// identical configurations (README, "Measured false-alarm rate"), one run's
-// fault-latency p50 and p99 moved by several times, its p05 (the fastest tenth
-// of the faults) far less. Host load delays some faults; a slower handler,
+// identical configurations (README, "One run a side"), one run's fault-latency
+// p50 and p99 moved by several times, its p05 (the fastest twentieth of the
+// faults) far less. Host load delays some faults; a slower handler,
 // kernel or device delays every fault, the fastest too.
 //
 // So when a per-fault test has one run on a side, each latency is judged by
@@ -14,7 +14,8 @@
 // significantly by more than `run_noise` (relative; budget key run_noise).
 // Beyond its threshold and significant with the reference inside run_noise:
 // "inconclusive", stated, not failing. With several runs a side the per-run
-// tests measure the run-to-run spread itself, and this rule does not apply.
+// t tests measure the run-to-run spread themselves; the p05 alone is also
+// tested on the pooled faults, its allowance then the runs' own spread.
 import type { Rule } from './budget.js';
 import type { MetricDef } from './metrics.js';
 
