@@ -159,7 +159,9 @@ export function metricDefs(b: Side, c: Side, minSamples = 20): MetricDef[] {
     });
     const hasLat = (side: Side) => side.runs.some((r) => modeSwitchLatencies(r.summary).length > 0);
     if (hasLat(b) && hasLat(c)) {
+      const ownTail = [...b.runs, ...c.runs].every((r) => modeSwitchLatencies(r.summary).length * STAT_Q.p05 >= minSamples);
       for (const stat of STATS) {
+        if (stat === 'p05' && !ownTail) continue;
         defs.push({
           id: `mode_switch.latency.${stat}`,
           family: 'mode_switch',

@@ -286,6 +286,10 @@ test('one metric per kind x stage x statistic, counts, rate, ioctl errors; mode 
   assert.ok(!ids.includes('mode_switch.latency.p50'), 'no mode-switch latency without switches on both sides');
   const both = metricDefs(sideFromSummaries('baseline', [ms]), sideFromSummaries('current', [ms])).map((d) => d.id);
   assert.ok(both.includes('mode_switch.latency.p50'));
+  assert.ok(!both.includes('mode_switch.latency.p05'), 'no p05 of 2 switches: it needs min_samples (20) below it');
+  const many = JSON.parse(JSON.stringify(ms));
+  many.mode_switches = Array.from({ length: 400 }, (_, i) => ({ ...ms.mode_switches[0], ts_ns: i + 1, latency_ns: 1000 + i }));
+  assert.ok(metricDefs(sideFromSummaries('baseline', [many]), sideFromSummaries('current', [many])).some((d) => d.id === 'mode_switch.latency.p05'), '400 switches: p05');
   // mode-switch results: failures up from 0 -> 1 per run, 3 runs a side
   const ok = JSON.parse(JSON.stringify(ms));
   ok.mode_switches[1].result = 0;
