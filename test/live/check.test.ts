@@ -48,7 +48,7 @@ test('check: the same configuration passes (exit 0); a 200 us handler delay is a
   // A shared host's speed moves between levels ~30 % apart, for minutes at a
   // time: when all 3 baseline runs fall on one level and all 3 current runs on
   // the other, the p50 shift is real and significant, and `check` is right to
-  // flag it (0 of 69 comparisons here, 1 seen on a CI host: p50 24.9 -> 39.2 µs).
+  // flag it (1 of 22 pairs of the corpus in the README, 1 seen on a CI host: p50 24.9 -> 39.2 µs).
   // Such a flag is printed, then the whole pair (baseline and current) is taken
   // again once; two flags in a row fail.
   let same = await check(['--baseline', base, '--runs', '3', '--', ...workload(0, tmp('truth.json'))]);
