@@ -15,7 +15,7 @@ export type LatencyFamily = (typeof LATENCY_FAMILIES)[number];
 export const COUNT_FAMILIES = ['count', 'rate', 'ioctl_errors', 'mode_switch_failures'] as const;
 export type CountFamily = (typeof COUNT_FAMILIES)[number];
 export type Family = LatencyFamily | CountFamily;
-export const STATS = ['p50', 'p90', 'p99', 'max'] as const;
+export const STATS = ['p05', 'p50', 'p90', 'p99', 'max'] as const;
 export type Stat = (typeof STATS)[number];
 export const KINDS = ['missing', 'wp', 'minor', 'rwp', 'async', 'unknown'] as const;
 export type Direction = 'increase' | 'decrease' | 'both';
@@ -53,6 +53,8 @@ export interface Budget {
   minSamples: number;
   minRuns: number;
   reservoir: number;
+  /** one run a side: how far (relative) host load alone moves a run's p05; see runNoise.ts */
+  runNoise: number;
   ignore: string[];
   metrics: Partial<Record<Family, RuleInput | Partial<Record<Stat, RuleInput>>>>;
   kinds: Partial<Record<string, Partial<Record<Family, RuleInput | Partial<Record<Stat, RuleInput>>>>>>;
@@ -60,6 +62,7 @@ export interface Budget {
 
 /** Default thresholds: relative change and absolute floor per statistic. */
 export const DEFAULT_LATENCY_RULES: Record<Stat, { threshold: number; floor: number }> = {
+  p05: { threshold: 0.1, floor: 1_000 },
   p50: { threshold: 0.1, floor: 1_000 },
   p90: { threshold: 0.1, floor: 2_000 },
   p99: { threshold: 0.25, floor: 5_000 },
@@ -101,6 +104,7 @@ export const DEFAULT_BUDGET: Budget = {
   minSamples: 20,
   minRuns: 2,
   reservoir: 50_000,
+  runNoise: 0.6,
   ignore: [],
   metrics: {},
   kinds: {},
@@ -122,6 +126,7 @@ export const BUDGET_HELP = `Budget file (--budget FILE, YAML or JSON; every key 
   min_samples: 20             # per side, for the per-fault tests (>= 2)
   min_runs: 2                 # per side, for the per-run tests (>= 2)
   reservoir: 50000            # per-fault samples kept per metric per side
+  run_noise: 0.6              # one run a side: how far (x1.6) host load alone moves a run's p05
   ignore: ["latency.*.wake.max", "ioctl.UFFDIO_COPY.errors"]   # metric ids (* and ? match)
   metrics:                    # rules for every fault kind, by family
     fault: { p99: { threshold: 0.3, floor_ns: 10000 } }
@@ -129,15 +134,19 @@ export const BUDGET_HELP = `Budget file (--budget FILE, YAML or JSON; every key 
     count: { threshold: 0.05, floor: 1 }
   kinds:                      # one fault kind (missing, wp, minor, rwp, async, unknown), over \`metrics\`
     missing: { fault: { p50: { threshold: 0.05 } } }
-Families: fault, queue, service, wake, mode_switch (latencies: a rule per p50, p90, p99, max
+Families: fault, queue, service, wake, mode_switch (latencies: a rule per p05, p50, p90, p99, max
 with threshold, floor_ns, direction, gate, ignore); count, rate, ioctl_errors,
 mode_switch_failures (one rule: threshold, floor, direction, gate, ignore). threshold is
 relative (0.1 = 10 %), the floor absolute; direction is increase, decrease or both (which way
-is worse). Defaults: p50/p90 +10 %, p99 +25 %, max +50 % (floors 1, 2, 5, 20 µs); count
+is worse). Defaults: p05/p50/p90 +10 %, p99 +25 %, max +50 % (floors 1, 1, 2, 5, 20 µs); count
 +5 %, rate -25 %, ioctl_errors +50 %, mode_switch_failures any increase.
 A metric regresses when beyond its threshold AND significant. One that cannot be tested
 (one summary a side without histograms, or a stage) passes within its threshold and never beyond it: "beyond threshold,
-untestable" fails when the metric gates (exit 1) and warns when it does not.`;
+untestable" fails when the metric gates (exit 1) and warns when it does not.
+A per-fault test cannot see the noise between runs. With one run a side, a latency counts
+as changed only when its p05 (fastest faults, from recordings or histograms) moved by more
+than run_noise, significantly; else beyond-threshold changes are "inconclusive" (exit 0,
+listed). With several runs a side the p05 is judged against the runs' own spread.`;
 
 const direction = { enum: ['increase', 'decrease', 'both'] };
 const nonNeg = { type: 'number', minimum: 0 };
@@ -150,7 +159,7 @@ const latencyRule = {
 const latencyFamily = {
   type: 'object',
   additionalProperties: false,
-  properties: { p50: latencyRule, p90: latencyRule, p99: latencyRule, max: latencyRule },
+  properties: { p05: latencyRule, p50: latencyRule, p90: latencyRule, p99: latencyRule, max: latencyRule },
 };
 const countRule = {
   type: 'object',
@@ -189,6 +198,7 @@ export const BUDGET_SCHEMA = {
     min_samples: { type: 'integer', minimum: 2 },
     min_runs: { type: 'integer', minimum: 2 },
     reservoir: { type: 'integer', minimum: 100, maximum: 10_000_000 },
+    run_noise: { type: 'number', minimum: 0 },
     ignore: { type: 'array', items: { type: 'string', minLength: 1 } },
     metrics: { type: 'object', additionalProperties: false, properties: familyProps },
     kinds: { type: 'object', additionalProperties: false, properties: Object.fromEntries(KINDS.map((k) => [k, kindFamilies])) },
@@ -286,6 +296,7 @@ export function budgetFrom(doc: Record<string, unknown>, file: string | null = n
     min_samples?: number;
     min_runs?: number;
     reservoir?: number;
+    run_noise?: number;
     ignore?: string[];
     metrics?: Budget['metrics'];
     kinds?: Budget['kinds'];
@@ -299,6 +310,7 @@ export function budgetFrom(doc: Record<string, unknown>, file: string | null = n
     minSamples: d.min_samples ?? DEFAULT_BUDGET.minSamples,
     minRuns: d.min_runs ?? DEFAULT_BUDGET.minRuns,
     reservoir: d.reservoir ?? DEFAULT_BUDGET.reservoir,
+    runNoise: d.run_noise ?? DEFAULT_BUDGET.runNoise,
     ignore: d.ignore ?? [],
     metrics: d.metrics ?? {},
     kinds: d.kinds ?? {},

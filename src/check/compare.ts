@@ -21,7 +21,9 @@
 //   per-sample  otherwise, when both sides have per-fault samples
 //               (recordings): bootstrap of the quantile difference, the
 //               exact order-statistic draw (B resamples, seeded), percentile
-//               interval; plus Mann-Whitney U for p50.
+//               interval; plus Mann-Whitney U for p50. It cannot see the
+//               noise between runs: a latency regresses only when its p05
+//               moved beyond run_noise too, else "inconclusive" (runNoise.ts).
 //   none        summaries of one run a side: the test cannot be done. Within
 //               its threshold the metric passes ("insufficient data": a
 //               regression needs both); beyond it, in the worse direction, it
@@ -30,10 +32,11 @@
 // The confidence is family-wise by default (Bonferroni over the gating
 // metrics that were tested): each interval is at 1 - (1 - confidence) / m.
 
-import type { Summary } from '../stats/summary.js';
-import { UsageError } from '../exitCodes.js';
-import { ruleFor, type Budget, type Family, type Rule, type Stat, STATS, KINDS } from './budget.js';
-import { STAGE_KEYS, type Side, type StageKey } from './inputs.js';
+import { ruleFor, type Budget, type Rule, KINDS } from './budget.js';
+import type { Side } from './inputs.js';
+import { STAT_Q, kindsOf, metricDefs, type MetricDef, type MetricKey } from './metrics.js';
+import { fmtP, formatChange, formatValue } from './format.js';
+import { REFERENCE_STAT, inconclusiveReason, noiseAllowance, oneRunNote, referenceBeyond, referenceId, type AllowanceSource, type NoiseReference, type RunNoiseResult } from './runNoise.js';
 import {
   Rng,
   bootstrapP,
@@ -53,28 +56,14 @@ import {
 } from './stats.js';
 
 export const CHECK_SCHEMA = 'uffdscope.check/1';
-export const STAT_Q: Record<Stat, number> = { p50: 0.5, p90: 0.9, p99: 0.99, max: 1 };
-
-export type Unit = 'ns' | 'faults' | 'faults/s' | 'errors' | 'switches';
-/** warning: a regression (beyond threshold and significant) of a metric that does not gate */
-/** beyond threshold, untestable: worse beyond its threshold, but no test could say whether the change is real */
-export type Verdict = 'regression' | 'warning' | 'improved' | 'ok' | 'insufficient data' | 'beyond threshold, untestable' | 'ignored';
+/**
+ * warning: a regression (beyond threshold and significant) of a metric that does not gate;
+ * beyond threshold, untestable: worse beyond its threshold, but no test could say whether the change is real;
+ * inconclusive: worse beyond its threshold and significant within one run a side, but within run-to-run noise (runNoise.ts)
+ */
+export type Verdict = 'regression' | 'warning' | 'inconclusive' | 'improved' | 'ok' | 'insufficient data' | 'beyond threshold, untestable' | 'ignored';
 
 export const UNTESTABLE: Verdict = 'beyond threshold, untestable';
-
-export interface MetricDef {
-  id: string;
-  family: Family;
-  /** fault kind, 'all', or null (ioctls, mode switches, rate) */
-  kind: string | null;
-  stage: StageKey | null;
-  stat: Stat | null;
-  unit: Unit;
-  /** this metric's value in one run; null when the run has none */
-  perRun: (s: Summary) => number | null;
-  /** the pooled per-event samples of a side, sorted; null when there are none */
-  samples?: (side: Side) => Float64Array | null;
-}
 
 export interface TestResult {
   /** e.g. "welch-t on per-run values", "bootstrap on per-fault samples + mann-whitney U" */
@@ -97,13 +86,7 @@ export interface TestResult {
   why?: string;
 }
 
-export interface MetricResult {
-  id: string;
-  family: Family;
-  kind: string | null;
-  stage: StageKey | null;
-  stat: Stat | null;
-  unit: Unit;
+export interface MetricResult extends MetricKey {
   baseline: number | null;
   current: number | null;
   /** current - baseline */
@@ -119,6 +102,8 @@ export interface MetricResult {
   verdict: Verdict;
   fails: boolean;
   reason: string;
+  /** one run a side (per-sample test of a latency): the run-noise rule's inputs */
+  run_noise?: RunNoiseResult;
 }
 
 export interface SideInfo {
@@ -150,154 +135,16 @@ export interface CheckResult {
     min_runs: number;
     min_samples: number;
     reservoir: number;
+    /** one run a side: the relative move of a latency's p05 that host load alone can cause */
+    run_noise: number;
     budget: string | null;
     description: string;
   };
   metrics: MetricResult[];
   regressions: string[];
+  /** worse beyond the threshold, but within run-to-run noise (one run a side): not failing */
+  inconclusive: string[];
   notes: string[];
-}
-
-// ------------------------------------------------------------- metrics
-
-export function kindsOf(side: Side): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of side.runs) {
-    for (const k of KINDS) {
-      const n = (r.summary.faults as unknown as Record<string, number>)[k] ?? 0;
-      if (n > 0) out[k] = (out[k] ?? 0) + n;
-    }
-  }
-  return out;
-}
-
-export function stageOf(s: Summary, group: string, stage: StageKey) {
-  if (group === 'all') return s.latency_ns[stage];
-  return s.latency_ns_by_kind?.[group as keyof Summary['latency_ns_by_kind']]?.[stage];
-}
-
-function hasStage(side: Side, group: string, stage: StageKey): boolean {
-  return side.runs.some((r) => (stageOf(r.summary, group, stage)?.count ?? 0) > 0);
-}
-
-function modeSwitchLatencies(s: Summary): number[] {
-  return s.mode_switches.map((m) => m.latency_ns).filter((v): v is number => typeof v === 'number');
-}
-
-const sortedCache = new WeakMap<Side, Map<string, Float64Array>>();
-export function sideSamples(side: Side, key: string, make: () => Float64Array | null): Float64Array | null {
-  let m = sortedCache.get(side);
-  if (!m) sortedCache.set(side, (m = new Map()));
-  if (m.has(key)) return m.get(key)!;
-  const v = make();
-  if (v) m.set(key, v);
-  return v;
-}
-
-/** The metrics the two sides can be compared on. UsageError when there are none. */
-export function metricDefs(b: Side, c: Side): MetricDef[] {
-  const kb = kindsOf(b);
-  const kc = kindsOf(c);
-  const common = KINDS.filter((k) => kb[k] && kc[k]);
-  const union = KINDS.filter((k) => kb[k] || kc[k]);
-  const msB = b.runs.some((r) => r.summary.mode_switches.length > 0);
-  const msC = c.runs.some((r) => r.summary.mode_switches.length > 0);
-  if (common.length === 0 && !(msB && msC)) {
-    const desc = (k: Record<string, number>) => (Object.keys(k).length ? Object.entries(k).map(([n, v]) => `${v} ${n}`).join(', ') + ' userfaults' : 'no userfaults');
-    throw new UsageError(
-      `nothing to compare: the baseline (${b.path}) has ${desc(kb)}, the current (${c.path}) has ${desc(kc)}; no fault kind in common (different scenarios?)`,
-    );
-  }
-  const defs: MetricDef[] = [];
-  const groups: string[] = [...common];
-  if (union.length >= 2 && common.length >= 1) groups.unshift('all');
-  for (const g of groups) {
-    for (const st of STAGE_KEYS) {
-      if (!hasStage(b, g, st) || !hasStage(c, g, st)) continue;
-      for (const stat of STATS) {
-        defs.push({
-          id: `latency.${g}.${st}.${stat}`,
-          family: st,
-          kind: g,
-          stage: st,
-          stat,
-          unit: 'ns',
-          perRun: (s) => {
-            const l = stageOf(s, g, st);
-            return l && l.count > 0 ? l[stat] : null;
-          },
-          samples: (side) => sideSamples(side, `${g}:${st}`, () => side.samples?.get(`${g}:${st}`)?.sorted() ?? null),
-        });
-      }
-    }
-  }
-  for (const k of union) {
-    defs.push({
-      id: `faults.${k}.count`,
-      family: 'count',
-      kind: k,
-      stage: null,
-      stat: null,
-      unit: 'faults',
-      perRun: (s) => (s.faults as unknown as Record<string, number>)[k] ?? 0,
-    });
-  }
-  defs.push({
-    id: 'faults.rate',
-    family: 'rate',
-    kind: null,
-    stage: null,
-    stat: null,
-    unit: 'faults/s',
-    perRun: (s) => (s.duration_ns > 0 ? s.faults.total / (s.duration_ns / 1e9) : null),
-  });
-  const ioctls = new Set<string>();
-  for (const side of [b, c]) for (const r of side.runs) for (const n of Object.keys(r.summary.ioctls ?? {})) ioctls.add(n);
-  for (const n of [...ioctls].sort()) {
-    defs.push({
-      id: `ioctl.${n}.errors`,
-      family: 'ioctl_errors',
-      kind: null,
-      stage: null,
-      stat: null,
-      unit: 'errors',
-      perRun: (s) => s.ioctls?.[n]?.errors ?? 0,
-    });
-  }
-  if (msB || msC) {
-    defs.push({
-      id: 'mode_switch.failures',
-      family: 'mode_switch_failures',
-      kind: null,
-      stage: null,
-      stat: null,
-      unit: 'switches',
-      perRun: (s) => s.mode_switches.filter((m) => m.result !== null && m.result !== 0).length,
-    });
-    const hasLat = (side: Side) => side.runs.some((r) => modeSwitchLatencies(r.summary).length > 0);
-    if (hasLat(b) && hasLat(c)) {
-      for (const stat of STATS) {
-        defs.push({
-          id: `mode_switch.latency.${stat}`,
-          family: 'mode_switch',
-          kind: null,
-          stage: null,
-          stat,
-          unit: 'ns',
-          perRun: (s) => {
-            const v = modeSwitchLatencies(s).sort((x, y) => x - y);
-            return v.length ? quantileSorted(v, STAT_Q[stat]) : null;
-          },
-          samples: (side) =>
-            sideSamples(side, 'mode_switch', () => {
-              const all = side.runs.flatMap((r) => modeSwitchLatencies(r.summary));
-              return all.length ? Float64Array.from(all).sort() : null;
-            }),
-        });
-      }
-    }
-  }
-  return defs;
 }
 
 // --------------------------------------------------------------- tests
@@ -320,6 +167,8 @@ interface Pending {
   hedges?: number;
   /** no uncertainty at all (every value equal on both sides): not counted in the family */
   degenerate: boolean;
+  /** per-sample latency tests: the run-to-run noise allowance (runNoise.ts) */
+  noise?: { allowance: number; source: AllowanceSource };
 }
 
 function hedgesG(b: number[], c: number[]): number | undefined {
@@ -334,8 +183,8 @@ function hedgesG(b: number[], c: number[]): number | undefined {
 
 function evaluate(def: MetricDef, b: Side, c: Side, budget: Budget): Pending {
   const rule = ruleFor(budget, def.id, def.family, def.kind, def.stat);
-  const vb = b.runs.map((r) => def.perRun(r.summary)).filter((v): v is number => v !== null && Number.isFinite(v));
-  const vc = c.runs.map((r) => def.perRun(r.summary)).filter((v): v is number => v !== null && Number.isFinite(v));
+  const vb = b.runs.map((r) => def.perRun(r)).filter((v): v is number => v !== null && Number.isFinite(v));
+  const vc = c.runs.map((r) => def.perRun(r)).filter((v): v is number => v !== null && Number.isFinite(v));
   const sb = def.samples?.(b) ?? null;
   const sc = def.samples?.(c) ?? null;
   const q = def.stat ? STAT_Q[def.stat] : null;
@@ -354,7 +203,9 @@ function evaluate(def: MetricDef, b: Side, c: Side, budget: Budget): Pending {
   const multiB = vb.length >= budget.minRuns;
   const multiC = vc.length >= budget.minRuns;
   const oneVsMany = (multiB && vc.length === 1) || (multiC && vb.length === 1);
-  if ((multiB && multiC) || oneVsMany) {
+  // the noise reference is tested on the pooled samples whatever the run counts, against the runs' own spread
+  const pooledReference = def.stat === REFERENCE_STAT && sb && sc && sb.length >= budget.minSamples && sc.length >= budget.minSamples;
+  if (((multiB && multiC) || oneVsMany) && !pooledReference) {
     const w = oneVsMany ? oneVersusMany(vb, vc) : vb.length === vc.length ? studentT(vb, vc) : welch(vb, vc);
     const testName = oneVsMany
       ? `t on per-run values (1 run vs the run-to-run spread of ${Math.max(vb.length, vc.length)})`
@@ -375,10 +226,13 @@ function evaluate(def: MetricDef, b: Side, c: Side, budget: Budget): Pending {
     const rng = new Rng(seedFor(budget.seed, def.id));
     const bs = bootstrapQuantileDiff(sb, sc, q, budget.resamples, rng);
     const mwu = def.stat === 'p50' ? mannWhitney(sb, sc) : undefined;
+    const allowance = def.unit === 'ns' ? noiseAllowance(budget.runNoise, vb, vc, budget.minRuns) : undefined;
     return {
       ...base,
       baseline: quantileSorted(sb, q),
       current: quantileSorted(sc, q),
+      noise: allowance,
+      ...(b.runs.length > 1 || c.runs.length > 1 ? { testName: `bootstrap on per-fault samples pooled over ${b.runs.length}+${c.runs.length} runs` } : {}),
       mode: 'per-sample',
       nB: sb.length,
       nC: sc.length,
@@ -401,31 +255,6 @@ function evaluate(def: MetricDef, b: Side, c: Side, budget: Budget): Pending {
   return { ...base, baseline: pb, current: pc, why };
 }
 
-function fmtNum(v: number, unit: Unit): string {
-  if (unit === 'ns') {
-    const us = v / 1000;
-    const a = Math.abs(us);
-    return `${a >= 100 ? us.toFixed(0) : a >= 10 ? us.toFixed(1) : a >= 1 ? us.toFixed(2) : us.toFixed(3)} µs`;
-  }
-  if (unit === 'faults/s') return `${v.toFixed(Math.abs(v) >= 100 ? 0 : 1)}/s`;
-  return Number.isInteger(v) ? String(v) : v.toFixed(2);
-}
-
-export function formatValue(v: number | null, unit: Unit): string {
-  return v === null || !Number.isFinite(v) ? '-' : fmtNum(v, unit);
-}
-
-export function formatChange(v: number | null, unit: Unit): string {
-  if (v === null || !Number.isFinite(v)) return '-';
-  if (v === 0) return '0';
-  return (v > 0 ? '+' : '−') + fmtNum(Math.abs(v), unit);
-}
-
-function pct(r: number | null): string {
-  if (r === null || !Number.isFinite(r)) return '';
-  return `${r >= 0 ? '+' : '−'}${Math.abs(r * 100).toFixed(Math.abs(r) >= 0.1 ? 0 : 1)}%`;
-}
-
 // ------------------------------------------------------------- compare
 
 export function sideInfo(s: Side): SideInfo {
@@ -440,7 +269,7 @@ export function sideInfo(s: Side): SideInfo {
 }
 
 export function compare(b: Side, c: Side, budget: Budget): CheckResult {
-  const defs = metricDefs(b, c);
+  const defs = metricDefs(b, c, budget.minSamples);
   const pending = defs.map((d) => evaluate(d, b, c, budget));
   const alpha = 1 - budget.confidence;
   // the family: the gating metrics that were tested (non-gating ones are judged at the same level)
@@ -449,7 +278,8 @@ export function compare(b: Side, c: Side, budget: Budget): CheckResult {
   const a = alpha / m;
   const level = 1 - a;
 
-  const metrics: MetricResult[] = pending.map((p) => finish(p, level, a, m));
+  const byId = new Map(pending.map((p) => [p.def.id, p]));
+  const metrics: MetricResult[] = pending.map((p) => finish(p, level, a, m, noiseReference(p, byId, level)));
   const failing = metrics.filter((r) => r.fails);
   const notes: string[] = [...b.notes.map((n) => `baseline: ${n}`), ...c.notes.map((n) => `current: ${n}`)];
   const cb = b.runs[0]?.command;
@@ -479,12 +309,7 @@ export function compare(b: Side, c: Side, budget: Budget): CheckResult {
         'several runs a side do (use --runs 3 or more for CI gating)',
     );
   }
-  if (b.runs.length === 1 && c.runs.length === 1 && metrics.some((r) => r.test.mode === 'per-sample')) {
-    notes.push(
-      'one run a side: the per-fault tests see the noise within a run, not from run to run, so they flag two runs of the same ' +
-        'configuration that merely ran under different load; gate CI on several runs a side (--save-baseline DIR --runs 5, then --runs N or a directory)',
-    );
-  }
+  if (metrics.some((r) => r.run_noise)) notes.push(oneRunNote(budget.runNoise));
   const insufficient = metrics.filter((r) => r.verdict === 'insufficient data').length;
   const untestable = metrics.filter((r) => r.verdict === UNTESTABLE).length;
   if (insufficient || untestable) {
@@ -502,7 +327,9 @@ export function compare(b: Side, c: Side, budget: Budget): CheckResult {
     `. With >= ${budget.minRuns} runs a side: t test on per-run values (Student's pooled t for equal run counts, else Welch's; ` +
     `1 run against >= ${budget.minRuns}: t with the others' run-to-run spread). ` +
     `Otherwise, with recordings on both sides: bootstrap ` +
-    `(${budget.resamples} resamples, seed ${budget.seed}) of the quantile difference on per-fault samples, plus Mann-Whitney U for p50. ` +
+    `(${budget.resamples} resamples, seed ${budget.seed}) of the quantile difference on per-fault samples, plus Mann-Whitney U for p50; ` +
+    `as that sees no run-to-run noise, a latency regresses only if its p05 also rose significantly by more than run_noise ` +
+    `(${(budget.runNoise * 100).toFixed(0)}%), else "inconclusive" (does not fail). ` +
     `Otherwise no test: within the threshold passes, beyond it fails (gating) or warns (diagnostic) as "beyond threshold, untestable".`;
 
   return {
@@ -521,11 +348,13 @@ export function compare(b: Side, c: Side, budget: Budget): CheckResult {
       min_runs: budget.minRuns,
       min_samples: budget.minSamples,
       reservoir: budget.reservoir,
+      run_noise: budget.runNoise,
       budget: budget.file,
       description,
     },
     metrics,
     regressions: failing.map((r) => r.id),
+    inconclusive: metrics.filter((r) => r.verdict === 'inconclusive').map((r) => r.id),
     notes,
   };
 }
@@ -541,7 +370,18 @@ export function commandDiff(a: string[], b: string[]): string | null {
   return `baseline \`${show(a)}\`, current \`${show(b)}\` (argument ${i + 1} on)`;
 }
 
-function finish(p: Pending, level: number, a: number, m: number): MetricResult {
+/** The run-noise reference of a per-sample latency metric: its p05 when tested per sample, else itself. */
+function noiseReference(p: Pending, byId: Map<string, Pending>, level: number): NoiseReference | undefined {
+  if (p.mode !== 'per-sample' || !p.noise || !p.reps) return undefined;
+  const ref = byId.get(referenceId(p.def));
+  const r = ref && ref.mode === 'per-sample' && ref.reps && ref.noise ? ref : p;
+  const iv = percentileInterval(r.reps!, level);
+  const rel = r.baseline !== null && r.current !== null && r.baseline !== 0 ? (r.current - r.baseline) / Math.abs(r.baseline) : null;
+  return { id: r.def.id, rel, sigUp: iv.low > 0, sigDown: iv.high < 0, ...r.noise! };
+}
+
+function finish(p: Pending, level: number, a: number, m: number, noise: NoiseReference | undefined): MetricResult {
+  const allowance = noise?.allowance ?? 0;
   const { def, rule } = p;
   const change = p.baseline !== null && p.current !== null ? p.current - p.baseline : null;
   const rel = change !== null && p.baseline !== null && p.baseline !== 0 ? change / Math.abs(p.baseline) : null;
@@ -564,7 +404,7 @@ function finish(p: Pending, level: number, a: number, m: number): MetricResult {
   } else if (p.mode === 'per-sample' && p.reps) {
     const iv = percentileInterval(p.reps, level);
     ci = { level, low: iv.low, high: iv.high };
-    name = `bootstrap on per-${p.nUnit === 'switches' ? 'switch' : 'fault'} samples` + (p.mwu ? ' + mann-whitney U' : '');
+    name = p.testName ?? `bootstrap on per-${p.nUnit === 'switches' ? 'switch' : 'fault'} samples` + (p.mwu ? ' + mann-whitney U' : '');
   }
   // significance, and its direction
   let sigUp = ci !== null && ci.low > 0;
@@ -577,6 +417,9 @@ function finish(p: Pending, level: number, a: number, m: number): MetricResult {
   const significant = sigUp || sigDown;
   const sigWorse = (worseUp && sigUp) || (worseDown && sigDown);
   const sigBetter = (!worseUp && sigUp) || (!worseDown && sigDown);
+  // one run a side: a change counts only when its reference moved beyond run-to-run noise too
+  const refWorse = !noise || referenceBeyond(noise, allowance, rule, true);
+  const refBetter = !noise || referenceBeyond(noise, allowance, rule, false);
 
   const u = def.unit;
   const thr = `${rule.direction === 'decrease' ? '−' : rule.direction === 'both' ? '±' : '+'}${(rule.threshold * 100).toFixed(0)}% and ${formatValue(rule.floor, u)}`;
@@ -597,16 +440,20 @@ function finish(p: Pending, level: number, a: number, m: number): MetricResult {
       (beyondWorse
         ? `the change is beyond the threshold (${thr}) and cannot be judged: ${rule.gate ? 'fails' : 'a diagnostic metric: warns'}`
         : `within the threshold (${thr})`);
+  } else if (sigWorse && beyondWorse && !refWorse) {
+    verdict = 'inconclusive';
+    reason = `beyond the threshold (${thr}) and significant within these runs (${ciText}), but ${inconclusiveReason(noise!, noise!.id === def.id)}`;
   } else if (sigWorse && beyondWorse) {
     verdict = rule.gate ? 'regression' : 'warning';
     fails = rule.gate;
     reason = `beyond the threshold (${thr}) and significant: ${ciText} excludes 0` + (rule.gate ? '' : ' (a diagnostic metric: warns, does not fail; gate: true in the budget to fail)');
-  } else if (sigBetter && beyondBetter) {
+  } else if (sigBetter && beyondBetter && refBetter) {
     verdict = 'improved';
     reason = `better beyond the threshold (${thr}), significant: ${ciText} excludes 0`;
   } else {
     verdict = 'ok';
-    if (beyondWorse || beyondBetter) reason = `beyond the threshold (${thr}) but not significant (${ciText}${p.mwu && !(p.mwu.p < a) ? `, mann-whitney p ${fmtP(p.mwu.p)}` : ''})`;
+    if (sigBetter && beyondBetter) reason = `better beyond the threshold (${thr}) and significant, but within run-to-run noise (one run a side)`;
+    else if (beyondWorse || beyondBetter) reason = `beyond the threshold (${thr}) but not significant (${ciText}${p.mwu && !(p.mwu.p < a) ? `, mann-whitney p ${fmtP(p.mwu.p)}` : ''})`;
     else if (significant) reason = `significant but within the threshold (${thr})`;
     else reason = `within the threshold (${thr}), not significant`;
   }
@@ -642,14 +489,9 @@ function finish(p: Pending, level: number, a: number, m: number): MetricResult {
     verdict,
     fails,
     reason,
+    ...(noise
+      ? { run_noise: { reference: noise.id, reference_change_rel: noise.rel, allowance, allowance_source: noise.source, beyond: referenceBeyond(noise, allowance, rule, true) } }
+      : {}),
   };
 }
 
-export function fmtP(p: number | null): string {
-  if (p === null) return '-';
-  if (p === 0) return '0';
-  if (p < 1e-4) return p.toExponential(1);
-  return p < 0.01 ? p.toFixed(4) : p.toFixed(3);
-}
-
-export { pct as formatPercent };

@@ -4,7 +4,9 @@
 // for the total fault latency and each stage.
 import { STAGE_KEYS, type Side, type StageKey } from './inputs.js';
 import { KINDS } from './budget.js';
-import { UNTESTABLE, fmtP, formatValue, kindsOf, sideSamples, stageOf, type CheckResult } from './compare.js';
+import { UNTESTABLE, type CheckResult } from './compare.js';
+import { fmtP, formatValue } from './format.js';
+import { kindsOf, sideSamples, stageOf } from './metrics.js';
 import { changeText, ciText, testShort, verdictText } from './report.js';
 import { mean } from './stats.js';
 
@@ -130,7 +132,7 @@ h1{font-size:22px;margin:0 0 8px}h2{font-size:17px;margin:28px 0 8px}h3{font-siz
 .badge.pass{background:#1a7f37}.badge.regression,.badge.untestable{background:#cf222e}
 table{border-collapse:collapse;font-size:12.5px}th,td{padding:3px 8px;border-bottom:1px solid #d0d7de;text-align:right;white-space:nowrap}
 th{background:#f6f8fa;position:sticky;top:0}td.l,th.l{text-align:left}
-tr.regression td{background:#ffebe9}tr.warning td{background:#fff8c5}tr.improved td{background:#dafbe1}tr.insufficient td{color:#6e7781}tr.ignored td{color:#8c959f}
+tr.regression td{background:#ffebe9}tr.warning td{background:#fff8c5}tr.improved td{background:#dafbe1}tr.inconclusive td{background:#f6f8fa;font-style:italic}tr.insufficient td{color:#6e7781}tr.ignored td{color:#8c959f}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px;margin:0}dt{font-weight:600}dd{margin:0}
 .plots{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid #d0d7de;border-radius:6px;padding:6px}
 figcaption{font-size:12px;color:#57606a;max-width:${W}px}
@@ -152,7 +154,7 @@ export function checkHtml(res: CheckResult, b: Side, c: Side, now = new Date()):
   L.push(`<style>${CSS}</style></head><body>`);
   const failing = res.metrics.filter((m) => m.fails);
   L.push(
-    `<h1>uffdscope check <span class="badge ${res.verdict}">${res.verdict === 'regression' ? `REGRESSION (${failing.length})` : res.verdict === 'untestable' ? `FAIL: UNTESTABLE (${failing.length})` : 'PASS'}</span></h1>`,
+    `<h1>uffdscope check <span class="badge ${res.verdict}">${res.verdict === 'regression' ? `REGRESSION (${failing.length})` : res.verdict === 'untestable' ? `FAIL: UNTESTABLE (${failing.length})` : res.inconclusive.length ? `PASS (${res.inconclusive.length} inconclusive)` : 'PASS'}</span></h1>`,
   );
   L.push('<dl>');
   const side = (s: CheckResult['baseline']) =>

@@ -37,6 +37,8 @@ export interface Run {
   command: string[] | null;
   generated: boolean;
   notes: string[];
+  /** this run's own per-fault samples (keys as in Side.samples), for per-run quantiles the summary lacks (p05) */
+  samples?: Map<string, Reservoir> | null;
 }
 
 export interface Side {
@@ -92,7 +94,7 @@ const SUMMARY_SUBSET_SCHEMA = {
     latency_hist_ns: {
       type: 'object',
       required: ['fault'],
-      properties: { fault: { type: 'array', items: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number', minimum: 0 } } } },
+      properties: Object.fromEntries(STAGE_KEYS.map((st) => [st, { type: 'array', items: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number', minimum: 0 } } }])),
     },
     mode_switches: {
       type: 'array',
@@ -200,12 +202,22 @@ export function sampleFault(samples: Map<string, Reservoir>, r: FaultRecord, cap
   }
 }
 
-/** Per-fault samples of a side of summaries, from their total-latency
- *  histograms (each bucket's value, count times): under `all:fault`, and
- *  under the one fault kind's key when a run has userfaults of one kind
- *  only (its total histogram is that kind's). Null unless every run has one. */
-export function histogramSamples(runs: readonly Run[], cap: number, seed: number): Map<string, Reservoir> | null {
-  if (!runs.every((r) => r.summary.latency_hist_ns?.fault)) return null;
+/** A summary's latency histograms by stage: `fault` (the total) always when there are any; queue, service, wake when the writer adds them. */
+type StageHistograms = Partial<Record<StageKey, Array<[number, number]>>>;
+
+/** The stages whose histogram every run carries. */
+export function histogramStages(runs: ReadonlyArray<Pick<Run, 'summary'>>): StageKey[] {
+  return STAGE_KEYS.filter((st) => runs.length > 0 && runs.every((r) => (r.summary.latency_hist_ns as StageHistograms | undefined)?.[st]));
+}
+
+/** Per-fault samples of a side of summaries, from their latency histograms
+ *  (each bucket's value, count times), for every stage all runs carry one of:
+ *  under `all:STAGE`, and under the one fault kind's key when a run has
+ *  userfaults of one kind only (its histograms are that kind's). Null unless
+ *  every run has the total's. */
+export function histogramSamples(runs: ReadonlyArray<Pick<Run, 'summary'>>, cap: number, seed: number): Map<string, Reservoir> | null {
+  const stages = histogramStages(runs);
+  if (!stages.includes('fault')) return null;
   const samples = new Map<string, Reservoir>();
   const into = (key: string): Reservoir => {
     let res = samples.get(key);
@@ -215,8 +227,11 @@ export function histogramSamples(runs: readonly Run[], cap: number, seed: number
   for (const r of runs) {
     const f = r.summary.faults as unknown as Record<string, number>;
     const kinds = FAULT_KINDS.filter((k) => (f[k] ?? 0) > 0);
-    const keys = ['all:fault', ...(kinds.length === 1 ? [`${kinds[0]}:fault`] : [])].map(into);
-    for (const [v, n] of r.summary.latency_hist_ns!.fault) for (let i = 0; i < n; i++) for (const res of keys) res.add(v);
+    const hists = r.summary.latency_hist_ns as StageHistograms;
+    for (const st of stages) {
+      const keys = [`all:${st}`, ...(kinds.length === 1 ? [`${kinds[0]}:${st}`] : [])].map(into);
+      for (const [v, n] of hists[st]!) for (let i = 0; i < n; i++) for (const res of keys) res.add(v);
+    }
   }
   return samples;
 }
@@ -321,10 +336,15 @@ export function loadSide(label: 'baseline' | 'current', path: string, o: LoadOpt
         o.warn?.(`warning: ${e.file} summarises a damaged recording: ${damageHeadline(damage)}`);
         notes.push(`${basename(e.file)}: summary of a damaged recording (${damageHeadline(damage)}); compared anyway (--allow-damaged)`);
       }
-      runs.push({ file: e.file, type: 'summary', summary, command: commandOf(summary), generated: !!summary.generated, notes });
+      const own = histogramSamples([{ summary }], o.reservoir, seed);
+      runs.push({ file: e.file, type: 'summary', summary, command: commandOf(summary), generated: !!summary.generated, notes, samples: own });
       continue;
     }
-    const onFault = samples ? (r: FaultRecord) => sampleFault(samples, r, o.reservoir, seed) : null;
+    const own = new Map<string, Reservoir>();
+    const onFault = (r: FaultRecord) => {
+      sampleFault(own, r, o.reservoir, seed);
+      if (samples) sampleFault(samples, r, o.reservoir, seed);
+    };
     const { summary, read } = analyzeRecordingWith(e.file, o.uapi, onFault, o.allowDamaged);
     for (const line of damageWarning(e.file, read.status)) o.warn?.(line);
     const notes: string[] = [];
@@ -332,14 +352,17 @@ export function loadSide(label: 'baseline' | 'current', path: string, o: LoadOpt
     if (damage.length) notes.push(`${basename(e.file)}: damaged (${damageHeadline(damage)}); compared anyway (--allow-damaged)`);
     if (!read.status.complete) notes.push(`${basename(e.file)}: no ${damage.length ? 'readable ' : ''}trailer (the recorder did not finish); using everything it wrote`);
     if (summary.events.lost > 0) notes.push(`${basename(e.file)}: ${summary.events.lost} events were lost while recording; its counts are low`);
-    runs.push({ file: e.file, type: 'recording', summary, command: read.header.selection.command, generated: read.header.generated !== null, notes });
+    runs.push({ file: e.file, type: 'recording', summary, command: read.header.selection.command, generated: read.header.generated !== null, notes, samples: own });
   }
   const notes: string[] = [];
   if (!allRecordings && entries.some((e) => e.type === 'recording')) {
     notes.push(`${label} mixes recordings and summaries: per-fault samples are not used for it`);
   }
   const fromHist = entries.every((e) => e.type === 'summary') ? histogramSamples(runs, o.reservoir, seed) : null;
-  if (fromHist) notes.push(`${label}: per-fault tests of the total latency use the summaries' histograms (bucket values, 3 significant digits)`);
+  if (fromHist) {
+    const st = histogramStages(runs).map((s) => (s === 'fault' ? 'total' : s));
+    notes.push(`${label}: per-fault tests of the ${st.join(', ')} latenc${st.length === 1 ? 'y' : 'ies'} use the summaries' histograms (bucket values, 3 significant digits)`);
+  }
   for (const r of runs) notes.push(...r.notes);
   return { label, path, runs, samples: samples ?? fromHist, notes };
 }

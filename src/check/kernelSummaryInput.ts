@@ -70,7 +70,9 @@ export function fromKernelSummary(d: KernelSummaryDoc): Summary {
     latency_ns: latency,
     // one kind: its latencies are the totals
     latency_ns_by_kind: kinds.length === 1 ? { [kinds[0]]: latency } : {},
-    latency_hist_ns: l.total.hist_ns ? { fault: l.total.hist_ns } : undefined,
+    latency_hist_ns: l.total.hist_ns
+      ? { fault: l.total.hist_ns, ...Object.fromEntries((['queue', 'service', 'wake'] as const).filter((st) => l[st].hist_ns).map((st) => [st, l[st].hist_ns])) }
+      : undefined,
     ioctls: d.ioctls,
     mode_switches: d.mode_switches,
     generated: false,

@@ -1,6 +1,7 @@
 // Text table, JUnit XML and JSON forms of a check result.
 import { textTable } from '../stats/summary.js';
-import { UNTESTABLE, fmtP, formatChange, formatPercent, formatValue, type CheckResult, type MetricResult, type SideInfo } from './compare.js';
+import { UNTESTABLE, type CheckResult, type MetricResult, type SideInfo } from './compare.js';
+import { fmtP, formatChange, formatPercent, formatValue } from './format.js';
 
 function levelText(level: number): string {
   return `${(level * 100).toPrecision(4).replace(/\.?0+$/, '')}%`;
@@ -37,6 +38,7 @@ export function ciText(r: MetricResult): string {
 export function verdictText(r: MetricResult): string {
   if (r.verdict === 'regression') return 'REGRESSION';
   if (r.verdict === 'warning') return 'warning';
+  if (r.verdict === 'inconclusive') return 'inconclusive (run noise)';
   if (r.verdict === UNTESTABLE) return r.fails ? 'BEYOND THRESHOLD, UNTESTABLE' : 'beyond threshold, untestable (warning)';
   return r.verdict;
 }
@@ -51,7 +53,8 @@ export function formatCheckTable(res: CheckResult): string {
       ? `uffdscope check: REGRESSION in ${failing.length - untested} of ${res.metrics.length} metrics` + (untested ? `, ${untested} more beyond threshold, untestable` : '')
       : res.verdict === 'untestable'
         ? `uffdscope check: FAIL: ${untested} of ${res.metrics.length} metrics beyond threshold, untestable (no test possible on these inputs)`
-        : `uffdscope check: pass (no regression in ${res.metrics.length} metrics)`,
+        : `uffdscope check: pass (no regression in ${res.metrics.length} metrics` +
+          (res.inconclusive.length ? `; ${res.inconclusive.length} inconclusive: beyond threshold but within run-to-run noise, one run a side)` : ')'),
   );
   out.push(`  baseline  ${sideLine(res.baseline)}`);
   out.push(`  current   ${sideLine(res.current)}`);
@@ -80,6 +83,12 @@ export function formatCheckTable(res: CheckResult): string {
     out.push('');
     out.push('Warnings (diagnostic metrics, not failing):');
     for (const r of warnings) out.push(`  ${r.id}: ${changeText(r)}, ${r.reason}`);
+  }
+  const inconclusive = res.metrics.filter((m) => m.verdict === 'inconclusive');
+  if (inconclusive.length) {
+    out.push('');
+    out.push('Inconclusive (one run a side: within run-to-run noise, not failing):');
+    for (const r of inconclusive) out.push(`  ${r.id}: ${changeText(r)}, ${r.reason}`);
   }
   if (res.notes.length) {
     out.push('');
@@ -110,7 +119,8 @@ function prop(name: string, value: unknown): string {
 export function junitXml(res: CheckResult, now = new Date()): string {
   const tests = res.metrics.length;
   const failures = res.metrics.filter((m) => m.fails).length;
-  const skipped = res.metrics.filter((m) => !m.fails && (m.verdict === 'ignored' || m.verdict === 'insufficient data')).length;
+  const notJudged = (m: MetricResult) => !m.fails && (m.verdict === 'ignored' || m.verdict === 'insufficient data' || m.verdict === 'inconclusive');
+  const skipped = res.metrics.filter(notJudged).length;
   const counts = `tests="${tests}" failures="${failures}" errors="0" skipped="${skipped}" time="0"`;
   const L: string[] = [];
   L.push('<?xml version="1.0" encoding="UTF-8"?>');
@@ -168,7 +178,7 @@ export function junitXml(res: CheckResult, now = new Date()): string {
     if (r.fails) {
       const type = r.verdict === 'regression' ? 'regression' : 'untestable';
       L.push(`      <failure type="${type}" message="${xmlEscape(summary)}">${xmlEscape(summary)}</failure>`);
-    } else if (r.verdict === 'ignored' || r.verdict === 'insufficient data') {
+    } else if (notJudged(r)) {
       L.push(`      <skipped message="${xmlEscape(`${r.verdict}: ${r.reason}`)}"/>`);
     }
     L.push(`      <system-out>${xmlEscape(summary)}</system-out>`);

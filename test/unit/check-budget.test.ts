@@ -103,7 +103,7 @@ test('bad fields: one line each, naming the file and the field', () => {
   rejects('budget.yaml', 'metrics:\n  count: { direction: up }\n', 'budget.yaml: metrics.count.direction must be one of increase, decrease, both');
   rejects('budget.yaml', 'ignore: latency.*\n', 'budget.yaml: ignore must be a list');
   rejects('budget.yaml', 'ignore: [""]\n', 'budget.yaml: ignore[0] must not be empty');
-  rejects('budget.yaml', 'metrics:\n  fault:\n    p95: { threshold: 0.1 }\n', /^budget\.yaml: metrics\.fault\.p95 is not a known setting \(expected one of: p50, p90, p99, max\)$/);
+  rejects('budget.yaml', 'metrics:\n  fault:\n    p95: { threshold: 0.1 }\n', /^budget\.yaml: metrics\.fault\.p95 is not a known setting \(expected one of: p05, p50, p90, p99, max\)$/);
   rejects('budget.yaml', 'metrics:\n  faults: {}\n', /^budget\.yaml: metrics\.faults is not a known setting \(expected one of: fault, queue, service, wake, mode_switch, count, rate/);
   rejects('budget.yaml', 'thresholds: {}\n', /^budget\.yaml: thresholds is not a known setting \(expected one of: version, confidence/);
   rejects('budget.yaml', 'kinds:\n  missing:\n    fault:\n      p50: { threshold: 0.1, floor: 3 }\n', /^budget\.yaml: kinds\.missing\.fault\.p50\.floor is not a known setting \(expected one of: threshold, floor_ns/);
@@ -131,12 +131,15 @@ test('the documented budget (check --help, README) is a valid budget, states the
   assert.equal(b.minSamples, DEFAULT_BUDGET.minSamples);
   assert.equal(b.minRuns, DEFAULT_BUDGET.minRuns);
   assert.equal(b.reservoir, DEFAULT_BUDGET.reservoir);
+  assert.equal(b.runNoise, DEFAULT_BUDGET.runNoise);
+  assert.ok(BUDGET_HELP.includes(`run_noise: ${DEFAULT_BUDGET.runNoise} `) && BUDGET_HELP.includes(`(x${1 + DEFAULT_BUDGET.runNoise})`));
   assert.equal(ruleFor(b, 'latency.all.service.p90', 'service', 'all', 'p90').gate, true);
   // the defaults as the text states them
-  const floorsUs = (['p50', 'p90', 'p99', 'max'] as const).map((k) => DEFAULT_LATENCY_RULES[k].floor / 1000).join(', ');
+  const floorsUs = (['p05', 'p50', 'p90', 'p99', 'max'] as const).map((k) => DEFAULT_LATENCY_RULES[k].floor / 1000).join(', ');
   assert.ok(BUDGET_HELP.includes(`(floors ${floorsUs} µs)`), floorsUs);
   const pct = (x: number) => `${x * 100} %`;
-  assert.ok(BUDGET_HELP.includes(`p50/p90 +${pct(DEFAULT_LATENCY_RULES.p50.threshold)}, p99 +${pct(DEFAULT_LATENCY_RULES.p99.threshold)}, max +${pct(DEFAULT_LATENCY_RULES.max.threshold)}`));
+  assert.equal(DEFAULT_LATENCY_RULES.p05.threshold, DEFAULT_LATENCY_RULES.p50.threshold);
+  assert.ok(BUDGET_HELP.includes(`p05/p50/p90 +${pct(DEFAULT_LATENCY_RULES.p50.threshold)}, p99 +${pct(DEFAULT_LATENCY_RULES.p99.threshold)}, max +${pct(DEFAULT_LATENCY_RULES.max.threshold)}`));
   assert.ok(BUDGET_HELP.includes(`count\n+${pct(DEFAULT_COUNT_RULES.count.threshold)}, rate -${pct(DEFAULT_COUNT_RULES.rate.threshold)}, ioctl_errors +${pct(DEFAULT_COUNT_RULES.ioctl_errors.threshold)}`));
   assert.ok(readFileSync(join(projectRoot, 'README.md'), 'utf8').includes('```\n' + BUDGET_HELP + '\n```'), 'README carries BUDGET_HELP verbatim');
 });

@@ -4,9 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { compare, metricDefs, commandDiff, type CheckResult } from '../../src/check/compare.js';
+import { compare, commandDiff, type CheckResult } from '../../src/check/compare.js';
+import { metricDefs } from '../../src/check/metrics.js';
 import { DEFAULT_BUDGET, validateBudget, type Budget } from '../../src/check/budget.js';
 import { loadSide } from '../../src/check/inputs.js';
+import { formatCheckTable } from '../../src/check/report.js';
 import { Rng } from '../../src/check/stats.js';
 import { UsageError } from '../../src/exitCodes.js';
 import {
@@ -29,10 +31,10 @@ const metric = (r: CheckResult, id: string) => {
 };
 const load = (label: 'baseline' | 'current', p: string) => loadSide(label, p, { uapi: null, reservoir: 50_000, seed: 1 });
 
-test('shifted distribution (+30%): flagged on p50/p90 with the bootstrap + Mann-Whitney, interval and effect reported', () => {
+test('shifted distribution (x2, one run a side): flagged on p05/p50/p90 with the bootstrap + Mann-Whitney, interval and effect reported', () => {
   const rng = new Rng(1);
   const b = sideFromSamples('baseline', stageSamples(rng, 4000));
-  const c = sideFromSamples('current', stageSamples(rng, 4000, 1.3));
+  const c = sideFromSamples('current', stageSamples(rng, 4000, 2));
   const r = compare(b, c, fast);
   assert.equal(r.exit_code, 1);
   assert.equal(r.verdict, 'regression');
@@ -42,7 +44,9 @@ test('shifted distribution (+30%): flagged on p50/p90 with the bootstrap + Mann-
   assert.match(p50.test.name, /bootstrap.*mann-whitney/);
   assert.ok(p50.test.ci!.low > 0);
   assert.ok(p50.test.mann_whitney!.p < 1e-6 && p50.test.mann_whitney!.a12 > 0.5);
-  assert.ok(Math.abs(p50.change_rel! - 0.3) < 0.1, `effect ${p50.change_rel}`);
+  assert.ok(Math.abs(p50.change_rel! - 1) < 0.1, `effect ${p50.change_rel}`);
+  assert.deepEqual(p50.run_noise, { reference: 'latency.missing.fault.p05', reference_change_rel: metric(r, 'latency.missing.fault.p05').change_rel, allowance: 0.6, allowance_source: 'run_noise', beyond: true });
+  assert.equal(metric(r, 'latency.missing.fault.p05').verdict, 'regression');
   assert.equal(p50.effect.abs, p50.change);
   assert.equal(metric(r, 'latency.missing.fault.p90').verdict, 'regression');
   // the stages are diagnostics: a warning, not a failure, unless the budget gates them
@@ -57,6 +61,44 @@ test('shifted distribution (+30%): flagged on p50/p90 with the bootstrap + Mann-
   const count = metric(r, 'faults.missing.count');
   assert.equal(count.verdict, 'insufficient data');
   assert.equal(count.fails, false);
+});
+
+test('one run a side, +30% everywhere: significant within the runs but inside run_noise, so "inconclusive" (exit 0, stated); run_noise 0.2 judges it', () => {
+  const rng = new Rng(1);
+  const b = sideFromSamples('baseline', stageSamples(rng, 4000));
+  const c = sideFromSamples('current', stageSamples(rng, 4000, 1.3));
+  const r = compare(b, c, fast);
+  assert.equal(r.exit_code, 0);
+  assert.equal(r.verdict, 'pass');
+  for (const id of ['latency.missing.fault.p05', 'latency.missing.fault.p50', 'latency.missing.fault.p90']) {
+    const m = metric(r, id);
+    assert.equal(m.verdict, 'inconclusive', id);
+    assert.equal(m.fails, false);
+    assert.equal(m.significant, true, id);
+    assert.equal(m.beyond_threshold, true, id);
+    assert.match(m.reason, /within run-to-run noise/);
+  }
+  assert.ok(r.inconclusive.includes('latency.missing.fault.p50'));
+  assert.ok(r.notes.some((n) => /^one run a side: .*cannot tell smaller changes/.test(n)), r.notes.join('\n'));
+  const table = formatCheckTable(r);
+  assert.match(table, /^uffdscope check: pass \(no regression in \d+ metrics; \d+ inconclusive: beyond threshold but within run-to-run noise, one run a side\)/);
+  assert.match(table, /Inconclusive \(one run a side: within run-to-run noise, not failing\):\n  latency\.missing\.fault\.p05: /);
+  const tight = compare(b, c, { ...validateBudget({ run_noise: 0.2 }), resamples: 2000 });
+  assert.equal(tight.exit_code, 1);
+  assert.ok(tight.regressions.includes('latency.missing.fault.p50'), tight.regressions.join(', '));
+  assert.equal(metric(tight, 'latency.missing.fault.p50').run_noise!.allowance, 0.2);
+});
+
+test('one run a side: a slowdown of the slow faults only (p05 unchanged) is inconclusive, not a regression', () => {
+  const rng = new Rng(3);
+  const base = lognormal(rng, 4000, 20_000, 0.4);
+  // the slowest half three times slower: p50 and up move, p05 does not
+  const cur = lognormal(rng, 4000, 20_000, 0.4).map((v) => (v > 20_000 ? v * 3 : v));
+  const r = compare(sideFromSamples('baseline', { 'missing:fault': base }), sideFromSamples('current', { 'missing:fault': cur }), fast);
+  assert.equal(metric(r, 'latency.missing.fault.p05').verdict, 'ok');
+  assert.equal(metric(r, 'latency.missing.fault.p90').verdict, 'inconclusive');
+  assert.equal(metric(r, 'latency.missing.fault.p90').run_noise!.beyond, false);
+  assert.equal(r.exit_code, 0);
 });
 
 test('identical distributions are not flagged in >= 95% of seeded trials', () => {
@@ -190,7 +232,7 @@ test('recordings on disk (generated): shifted queue time flagged; same distribut
   const rng = new Rng(2024);
   writeRecording(join(dir, 'base.uscope'), { queue: lognormal(rng, 1500, 20_000, 0.5), service: lognormal(rng, 1500, 3000, 0.5) });
   writeRecording(join(dir, 'same.uscope'), { queue: lognormal(rng, 1500, 20_000, 0.5), service: lognormal(rng, 1500, 3000, 0.5) });
-  writeRecording(join(dir, 'slow.uscope'), { queue: lognormal(rng, 1500, 30_000, 0.5), service: lognormal(rng, 1500, 3000, 0.5) });
+  writeRecording(join(dir, 'slow.uscope'), { queue: lognormal(rng, 1500, 60_000, 0.5), service: lognormal(rng, 1500, 3000, 0.5) });
   const base = load('baseline', join(dir, 'base.uscope'));
   assert.equal(base.runs[0].summary.faults.missing, 1500);
   assert.equal(base.samples!.get('missing:fault')!.seen, 1500, 'every fault sampled');
@@ -206,10 +248,10 @@ test('recordings on disk (generated): shifted queue time flagged; same distribut
 test('budget: per-kind threshold, ignore patterns, direction', () => {
   const rng = new Rng(8);
   const b = sideFromSamples('baseline', stageSamples(rng, 3000));
-  const c = sideFromSamples('current', stageSamples(rng, 3000, 1.3));
-  const loose = compare(b, c, { ...validateBudget({ kinds: { missing: { fault: { p50: { threshold: 0.5 } } } } }), resamples: 2000 });
+  const c = sideFromSamples('current', stageSamples(rng, 3000, 2));
+  const loose = compare(b, c, { ...validateBudget({ kinds: { missing: { fault: { p50: { threshold: 1.5 } } } } }), resamples: 2000 });
   assert.equal(metric(loose, 'latency.missing.fault.p50').verdict, 'ok');
-  assert.equal(metric(loose, 'latency.missing.fault.p50').rule.threshold, 0.5);
+  assert.equal(metric(loose, 'latency.missing.fault.p50').rule.threshold, 1.5);
   const ignored = compare(b, c, { ...validateBudget({ ignore: ['latency.*'] }), resamples: 2000 });
   assert.equal(ignored.exit_code, 0);
   assert.ok(ignored.metrics.filter((m) => m.id.startsWith('latency.')).every((m) => m.verdict === 'ignored'));
@@ -244,6 +286,10 @@ test('one metric per kind x stage x statistic, counts, rate, ioctl errors; mode 
   assert.ok(!ids.includes('mode_switch.latency.p50'), 'no mode-switch latency without switches on both sides');
   const both = metricDefs(sideFromSummaries('baseline', [ms]), sideFromSummaries('current', [ms])).map((d) => d.id);
   assert.ok(both.includes('mode_switch.latency.p50'));
+  assert.ok(!both.includes('mode_switch.latency.p05'), 'no p05 of 2 switches: it needs min_samples (20) below it');
+  const many = JSON.parse(JSON.stringify(ms));
+  many.mode_switches = Array.from({ length: 400 }, (_, i) => ({ ...ms.mode_switches[0], ts_ns: i + 1, latency_ns: 1000 + i }));
+  assert.ok(metricDefs(sideFromSummaries('baseline', [many]), sideFromSummaries('current', [many])).some((d) => d.id === 'mode_switch.latency.p05'), '400 switches: p05');
   // mode-switch results: failures up from 0 -> 1 per run, 3 runs a side
   const ok = JSON.parse(JSON.stringify(ms));
   ok.mode_switches[1].result = 0;

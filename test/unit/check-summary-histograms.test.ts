@@ -3,6 +3,7 @@
 // slower p50 is a tested regression, not "beyond threshold, untestable".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lognormal, realSummary, tmpDir, writeJson } from '../fixtures/check/gen.js';
 import { Rng } from '../../src/check/stats.js';
@@ -52,6 +53,28 @@ test('without the histograms the same pair stays untestable (exit 1, never a pas
   const { res, m } = verdictOf(summaryWith('b3.json', 16_800, false), summaryWith('c3.json', 222_000, false), 'latency.missing.fault.p50');
   assert.equal(m.verdict, 'beyond threshold, untestable');
   assert.equal(res.exit_code, 1);
+});
+
+test('stage histograms, when a summary carries them, give the stages per-fault tests too; without them the stages stay untested', () => {
+  const withStages = (name: string, serviceMedian: number, stages: boolean): string => {
+    const s = JSON.parse(readFileSync(summaryWith(name, 16_800, true), 'utf8')) as Summary;
+    const hist = (median: number): Array<[number, number]> => {
+      const counts = new Map<number, number>();
+      for (const x of lognormal(new Rng(median), 400, median, 0.3).map(Math.round)) counts.set(x, (counts.get(x) ?? 0) + 1);
+      return [...counts.entries()].sort((a, b) => a[0] - b[0]);
+    };
+    if (stages) Object.assign(s.latency_hist_ns!, { queue: hist(5_000), service: hist(serviceMedian), wake: hist(3_000) });
+    return writeJson(join(dir, name), s);
+  };
+  const { res, m } = verdictOf(withStages('bs.json', 3_000, true), withStages('cs.json', 30_000, true), 'latency.missing.service.p50');
+  assert.equal(m.test.mode, 'per-sample');
+  assert.equal(m.test.n_baseline, 400);
+  assert.equal(m.verdict, 'warning', 'a stage: diagnostic, and its p05 moved x10');
+  assert.equal(res.metrics.find((x) => x.id === 'latency.missing.service.p05')!.test.mode, 'per-sample');
+  assert.ok(res.notes.some((n) => /per-fault tests of the total, queue, service, wake latencies use the summaries' histograms/.test(n)), res.notes.join('\n'));
+  const bare = verdictOf(withStages('bn.json', 3_000, false), withStages('cn.json', 30_000, false), 'latency.missing.service.p50');
+  assert.equal(bare.m.test.mode, 'none');
+  assert.equal(bare.res.metrics.some((x) => x.id === 'latency.missing.service.p05'), false, 'no p05 without per-fault data');
 });
 
 /** What `stat --json-out` writes when the kernel counts (uffdscope.in-kernel/2), for `n` postcopy faults around `median` ns. */
