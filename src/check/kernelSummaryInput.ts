@@ -22,6 +22,7 @@ export interface KernelSummaryDoc {
 }
 
 const stage = { type: 'object', required: ['count', 'p50_ns', 'p90_ns', 'p99_ns', 'max_ns'] };
+const histStage = { ...stage, properties: { hist_ns: { type: 'array', items: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number', minimum: 0 } } } } };
 /** The part of uffdscope.in-kernel/2 check relies on. */
 export const KERNEL_SUMMARY_SUBSET_SCHEMA = {
   type: 'object',
@@ -37,10 +38,10 @@ export const KERNEL_SUMMARY_SUBSET_SCHEMA = {
           type: 'object',
           required: ['total', 'queue', 'service', 'wake'],
           properties: {
-            total: { ...stage, properties: { hist_ns: { type: 'array', items: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number', minimum: 0 } } } } },
-            queue: stage,
-            service: stage,
-            wake: stage,
+            total: histStage,
+            queue: histStage,
+            service: histStage,
+            wake: histStage,
           },
         },
       },

@@ -175,10 +175,11 @@ export interface Summary {
   start_ns: number | null;
   latency_ns_by_kind: Partial<Record<FaultKind, { fault: LatencySummary; queue: LatencySummary; service: LatencySummary; wake: LatencySummary }>>;
   processes: ProcessSummary[];
-  /** added: the total (fault) latency histogram, non-empty buckets only, as
-   *  [value_ns, count] (value: the bucket's highest value, 3 significant
-   *  digits); lets `check` run per-fault tests on summaries */
-  latency_hist_ns?: { fault: Array<[number, number]> };
+  /** added: the latency histograms of the fault and of its stages,
+   *  non-empty buckets only, as [value_ns, count] (value: the bucket's
+   *  highest value, 3 significant digits); lets `check` run per-fault tests
+   *  on summaries (stages: added later, absent in older summaries) */
+  latency_hist_ns?: { fault: Array<[number, number]>; queue?: Array<[number, number]>; service?: Array<[number, number]>; wake?: Array<[number, number]> };
   fault_rate: { window_s: number; peak_per_s: number; per_s: Array<{ sec: number; count: number }> };
   model: {
     open_faults: number;
@@ -394,7 +395,12 @@ export function buildSummary(input: SummaryInput): Summary {
     start_ns: first ?? null,
     latency_ns_by_kind: byKind,
     processes,
-    latency_hist_ns: { fault: stats.latency.get('total').buckets() },
+    latency_hist_ns: {
+      fault: stats.latency.get('total').buckets(),
+      queue: stats.latency.get('queue').buckets(),
+      service: stats.latency.get('service').buckets(),
+      wake: stats.latency.get('wake').buckets(),
+    },
     fault_rate: { window_s: stats.faultRate.seconds, peak_per_s: stats.faultRate.peak(), per_s: stats.faultRate.series(60) },
     model: {
       open_faults: input.openFaults ?? 0,
