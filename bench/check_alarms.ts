@@ -5,16 +5,17 @@
 //   node dist/bench/check_alarms.js --corpus DIR [--budget FILE]
 //
 // DIR is what bench/scripts/check-corpus.sh records (as root:
-// `bash bench/scripts/check-corpus.sh DIR 20`): rounds NN-{base,same,delay200,spin10},
-// each a saved 3-run baseline taken back to back. base and same are identical
-// configurations; delay200 adds a 200 µs handler delay; spin10 10 µs of busy
-// service per fault (about a 2x fault-latency slowdown). Pairs, within a round:
+// `bash bench/scripts/check-corpus.sh DIR 20`): rounds NN-{base,same,delay200,spin10,spin18},
+// each a saved 3-run baseline. base and same are identical configurations;
+// delay200 adds a 200 µs handler delay; spin10 and spin18 10 and 18 µs of busy
+// service per fault (about 1.5x and 2x the fault latency: the bench prints the
+// ratio it finds). Pairs, within a round:
 //   1v1  NN-base/run-00k against NN-X/run-00k (k = 1..3)
 //   3v3  NN-base against NN-X
 //   1v3  NN-base (3 runs) against NN-X/run-00k
 // A pair is "flagged" (false alarm, or caught) when check exits 1, evaluated
 // in process (loadSide + compare) with the default budget or --budget FILE.
-// Only complete rounds are used (four sets, each with its manifest and runs).
+// Only complete rounds are used (every set, each with its manifest and runs).
 // Figures: one JSON line each on stdout (bench/lib/common.ts), a summary on stderr.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,13 +24,14 @@ import { loadSide, type Side } from '../src/check/inputs.js';
 import { compare, type CheckResult } from '../src/check/compare.js';
 import { emit, log, parseArgs, saveResults } from './lib/common.js';
 
-const SETS = ['base', 'same', 'delay200', 'spin10'] as const;
+const SETS = ['base', 'same', 'delay200', 'spin10', 'spin18'] as const;
 type Target = Exclude<(typeof SETS)[number], 'base'>;
+const TARGETS: readonly Target[] = ['same', 'delay200', 'spin10', 'spin18'];
 const RUNS = ['run-001', 'run-002', 'run-003'];
 const MODES = ['1v1', '3v3', '1v3'] as const;
 type Mode = (typeof MODES)[number];
 
-/** Rounds whose four sets are complete, sorted. */
+/** Rounds whose sets are all complete, sorted. */
 function completeRounds(corpus: string): string[] {
   const names = readdirSync(corpus);
   const rounds = [...new Set(names.map((n) => /^(\d+)-/.exec(n)?.[1]).filter((r): r is string => !!r))].sort();
@@ -54,7 +56,7 @@ function main(): void {
   const budgetFile = args.extra.get('budget');
   const budget: Budget = budgetFile ? loadBudget(budgetFile) : DEFAULT_BUDGET;
   const rounds = completeRounds(corpus);
-  if (rounds.length === 0) throw new Error(`${corpus}: no complete round (NN-base, NN-same, NN-delay200, NN-spin10, each with 3 runs and a manifest)`);
+  if (rounds.length === 0) throw new Error(`${corpus}: no complete round (NN-base, NN-same, NN-delay200, NN-spin10, NN-spin18, each with 3 runs and a manifest)`);
   const load = (label: 'baseline' | 'current', p: string): Side => loadSide(label, p, { uapi: null, reservoir: budget.reservoir, seed: budget.seed });
 
   const tallies = new Map<string, Tally>();
@@ -78,7 +80,7 @@ function main(): void {
     const dir = (s: string) => join(corpus, `${round}-${s}`);
     const baseDir = load('baseline', dir('base'));
     const baseRuns = RUNS.map((run) => load('baseline', join(dir('base'), `${run}.uscope`)));
-    for (const t of ['same', 'delay200', 'spin10'] as const) {
+    for (const t of TARGETS) {
       judge('3v3', t, round, compare(baseDir, load('current', dir(t)), budget));
       RUNS.forEach((run, k) => {
         const cur = load('current', join(dir(t), `${run}.uscope`));
@@ -97,10 +99,11 @@ function main(): void {
     same: { name: 'false_alarm_rate', target: '<= 0.05', ok: (v) => v <= 0.05 },
     delay200: { name: 'delay200_caught_rate', target: '== 1', ok: (v) => v === 1 },
     spin10: { name: 'spin10_caught_rate', target: '>= 0.9', ok: (v) => v >= 0.9 },
+    spin18: { name: 'spin18_caught_rate', target: '>= 0.9', ok: (v) => v >= 0.9 },
   };
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const lines: string[] = [];
-  for (const t of ['same', 'delay200', 'spin10'] as const) {
+  for (const t of TARGETS) {
     for (const mode of MODES) {
       const x = tally(mode, t);
       const value = x.flagged / x.pairs;
@@ -123,7 +126,7 @@ function main(): void {
   }
   emit({ group: g, name: 'check.rounds', value: rounds.length, unit: 'rounds', target: '>= 20' });
   log(`check alarm rates on ${corpus}: ${rounds.length} complete rounds (${rounds[0]}..${rounds[rounds.length - 1]}), budget ${budget.file ?? 'default'} (run_noise ${budget.runNoise})`);
-  log('  (same = identical configuration: exit 1 is a false alarm; delay200, spin10 = slowdowns: exit 1 is caught)');
+  log('  (same = identical configuration: exit 1 is a false alarm; delay200, spin10, spin18 = slowdowns: exit 1 is caught)');
   for (const l of lines) log(l);
   const file = saveResults(g, { corpus, rounds, budget: budget.file ?? 'default' });
   log(`figures also in ${file}`);
