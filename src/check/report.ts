@@ -1,5 +1,5 @@
 // Text table, JUnit XML and JSON forms of a check result.
-import { textTable } from '../stats/summary.js';
+import { textTable } from '../stats/summaryText.js';
 import { UNTESTABLE, type CheckResult, type MetricResult, type SideInfo } from './compare.js';
 import { fmtP, formatChange, formatPercent, formatValue } from './format.js';
 

@@ -1,7 +1,7 @@
 // `uffdscope report FILE [--limit N] [--hist] [--json] [--json-out FILE]`: the summary of a recording.
 // The table folds repeated rows and shows at most --limit per table; the JSON is whole.
 import { damageHeadline } from '../recording/damage.js';
-import { formatSummaryTable } from '../stats/summary.js';
+import { formatSummaryTable } from '../stats/summaryText.js';
 import { Stats } from '../stats/stats.js';
 import { formatLatencyHists, recordingHists } from '../stats/histText.js';
 import type { Uapi } from '../events/uapi.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import stringWidth from 'string-width';
 import * as fx from '../fixtures/tui/fixtures.js';
 import { renderPlain } from '../../tui/plainTable.js';
-import { textTable } from '../../src/stats/summary.js';
+import { textTable } from '../../src/stats/summaryText.js';
 import { decodeUffdStats, formatKernelTable, summarizeUffd } from '../../src/stats/kernelStats.js';
 import { L } from '../../src/events/layout.generated.js';
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { decodeAll } from '../../src/events/decode.js';
 import { resolveUapi } from '../../src/events/uapi.js';
 import { Analysis } from '../../src/stats/pipeline.js';
-import { formatSummaryTable } from '../../src/stats/summary.js';
+import { formatSummaryTable } from '../../src/stats/summaryText.js';
 import type { FaultRecord } from '../../src/model/faultLifecycle.js';
 
 const dir = new URL('../../../test/fixtures/streams/', import.meta.url);

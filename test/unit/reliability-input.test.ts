@@ -23,7 +23,7 @@ import { recordingInputError } from '../../src/source/recordingSource.js';
 import { ReplayDriver } from '../../src/view/replayDriver.js';
 import { SnapshotPublisher } from '../../src/view/snapshotPublisher.js';
 import { renderPlain } from '../../tui/plainTable.js';
-import { formatSummaryTable } from '../../src/stats/summary.js';
+import { formatSummaryTable } from '../../src/stats/summaryText.js';
 import { prng } from '../../src/simulate/modeToggle.js';
 import { skipOrFail } from '../fixtures/skipOrFail.js';
 import { rechunk } from '../fixtures/recordings/rechunk.js';

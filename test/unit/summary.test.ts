@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Analysis } from '../../src/stats/pipeline.js';
-import { formatSummaryTable, SUMMARY_SCHEMA, type Summary } from '../../src/stats/summary.js';
+import { SUMMARY_SCHEMA, type Summary } from '../../src/stats/summary.js';
+import { formatSummaryTable } from '../../src/stats/summaryText.js';
 import { StreamBuilder, thread, uapi, bit, ERR_WP_WRITE, PF } from './streamBuilder.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
