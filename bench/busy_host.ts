@@ -296,8 +296,11 @@ async function runVariantOnce(v: Tracer | 'untraced', dir: string, tag: string):
       firstDataMs = ts.find((t) => (statTableFaults(t.lines) ?? 0) > 0)?.atMs ?? null;
       seen = statJsonCounts(readJson(out));
     } else if (v === 'record') {
-      const rep = mustSucceed('uffdscope report --json', await run(process.execPath, [uffdscope, 'report', '--json', out], { timeoutMs: 300_000 }));
-      seen = recordCounts(JSON.parse(rep.stdout));
+      // to a file: the JSON of 1,000 uffds is larger than run() keeps of stdout
+      const json = `${out}.report.json`;
+      mustSucceed('uffdscope report --json-out', await run(process.execPath, [uffdscope, 'report', '--json-out', json, out], { timeoutMs: 300_000 }));
+      seen = recordCounts(readJson(json));
+      if (!args.keep) rmSync(json, { force: true });
     }
   } finally {
     clearTimeout(killer);

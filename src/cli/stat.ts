@@ -77,7 +77,7 @@ export interface KernelSummary {
 }
 
 function totalsSummary(t: KernelTotals): KernelSummary['totals'] {
-  return { uffds: t.uffds, userfaults: { ...t.userfaults, total: userfaultsOf(t) }, fault_entries: t.entries, blocked: t.blocked, ends_unseen: t.endsUnseen, latency: summarizeStages(t.stages) };
+  return { uffds: t.uffds, userfaults: { ...t.userfaults, total: userfaultsOf(t) }, fault_entries: t.entries, blocked: t.blocked, ends_unseen: t.endsUnseen, latency: summarizeStages(t.stages, 'all') };
 }
 
 /** Where stat's records and clock come from: the live session, or a test's stand-in. */

@@ -241,16 +241,19 @@ export interface StageSummary {
   max_ns: number | null;
   /** the histogram's non-empty buckets as [value_ns, count] (value: the
    *  bucket's middle, within 6.25 %); lets `check` run per-fault tests on
-   *  summaries, stages included */
+   *  summaries. Per uffd: the total only; in the totals: every stage */
   hist_ns?: Array<[number, number]>;
 }
 
-/** The JSON form of every stage's distribution (one uffd's, or a sum's). */
-export function summarizeStages(stages: Record<Stage, StageHist>): UffdKernelSummary['latency'] {
+/** The JSON form of every stage's distribution (one uffd's, or a sum's):
+ *  with `hists` 'all', every stage's buckets; else the total's alone (a
+ *  host with 1,000 uffds would carry 3,000 more histograms). */
+export function summarizeStages(stages: Record<Stage, StageHist>, hists: 'total' | 'all' = 'total'): UffdKernelSummary['latency'] {
   const latency = {} as UffdKernelSummary['latency'];
   for (const st of STAGES) {
     const h = stages[st];
-    latency[st] = { count: h.count, mean_ns: h.meanNs, p50_ns: h.quantile(0.5), p90_ns: h.quantile(0.9), p99_ns: h.quantile(0.99), max_ns: h.count > 0 ? h.maxNs : null, hist_ns: h.buckets() };
+    latency[st] = { count: h.count, mean_ns: h.meanNs, p50_ns: h.quantile(0.5), p90_ns: h.quantile(0.9), p99_ns: h.quantile(0.99), max_ns: h.count > 0 ? h.maxNs : null };
+    if (hists === 'all' || st === 'total') latency[st].hist_ns = h.buckets();
   }
   return latency;
 }
