@@ -1,6 +1,6 @@
 // All benchmarks, one after the other (`npm run bench`):
 //
-//   node dist/bench/run-all.js [--quick] [--only transport,overhead,memory,export,host_tax,busy_host,record_size] [other options...]
+//   node dist/bench/run-all.js [--quick] [--only transport,overhead,memory,export,host_tax,busy_host,record_size,latency_coverage] [other options...]
 //
 // Every script runs as its own process with the same options (--quick,
 // --no-nice, --tmp DIR, --keep); their JSON lines go to stdout as they come,
@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { autogroup, boostSession, log, machineFacts, projectRoot, resultsDir, type Figure } from './lib/common.js';
 
-const SCRIPTS = ['transport', 'overhead', 'memory', 'export', 'host_tax', 'busy_host', 'record_size'] as const;
+const SCRIPTS = ['transport', 'overhead', 'memory', 'export', 'host_tax', 'busy_host', 'record_size', 'latency_coverage'] as const;
 
 function runScript(name: string, argv: string[], figures: Figure[]): Promise<number> {
   return new Promise((resolve) => {

@@ -561,6 +561,7 @@ struct toucher {
 	uint64_t first, last;
 	int write;
 	uint64_t *samples;
+	uint64_t *boot_t0, *boot_t1; /* --page-times: per page, else NULL */
 	uint64_t mismatches;
 	pthread_barrier_t *bar;
 	int donefd;
@@ -607,6 +608,16 @@ static void *toucher_main(void *arg)
 			t0 = now_ns();
 			v = touch_syscall(pfd, q, t->write, tag(i));
 			t1 = now_ns();
+		} else if (t->boot_t0) {
+			/* the boot clock inside the monotonic bracket: the tighter one */
+			t0 = now_ns();
+			t->boot_t0[i] = boot_ns();
+			if (t->write)
+				p[0] = tag(i);
+			else
+				v = p[g_ps - 1];
+			t->boot_t1[i] = boot_ns();
+			t1 = now_ns();
 		} else {
 			t0 = now_ns();
 			if (t->write)
@@ -641,8 +652,16 @@ static void run_touchers(struct run_rec *r, char *base, uint64_t npages, int wri
 	sigset_t old;
 	int efd = -1;
 
+	uint64_t *boot_t0 = NULL, *boot_t1 = NULL;
+
 	if (!t)
 		die(EXIT_RUNTIME, "out of memory");
+	if (g_page_times && !g_opt.touch_syscall) {
+		boot_t0 = calloc(npages ? npages : 1, sizeof(*boot_t0));
+		boot_t1 = calloc(npages ? npages : 1, sizeof(*boot_t1));
+		if (!boot_t0 || !boot_t1)
+			die(EXIT_RUNTIME, "out of memory");
+	}
 	if (watch_sock >= 0 && (efd = eventfd(0, EFD_CLOEXEC)) < 0)
 		die(EXIT_RUNTIME, "eventfd failed: %s", errno_name(errno));
 	pthread_barrier_init(&bar, NULL, T + 1);
@@ -654,6 +673,8 @@ static void run_touchers(struct run_rec *r, char *base, uint64_t npages, int wri
 		t[i].last = npages * (i + 1) / T;
 		t[i].write = write_;
 		t[i].samples = samples;
+		t[i].boot_t0 = boot_t0;
+		t[i].boot_t1 = boot_t1;
 		t[i].bar = &bar;
 		t[i].donefd = efd;
 		int rc = pthread_create(&t[i].th, NULL, toucher_main, &t[i]);
@@ -689,6 +710,14 @@ static void run_touchers(struct run_rec *r, char *base, uint64_t npages, int wri
 	if (efd >= 0)
 		close(efd);
 	free(t);
+	if (boot_t0) {
+		for (uint64_t i = 0; i < npages; i++)
+			fprintf(g_page_times, "0x%llx %llu %llu\n", (unsigned long long)(uintptr_t)(base + i * g_ps),
+				(unsigned long long)boot_t0[i], (unsigned long long)boot_t1[i]);
+		fflush(g_page_times);
+		free(boot_t0);
+		free(boot_t1);
+	}
 }
 
 static uint64_t *alloc_samples(uint64_t n)

@@ -39,6 +39,7 @@
 struct options g_opt;
 volatile sig_atomic_t g_stop;
 FILE *g_json_out;
+FILE *g_page_times;
 uint64_t g_rwp_feature = 1ULL << PROV_UFFD_FEATURE_RWP_BIT;
 uint64_t g_rwp_async_feature = 1ULL << PROV_UFFD_FEATURE_RWP_ASYNC_BIT;
 
@@ -56,6 +57,14 @@ uint64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* the clock uffdscope's records use (bpf_ktime_get_boot_ns) */
+uint64_t boot_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
@@ -107,6 +116,8 @@ static void usage(FILE *f)
 		"  --threads N            faulting threads (default 2, 1..%u)\n"
 		"  --handler-delay-us N   extra service time per fault before resolving (default 0)\n"
 		"  --handler-spin-us N    extra service time per fault, busy-waited on the CPU (default 0)\n"
+		"  --page-times FILE      write each touched page's own timing: \"ADDRESS T0 T1\" per line,\n"
+		"                         CLOCK_BOOTTIME ns just before and after its first touch\n"
 		"  --handler-process      postcopy: serve faults from a forked process that receives the uffd\n"
 		"                         over a unix socket (SCM_RIGHTS); with mixed, applies to its postcopy runs\n"
 		"  --loops N              mixed only: rounds of all scenarios (default 1; 0 = until SIGINT/SIGTERM)\n"
@@ -153,6 +164,7 @@ enum {
 	O_THREADS,
 	O_DELAY,
 	O_SPIN,
+	O_PAGE_TIMES,
 	O_HPROC,
 	O_LOOPS,
 	O_JSON,
@@ -173,6 +185,7 @@ static void parse_args(int argc, char **argv)
 		{ "threads", required_argument, NULL, O_THREADS },
 		{ "handler-delay-us", required_argument, NULL, O_DELAY },
 		{ "handler-spin-us", required_argument, NULL, O_SPIN },
+		{ "page-times", required_argument, NULL, O_PAGE_TIMES },
 		{ "handler-process", no_argument, NULL, O_HPROC },
 		{ "loops", required_argument, NULL, O_LOOPS },
 		{ "json", required_argument, NULL, O_JSON },
@@ -220,6 +233,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_SPIN:
 			g_opt.handler_spin_us = parse_num("--handler-spin-us", optarg, 0, 10000000);
+			break;
+		case O_PAGE_TIMES:
+			g_opt.page_times_path = optarg;
 			break;
 		case O_HPROC:
 			g_opt.handler_process = 1;
@@ -350,6 +366,11 @@ int main(int argc, char **argv)
 		out = g_json_out = fopen(g_opt.json_path, "we");
 		if (!out)
 			bad_arg("--json: cannot open '%s' for writing: %s", g_opt.json_path, strerror(errno));
+	}
+	if (g_opt.page_times_path) {
+		g_page_times = fopen(g_opt.page_times_path, "we");
+		if (!g_page_times)
+			bad_arg("--page-times: cannot open '%s' for writing: %s", g_opt.page_times_path, strerror(errno));
 	}
 
 	memset(&sa, 0, sizeof(sa));

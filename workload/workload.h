@@ -121,6 +121,7 @@ struct options {
 	unsigned threads;
 	uint64_t handler_delay_us;
 	uint64_t handler_spin_us;
+	const char *page_times_path;
 	int handler_process;
 	uint64_t loops;
 	int loops_given;
@@ -138,6 +139,7 @@ extern struct options g_opt;
 extern volatile sig_atomic_t g_stop;
 extern int g_in_child;
 extern FILE *g_json_out; /* --json FILE, opened at start */
+extern FILE *g_page_times; /* --page-times FILE, opened at start */
 extern uint64_t g_rwp_feature, g_rwp_async_feature;
 extern const char *const scenario_names[SC__N];
 extern const char *const ioc_names[IOC__N];
@@ -145,6 +147,7 @@ extern const char *const kind_names[FK__N];
 
 /* util */
 uint64_t now_ns(void);
+uint64_t boot_ns(void);
 void die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *errno_name(int e);
