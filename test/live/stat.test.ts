@@ -37,10 +37,18 @@ test('stat postcopy with a 200 us handler delay: counts, p50 within 10%, stages 
   assert.ok(L.fault.p50! >= 200_000, `p50 ${L.fault.p50} ns below the 200 us handler delay`);
   assert.equal(L.queue.count, s.faults.total, 'every fault has its queue stage');
   assert.equal(L.service.count, s.faults.total, 'and its service stage');
-  assert.equal(L.wake.count, s.faults.total, 'and its wake stage');
-  const parts = L.queue.mean! + L.service.mean! + L.wake.mean!;
-  // each mean is rounded to a whole ns in the summary: four roundings of at most 0.5 ns
-  assert.ok(Math.abs(parts - L.fault.mean!) <= 2, `queue+service+wake means ${parts} vs fault mean ${L.fault.mean}`);
+  // A wait whose return to a CPU no hook saw (on this kernel a preempted
+  // syscall-tracepoint program can make sched_switch's skip) ends incomplete:
+  // no wake stage and no total, counted (stat-kernel.test.ts: ends_unseen).
+  assert.equal(L.wake.count + s.faults.incomplete, s.faults.total, 'a wake stage for every fault seen back on a CPU, the rest incomplete');
+  assert.equal(L.fault.count, L.wake.count, 'a total for the same faults');
+  if (s.faults.incomplete === 0) {
+    const parts = L.queue.mean! + L.service.mean! + L.wake.mean!;
+    // each mean is rounded to a whole ns in the summary: four roundings of at most 0.5 ns
+    assert.ok(Math.abs(parts - L.fault.mean!) <= 2, `queue+service+wake means ${parts} vs fault mean ${L.fault.mean}`);
+  } else {
+    t.diagnostic(`${s.faults.incomplete} of ${s.faults.total} faults ended incomplete (return to a CPU not seen): the stage means cover different faults`);
+  }
 });
 
 test('stat counts equal the workload for every scenario of mixed', async (t) => {
