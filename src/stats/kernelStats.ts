@@ -7,7 +7,7 @@ import { C, L } from '../events/layout.generated.js';
 import { FAULT_KINDS, type FaultKind } from '../model/faultLifecycle.js';
 import { STAGES, type Stage } from './stats.js';
 import { ioctlName, type Uapi } from '../events/uapi.js';
-import stringWidth from 'string-width';
+import { textTable } from './summaryText.js';
 
 const F = L.uscope_uffd_stats.fields;
 const SUB_BITS = C.USCOPE_WAIT_SUB_BITS;
@@ -304,15 +304,10 @@ export function formatKernelTable(rows: readonly UffdKernelSummary[], startNs = 
       r.handler_pid === null ? '-' : `${names(r.handler_pid) ?? '?'}/${r.handler_pid}`,
     ]);
   const left = new Set([1, 2, 4, 13]);
-  // widths in terminal cells: a process name may hold wide or combining characters
-  const widths = head.map((h, i) => Math.max(stringWidth(h), ...body.map((b) => stringWidth(b[i]))));
-  const pad = (c: string, i: number) => ' '.repeat(widths[i] - stringWidth(c));
-  const line = (cells: string[]) => cells.map((c, i) => (left.has(i) ? c + pad(c, i) : pad(c, i) + c)).join('  ').trimEnd();
   const lines = [
     'counted in the kernel: userfaults (faults that waited, or were resolved async) and entries (page faults in VMAs the uffd arms);',
     'latency: fault to back on a CPU, and its stages queue / service / wake (buckets within 6.25 %)',
-    line(head),
-    ...body.map(line),
+    textTable(head, body, head.map((_, i) => (left.has(i) ? 'l' : 'r')), ''),
   ];
   if (body.length === 0) lines.push('(no uffd faults seen)');
   if (rows.length >= C.USCOPE_MAX_STAT_UFFDS) lines.push(`WARNING: ${C.USCOPE_MAX_STAT_UFFDS} uffds counted, the most the kernel map holds: faults of later uffds were not counted`);
