@@ -5,14 +5,10 @@
 
 static __always_inline int on_close(__u32 fd)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 uffd = selected_fd_uffd(bpf_get_current_pid_tgid() >> 32, fd);
 	struct uscope_uffd_close *r;
-	__u64 uffd;
 
-	if (!uffd_fops)
-		return 0;
-	uffd = fd_uffd(fd);
-	if (!uffd || !selected(tgid, uffd))
+	if (!uffd)
 		return 0;
 	r = reserve_cur(USCOPE_REC_UFFD_CLOSE, sizeof(*r));
 	if (!r)

@@ -13,7 +13,7 @@ static __always_inline int on_uffd_in(__u64 flags)
 	in.ts = bpf_ktime_get_boot_ns();
 	in.kind = INFLIGHT_CREATE;
 	in.arg_ptr = flags;
-	in.fd = tgid_selected(id >> 32);
+	in.uffd = tgid_selected(id >> 32); /* emit, or only forget (end_create) */
 	set_inflight(&in);
 	return 0;
 }
@@ -30,10 +30,7 @@ static __always_inline int on_uffd_ex(long ret)
 
 	if (!in || in->kind != INFLIGHT_CREATE)
 		return 0;
-	if (in->fd)
-		emit_create(bpf_ktime_get_boot_ns(), ret, in->arg_ptr, USCOPE_CREATE_SYSCALL);
-	else
-		forget_uffd(ret);
+	end_create(in, bpf_ktime_get_boot_ns(), ret, USCOPE_CREATE_SYSCALL);
 	in->kind = INFLIGHT_NONE;
 	return 0;
 }

@@ -286,6 +286,18 @@ static __always_inline __u64 fd_uffd(__u32 fd)
 	return f && is_uffd_file(f) ? file_uffd(f) : 0;
 }
 
+/* The uffd behind fd when this trace selected it (by process or by uffd), else 0. */
+static __always_inline __u64 selected_fd_uffd(__u32 tgid, __u32 fd)
+{
+	__u64 uffd;
+
+	/* no uffd seen yet anywhere: nothing to look for */
+	if (!uffd_fops)
+		return 0;
+	uffd = fd_uffd(fd);
+	return uffd && selected(tgid, uffd) ? uffd : 0;
+}
+
 static __always_inline __u32 uffd_features(__u64 uffd)
 {
 	return uffd ? kcast(struct userfaultfd_ctx, uffd)->features : 0;

@@ -180,6 +180,17 @@ static __always_inline void emit_create(__u64 ts, __s64 ret, __u64 flags, __u32 
 	submit(r);
 }
 
+/* A uffd-creating call (userfaultfd(2), USERFAULTFD_IOC_NEW) returned: the
+ * new uffd is recorded when its process is selected (in->uffd set at entry),
+ * else only forgotten. */
+static __always_inline void end_create(const struct inflight *in, __u64 ts, long ret, __u32 source)
+{
+	if (in->uffd)
+		emit_create(ts, ret, in->arg_ptr, source);
+	else
+		forget_uffd(ret);
+}
+
 /* A per-fault ioctl ended (in_kernel_stats): counted when it succeeded,
  * recorded when it failed, for selected processes and uffds. Its entry was
  * not timed: the record says so (USCOPE_IOCTL_UNTIMED). */
@@ -192,8 +203,8 @@ static __always_inline void fast_ioctl_ex(const struct pt_regs *regs, __u64 cmd,
 
 	in.fd = (__u32)regs->di;
 	if (ret < 0 || !tgid_selected(tgid)) {
-		uffd = fd_uffd(in.fd);
-		if (!uffd || !selected(tgid, uffd))
+		uffd = selected_fd_uffd(tgid, in.fd);
+		if (!uffd)
 			return;
 	}
 	if (ret < 0) {
@@ -231,10 +242,7 @@ static __always_inline int on_ioctl_ex(long ret)
 		return 0;
 	ts = bpf_ktime_get_boot_ns();
 	if (in->kind == INFLIGHT_DEV_NEW) {
-		if (in->uffd)
-			emit_create(ts, ret, in->arg_ptr, USCOPE_CREATE_DEV);
-		else
-			forget_uffd(ret);
+		end_create(in, ts, ret, USCOPE_CREATE_DEV);
 		goto out;
 	}
 	if (in->kind == INFLIGHT_IOCTL)

@@ -5,16 +5,10 @@
 
 static __always_inline int on_read_in(__u32 fd, __u64 buf)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
+	__u64 uffd = selected_fd_uffd(bpf_get_current_pid_tgid() >> 32, fd);
 	struct inflight in = {};
-	__u64 uffd;
 
-	/* No uffd seen yet anywhere: nothing to look for. */
-	if (!uffd_fops)
-		return 0;
-	uffd = fd_uffd(fd);
-	if (!uffd || !selected(tgid, uffd))
+	if (!uffd)
 		return 0;
 	in.ts = bpf_ktime_get_boot_ns();
 	in.uffd = uffd;
@@ -108,8 +102,8 @@ static __always_inline int read_ex_counted(long ret)
 	regs = current_syscall_regs();
 	rd.fd = (__u32)regs->di;
 	rd.arg_ptr = regs->si;
-	rd.uffd = fd_uffd(rd.fd);
-	if (!rd.uffd || !selected(tgid, rd.uffd))
+	rd.uffd = selected_fd_uffd(tgid, rd.fd);
+	if (!rd.uffd)
 		return 0;
 	n = ret / USCOPE_UFFD_MSG_SIZE;
 	if (n > USCOPE_MAX_MSGS_PER_READ) {
