@@ -21,6 +21,10 @@ static __always_inline struct thread_state *thread_state(bool btf, struct task_s
 	struct thread_state *st;
 
 	if (btf) {
+		/* most tasks of a host have no BPF storage at all: the sched
+		 * hooks skip them with one load instead of a helper call */
+		if (!create && !task->bpf_storage)
+			return NULL;
 		st = bpf_task_storage_get(&uscope_tstate, task, 0,
 					  create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 	} else {

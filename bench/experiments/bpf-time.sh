@@ -30,7 +30,7 @@ if [ "$HOOKS" = in-kernel ]; then IN_KERNEL=1; HOOKS=btf; fi
 case $HOOKS in btf|classic|bpftrace) ;; *) echo "bpf-time.sh: mode must be btf, classic, in-kernel or bpftrace, not $HOOKS" >&2; exit 2;; esac
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$ROOT/out/workload/uffd-workload
-C=$ROOT/out/bench/c_consumer
+C=${C_CONSUMER:-$ROOT/out/bench/c_consumer}  # C_CONSUMER: another build, for A/B runs
 [ "$(id -u)" = 0 ] || { echo "bpf-time.sh: needs root" >&2; exit 3; }
 [ -x "$W" ] && [ -x "$C" ] || { echo "bpf-time.sh: build first: npm ci && make -C bench" >&2; exit 3; }
 if bpftool prog show | grep -q 'name uscope_'; then
@@ -54,7 +54,7 @@ if [ "$HOOKS" = bpftrace ]; then
   mkfifo "$T/go"
   taskset -c "$PROD" sh -c "read x < '$T/go'; exec '$W' $WL" &
   WPID=$!
-  { echo 'BEGIN { printf("ready\\n"); }'; sed 's/cpid/$1/g' "$ROOT/bench/scripts/uffd_equiv.bt"; } > "$T/equiv.bt"
+  { printf '%s\n' 'BEGIN { printf("ready\n"); }'; sed 's/cpid/$1/g' "$ROOT/bench/scripts/uffd_equiv.bt"; } > "$T/equiv.bt"
   taskset -c 0 bpftrace "$T/equiv.bt" "$WPID" > "$T/bt.out" 2>&1 &
   BPID=$!
   n=0
