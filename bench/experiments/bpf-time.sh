@@ -59,7 +59,7 @@ if [ "$HOOKS" = bpftrace ]; then
   BPID=$!
   n=0
   until grep -qs '^ready' "$T/bt.out"; do
-    n=$((n + 1)); [ $n -lt 300 ] && kill -0 $BPID 2>/dev/null || { cat "$T/bt.out" >&2; kill $WPID; exit 1; }
+    n=$((n + 1)); [ $n -lt 300 ] && kill -0 $BPID 2>/dev/null || { cat "$T/bt.out" >&2; kill $WPID $BPID 2>/dev/null; exit 1; }
     sleep 0.1
   done
   bpftool -j prog show > "$T/before.json"
