@@ -71,6 +71,18 @@ int BPF_PROG(uscope_b_switch, bool preempt, struct task_struct *prev, struct tas
 			 next->pid);
 }
 
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(uscope_b_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u64 mm = (__u64)parent->mm;
+
+	/* a child of an mm that owns a uffd: with UFFD_FEATURE_EVENT_FORK its
+	 * copied VMAs are armed by a new context of its own */
+	if (child->mm != parent->mm && bpf_map_lookup_elem(&uscope_uffd_mms, &mm))
+		note_uffd_mm((__u64)child->mm);
+	return on_fork(child->pid);
+}
+
 SEC("tp_btf/sched_waking")
 int BPF_PROG(uscope_b_waking, struct task_struct *p)
 {

@@ -41,4 +41,16 @@ int uscope_uffd_ex(struct trace_event_raw_sys_exit *ctx)
 	return on_uffd_ex(ctx->ret);
 }
 
+/* Run once by user space right after attach: the mms of the uffds that
+ * exist already (uscope_uffd_mms), from every open file of every task. */
+SEC("iter/task_file")
+int uscope_seed_uffd_mms(struct bpf_iter__task_file *ctx)
+{
+	struct file *f = ctx->file;
+
+	if (f && is_uffd_file(f))
+		note_uffd_mm(uffd_mm(file_uffd(f)));
+	return 0;
+}
+
 #endif /* USCOPE_TP_CREATE_BPF_H */

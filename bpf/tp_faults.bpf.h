@@ -214,7 +214,7 @@ static __always_inline int on_fault(bool btf, __u64 address, __u64 ip, __u64 err
 	 * for selected processes (as early as possible for those). A thread
 	 * has state only once its process was found selected. */
 	st = thread_state(btf, current_for(btf), tid, false);
-	if (!st && !tgid_selected(tgid))
+	if (!st && (!tgid_selected(tgid) || !may_fault_on_uffd(btf)))
 		return 0;
 	ts = bpf_ktime_get_boot_ns();
 	if (!st)

@@ -99,6 +99,27 @@ static __always_inline bool tgid_selected(__u32 tgid)
 	return !filter_tgids || bpf_map_lookup_elem(&uscope_tgids, &tgid);
 }
 
+static __always_inline void note_uffd_mm(__u64 mm)
+{
+	__u8 one = 1;
+
+	if (mm && !bpf_map_lookup_elem(&uscope_uffd_mms, &mm))
+		bpf_map_update_elem(&uscope_uffd_mms, &mm, &one, BPF_ANY);
+}
+
+/* Can the current task's fault be in a uffd-armed VMA? Host-wide with btf
+ * hooks, only in an mm that owns a uffd (uscope_uffd_mms); selected
+ * processes and classic hooks look every fault up. */
+static __always_inline bool may_fault_on_uffd(bool btf)
+{
+	__u64 mm;
+
+	if (!btf || filter_tgids)
+		return true;
+	mm = (__u64)bpf_get_current_task_btf()->mm;
+	return bpf_map_lookup_elem(&uscope_uffd_mms, &mm) != NULL;
+}
+
 static __always_inline __u64 uffd_mm(__u64 uffd)
 {
 	return (__u64)kcast(struct userfaultfd_ctx, uffd)->mm;

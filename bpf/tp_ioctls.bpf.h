@@ -185,6 +185,8 @@ static __always_inline void emit_create(__u64 ts, __s64 ret, __u64 flags, __u32 
  * else only forgotten. */
 static __always_inline void end_create(const struct inflight *in, __u64 ts, long ret, __u32 source)
 {
+	if (ret >= 0)
+		note_uffd_mm((__u64)bpf_get_current_task_btf()->mm);
 	if (in->uffd)
 		emit_create(ts, ret, in->arg_ptr, source);
 	else
@@ -245,8 +247,12 @@ static __always_inline int on_ioctl_ex(long ret)
 		end_create(in, ts, ret, USCOPE_CREATE_DEV);
 		goto out;
 	}
-	if (in->kind == INFLIGHT_IOCTL)
+	if (in->kind == INFLIGHT_IOCTL) {
+		/* a uffd whose mm was not seen yet (one passed over a socket
+		 * while tracing began): its VMAs are armed by UFFDIO_REGISTER */
+		note_uffd_mm(uffd_mm(in->uffd));
 		emit_ioctl(ts, in->uffd, in, ret, 0);
+	}
 out:
 	in->kind = INFLIGHT_NONE;
 	return 0;

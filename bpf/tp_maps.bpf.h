@@ -57,6 +57,19 @@ struct {
 	__type(value, __u64);
 } uscope_uffd_created SEC(".maps");
 
+/* The mms that own a uffd context (ctx->mm): a uffd-armed VMA is only ever
+ * in one of them. Host-wide with btf hooks, a page fault in any other mm
+ * returns at once, so the rest of the host gets no thread state (and the
+ * sched hooks skip its tasks with one load). Seeded at start by
+ * uscope_seed_uffd_mms, then by uffd creation and fork. LRU: an mm that
+ * exec or exit left behind cannot pin an entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} uscope_uffd_mms SEC(".maps");
+
 /* in_kernel_stats: a fault message read by a handler, until the faulting
  * thread runs again (it knows its uffd and page, not who read it). LRU: a
  * message whose fault never waited cannot pin an entry. */

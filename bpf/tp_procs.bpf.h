@@ -17,11 +17,9 @@ static __always_inline void emit_proc(__u32 kind, __u32 other_pid, __u32 other_t
 	submit(r);
 }
 
-SEC("tracepoint/sched/sched_process_fork")
-int uscope_fork(struct trace_event_raw_sched_process_fork *ctx)
+static __always_inline int on_fork(__u32 child)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u32 child = ctx->child_pid;
 	__u8 one = 1;
 
 	if (!filter_tgids || !bpf_map_lookup_elem(&uscope_tgids, &tgid))
@@ -33,6 +31,12 @@ int uscope_fork(struct trace_event_raw_sched_process_fork *ctx)
 		bpf_map_update_elem(&uscope_tgids, &child, &one, BPF_ANY);
 	emit_proc(USCOPE_PROC_FORK, child, child);
 	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_fork")
+int uscope_fork(struct trace_event_raw_sched_process_fork *ctx)
+{
+	return on_fork(ctx->child_pid);
 }
 
 SEC("tracepoint/sched/sched_process_exec")

@@ -195,7 +195,32 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
       }
       links_.push_back(link);
     }
+    int err = SeedUffdMms();
+    if (err) {
+      for (auto* l : links_) bpf_link__destroy(l);
+      links_.clear();
+      throw_step(env, "seed the mms that own a uffd (uscope_seed_uffd_mms)", err, "", backend_);
+    }
     return env.Undefined();
+  }
+
+  // Runs the iterator that lists the mms of the uffds that exist already
+  // (uscope_seed_uffd_mms), once every hook is attached, so a uffd created
+  // meanwhile is seen by one or the other. Returns 0 or an errno.
+  int SeedUffdMms() {
+    struct bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, "uscope_seed_uffd_mms");
+    if (!prog || !bpf_program__autoload(prog)) return 0;
+    struct bpf_link* link = bpf_program__attach_iter(prog, nullptr);
+    int fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
+    int err = fd < 0 ? errno : 0;
+    char buf[64];
+    ssize_t n = 0;
+    while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0) {
+    }
+    if (fd >= 0 && n < 0) err = errno;
+    if (fd >= 0) close(fd);
+    if (link) bpf_link__destroy(link);
+    return err;
   }
 
   // start(onBatch): spawns the consumer thread (ring_consumer.h) on the

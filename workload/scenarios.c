@@ -774,6 +774,8 @@ static void sc_postcopy(struct run_rec *r)
 		handler_thread_start(&ht, uffd, &r->c);
 	}
 
+	if (g_opt.fault_delay_ms) /* a uffd registered before a tracer starts */
+		sleep_ms_unless_stopped(g_opt.fault_delay_ms);
 	s = alloc_samples(n);
 	r->c.faults[FK_MISSING] += n;
 	run_touchers(r, base, n, 1, s, sock);

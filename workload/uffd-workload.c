@@ -60,6 +60,19 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+void sleep_ms_unless_stopped(uint64_t ms)
+{
+	uint64_t until = now_ns() + ms * 1000000ULL;
+
+	while (!g_stop) {
+		uint64_t now = now_ns();
+		if (now >= until)
+			break;
+		struct timespec ts = { (time_t)((until - now) / 1000000000ULL), (long)((until - now) % 1000000000ULL) };
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* the clock uffdscope's records use (bpf_ktime_get_boot_ns) */
 uint64_t boot_ns(void)
 {
@@ -124,6 +137,7 @@ static void usage(FILE *f)
 		"  --json FILE            write the ground-truth JSON to FILE instead of stdout\n"
 		"  --uffd-source syscall|dev  userfaultfd(2) (default) or /dev/userfaultfd + USERFAULTFD_IOC_NEW\n"
 		"  --start-delay-ms N     sleep before the first uffd is created (default 0)\n"
+		"  --fault-delay-ms N     postcopy: sleep between registering and the first touch (default 0)\n"
 		"  --quiet                no progress lines on stderr\n"
 		"  --touch direct|syscall how faulting threads touch pages: a plain load/store (default), or\n"
 		"                         read()/write() on a pipe so the kernel takes the fault (valgrind)\n"
@@ -170,6 +184,7 @@ enum {
 	O_JSON,
 	O_SOURCE,
 	O_START_DELAY,
+	O_FAULT_DELAY,
 	O_QUIET,
 	O_TOUCH,
 	O_RWP_BIT,
@@ -191,6 +206,7 @@ static void parse_args(int argc, char **argv)
 		{ "json", required_argument, NULL, O_JSON },
 		{ "uffd-source", required_argument, NULL, O_SOURCE },
 		{ "start-delay-ms", required_argument, NULL, O_START_DELAY },
+		{ "fault-delay-ms", required_argument, NULL, O_FAULT_DELAY },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "touch", required_argument, NULL, O_TOUCH },
 		{ "rwp-feature-bit", required_argument, NULL, O_RWP_BIT },
@@ -259,6 +275,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_START_DELAY:
 			g_opt.start_delay_ms = parse_num("--start-delay-ms", optarg, 0, 86400000);
+			break;
+		case O_FAULT_DELAY:
+			g_opt.fault_delay_ms = parse_num("--fault-delay-ms", optarg, 0, 86400000);
 			break;
 		case O_QUIET:
 			g_opt.quiet = 1;
@@ -384,14 +403,7 @@ int main(int argc, char **argv)
 		progress("running under valgrind: using --touch syscall (a direct fault would deadlock valgrind's thread lock)");
 	if (g_opt.start_delay_ms) {
 		progress("pid %d: starting in %" PRIu64 " ms", (int)getpid(), g_opt.start_delay_ms);
-		uint64_t until = now_ns() + g_opt.start_delay_ms * 1000000ULL;
-		while (!g_stop) {
-			uint64_t now = now_ns();
-			if (now >= until)
-				break;
-			struct timespec ts = { (time_t)((until - now) / 1000000000ULL), (long)((until - now) % 1000000000ULL) };
-			nanosleep(&ts, NULL);
-		}
+		sleep_ms_unless_stopped(g_opt.start_delay_ms);
 	} else {
 		progress("pid %d", (int)getpid());
 	}

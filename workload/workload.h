@@ -128,6 +128,7 @@ struct options {
 	const char *json_path;
 	int use_dev;
 	uint64_t start_delay_ms;
+	uint64_t fault_delay_ms; /* postcopy: wait between UFFDIO_REGISTER and the first touch */
 	int quiet;
 	int touch_syscall; /* --touch syscall */
 	int touch_auto;    /* chosen because we run under valgrind */
@@ -147,6 +148,8 @@ extern const char *const kind_names[FK__N];
 
 /* util */
 uint64_t now_ns(void);
+/* sleeps ms milliseconds, or until SIGINT/SIGTERM */
+void sleep_ms_unless_stopped(uint64_t ms);
 uint64_t boot_ns(void);
 void die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
