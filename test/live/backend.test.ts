@@ -315,11 +315,13 @@ for (const hooks of ['btf', 'classic'] as const) {
     ]);
     assert.ok(!sections.some((s) => /^(tp_btf|raw_tp)\/sys_(enter|exit)$/.test(s)), 'no raw syscall hook');
     if (hooks === 'btf') {
-      for (const s of ['tp_btf/page_fault_user', 'tp_btf/sched_switch', 'tp_btf/sched_waking']) assert.ok(sections.includes(s), s);
-      assert.deepEqual(sections.filter((s) => s.startsWith('tracepoint/') && !s.startsWith('tracepoint/syscalls/')), ['tracepoint/sched/sched_process_exec', 'tracepoint/sched/sched_process_exit', 'tracepoint/sched/sched_process_fork']);
+      for (const s of ['tp_btf/page_fault_user', 'tp_btf/sched_switch', 'tp_btf/sched_waking', 'tp_btf/sched_process_fork']) assert.ok(sections.includes(s), s);
+      // fork is tp_btf too (it needs the child's mm: bpf uscope_b_fork)
+      assert.deepEqual(sections.filter((s) => s.startsWith('tracepoint/') && !s.startsWith('tracepoint/syscalls/')), ['tracepoint/sched/sched_process_exec', 'tracepoint/sched/sched_process_exit']);
     } else {
-      // the task iterator is read once at stop, attached to no event
-      assert.deepEqual(sections.filter((s) => !s.startsWith('tracepoint/')), ['iter/task'], 'no tp_btf program');
+      // the task iterators are read once (at attach, the mms that own a uffd;
+      // at stop, the pending faults), attached to no event
+      assert.deepEqual(sections.filter((s) => !s.startsWith('tracepoint/')), ['iter/task', 'iter/task_file'], 'no tp_btf program');
       for (const s of ['tracepoint/exceptions/page_fault_user', 'tracepoint/sched/sched_switch', 'tracepoint/syscalls/sys_enter_ioctl', 'tracepoint/syscalls/sys_exit_read']) assert.ok(sections.includes(s), s);
     }
     assertMatchesWorkload(c, `tracepoint (${hooks})`);
