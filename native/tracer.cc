@@ -204,11 +204,10 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     return env.Undefined();
   }
 
-  // Runs the iterator that lists the mms of the uffds that exist already
-  // (uscope_seed_uffd_mms), once every hook is attached, so a uffd created
-  // meanwhile is seen by one or the other. Returns 0 or an errno.
-  int SeedUffdMms() {
-    struct bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, "uscope_seed_uffd_mms");
+  // Runs an iterator program once (it writes into maps or the ring, not to
+  // its reader). A program not loaded is not run. Returns 0 or an errno.
+  int RunIterator(const char* name) {
+    struct bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, name);
     if (!prog || !bpf_program__autoload(prog)) return 0;
     struct bpf_link* link = bpf_program__attach_iter(prog, nullptr);
     int fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
@@ -222,6 +221,11 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     if (link) bpf_link__destroy(link);
     return err;
   }
+
+  // The mms of the uffds that exist already (uscope_seed_uffd_mms), listed
+  // once every hook is attached, so a uffd created meanwhile is seen by one
+  // or the other.
+  int SeedUffdMms() { return RunIterator("uscope_seed_uffd_mms"); }
 
   // start(onBatch): spawns the consumer thread (ring_consumer.h) on the
   // events ring. Returns a Promise that resolves once stop() has drained and
@@ -252,17 +256,10 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // uscope_flush_pending); a failure costs those faults, not the rest of
   // the recording, and its errno shows in counters().pendingFlushErrno.
   void FlushPending() {
-    struct bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, "uscope_flush_pending");
-    if (!prog || !bpf_program__autoload(prog)) return;
-    struct bpf_link* link = bpf_program__attach_iter(prog, nullptr);
-    int fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
-    char buf[64];
-    while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0) {
-    }
-    if (fd < 0) pending_flush_errno_ = errno;
-    if (fd >= 0) close(fd);
-    if (link) bpf_link__destroy(link);
+    int err = RunIterator("uscope_flush_pending");
+    if (err) pending_flush_errno_ = err;
   }
+
 
   // stop(): asks the consumer to drain and finish; the promise from
   // start() settles when it has.

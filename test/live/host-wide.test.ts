@@ -8,23 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cli, requireLive, tmp, workloadBinary, readTruth } from './support.js';
 import type { KernelSummary } from '../../src/cli/stat.js';
-
-function holdsUffd(pid: number): boolean {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try {
-        return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]';
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return false;
-  }
-}
+import { findUffdHolders } from '../../src/capture/uffdUsers.js';
 
 async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;
@@ -48,7 +35,7 @@ test('host-wide stat: a uffd registered before tracing began and one created whi
   const t0 = Date.now();
   const before = workload(truthBefore, ['--fault-delay-ms', '6000']);
   const beforeExit = exited(before);
-  await until('the first workload to hold its uffd', () => holdsUffd(before.pid!), 10_000);
+  await until('the first workload to hold its uffd', () => findUffdHolders().some((h) => h.pid === before.pid), 10_000);
 
   const stat = spawn(process.execPath, [cli, 'stat', '--duration', '14', '--json-out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
