@@ -19,6 +19,9 @@
 //   serve                  `uffdscope serve --listen 127.0.0.1:0`
 //   record                 `uffdscope record -o FILE`
 //   bpftrace               bench/scripts/uffd_equiv.bt -c 'sleep ...' (filtered on its sleep)
+//   empty_btf, empty_classic  bench/empty_hooks: programs that return at once on
+//                          the same hooks (tp_btf or classic), the floor of any
+//                          tracer on them (empty_classic only when named)
 // plus the pair untraced vs untraced, whose spread is the noise. A tracer is
 // started, counted as tracing once it says so (a line matching READY_LINE;
 // bpftrace's "Attaching N probes") or holds BPF links (/proc/PID/fd), left
@@ -61,13 +64,16 @@ import { attachedBpfOf, childrenOf, retryTransient, startLive, waitUntil, type L
 
 // ---- the tools' command lines and signs of life: adjust here when the CLI changes ----
 
-type Tracer = 'stat' | 'stat_per_fault' | 'top' | 'top_per_fault' | 'serve' | 'record' | 'bpftrace';
+type Tracer = 'stat' | 'stat_per_fault' | 'top' | 'top_per_fault' | 'serve' | 'record' | 'bpftrace' | 'empty_btf' | 'empty_classic';
 const TRACERS: Tracer[] = ['stat', 'stat_per_fault', 'top', 'top_per_fault', 'serve', 'record', 'bpftrace'];
+/** the floor: measured like a tracer, judged against nothing (empty_classic only when named) */
+const FLOORS: Tracer[] = ['empty_btf', 'empty_classic'];
+const isFloor = (v: Tracer) => FLOORS.includes(v);
 /** longest a tracer may run if nobody stops it (it is stopped by SIGINT once measured) */
 const SAFETY_S = 600;
 
 /** uffdscope's arguments for each mode, host-wide */
-function uffdscopeArgs(v: Exclude<Tracer, 'bpftrace'>, scratch: string): string[] {
+function uffdscopeArgs(v: Exclude<Tracer, 'bpftrace' | 'empty_btf' | 'empty_classic'>, scratch: string): string[] {
   const d = ['--duration', String(SAFETY_S)];
   switch (v) {
     case 'stat':
@@ -100,6 +106,8 @@ const WHAT: Record<Tracer, string> = {
   serve: 'uffdscope serve --listen 127.0.0.1:0 (host-wide)',
   record: 'uffdscope record -o FILE (host-wide)',
   bpftrace: "bench/scripts/uffd_equiv.bt -c 'sleep': its probes filtered on the sleep's pid",
+  empty_btf: 'bench/empty_hooks --hooks btf: programs that return at once on the tp_btf hooks uffdscope uses (the floor)',
+  empty_classic: 'bench/empty_hooks --hooks classic: programs that return at once on the classic tracepoints (the floor)',
 };
 
 // ---- options ----
@@ -132,6 +140,7 @@ const plan = cpuPlan();
 const hostTaxBinary = join(benchOut, 'host_tax');
 const holderBinary = join(benchOut, 'uffd_holder');
 const btScript = join(projectRoot, 'bench', 'scripts', 'uffd_equiv.bt');
+const emptyHooksBinary = join(benchOut, 'empty_hooks');
 
 function listOpt<T extends string>(name: string, all: readonly T[], extraOk: readonly string[] = []): T[] {
   const v = args.extra.get(name);
@@ -175,9 +184,12 @@ async function startTracerOnce(v: Tracer, scratch: string): Promise<Running> {
   const isBt = v === 'bpftrace';
   const [cmd, a] = isBt
     ? pinned(plan.consumer, 'bpftrace', [btScript, '-c', `/bin/sleep ${SAFETY_S}`])
-    : pinned(plan.consumer, process.execPath, [uffdscope, ...uffdscopeArgs(v, scratch)]);
+    : v === 'empty_btf' || v === 'empty_classic'
+      ? pinned(plan.consumer, emptyHooksBinary, ['--hooks', v === 'empty_btf' ? 'btf' : 'classic', '--', '/bin/sleep', String(SAFETY_S)])
+      : pinned(plan.consumer, process.execPath, [uffdscope, ...uffdscopeArgs(v, scratch)]);
   const tool = startLive(cmd, a);
-  const ready = READY_LINE[isBt ? 'bpftrace' : 'uffdscope'];
+  // empty_hooks prints nothing: it traces once it holds its BPF links
+  const ready = isFloor(v) ? /^$^/ : READY_LINE[isBt ? 'bpftrace' : 'uffdscope'];
   let by = '';
   let links = 0;
   const ok = await waitUntil(() => {
@@ -195,7 +207,7 @@ async function startTracerOnce(v: Tracer, scratch: string): Promise<Running> {
   }
   log(`    ${v}: tracing after ${(performance.now() - tool.t0).toFixed(0)} ms (by ${by}); settling ${settleMs} ms`);
   await new Promise((r) => setTimeout(r, settleMs));
-  return { tool, orphans: isBt ? childrenOf(tool.pid) : [] };
+  return { tool, orphans: isBt || isFloor(v) ? childrenOf(tool.pid) : [] };
 }
 
 async function stopTracer(v: Tracer, t: Running): Promise<void> {
@@ -211,7 +223,8 @@ async function stopTracer(v: Tracer, t: Running): Promise<void> {
       /* gone with bpftrace */
     }
   }
-  if (r.code !== 0 && r.code !== 130) log(`    NOTE ${v} ended with ${r.code ?? r.signal} after SIGINT: ${r.stderr.trim().split('\n').slice(-1)[0] ?? ''}`);
+  // empty_hooks has no handler: SIGINT ends it, its links with it
+  if (r.code !== 0 && r.code !== 130 && !(isFloor(v) && r.signal === 'SIGINT')) log(`    NOTE ${v} ended with ${r.code ?? r.signal} after SIGINT: ${r.stderr.trim().split('\n').slice(-1)[0] ?? ''}`);
 }
 
 // ---- figures ----
@@ -225,7 +238,7 @@ function noiseBand(s: Spread): number {
 function optionsOrExit(): { ops: Op[]; tracers: Tracer[] } {
   try {
     if (clock !== 'cpu' && clock !== 'wall') throw new Error(`--clock takes cpu or wall, got ${clock}`);
-    return { ops: listOpt<Op>('ops', OPS), tracers: listOpt<Tracer>('variants', TRACERS, ['untraced']) };
+    return { ops: listOpt<Op>('ops', OPS), tracers: listOpt<Tracer>('variants', [...TRACERS, ...FLOORS], ['untraced']) };
   } catch (e) {
     log(`host_tax: ${(e as Error).message}`);
     process.exit(2);
@@ -247,6 +260,8 @@ async function main(): Promise<void> {
   }
   if (missing.length) log(`host_tax: left out (this CLI has no such flag): ${missing.join(', ')}`);
   tracers = tracers.filter((v) => !missing.includes(v));
+  // by default the tp_btf floor only (the flavour uffdscope attaches)
+  if (!args.extra.has('variants')) tracers = tracers.filter((v) => v !== 'empty_classic');
   const btVersion = tracers.includes('bpftrace') ? await requireBpftrace('host_tax') : '';
   const dir = mkdtempSync(join(args.tmp, 'uffdscope-bench-host-tax-'));
   const scratch = join(dir, 'host.uscope');
@@ -328,7 +343,9 @@ async function main(): Promise<void> {
       const note = `${WHAT[v]}; median over rounds of 100*(traced/untraced - 1), each traced run next to an untraced one` + (pick.note ? `; ${pick.note}` : '');
       let target = '';
       let met: boolean | null | undefined;
-      if (v !== 'bpftrace' && SYSCALL_OPS.has(o)) {
+      if (isFloor(v)) {
+        // judged against nothing: what any tracer on these hooks pays
+      } else if (v !== 'bpftrace' && SYSCALL_OPS.has(o)) {
         target = `<= host_tax.${o}.bpftrace_tax_pct`;
         met = bt === null ? null : tax.median <= bt;
       } else if (v !== 'bpftrace') {
@@ -336,6 +353,17 @@ async function main(): Promise<void> {
         met = tax.median <= band;
       }
       emitSpread({ group: g, name: `host_tax.${o}.${v}_tax_pct`, unit: '%', target, ...(met !== undefined ? { met } : {}), note }, tax);
+      // the part of the tax that is this tool's own work: above what empty
+      // programs on the same (tp_btf) hooks cost, round by round
+      if (!isFloor(v) && v !== 'bpftrace' && tracers.includes('empty_btf')) {
+        const floor = taxOf('empty_btf', o);
+        const above = spread(taxOf(v, o).map((x, i) => x - floor[i]));
+        emitSpread(
+          { group: g, name: `host_tax.${o}.${v}_above_floor_pct`, unit: '%', target: `<= host_tax.${o}.noise_pct`, met: above.median <= band, note: 'per round, this variant\'s tax minus empty_btf\'s (points); median over rounds' },
+          above,
+        );
+        log(`host_tax: ${o.padEnd(7)} ${v.padEnd(14)} above the empty-program floor ${fmtSpread(above, (x) => x.toFixed(1) + ' points')}`);
+      }
       emitSpread({ group: g, name: `host_tax.${o}.${v}_ns_per_op`, unit: 'ns', target: '', note: how }, spread(sel(traced[v][o])));
       emitSpread({ group: g, name: `host_tax.${o}.${v}_added_ns`, unit: 'ns', target: '', note: 'traced - untraced ns per op, per pair' }, spread(addedOf(v, o)));
       log(`host_tax: ${o.padEnd(7)} ${v.padEnd(14)} tax ${fmtSpread(tax, (x) => x.toFixed(1) + '%')}`);
