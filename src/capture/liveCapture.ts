@@ -342,8 +342,10 @@ export class LiveCapture {
     let read = this.tracer.uffdStats(this.statsKeys, this.statsValues);
     while (read.more) {
       const cap = 2 * Math.max(64, this.statsKeys.length / ks);
-      this.statsKeys = Buffer.alloc(cap * ks);
-      this.statsValues = Buffer.alloc(cap * vs);
+      // not zero-filled: only the pages the kernel writes become resident
+      // (~10 KB a uffd), not the doubled room behind them
+      this.statsKeys = Buffer.allocUnsafeSlow(cap * ks);
+      this.statsValues = Buffer.allocUnsafeSlow(cap * vs);
       read = this.tracer.uffdStats(this.statsKeys, this.statsValues);
     }
     const { count } = read;

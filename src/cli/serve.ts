@@ -15,6 +15,7 @@ import { perFaultIoctls } from '../stats/kernelStats.js';
 import { exitStatus, sessionExitStatus, UsageError } from '../exitCodes.js';
 import { backend } from '../kernel/backends.js';
 import { tracingLine } from './tracingLine.js';
+import { keepYoungGenerationSmall } from './youngGeneration.js';
 
 export interface ServeOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -36,6 +37,7 @@ export interface ServeOptions {
 
 export async function runServe(o: ServeOptions): Promise<void> {
   const inKernel = !o.perFault;
+  if (inKernel) keepYoungGenerationSmall();
   if (inKernel && o.backend && o.backend !== 'auto' && backend(o.backend).precise) {
     throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }

@@ -16,6 +16,7 @@ import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTrack
 import { backend } from '../kernel/backends.js';
 import { formatLatencyHists, stageHists } from '../stats/histText.js';
 import { tracingLine } from './tracingLine.js';
+import { keepYoungGenerationSmall } from './youngGeneration.js';
 
 export interface StatOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -96,6 +97,7 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
   const textOut = o.json ? process.stderr : process.stdout;
   if (o.jsonOut) checkOutputPath(o.jsonOut, '--json-out', true, true);
   const inKernel = !o.perFault;
+  if (inKernel) keepYoungGenerationSmall();
   if (inKernel && o.backend && o.backend !== 'auto' && backend(o.backend).precise) {
     throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }

@@ -22,6 +22,7 @@ import { attachMetrics } from '../../exporters/openmetrics.js';
 import { listenMetrics } from '../../exporters/metricsServer.js';
 import { backend } from '../kernel/backends.js';
 import { tracingLine } from './tracingLine.js';
+import { keepYoungGenerationSmall } from './youngGeneration.js';
 
 export interface TopOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -73,6 +74,7 @@ export async function runTop(o: TopOptions): Promise<void> {
   const decoder = recordDecoder(LIVE_RECORD_ABI, o.uapi, (e) => model.push(e));
   const tty = Boolean(process.stdout.isTTY) && Boolean(process.stdin.isTTY);
   const inKernel = !o.perFault;
+  if (inKernel) keepYoungGenerationSmall();
   if (inKernel && o.backend && o.backend !== 'auto' && backend(o.backend).precise) {
     throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }
