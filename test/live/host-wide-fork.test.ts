@@ -10,21 +10,11 @@
 // child's faults is counted, on a row of its own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cli, requireLive, tmp, workloadBinary, readTruth, type WorkloadTruth } from './support.js';
+import { requireLive, tmp, readTruth, type WorkloadTruth } from './support.js';
+import { exited, startHostWideStat, until, workload } from './hostWideStat.js';
 import type { KernelSummary } from '../../src/cli/stat.js';
 import { findUffdHolders } from '../../src/capture/uffdUsers.js';
-
-async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const exited = (p: ChildProcess) => new Promise<number | null>((res) => p.on('exit', (code) => res(code)));
 
 type ForkTruth = WorkloadTruth & { child_pids: number[]; uffds_forked: number };
 
@@ -33,28 +23,22 @@ test('host-wide stat: a child whose uffd the kernel made at fork, forked before 
   const truthBefore = tmp('fork-before.json');
   const truthDuring = tmp('fork-during.json');
   const out = tmp('host-wide-fork.json');
-  const workload = (truth: string, extra: string[]) =>
-    spawn(workloadBinary, ['--scenario', 'fork', '--pages', '256', '--threads', '2', ...extra, '--quiet', '--json', truth], { stdio: 'ignore' });
 
   // before: forks now (its handler then holds two uffds: its own and the
   // child's), and the child touches its pages 6 s later
   const t0 = Date.now();
-  const before = workload(truthBefore, ['--fault-delay-ms', '6000']);
+  const before = workload('fork', truthBefore, ['--fault-delay-ms', '6000']);
   const beforeExit = exited(before);
   await until('the first workload to fork', () => findUffdHolders().filter((h) => h.pid === before.pid).length === 2, 10_000);
 
-  const stat = spawn(process.execPath, [cli, 'stat', '--duration', '10', '--json-out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  stat.stderr!.on('data', (d) => (stderr += d));
-  const statExit = exited(stat);
-  await until('stat to say it is tracing', () => /tracing/.test(stderr), 20_000);
+  const stat = await startHostWideStat(10, out);
   assert.ok(Date.now() - t0 < 6000, 'tracing began before the first child touched its pages');
 
   // during: the parent's uffd, the fork and the child's uffd all come while stat traces
-  const during = workload(truthDuring, []);
+  const during = workload('fork', truthDuring, []);
   assert.equal(await exited(during), 0, 'second workload');
   assert.equal(await beforeExit, 0, 'first workload');
-  assert.equal(await statExit, 0, `stat: ${stderr}`);
+  assert.equal(await stat.exit, 0, `stat: ${stat.stderr()}`);
 
   const s = JSON.parse(readFileSync(out, 'utf8')) as KernelSummary;
   assert.equal(s.lost, 0);
