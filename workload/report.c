@@ -3,7 +3,7 @@
  * report.c - totals across runs and the ground-truth JSON.
  *
  * Memory stays bounded for --loops 0: the per-run records, the feature /
- * mode-switch / handler-pid lists are capped (the first entries are kept and
+ * mode-switch / handler-pid / child-pid lists are capped (the first entries are kept and
  * the rest counted as dropped), and the total latency series are exact up to
  * RESERVOIR_CAP samples each, then a uniform reservoir sample of that size
  * (count, mean and max stay exact; "latency_exact" says which).
@@ -43,7 +43,7 @@ struct reservoir {
 
 static struct {
 	struct counts c;
-	struct u64list feat_req, feat, pids;
+	struct u64list feat_req, feat, pids, child_pids;
 	struct swlist sw;
 	struct reservoir lat_fault, lat_kind[FK__N];
 	struct run_rec *runs;
@@ -137,6 +137,7 @@ void totals_add_samples(int kind, const uint64_t *s, uint64_t n)
 void counts_add(struct counts *d, const struct counts *s)
 {
 	d->uffds_created += s->uffds_created;
+	d->uffds_forked += s->uffds_forked;
 	for (int k = 0; k < FK__N; k++)
 		d->faults[k] += s->faults[k];
 	for (int k = 0; k < 3; k++)
@@ -168,6 +169,8 @@ void totals_record_run(const struct run_rec *r)
 		sw_push(&T.sw, &r->sw[i]);
 	if (r->handler_pid)
 		list_push(&T.pids, (uint64_t)r->handler_pid);
+	if (r->child_pid)
+		list_push(&T.child_pids, (uint64_t)r->child_pid);
 	if (r->pm == PM_OK) {
 		T.pm_ok++;
 		T.pm_written += r->pm_written;
@@ -197,6 +200,7 @@ void totals_free(void)
 	free(T.feat_req.v);
 	free(T.feat.v);
 	free(T.pids.v);
+	free(T.child_pids.v);
 	free(T.sw.v);
 	free(T.lat_fault.s);
 	for (int k = 0; k < FK__N; k++)
@@ -396,8 +400,10 @@ static void write_counts(struct jw *w, const struct counts *c, int with_uffds)
 	uint64_t total = 0;
 	for (int k = 0; k < FK__N; k++)
 		total += c->faults[k];
-	if (with_uffds)
+	if (with_uffds) {
 		jw_u64(w, "uffds_created", c->uffds_created);
+		jw_u64(w, "uffds_forked", c->uffds_forked);
+	}
 	jw_obj_inl(w, "faults");
 	jw_u64(w, "total", total);
 	for (int k = 0; k < FK__N; k++)
@@ -463,6 +469,10 @@ static void write_run(struct jw *w, const struct run_rec *r)
 	if (r->handler_pid)
 		jw_u64(w, NULL, (uint64_t)r->handler_pid);
 	jw_end_arr(w);
+	jw_arr_inl(w, "child_pids");
+	if (r->child_pid)
+		jw_u64(w, NULL, (uint64_t)r->child_pid);
+	jw_end_arr(w);
 	jw_arr_inl(w, "features_requested");
 	for (int i = 0; i < r->nfeat; i++)
 		jw_u64(w, NULL, r->features_req[i]);
@@ -512,6 +522,7 @@ void report_write(FILE *f, uint64_t loops_started, int interrupted, uint64_t dur
 	jw_str(&w, "schema", SCHEMA);
 	jw_u64(&w, "pid", (uint64_t)getpid());
 	write_list(&w, "handler_pids", &T.pids);
+	write_list(&w, "child_pids", &T.child_pids);
 	jw_str(&w, "scenario", scenario_names[g_opt.scenario]);
 	jw_u64(&w, "loops", loops_started);
 	jw_u64(&w, "loops_requested", g_opt.loops);
@@ -561,6 +572,7 @@ void report_write(FILE *f, uint64_t loops_started, int interrupted, uint64_t dur
 	jw_u64(&w, "features", T.feat.dropped);
 	jw_u64(&w, "mode_switches", T.sw.dropped);
 	jw_u64(&w, "handler_pids", T.pids.dropped);
+	jw_u64(&w, "child_pids", T.child_pids.dropped);
 	jw_end_obj(&w);
 	jw_u64(&w, "scenario_runs", T.nruns_total);
 	jw_arr(&w, "scenarios");

@@ -39,7 +39,7 @@
 
 static unsigned long g_ps;
 static int g_devfd = -1;
-int g_in_child; /* set in a forked handler process: die() uses _exit() */
+const char *g_in_child;
 
 static inline uint8_t pat(uint64_t i) { return (uint8_t)(i * 131u + 17u); }
 static inline uint8_t tag(uint64_t i) { return (uint8_t)(i | 1u); }
@@ -188,7 +188,11 @@ struct handler {
 	uint64_t spin_us; /* busy service time: adds exactly this much, unlike a sleep's wake-up */
 	char *src;  /* UFFDIO_COPY source page */
 	struct counts *c;
+	struct handler *forked; /* serves the uffd a UFFD_EVENT_FORK brought, or NULL */
+	pthread_t forked_th;
 };
+
+static void *handler_thread_main(void *arg);
 
 static void sleep_us(uint64_t us)
 {
@@ -258,12 +262,37 @@ static void resolve_continue(struct handler *h, uint64_t addr)
 	}
 }
 
+/* UFFD_EVENT_FORK: the kernel made a uffd for the child's copy of the
+ * range; a thread of its own serves it, sharing this one's stop eventfd
+ * (never read, so it stops both) and counts. One fork per run. */
+static void serve_forked(struct handler *h, int ufd)
+{
+	struct handler *f;
+	int rc;
+
+	if (h->forked)
+		die(EXIT_RUNTIME, "handler: a second UFFD_EVENT_FORK in one run");
+	f = malloc(sizeof(*f));
+	if (!f)
+		die(EXIT_RUNTIME, "out of memory");
+	*f = *h;
+	f->uffd = ufd;
+	f->forked = NULL;
+	cnt_add(&h->c->uffds_forked, 1);
+	rc = pthread_create(&h->forked_th, NULL, handler_thread_main, f); /* inherits the blocked signals */
+	if (rc)
+		die(EXIT_RUNTIME, "pthread_create (fork handler) failed: %s", errno_name(rc));
+	h->forked = f;
+}
+
 static void handle_msg(struct handler *h, const struct uffd_msg *m)
 {
 	uint64_t flags, addr;
 
 	if (m->event != UFFD_EVENT_PAGEFAULT) {
 		cnt_add(&h->c->msg_other, 1);
+		if (m->event == UFFD_EVENT_FORK)
+			serve_forked(h, (int)m->arg.fork.ufd);
 		return;
 	}
 	flags = m->arg.pagefault.flags;
@@ -383,6 +412,11 @@ static void handler_thread_stop(struct handler_thread *ht)
 	if (write(ht->h.stopfd, &one, sizeof(one)) != sizeof(one))
 		die(EXIT_RUNTIME, "eventfd write failed: %s", errno_name(errno));
 	pthread_join(ht->th, NULL);
+	if (ht->h.forked) {
+		pthread_join(ht->h.forked_th, NULL);
+		close(ht->h.forked->uffd);
+		free(ht->h.forked);
+	}
 	close(ht->h.stopfd);
 	unmap(ht->h.src, g_ps);
 }
@@ -420,7 +454,7 @@ static void hp_child(int sock, pid_t parent)
 	ssize_t n;
 	int uffd = -1;
 
-	g_in_child = 1;
+	g_in_child = "handler process";
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != parent)
 		_exit(1);
@@ -525,12 +559,23 @@ static void hp_send_uffd(int sock, int uffd, void *base, size_t len)
 		die(EXIT_RUNTIME, "sending the uffd to the handler process failed: %s", errno_name(errno));
 }
 
+/* waits for a forked process that must exit 0 */
+static void reap(pid_t pid, const char *what)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			die(EXIT_RUNTIME, "waitpid(%d) failed: %s", (int)pid, errno_name(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		die(EXIT_RUNTIME, "%s %d exited abnormally (status 0x%x)", what, (int)pid, st);
+}
+
 static void hp_finish(int sock, pid_t pid, struct counts *c)
 {
 	struct hp_report rep;
 	char stop = 'S';
 	ssize_t n;
-	int st;
 
 	do
 		n = send(sock, &stop, 1, MSG_NOSIGNAL);
@@ -543,11 +588,7 @@ static void hp_finish(int sock, pid_t pid, struct counts *c)
 	if (n != (ssize_t)sizeof(rep) || rep.magic != HP_MAGIC)
 		die(EXIT_RUNTIME, "handler process %d: bad or missing report (%zd bytes)", (int)pid, n);
 	counts_add(c, &rep.c);
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			die(EXIT_RUNTIME, "waitpid(%d) failed: %s", (int)pid, errno_name(errno));
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		die(EXIT_RUNTIME, "handler process %d exited abnormally (status 0x%x)", (int)pid, st);
+	reap(pid, "handler process");
 	close(sock);
 }
 
@@ -786,6 +827,90 @@ static void sc_postcopy(struct run_rec *r)
 		handler_thread_stop(&ht);
 	verify_written(r, base, n, 1);
 	uffd_unregister(uffd, base, len, r, "postcopy");
+	close(uffd);
+	unmap(base, len);
+	finish_samples(r, FK_MISSING, s, n);
+}
+
+/* all of buf through a stream socket, or die naming what */
+static void sock_xfer(int sock, void *buf, size_t len, int sending, const char *what)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = sending ? send(sock, (char *)buf + done, len - done, MSG_NOSIGNAL)
+				    : recv(sock, (char *)buf + done, len - done, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			die(EXIT_RUNTIME, "%s: %s", what, n ? errno_name(errno) : "the other side went away");
+		done += (size_t)n;
+	}
+}
+
+/* The child of sc_fork: each first touch is a MISSING fault on the uffd the
+ * kernel made for it, served by the parent's handler; it sends back its
+ * counts and latency samples as a handler process does. */
+static void __attribute__((noreturn)) fork_child(int sock, int parent_uffd, char *base, uint64_t n, uint64_t *s)
+{
+	struct run_rec cr;
+
+	g_in_child = "fork child";
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	close(parent_uffd); /* this process then holds no uffd at all, only VMAs the kernel armed */
+	memset(&cr, 0, sizeof(cr));
+	if (g_opt.fault_delay_ms)
+		sleep_ms_unless_stopped(g_opt.fault_delay_ms);
+	cr.c.faults[FK_MISSING] = n;
+	run_touchers(&cr, base, n, 1, s, -1);
+	verify_written(&cr, base, n, 1);
+	sock_xfer(sock, &cr.c, sizeof(cr.c), 1, "sending the counts to the parent");
+	sock_xfer(sock, s, n * sizeof(*s), 1, "sending the samples to the parent");
+	_exit(0);
+}
+
+/*
+ * fork: the uffd asks for UFFD_FEATURE_EVENT_FORK, so fork() arms the child's
+ * copy of the range with a uffd that the kernel makes, not a syscall; the
+ * handler gets its fd in a UFFD_EVENT_FORK message and serves the child's
+ * faults through it, as CRIU's lazy pages does. That uffd is counted in
+ * uffds_forked, not uffds_created: a tracer sees no creation of it, only
+ * its faults and messages.
+ */
+static void sc_fork(struct run_rec *r)
+{
+	uint64_t n = g_opt.pages;
+	size_t len = n * g_ps;
+	struct handler_thread ht;
+	struct counts cc;
+	char *base = map_anon(len);
+	uint64_t *s = alloc_samples(n);
+	int uffd, sv[2];
+	pid_t pid;
+
+	uffd = create_uffd(r, "fork");
+	uffd_api(uffd, UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_THREAD_ID, r, "fork", 1);
+	uffd_register(uffd, base, len, UFFDIO_REGISTER_MODE_MISSING, r, "fork");
+	handler_thread_start(&ht, uffd, &r->c);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		die(EXIT_RUNTIME, "socketpair failed: %s", errno_name(errno));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork(); /* returns once the handler has read the UFFD_EVENT_FORK message */
+	if (pid < 0)
+		die(EXIT_RUNTIME, "fork failed: %s", errno_name(errno));
+	if (pid == 0) {
+		close(sv[0]);
+		fork_child(sv[1], uffd, base, n, s);
+	}
+	close(sv[1]);
+	r->child_pid = pid;
+	sock_xfer(sv[0], &cc, sizeof(cc), 0, "fork: the child's counts");
+	sock_xfer(sv[0], s, n * sizeof(*s), 0, "fork: the child's samples");
+	close(sv[0]);
+	counts_add(&r->c, &cc);
+	reap(pid, "fork: the child");
+
+	handler_thread_stop(&ht);
+	uffd_unregister(uffd, base, len, r, "fork");
 	close(uffd);
 	unmap(base, len);
 	finish_samples(r, FK_MISSING, s, n);
@@ -1086,6 +1211,9 @@ void run_scenario(int sc, struct run_rec *r)
 		break;
 	case SC_SET_MODE:
 		sc_set_mode(r);
+		break;
+	case SC_FORK:
+		sc_fork(r);
 		break;
 	default:
 		die(EXIT_RUNTIME, "internal error: scenario %d", sc);

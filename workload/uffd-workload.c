@@ -43,7 +43,7 @@ FILE *g_page_times;
 uint64_t g_rwp_feature = 1ULL << PROV_UFFD_FEATURE_RWP_BIT;
 uint64_t g_rwp_async_feature = 1ULL << PROV_UFFD_FEATURE_RWP_ASYNC_BIT;
 
-const char *const scenario_names[SC__N] = { "postcopy", "wp-snapshot", "minor-shmem", "wp-async", "set-mode", "mixed" };
+const char *const scenario_names[SC__N] = { "postcopy", "wp-snapshot", "minor-shmem", "wp-async", "set-mode", "mixed", "fork" };
 const char *const kind_names[FK__N] = { "missing", "wp", "minor", "wp_async" };
 const char *const ioc_names[IOC__N] = {
 	"USERFAULTFD_IOC_NEW", "UFFDIO_API",	  "UFFDIO_REGISTER", "UFFDIO_UNREGISTER", "UFFDIO_WAKE",
@@ -89,9 +89,11 @@ void die(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, PROG "%s: %s\n", g_in_child ? " (handler process)" : "", msg);
-	if (g_in_child)
+	if (g_in_child) {
+		fprintf(stderr, PROG " (%s): %s\n", g_in_child, msg);
 		_exit(code);
+	}
+	fprintf(stderr, PROG ": %s\n", msg);
 	exit(code);
 }
 
@@ -124,7 +126,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " PROG " [--scenario NAME] [options]\n"
-		"  --scenario postcopy|wp-snapshot|minor-shmem|wp-async|set-mode|mixed  (default mixed)\n"
+		"  --scenario postcopy|wp-snapshot|minor-shmem|wp-async|set-mode|mixed|fork  (default mixed;\n"
+		"                         fork is not part of mixed)\n"
 		"  --pages N              pages of guest memory per scenario run (default 512, 1..%u)\n"
 		"  --threads N            faulting threads (default 2, 1..%u)\n"
 		"  --handler-delay-us N   extra service time per fault before resolving (default 0)\n"
@@ -137,7 +140,8 @@ static void usage(FILE *f)
 		"  --json FILE            write the ground-truth JSON to FILE instead of stdout\n"
 		"  --uffd-source syscall|dev  userfaultfd(2) (default) or /dev/userfaultfd + USERFAULTFD_IOC_NEW\n"
 		"  --start-delay-ms N     sleep before the first uffd is created (default 0)\n"
-		"  --fault-delay-ms N     postcopy: sleep between registering and the first touch (default 0)\n"
+		"  --fault-delay-ms N     postcopy: sleep between registering and the first touch; fork: the\n"
+		"                         child sleeps before its first touch (default 0)\n"
 		"  --quiet                no progress lines on stderr\n"
 		"  --touch direct|syscall how faulting threads touch pages: a plain load/store (default), or\n"
 		"                         read()/write() on a pipe so the kernel takes the fault (valgrind)\n"
@@ -233,7 +237,7 @@ static void parse_args(int argc, char **argv)
 					break;
 			if (i == SC__N)
 				bad_arg("--scenario: unknown scenario '%s' (accepted: postcopy, wp-snapshot, minor-shmem, "
-					"wp-async, set-mode, mixed)",
+					"wp-async, set-mode, mixed, fork)",
 					optarg);
 			g_opt.scenario = i;
 			break;

@@ -20,7 +20,7 @@
 #define MAX_PAGES (1u << 21)
 #define MAX_THREADS 256
 #define MAX_RUN_RECORDS 4096    /* "scenarios" entries kept (the first ones) */
-#define MAX_LIST_ENTRIES 4096   /* features_granted, mode_switches, handler_pids */
+#define MAX_LIST_ENTRIES 4096   /* features_granted, mode_switches, handler_pids, child_pids */
 #define RESERVOIR_CAP (1u << 20) /* total latency samples kept per series */
 
 enum scenario {
@@ -30,6 +30,7 @@ enum scenario {
 	SC_WP_ASYNC,
 	SC_SET_MODE,
 	SC_MIXED,
+	SC_FORK, /* not part of mixed */
 	SC__N
 };
 
@@ -61,6 +62,7 @@ enum ioc_id {
  */
 struct counts {
 	uint64_t uffds_created;
+	uint64_t uffds_forked; /* made by the kernel at fork() for a child (UFFD_EVENT_FORK read) */
 	uint64_t faults[FK__N];
 	uint64_t msg_pf[3]; /* missing, wp, minor */
 	uint64_t msg_other;
@@ -106,6 +108,7 @@ struct run_rec {
 	struct mode_switch rwprotect; /* enable = mode, disable unused */
 	int rwp_granted;              /* set-mode only: UFFDIO_API accepted RWP bits */
 	pid_t handler_pid;            /* 0 = none */
+	pid_t child_pid;              /* fork: the child that faulted, 0 = none */
 	struct lat_summary lat_fault;
 	struct lat_summary lat_kind[FK__N];
 	int pm;                       /* enum pm_state */
@@ -128,7 +131,7 @@ struct options {
 	const char *json_path;
 	int use_dev;
 	uint64_t start_delay_ms;
-	uint64_t fault_delay_ms; /* postcopy: wait between UFFDIO_REGISTER and the first touch */
+	uint64_t fault_delay_ms; /* postcopy, fork: wait before the first touch */
 	int quiet;
 	int touch_syscall; /* --touch syscall */
 	int touch_auto;    /* chosen because we run under valgrind */
@@ -138,7 +141,7 @@ struct options {
 /* globals (uffd-workload.c) */
 extern struct options g_opt;
 extern volatile sig_atomic_t g_stop;
-extern int g_in_child;
+extern const char *g_in_child; /* in a forked process: what it is (die() names it, uses _exit()) */
 extern FILE *g_json_out; /* --json FILE, opened at start */
 extern FILE *g_page_times; /* --page-times FILE, opened at start */
 extern uint64_t g_rwp_feature, g_rwp_async_feature;

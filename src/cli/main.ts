@@ -237,7 +237,7 @@ export function buildProgram(): Command {
 
   program
     .command('workload')
-    .description('run the bundled userfaultfd workload (see --help of the binary: --scenario postcopy|wp-snapshot|minor-shmem|wp-async|set-mode|mixed)')
+    .description('run the bundled userfaultfd workload (see --help of the binary: --scenario postcopy|wp-snapshot|minor-shmem|wp-async|set-mode|mixed|fork)')
     .allowUnknownOption()
     .helpOption(false)
     .argument('[args...]', 'arguments for the workload')

@@ -7,48 +7,32 @@
 // Either way every fault is counted, exactly as the workload counted it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cli, requireLive, tmp, workloadBinary, readTruth } from './support.js';
+import { requireLive, tmp, readTruth } from './support.js';
+import { exited, startHostWideStat, until, workload } from './hostWideStat.js';
 import type { KernelSummary } from '../../src/cli/stat.js';
 import { findUffdHolders } from '../../src/capture/uffdUsers.js';
-
-async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const exited = (p: ChildProcess) => new Promise<number | null>((res) => p.on('exit', (code) => res(code)));
 
 test('host-wide stat: a uffd registered before tracing began and one created while tracing, every fault counted', async (t) => {
   if (!requireLive(t)) return;
   const truthBefore = tmp('before.json');
   const truthDuring = tmp('during.json');
   const out = tmp('host-wide.json');
-  const workload = (truth: string, extra: string[]) =>
-    spawn(workloadBinary, ['--scenario', 'postcopy', '--pages', '256', '--threads', '2', ...extra, '--quiet', '--json', truth], { stdio: 'ignore' });
 
   // before: creates and registers its uffd now, touches its pages 6 s later
   const t0 = Date.now();
-  const before = workload(truthBefore, ['--fault-delay-ms', '6000']);
+  const before = workload('postcopy', truthBefore, ['--fault-delay-ms', '6000']);
   const beforeExit = exited(before);
   await until('the first workload to hold its uffd', () => findUffdHolders().some((h) => h.pid === before.pid), 10_000);
 
-  const stat = spawn(process.execPath, [cli, 'stat', '--duration', '14', '--json-out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  stat.stderr!.on('data', (d) => (stderr += d));
-  const statExit = exited(stat);
-  await until('stat to say it is tracing', () => /tracing/.test(stderr), 20_000);
+  const stat = await startHostWideStat(14, out);
   assert.ok(Date.now() - t0 < 6000, 'tracing began before the first workload touched its pages');
 
   // during: its uffd is created while stat traces
-  const during = workload(truthDuring, []);
+  const during = workload('postcopy', truthDuring, []);
   assert.equal(await exited(during), 0, 'second workload');
   assert.equal(await beforeExit, 0, 'first workload');
-  assert.equal(await statExit, 0, `stat: ${stderr}`);
+  assert.equal(await stat.exit, 0, `stat: ${stat.stderr()}`);
 
   const s = JSON.parse(readFileSync(out, 'utf8')) as KernelSummary;
   assert.equal(s.lost, 0);

@@ -1,0 +1,62 @@
+// Live: host-wide `stat` and uffds that no syscall created. With
+// UFFD_FEATURE_EVENT_FORK, fork() arms the child's copy of a registered range
+// with a new uffd the kernel makes (dup_userfaultfd); the parent's handler
+// gets its fd from a UFFD_EVENT_FORK message and serves the child's faults
+// through it (CRIU lazy pages). The child makes no uffd syscall and holds no
+// uffd, so host-wide its mm joins the set of mms whose faults are looked at
+// (bpf/tp_maps.bpf.h: uscope_uffd_mms) only through the fork hook, or, for a
+// child forked before tracing began, through the seeding iterator, which
+// finds the new uffd's mm from the parent's fd. Either way every one of the
+// child's faults is counted, on a row of its own.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { requireLive, tmp, readTruth, type WorkloadTruth } from './support.js';
+import { exited, startHostWideStat, until, workload } from './hostWideStat.js';
+import type { KernelSummary } from '../../src/cli/stat.js';
+import { findUffdHolders } from '../../src/capture/uffdUsers.js';
+
+type ForkTruth = WorkloadTruth & { child_pids: number[]; uffds_forked: number };
+
+test('host-wide stat: a child whose uffd the kernel made at fork, forked before tracing began and while tracing, every fault counted', async (t) => {
+  if (!requireLive(t)) return;
+  const truthBefore = tmp('fork-before.json');
+  const truthDuring = tmp('fork-during.json');
+  const out = tmp('host-wide-fork.json');
+
+  // before: forks now (its handler then holds two uffds: its own and the
+  // child's), and the child touches its pages 6 s later
+  const t0 = Date.now();
+  const before = workload('fork', truthBefore, ['--fault-delay-ms', '6000']);
+  const beforeExit = exited(before);
+  await until('the first workload to fork', () => findUffdHolders().filter((h) => h.pid === before.pid).length === 2, 10_000);
+
+  const stat = await startHostWideStat(10, out);
+  assert.ok(Date.now() - t0 < 6000, 'tracing began before the first child touched its pages');
+
+  // during: the parent's uffd, the fork and the child's uffd all come while stat traces
+  const during = workload('fork', truthDuring, []);
+  assert.equal(await exited(during), 0, 'second workload');
+  assert.equal(await beforeExit, 0, 'first workload');
+  assert.equal(await stat.exit, 0, `stat: ${stat.stderr()}`);
+
+  const s = JSON.parse(readFileSync(out, 'utf8')) as KernelSummary;
+  assert.equal(s.lost, 0);
+  for (const [name, path] of [['before', truthBefore], ['during', truthDuring]] as const) {
+    const truth = readTruth(path) as ForkTruth;
+    assert.equal(truth.uffds_forked, 1, `${name}: the workload read one UFFD_EVENT_FORK`);
+    assert.equal(truth.child_pids.length, 1, `${name}: one child`);
+    const child = truth.child_pids[0];
+    const ours = s.uffds.filter((u) => u.pid === truth.pid || u.pid === child);
+    const seen = ours.map((u) => `${u.uffd} pid ${u.pid} entries ${u.fault_entries.total} msgs ${u.msgs}`).join('; ') || 'none';
+    const rows = ours.filter((u) => u.pid === child);
+    assert.equal(rows.length, 1, `${name}: one row for the uffd the kernel made for child ${child} (parent ${truth.pid}; rows: ${seen})`);
+    const u = rows[0];
+    assert.equal(u.fault_entries.total, truth.faults.total, `${name}: the child's fault entries`);
+    assert.equal(u.userfaults.missing, truth.faults.missing, `${name}: the child's missing userfaults`);
+    assert.equal(u.msgs, truth.messages.pagefault.missing, `${name}: the child's messages read`);
+    assert.equal(u.handler_pid, truth.pid, `${name}: the parent reads the child's messages`);
+    const parentRows = ours.filter((u) => u.pid === truth.pid);
+    assert.ok(parentRows.every((p) => p.uffd !== u.uffd && p.fault_entries.total === 0), `${name}: the parent's own uffd faults nowhere (rows: ${seen})`);
+  }
+});
