@@ -68,14 +68,18 @@ static long note_msg(__u32 i, void *data)
 
 static __always_inline void note_msgs(const struct inflight *rd, __u64 ts, __u32 n)
 {
-	__u64 *created = bpf_map_lookup_elem(&uscope_uffd_created, &rd->uffd);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct note_msgs_ctx c = { .uffd = rd->uffd, .buf = rd->arg_ptr, .ts = ts, .n = n };
 	struct uscope_uffd_stats *s;
+	__u64 *created;
 
 	bpf_loop(USCOPE_MAX_MSGS_PER_READ, note_msg, &c, 0);
+	/* only fault messages make a row (an event message such as FORK does not) */
+	if (!c.faults)
+		return;
+	created = bpf_map_lookup_elem(&uscope_uffd_created, &rd->uffd);
 	s = uffd_stats(rd->uffd, created ? *created : 0, tgid);
-	if (s && c.faults) {
+	if (s) {
 		/* a userfault is counted when its message is read: a fault
 		 * resolved between its message and its sleep never waits */
 		__sync_fetch_and_add(&s->msgs, c.faults);

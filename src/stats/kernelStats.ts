@@ -120,7 +120,7 @@ export class StageHist {
 export interface UffdKernelStats {
   /** struct userfaultfd_ctx * */
   uffd: bigint;
-  /** CLOCK_BOOTTIME of its creation; 0 when created before tracing began */
+  /** CLOCK_BOOTTIME of its creation; 0 when its creation was not seen (before tracing began, or made by the kernel at fork for UFFD_FEATURE_EVENT_FORK) */
   createdNs: bigint;
   /** the process whose fault created the entry */
   pid: number;
@@ -214,7 +214,7 @@ export function pendingOf(s: UffdKernelStats): number {
 /** The JSON form of one uffd's statistics (`stat --json-out`, in-kernel). */
 export interface UffdKernelSummary {
   uffd: string;
-  /** boot-time ns of its creation, null when created before tracing began */
+  /** boot-time ns of its creation, null when its creation was not seen (before tracing began, or made by the kernel at fork) */
   created_ns: number | null;
   pid: number;
   handler_pid: number | null;
