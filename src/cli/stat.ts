@@ -17,6 +17,7 @@ import { backend } from '../kernel/backends.js';
 import { formatLatencyHists, stageHists } from '../stats/histText.js';
 import { tracingLine } from './tracingLine.js';
 import { keepYoungGenerationSmall } from './youngGeneration.js';
+import { jsonPieces } from './jsonPieces.js';
 
 export interface StatOptions {
   /** false: keep the normal CPU priority (--no-priority) */
@@ -39,7 +40,7 @@ export interface StatOptions {
   uapi: Uapi;
 }
 /** Writes the summary JSON; a regular file gets mode 0600, also when it existed. */
-function writeJsonOut(path: string, text: string): void {
+function writeJsonOut(path: string, pieces: Iterable<string>): void {
   let fd: number;
   try {
     fd = openSync(path, 'w', 0o600);
@@ -50,8 +51,10 @@ function writeJsonOut(path: string, text: string): void {
     // 'w' keeps the mode of an existing file: summaries hold addresses.
     // (/dev/stdout and FIFOs are written as they are.)
     if (fstatSync(fd).isFile()) fchmodSync(fd, 0o600);
-    const b = Buffer.from(text);
-    for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
+    for (const piece of pieces) {
+      const b = Buffer.from(piece);
+      for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
+    }
   } catch (e) {
     throw outputFileError(path, '--json-out', e);
   } finally {
@@ -105,7 +108,8 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
   const decoder = recordDecoder(deps.recordAbi, o.uapi, (e) => analysis.push(e));
   const tracker = new KernelStatsTracker();
   let started = 0;
-  const table = (): string => formatKernelTable(tracker.all().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f))), started, (pid) => analysis.processName(pid));
+  const rows = (): UffdKernelSummary[] => tracker.all().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f)));
+  const table = (of: UffdKernelSummary[] = rows()): string => formatKernelTable(of, started, (pid) => analysis.processName(pid));
   const result = await session(
     {
       capture: captureOptions({ ...o, inKernel }),
@@ -143,14 +147,14 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
       backend: summary.backend,
       duration_ns: summary.duration_ns,
       lost: c.lostTotal,
-      uffds: tracker.all().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f))),
+      uffds: rows(),
       totals: totalsSummary(tracker.totals()),
       per_fault_ioctls: ioctlCounts,
       events: summary.events,
       mode_switches: summary.mode_switches,
       ioctls: summary.ioctls,
     };
-    textOut.write(table() + '\n\n');
+    textOut.write(table(out.uffds) + '\n\n');
     textOut.write(formatModeSwitches(summary.mode_switches, summary.start_ns ?? 0, { woken: false }).join('\n') + '\n\n');
     const ioctlLine = Object.entries(ioctlCounts).map(([n, k]) => `${n} ${k}`).join(', ');
     textOut.write(`per-fault ioctls (counted in the kernel): ${ioctlLine || 'none'}\n`);
@@ -163,9 +167,13 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
   // --hist: drawn by report's printer, and put in the JSON as report puts its own
   const hists = o.hist ? stageHists({ total: inKernel ? tracker.totals().stages.total : analysis.stats.latency.get('total') }) : null;
   if (hists) textOut.write(formatLatencyHists(hists) + '\n');
-  const json = JSON.stringify(hists ? { ...out, latency_hist_log2_ns: hists } : out, null, 2) + '\n';
-  if (o.jsonOut) writeJsonOut(o.jsonOut, json);
-  if (o.json) process.stdout.write(json);
+  const doc = (hists ? { ...out, latency_hist_log2_ns: hists } : out) as unknown as Record<string, unknown>;
+  const json = function* (): Generator<string> {
+    yield* jsonPieces(doc, 'uffds');
+    yield '\n';
+  };
+  if (o.jsonOut) writeJsonOut(o.jsonOut, json());
+  if (o.json) for (const piece of json()) process.stdout.write(piece);
   const status = sessionExitStatus(result);
   if (status !== 0) process.exitCode = status;
   return out;
