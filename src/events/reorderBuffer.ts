@@ -11,6 +11,15 @@
 // earlier of the two heads. Times are kept in arrays of their own: comparing
 // them never touches the events, whose shapes differ by type.
 //
+// The window in use follows the stream: twice the furthest an event has
+// been behind the newest emission lately (its record's own lag, a wait,
+// plus how far records of different CPUs came out of order), plus a
+// millisecond; at most `windowNs`, where it starts, and halved every 100 ms
+// of record time until events show it must grow again. A stream without
+// waits soon holds events for about a millisecond instead of the whole
+// window: held longer, every event outlived V8's young generation and the
+// decoder ran 4x slower (bench/README.md: transport).
+//
 // A fault may wait longer than the window. Its handler's pagefault message
 // says it exists: from the message on, nothing is handed on until the
 // fault's record has come (matched by page), or `holdNs` passed
@@ -34,6 +43,10 @@ export const DEFAULT_REORDER_MAX_HELD = 1 << 17;
 export const DEFAULT_REORDER_HOLD_NS = 1e9;
 
 const PAGE_MASK = ~0xfffn;
+/** added to the window in use (see above) */
+const WINDOW_SLACK_NS = 1e6;
+/** how far behind events have been is halved this often (record time) */
+const BEHIND_HALF_LIFE_NS = 100e6;
 
 export class ReorderBuffer {
   // in time order, from `qHead`
@@ -52,6 +65,9 @@ export class ReorderBuffer {
   private readonly windowNs: number;
   private readonly maxHeld: number;
   private readonly holdNs: number;
+  /** the furthest an event was behind the newest emission lately, and since when */
+  private behind: number;
+  private behindSince = -Infinity;
   /** pagefault messages whose fault has not come, by page (the same page of two uffds is one entry: a
    *  count, lifted by either fault): the first message's time and how many; oldest first */
   private readonly awaited = new Map<bigint, { ts: number; n: number }>();
@@ -64,6 +80,7 @@ export class ReorderBuffer {
     this.windowNs = opts.windowNs ?? DEFAULT_REORDER_WINDOW_NS;
     this.maxHeld = opts.maxHeld ?? DEFAULT_REORDER_MAX_HELD;
     this.holdNs = opts.holdNs ?? DEFAULT_REORDER_HOLD_NS;
+    this.behind = this.windowNs / 2;
   }
 
   get held(): number {
@@ -79,6 +96,13 @@ export class ReorderBuffer {
       this.lastEmitted = emittedAt;
     }
     const ts = e.ts;
+    if (this.behindSince === -Infinity) this.behindSince = emittedAt;
+    else if (emittedAt - this.behindSince > BEHIND_HALF_LIFE_NS) {
+      this.behind /= 2;
+      this.behindSince = emittedAt;
+    }
+    const behind = (emittedAt > this.newest ? emittedAt : this.newest) - ts;
+    if (behind > this.behind) this.behind = behind;
     if (e.type === 'msg' && e.pagefault) this.await(e.pagefault.address & PAGE_MASK, ts);
     else if (e.type === 'fault' && this.awaited.size > 0) this.arrived(e.address & PAGE_MASK);
     if (ts < this.released) {
@@ -101,7 +125,7 @@ export class ReorderBuffer {
   /** Hands on what waited long enough; `nowNs` (a live source's clock) counts as an emission time. */
   drain(nowNs?: number): void {
     if (nowNs !== undefined && nowNs > this.newest) this.newest = nowNs;
-    let until = this.newest - this.windowNs;
+    let until = this.newest - Math.min(this.windowNs, 2 * this.behind + WINDOW_SLACK_NS);
     const hold = this.holdFrom();
     if (hold <= until) until = hold - 1;
     while (this.held > 0 && this.headTs() <= until) this.popOne();
