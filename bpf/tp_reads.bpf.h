@@ -86,7 +86,10 @@ static __always_inline void note_msgs(const struct inflight *rd, __u64 ts, __u32
 		for (int k = 0; k < USCOPE_KINDS; k++)
 			if (c.by_kind[k])
 				__sync_fetch_and_add(&s->userfaults[k], c.by_kind[k]);
-		s->handler_tgid = tgid;
+		/* stored only when it changes: the faulting threads' CPUs write
+		 * this cache line at every fault */
+		if (s->handler_tgid != tgid)
+			s->handler_tgid = tgid;
 	}
 }
 
