@@ -59,6 +59,9 @@ export class ReorderBuffer {
   private readonly hSeq: number[] = [];
   private seq = 0;
   private newest = -Infinity;
+  /** the newest record's emission (not a live clock: a consumer that fell
+   *  behind would take its backlog for events coming late, and open the window) */
+  private newestEmitted = -Infinity;
   private lastEmitted = -Infinity;
   /** ts of the last event handed on */
   private released = -Infinity;
@@ -101,7 +104,8 @@ export class ReorderBuffer {
       this.behind /= 2;
       this.behindSince = emittedAt;
     }
-    const behind = (emittedAt > this.newest ? emittedAt : this.newest) - ts;
+    if (emittedAt > this.newestEmitted) this.newestEmitted = emittedAt;
+    const behind = this.newestEmitted - ts;
     if (behind > this.behind) this.behind = behind;
     if (e.type === 'msg' && e.pagefault) this.await(e.pagefault.address & PAGE_MASK, ts);
     else if (e.type === 'fault' && this.awaited.size > 0) this.arrived(e.address & PAGE_MASK);
