@@ -16,7 +16,6 @@ import { KernelStatsTracker, type KernelTotals } from '../stats/kernelStatsTrack
 import { backend } from '../kernel/backends.js';
 import { formatLatencyHists, stageHists } from '../stats/histText.js';
 import { tracingLine } from './tracingLine.js';
-import { keepYoungGenerationSmall } from './youngGeneration.js';
 import { jsonPieces } from './jsonPieces.js';
 
 export interface StatOptions {
@@ -100,7 +99,6 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
   const textOut = o.json ? process.stderr : process.stdout;
   if (o.jsonOut) checkOutputPath(o.jsonOut, '--json-out', true, true);
   const inKernel = !o.perFault;
-  if (inKernel) keepYoungGenerationSmall();
   if (inKernel && o.backend && o.backend !== 'auto' && backend(o.backend).precise) {
     throw new UsageError(`--backend ${o.backend} adds per-fault records: give --per-fault with it, or drop --backend`);
   }
@@ -108,8 +106,9 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
   const decoder = recordDecoder(deps.recordAbi, o.uapi, (e) => analysis.push(e));
   const tracker = new KernelStatsTracker();
   let started = 0;
-  const rows = (): UffdKernelSummary[] => tracker.all().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f)));
-  const table = (of: UffdKernelSummary[] = rows()): string => formatKernelTable(of, started, (pid) => analysis.processName(pid));
+  // the tables need quantiles only; the JSON also takes the total's histogram
+  const rows = (hists: 'none' | 'total'): UffdKernelSummary[] => tracker.all().map((u) => summarizeUffd(u, (f) => analysis.registry.modeOf(f), hists));
+  const table = (of: UffdKernelSummary[] = rows('none')): string => formatKernelTable(of, started, (pid) => analysis.processName(pid));
   const result = await session(
     {
       capture: captureOptions({ ...o, inKernel }),
@@ -147,7 +146,7 @@ export async function runStat(o: StatOptions, deps: StatDeps = LIVE): Promise<Su
       backend: summary.backend,
       duration_ns: summary.duration_ns,
       lost: c.lostTotal,
-      uffds: rows(),
+      uffds: rows('total'),
       totals: totalsSummary(tracker.totals()),
       per_fault_ioctls: ioctlCounts,
       events: summary.events,

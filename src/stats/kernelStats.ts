@@ -248,18 +248,18 @@ export interface StageSummary {
 /** The JSON form of every stage's distribution (one uffd's, or a sum's):
  *  with `hists` 'all', every stage's buckets; else the total's alone (a
  *  host with 1,000 uffds would carry 3,000 more histograms). */
-export function summarizeStages(stages: Record<Stage, StageHist>, hists: 'total' | 'all' = 'total'): UffdKernelSummary['latency'] {
+export function summarizeStages(stages: Record<Stage, StageHist>, hists: 'none' | 'total' | 'all' = 'total'): UffdKernelSummary['latency'] {
   const latency = {} as UffdKernelSummary['latency'];
   for (const st of STAGES) {
     const h = stages[st];
     latency[st] = { count: h.count, mean_ns: h.meanNs, p50_ns: h.quantile(0.5), p90_ns: h.quantile(0.9), p99_ns: h.quantile(0.99), max_ns: h.count > 0 ? h.maxNs : null };
-    if (hists === 'all' || st === 'total') latency[st].hist_ns = h.buckets();
+    if (hists === 'all' || (hists === 'total' && st === 'total')) latency[st].hist_ns = h.buckets();
   }
   return latency;
 }
 
-export function summarizeUffd(s: UffdKernelStats, modeOf?: (ctxFeatures: number) => string): UffdKernelSummary {
-  const latency = summarizeStages(s.stages);
+export function summarizeUffd(s: UffdKernelStats, modeOf?: (ctxFeatures: number) => string, hists: 'none' | 'total' = 'total'): UffdKernelSummary {
+  const latency = summarizeStages(s.stages, hists);
   return {
     uffd: '0x' + s.uffd.toString(16),
     created_ns: s.createdNs > 0n ? Number(s.createdNs) : null,
