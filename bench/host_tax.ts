@@ -67,13 +67,14 @@ import { attachedBpfOf, childrenOf, retryTransient, startLive, waitUntil, type L
 type Tracer = 'stat' | 'stat_per_fault' | 'top' | 'top_per_fault' | 'serve' | 'record' | 'bpftrace' | 'empty_btf' | 'empty_classic';
 const TRACERS: Tracer[] = ['stat', 'stat_per_fault', 'top', 'top_per_fault', 'serve', 'record', 'bpftrace'];
 /** the floor: measured like a tracer, judged against nothing (empty_classic only when named) */
-const FLOORS: Tracer[] = ['empty_btf', 'empty_classic'];
-const isFloor = (v: Tracer) => FLOORS.includes(v);
+type Floor = 'empty_btf' | 'empty_classic';
+const FLOORS: Floor[] = ['empty_btf', 'empty_classic'];
+const isFloor = (v: Tracer): v is Floor => (FLOORS as Tracer[]).includes(v);
 /** longest a tracer may run if nobody stops it (it is stopped by SIGINT once measured) */
 const SAFETY_S = 600;
 
 /** uffdscope's arguments for each mode, host-wide */
-function uffdscopeArgs(v: Exclude<Tracer, 'bpftrace' | 'empty_btf' | 'empty_classic'>, scratch: string): string[] {
+function uffdscopeArgs(v: Exclude<Tracer, 'bpftrace' | Floor>, scratch: string): string[] {
   const d = ['--duration', String(SAFETY_S)];
   switch (v) {
     case 'stat':
@@ -142,9 +143,9 @@ const holderBinary = join(benchOut, 'uffd_holder');
 const btScript = join(projectRoot, 'bench', 'scripts', 'uffd_equiv.bt');
 const emptyHooksBinary = join(benchOut, 'empty_hooks');
 
-function listOpt<T extends string>(name: string, all: readonly T[], extraOk: readonly string[] = []): T[] {
+function listOpt<T extends string>(name: string, all: readonly T[], extraOk: readonly string[] = [], byDefault: readonly T[] = all): T[] {
   const v = args.extra.get(name);
-  if (v === undefined) return [...all];
+  if (v === undefined) return [...byDefault];
   const xs = v.split(',').filter(Boolean);
   for (const x of xs) if (!all.includes(x as T) && !extraOk.includes(x)) throw new Error(`--${name}: unknown "${x}"; choose from ${[...all, ...extraOk].join(', ')}`);
   return xs.filter((x): x is T => all.includes(x as T));
@@ -184,19 +185,19 @@ async function startTracerOnce(v: Tracer, scratch: string): Promise<Running> {
   const isBt = v === 'bpftrace';
   const [cmd, a] = isBt
     ? pinned(plan.consumer, 'bpftrace', [btScript, '-c', `/bin/sleep ${SAFETY_S}`])
-    : v === 'empty_btf' || v === 'empty_classic'
+    : isFloor(v)
       ? pinned(plan.consumer, emptyHooksBinary, ['--hooks', v === 'empty_btf' ? 'btf' : 'classic', '--', '/bin/sleep', String(SAFETY_S)])
       : pinned(plan.consumer, process.execPath, [uffdscope, ...uffdscopeArgs(v, scratch)]);
   const tool = startLive(cmd, a);
   // empty_hooks prints nothing: it traces once it holds its BPF links
-  const ready = isFloor(v) ? /^$^/ : READY_LINE[isBt ? 'bpftrace' : 'uffdscope'];
+  const ready = isFloor(v) ? null : READY_LINE[isBt ? 'bpftrace' : 'uffdscope'];
   let by = '';
   let links = 0;
   const ok = await waitUntil(() => {
     if (tool.done()) return true;
     // no line yet: attached once it holds BPF links, as many as 100 ms before
     const now = attachedBpfOf(tool.pid);
-    if (tool.lines.some((l) => ready.test(l.text))) by = 'its line';
+    if (ready !== null && tool.lines.some((l) => ready.test(l.text))) by = 'its line';
     else if (now > 0 && now === links) by = `${now} BPF links`;
     links = now;
     return by !== '';
@@ -238,7 +239,8 @@ function noiseBand(s: Spread): number {
 function optionsOrExit(): { ops: Op[]; tracers: Tracer[] } {
   try {
     if (clock !== 'cpu' && clock !== 'wall') throw new Error(`--clock takes cpu or wall, got ${clock}`);
-    return { ops: listOpt<Op>('ops', OPS), tracers: listOpt<Tracer>('variants', [...TRACERS, ...FLOORS], ['untraced']) };
+    // by default the tp_btf floor only (the flavour uffdscope attaches)
+    return { ops: listOpt<Op>('ops', OPS), tracers: listOpt<Tracer>('variants', [...TRACERS, ...FLOORS], ['untraced'], [...TRACERS, 'empty_btf']) };
   } catch (e) {
     log(`host_tax: ${(e as Error).message}`);
     process.exit(2);
@@ -260,8 +262,6 @@ async function main(): Promise<void> {
   }
   if (missing.length) log(`host_tax: left out (this CLI has no such flag): ${missing.join(', ')}`);
   tracers = tracers.filter((v) => !missing.includes(v));
-  // by default the tp_btf floor only (the flavour uffdscope attaches)
-  if (!args.extra.has('variants')) tracers = tracers.filter((v) => v !== 'empty_classic');
   const btVersion = tracers.includes('bpftrace') ? await requireBpftrace('host_tax') : '';
   const dir = mkdtempSync(join(args.tmp, 'uffdscope-bench-host-tax-'));
   const scratch = join(dir, 'host.uscope');

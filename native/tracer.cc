@@ -260,7 +260,6 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     if (err) pending_flush_errno_ = err;
   }
 
-
   // stop(): asks the consumer to drain and finish; the promise from
   // start() settles when it has.
   Napi::Value Stop(const Napi::CallbackInfo& info) {

@@ -246,8 +246,9 @@ export interface StageSummary {
 }
 
 /** The JSON form of every stage's distribution (one uffd's, or a sum's):
- *  with `hists` 'all', every stage's buckets; else the total's alone (a
- *  host with 1,000 uffds would carry 3,000 more histograms). */
+ *  with `hists` 'all', every stage's buckets; 'total', the total's alone (a
+ *  host with 1,000 uffds would carry 3,000 more histograms); 'none', only
+ *  the quantiles (what a table prints). */
 export function summarizeStages(stages: Record<Stage, StageHist>, hists: 'none' | 'total' | 'all' = 'total'): UffdKernelSummary['latency'] {
   const latency = {} as UffdKernelSummary['latency'];
   for (const st of STAGES) {

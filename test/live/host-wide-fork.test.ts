@@ -10,37 +10,19 @@
 // child's faults is counted, on a row of its own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { requireLive, tmp, readTruth, type WorkloadTruth } from './support.js';
-import { exited, startHostWideStat, until, workload } from './hostWideStat.js';
-import type { KernelSummary } from '../../src/cli/stat.js';
+import { requireLive, readTruth, type WorkloadTruth } from './support.js';
+import { beforeAndDuring } from './hostWideStat.js';
 import { findUffdHolders } from '../../src/capture/uffdUsers.js';
 
 type ForkTruth = WorkloadTruth & { child_pids: number[]; uffds_forked: number };
 
 test('host-wide stat: a child whose uffd the kernel made at fork, forked before tracing began and while tracing, every fault counted', async (t) => {
   if (!requireLive(t)) return;
-  const truthBefore = tmp('fork-before.json');
-  const truthDuring = tmp('fork-during.json');
-  const out = tmp('host-wide-fork.json');
-
   // before: forks now (its handler then holds two uffds: its own and the
-  // child's), and the child touches its pages 6 s later
-  const t0 = Date.now();
-  const before = workload('fork', truthBefore, ['--fault-delay-ms', '6000']);
-  const beforeExit = exited(before);
-  await until('the first workload to fork', () => findUffdHolders().filter((h) => h.pid === before.pid).length === 2, 10_000);
-
-  const stat = await startHostWideStat(10, out);
-  assert.ok(Date.now() - t0 < 6000, 'tracing began before the first child touched its pages');
-
-  // during: the parent's uffd, the fork and the child's uffd all come while stat traces
-  const during = workload('fork', truthDuring, []);
-  assert.equal(await exited(during), 0, 'second workload');
-  assert.equal(await beforeExit, 0, 'first workload');
-  assert.equal(await stat.exit, 0, `stat: ${stat.stderr()}`);
-
-  const s = JSON.parse(readFileSync(out, 'utf8')) as KernelSummary;
+  // child's), and the child touches its pages 6 s later; during: the
+  // parent's uffd, the fork and the child's uffd all come while stat traces
+  const ready = { what: 'the first workload to fork', ok: (pid: number) => findUffdHolders().filter((h) => h.pid === pid).length === 2 };
+  const { summary: s, truthBefore, truthDuring } = await beforeAndDuring('fork', ready, 10);
   assert.equal(s.lost, 0);
   for (const [name, path] of [['before', truthBefore], ['during', truthDuring]] as const) {
     const truth = readTruth(path) as ForkTruth;
