@@ -10,6 +10,7 @@ import { C, L, type StructLayout } from './layout.generated.js';
 import type { FaultEvent, IoctlEvent, UffdEvent } from './types.js';
 import { ioctlArgFields } from './decode.js';
 import { uffdIoctl } from '../kernel/uffdIoctls.js';
+import { PF_PRESENT } from '../kernel/x86PageFault.js';
 import { writeStruct, type FieldValue } from './layoutWriter.js';
 
 const ALL = L as unknown as Record<string, StructLayout>;
@@ -18,6 +19,8 @@ const TWO32 = 4294967296;
 interface PendingFault {
   fault: FaultEvent;
   parts: number;
+  /** parts already written */
+  sent: number;
   blockTs: number;
   blockCpu: number;
   prevState: number;
@@ -53,10 +56,13 @@ export class Abi2Encoder {
           this.vmas.set(e.pid, vkey);
           this.record('uscope_vma', C.USCOPE_REC_VMA, 0, e.tid, e.ts, { uffd: e.uffd, vm_flags: e.vmFlags, start: e.vmaStart, end: e.vmaEnd });
         }
-        this.faults.set(e.tid, {
-          fault: e, parts: C.USCOPE_FAULT_ENTRY, blockTs: 0, blockCpu: 0, prevState: 0, how: 'heuristic', nblocks: 0,
+        const p: PendingFault = {
+          fault: e, parts: C.USCOPE_FAULT_ENTRY, sent: 0, blockTs: 0, blockCpu: 0, prevState: 0, how: 'heuristic', nblocks: 0,
           wakeTs: 0, wakeCpu: 0, wakerTid: 0, resumeTs: 0, resumeCpu: 0,
-        });
+        };
+        this.faults.set(e.tid, p);
+        // as the BPF side: only a missing page of a MISSING-armed VMA waits to be sent whole
+        if (!e.armed.includes('missing') || (e.errorCode & PF_PRESENT) !== 0) this.writeFault(e.tid, p);
         return;
       }
       case 'block': {
@@ -155,12 +161,20 @@ export class Abi2Encoder {
     const p = this.faults.get(tid);
     if (p === undefined) return;
     this.faults.delete(tid);
+    this.writeFault(tid, p);
+  }
+
+  /** The parts of a fault not written yet, as one record. */
+  private writeFault(tid: number, p: PendingFault): void {
+    const parts = p.parts & ~p.sent;
+    if (parts === 0) return;
+    p.sent |= parts;
     const f = p.fault;
-    const dts = [p.blockTs, p.wakeTs, p.resumeTs].map((t, i) => (p.parts & [C.USCOPE_FAULT_BLOCK, C.USCOPE_FAULT_WAKE, C.USCOPE_FAULT_RESUME][i] ? t - f.ts : 0));
+    const dts = [p.blockTs, p.wakeTs, p.resumeTs].map((t, i) => (parts & [C.USCOPE_FAULT_BLOCK, C.USCOPE_FAULT_WAKE, C.USCOPE_FAULT_RESUME][i] ? t - f.ts : 0));
     const wide = dts.some((d) => d >= TWO32);
     const at = wide ? 'f.' : '';
     const armed = f.armed.reduce((a, m) => a | ARMED[m], 0);
-    this.record(wide ? 'uscope_fault_wide' : 'uscope_fault', C.USCOPE_REC_FAULT, p.parts | (wide ? C.USCOPE_FAULT_WIDE : 0), tid, f.ts, {
+    this.record(wide ? 'uscope_fault_wide' : 'uscope_fault', C.USCOPE_REC_FAULT, parts | (wide ? C.USCOPE_FAULT_WIDE : 0), tid, f.ts, {
       [`${at}address`]: f.address,
       [`${at}uffd`]: f.uffd,
       [`${at}ip`]: f.ip,

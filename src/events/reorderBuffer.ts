@@ -21,11 +21,15 @@
 // decoder ran 4x slower (bench/README.md: transport).
 //
 // A fault may wait longer than the window. Its handler's pagefault message
-// says it exists: from the message on, nothing is handed on until the
-// fault's record has come (matched by page), or `holdNs` passed
-// (a fault of an untraced thread, or a lost record, never comes).
+// says it exists: from the message on, nothing more is handed on (events
+// then within the window stay) until what the fault still owes has come,
+// or `holdNs` passed (a fault of an untraced thread, or a lost record,
+// never comes). A MISSING fault owes its whole record, sent when its wait
+// ends (matched by page); any other fault was sent at entry and owes its
+// wait, if it had one, which comes before anything else its thread does
+// (matched by the thread of that page's latest fault sent at entry).
 
-import type { UffdEvent } from './types.js';
+import type { MsgEvent, UffdEvent } from './types.js';
 
 export interface ReorderOptions {
   /** how long (record time) an event waits for earlier ones; default 50 ms */
@@ -47,6 +51,14 @@ const PAGE_MASK = ~0xfffn;
 const WINDOW_SLACK_NS = 1e6;
 /** how far behind events have been is halved this often (record time) */
 const BEHIND_HALF_LIFE_NS = 100e6;
+/** threads whose latest fault sent at entry is remembered */
+const MAX_ENTRY_FAULTS = 1 << 16;
+
+/** What a pagefault message holds back: from `at` on nothing is handed on, until `holdNs` after the message. */
+interface Hold {
+  at: number;
+  msgTs: number;
+}
 
 export class ReorderBuffer {
   // in time order, from `qHead`
@@ -71,9 +83,14 @@ export class ReorderBuffer {
   /** the furthest an event was behind the newest emission lately, and since when */
   private behind: number;
   private behindSince = -Infinity;
-  /** pagefault messages whose fault has not come, by page (the same page of two uffds is one entry: a
-   *  count, lifted by either fault): the first message's time and how many; oldest first */
-  private readonly awaited = new Map<bigint, { ts: number; n: number }>();
+  /** MISSING pagefault messages whose fault has not come, by page (the same page of two uffds is one entry: a
+   *  count, lifted by either fault): from when nothing more is handed on, and how many; oldest first */
+  private readonly awaited = new Map<bigint, Hold & { n: number }>();
+  /** threads whose fault, sent at entry, had its message read; oldest first */
+  private readonly awaitedThreads = new Map<number, Hold>();
+  /** the thread of each page's latest fault sent at entry, and that thread's page (at most one per thread) */
+  private readonly entryFaultTid = new Map<bigint, number>();
+  private readonly entryFaultPage = new Map<number, bigint>();
   late = 0;
 
   constructor(
@@ -107,8 +124,9 @@ export class ReorderBuffer {
     if (emittedAt > this.newestEmitted) this.newestEmitted = emittedAt;
     const behind = this.newestEmitted - ts;
     if (behind > this.behind) this.behind = behind;
-    if (e.type === 'msg' && e.pagefault) this.await(e.pagefault.address & PAGE_MASK, ts);
-    else if (e.type === 'fault' && this.awaited.size > 0) this.arrived(e.address & PAGE_MASK);
+    if (this.awaitedThreads.size > 0) this.awaitedThreads.delete(e.tid);
+    if (e.type === 'msg' && e.pagefault) this.await(e.pagefault, ts);
+    else if (e.type === 'fault') this.faultCame(e.tid, e.address & PAGE_MASK, ts === emittedAt);
     if (ts < this.released) {
       this.late++;
       this.visit(e);
@@ -129,7 +147,7 @@ export class ReorderBuffer {
   /** Hands on what waited long enough; `nowNs` (a live source's clock) counts as an emission time. */
   drain(nowNs?: number): void {
     if (nowNs !== undefined && nowNs > this.newest) this.newest = nowNs;
-    let until = this.newest - Math.min(this.windowNs, 2 * this.behind + WINDOW_SLACK_NS);
+    let until = this.handOnUntil();
     const hold = this.holdFrom();
     if (hold <= until) until = hold - 1;
     while (this.held > 0 && this.headTs() <= until) this.popOne();
@@ -142,24 +160,59 @@ export class ReorderBuffer {
     this.compact();
   }
 
-  private await(key: bigint, ts: number): void {
-    const a = this.awaited.get(key);
-    if (a) a.n++;
-    else this.awaited.set(key, { ts, n: 1 });
+  /** The newest time the window lets go. */
+  private handOnUntil(): number {
+    return this.newest - Math.min(this.windowNs, 2 * this.behind + WINDOW_SLACK_NS);
   }
 
-  private arrived(key: bigint): void {
-    const a = this.awaited.get(key);
-    if (a && --a.n === 0) this.awaited.delete(key);
+  private await(pf: NonNullable<MsgEvent['pagefault']>, ts: number): void {
+    // what the fault owes may be older than its message: what the window still holds stays
+    const at = Math.max(this.released, Math.min(ts, this.handOnUntil()));
+    const page = pf.address & PAGE_MASK;
+    if (pf.kind === 'missing') {
+      const a = this.awaited.get(page);
+      if (a) a.n++;
+      else this.awaited.set(page, { at, msgTs: ts, n: 1 });
+      return;
+    }
+    const tid = this.entryFaultTid.get(page);
+    if (tid !== undefined && !this.awaitedThreads.has(tid)) this.awaitedThreads.set(tid, { at, msgTs: ts });
   }
 
-  /** The time of the oldest message still waiting for its fault (messages come in about time order); Infinity for none. */
+  /** A fault's record: it lifts a MISSING message's hold; one sent at entry (alone in its record) is remembered by page. */
+  private faultCame(tid: number, page: bigint, alone: boolean): void {
+    if (this.awaited.size > 0) {
+      const a = this.awaited.get(page);
+      if (a && --a.n === 0) this.awaited.delete(page);
+    }
+    if (!alone) return;
+    const before = this.entryFaultPage.get(tid);
+    if (before !== undefined && this.entryFaultTid.get(before) === tid) this.entryFaultTid.delete(before);
+    // bounded by the threads seen; a host's churn of threads is forgotten wholesale
+    if (this.entryFaultPage.size >= MAX_ENTRY_FAULTS) {
+      this.entryFaultPage.clear();
+      this.entryFaultTid.clear();
+    }
+    this.entryFaultPage.set(tid, page);
+    this.entryFaultTid.set(page, tid);
+  }
+
+  /** The oldest time from which something still owed holds events back (messages come in about time order); Infinity for none. */
   private holdFrom(): number {
+    const since = this.newest - this.holdNs;
+    let from = Infinity;
     for (const [key, a] of this.awaited) {
-      if (a.ts > this.newest - this.holdNs) return a.ts;
+      if (a.msgTs > since) {
+        from = a.at;
+        break;
+      }
       this.awaited.delete(key);
     }
-    return Infinity;
+    for (const [tid, a] of this.awaitedThreads) {
+      if (a.msgTs > since) return Math.min(from, a.at);
+      this.awaitedThreads.delete(tid);
+    }
+    return from;
   }
 
   private headTs(): number {

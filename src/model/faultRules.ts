@@ -5,12 +5,10 @@
 
 import type { Uapi } from '../events/uapi.js';
 import { uffdIoctl } from '../kernel/uffdIoctls.js';
+import { PF_PRESENT, PF_WRITE } from '../kernel/x86PageFault.js';
 import { A_MINOR, A_MISSING, A_UNKNOWN, A_WP, type Fault, type IoctlCall } from './faultState.js';
 import type { FaultEnd, FaultKind } from './faultTypes.js';
 
-/** x86 page-fault error code bits */
-const PF_PRESENT = 1;
-const PF_WRITE = 2;
 
 function u32bit(uapi: Uapi, name: string): number {
   const v = uapi[name];
