@@ -104,12 +104,12 @@ export function renderPlain(s: TopSnapshot): string {
 }
 
 /**
- * The non-TTY fallback: writes renderPlain(source.current()) now and every
- * intervalMs. Returns a function that stops it.
+ * The non-TTY fallback: writes renderPlain(source.current()) now and on
+ * each tick of `every` (which returns how to stop it: the command's
+ * schedule, e.g. every interval since launch). Returns a function that stops it.
  */
-export function runPlain(source: Pick<SnapshotSource, 'current'>, intervalMs: number, write: (text: string) => void): () => void {
+export function runPlain(source: Pick<SnapshotSource, 'current'>, every: (tick: () => void) => () => void, write: (text: string) => void): () => void {
   const tick = () => write(renderPlain(source.current()) + '\n');
   tick();
-  const timer = setInterval(tick, Math.max(10, intervalMs));
-  return () => clearInterval(timer);
+  return every(tick);
 }

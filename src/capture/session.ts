@@ -4,6 +4,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { raiseCapturePriority } from './priority.js';
+import { everyPeriodSinceLaunch } from './tickGrid.js';
 import { COMMAND_GRACE_MS } from './processGroup.js';
 import { LiveCapture, CaptureError, type CaptureOptions, type LostCounts, type CaptureInfo } from './liveCapture.js';
 import type { RawUffdStats } from '../native/addon.js';
@@ -13,7 +14,7 @@ export type StopReason = 'command-exited' | 'duration' | 'signal' | 'stopped';
 export interface SessionOptions {
   capture: CaptureOptions;
   durationS?: number;
-  /** called every tickMs while running (counters snapshots, tables) */
+  /** called every tickMs while running (counters snapshots, tables), on multiples of tickMs since launch (tickGrid.ts) */
   tickMs?: number;
   onTick?: (cap: LiveCapture) => void;
   /** called once the capture is attached, before the command starts */
@@ -90,6 +91,7 @@ export async function runSession(opts: SessionOptions, onBatch: (batch: Buffer, 
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of signals) process.on(s, onSignal);
   const timers: NodeJS.Timeout[] = [];
+  let stopTicks = (): void => {};
   const onAbort = () => stopWith('stopped');
   opts.abort?.addEventListener('abort', onAbort);
   // However this process ends (an exception in a view, process.exit), the
@@ -117,16 +119,14 @@ export async function runSession(opts: SessionOptions, onBatch: (batch: Buffer, 
     opts.onOpen?.(cap);
     if (opts.durationS) timers.push(setTimeout(() => stopWith('duration'), opts.durationS * 1000));
     if (opts.onTick && opts.tickMs) {
-      timers.push(
-        setInterval(() => {
-          if (failure !== null) return;
-          try {
-            opts.onTick!(cap);
-          } catch (e) {
-            fail(e);
-          }
-        }, opts.tickMs),
-      );
+      stopTicks = everyPeriodSinceLaunch(opts.tickMs, () => {
+        if (failure !== null) return;
+        try {
+          opts.onTick!(cap);
+        } catch (e) {
+          fail(e);
+        }
+      });
     }
     const commandPid = (() => {
       const p = cap.run();
@@ -146,6 +146,7 @@ export async function runSession(opts: SessionOptions, onBatch: (batch: Buffer, 
     };
   } finally {
     for (const t of timers) clearTimeout(t);
+    stopTicks();
     // nothing of the command is left behind: what it left running in its
     // group (it exited by itself) is stopped the same way
     await commandEnded;

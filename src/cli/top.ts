@@ -6,6 +6,7 @@
 import os from 'node:os';
 import { existsSync } from 'node:fs';
 import { runSession } from '../capture/session.js';
+import { everyPeriodSinceLaunch } from '../capture/tickGrid.js';
 import { bootTimeNs, type HooksChoice } from '../capture/liveCapture.js';
 import { findUffdHolders } from '../capture/uffdUsers.js';
 import { DemoWorkload } from '../capture/demoWorkload.js';
@@ -167,12 +168,20 @@ export async function runTop(o: TopOptions): Promise<void> {
           // plain tables: a snapshot when one is printed, not ten a second
           const pub = publisher;
           process.stderr.write(tracingLine({ pid: pids, command, hostWide: cap.info.hostWide }) + '\n');
-          stopPlain = runPlain({ current: () => (pub.refresh(), pub.current()) }, (o.interval ?? 2) * 1000, (t) => process.stdout.write(t));
+          // the kernel's counts as of this table, not of the last 500 ms tick
+          const current = () => {
+            if (inKernel) tracker.update(cap.uffdStats(), bootTimeNs());
+            pub.refresh();
+            return pub.current();
+          };
+          stopPlain = runPlain({ current }, (tick) => everyPeriodSinceLaunch((o.interval ?? 2) * 1000, tick), (t) => process.stdout.write(t));
         }
       },
     },
     (batch, count) => decoder.push(batch, count),
   );
+  // no periodic table reads a capture that is closed
+  (stopPlain as (() => void) | null)?.();
   await offeredDemo?.stop();
   decoder.end();
   captureOpen = false;
@@ -184,7 +193,6 @@ export async function runTop(o: TopOptions): Promise<void> {
   lastLost = result.counters.lostTotal;
   const pub = publisher as SnapshotPublisher | null;
   pub?.stop();
-  (stopPlain as (() => void) | null)?.();
   if (result.reason === 'command-exited' && result.commandExit) {
     // its final state, said as such; the metrics server is gone with the capture
     model.setHeader({ notice: `command exited (status ${exitStatus(result.commandExit)}): final state, q quits`, metricsAddress: undefined });

@@ -235,17 +235,26 @@ test('renderPlain: header, uffd table, latency stages, mode switches; no ANSI', 
   assert.match(out, /-30\.0s firecracker\/4242 0xffff888103a4c000 pre ok → async drain 9\.1µs wake-up 4\.3µs woke 7/);
 });
 
-test('runPlain writes a table now and every interval until stopped', async () => {
+test('runPlain writes a table now and on every tick of its schedule until stopped', () => {
   const src = new StaticSnapshotSource(fx.snapshot());
   const chunks: string[] = [];
-  const stop = runPlain(src, 20, (t) => chunks.push(t));
-  assert.equal(chunks.length, 1);
-  await new Promise((r) => setTimeout(r, 75));
+  let tick: (() => void) | null = null;
+  let stopped = false;
+  const stop = runPlain(
+    src,
+    (t) => {
+      tick = t;
+      return () => (stopped = true);
+    },
+    (t) => chunks.push(t),
+  );
+  assert.equal(chunks.length, 1, 'a table at once');
+  tick!();
+  tick!();
+  assert.equal(chunks.length, 3, 'one more per tick');
+  assert.equal(stopped, false);
   stop();
-  const n = chunks.length;
-  assert.ok(n >= 2, `wrote ${n}`);
-  await new Promise((r) => setTimeout(r, 50));
-  assert.equal(chunks.length, n);
+  assert.equal(stopped, true, 'stopping it stops the schedule');
   assert.ok(chunks.every((c) => !c.includes('\u001B')));
 });
 
