@@ -4,7 +4,7 @@
  * userfaultfd, per operation, for bench/host_tax.ts (run it with and without
  * a tracer loaded elsewhere on the host and compare).
  *
- *   host_tax [--op getppid|read|fault|switch|all] [--iters N] [--json]
+ *   host_tax [--op getppid|read|fault|switch|fork|all] [--iters N] [--json]
  *
  *   getppid  syscall(SYS_getppid): a system call no uffdscope program should run for
  *   read     read(2) of 1 byte from /dev/zero: a system call uffdscope hooks
@@ -12,14 +12,17 @@
  *            ns per page fault (the mmap/munmap amortized over 512 faults)
  *   switch   two threads on one CPU handing a futex back and forth: ns per
  *            context switch (each handoff is one switch and two futex calls)
+ *   fork     fork(), the child _exit(0)s, waitpid(): ns per process made and
+ *            reaped (the hooks on process fork and exit run for every one)
  *
  * Each op runs N/10 untimed iterations, then N timed ones (default: 300000
- * getppid and read, 30000 faults, 100000 switches; 0.3-0.4 s of CPU each
+ * getppid and read, 30000 faults, 100000 switches, 1000 forks; 0.3-0.4 s of CPU each
  * here). The process stays on the CPU it starts on. Without --json one line per op;
  * with --json one object: {"cpu":C,"ops":{"getppid":{"iters":N,
  * "ns_per_op":..,"cpu_ns_per_op":..,"wall_ns":..,"minflt":..,"ctxsw":..},...}}
  * where minflt and ctxsw are the process's page faults and context switches
  * during the timed loop (getrusage), a check that the loop did what it says.
+ * cpu_ns_per_op adds the CPU time of children reaped meanwhile (fork's).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +40,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +54,12 @@ static uint64_t clock_ns(clockid_t c)
 	struct timespec ts;
 	clock_gettime(c, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* user + system CPU of a struct rusage, in µs */
+static uint64_t rusage_us(const struct rusage *r)
+{
+	return (uint64_t)(r->ru_utime.tv_sec + r->ru_stime.tv_sec) * 1000000u + (uint64_t)(r->ru_utime.tv_usec + r->ru_stime.tv_usec);
 }
 
 static long g_ps;
@@ -128,6 +138,23 @@ static void op_switch(long n)
 	pthread_join(t, NULL);
 }
 
+/* ---- fork: a process made and reaped ---- */
+
+static void op_fork(long n)
+{
+	for (long i = 0; i < n; i++) {
+		pid_t pid = fork();
+		int status;
+
+		if (pid < 0)
+			die(1, "fork: %s", strerror(errno));
+		if (pid == 0)
+			_exit(0);
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+			die(1, "waitpid %d: %s", (int)pid, strerror(errno));
+	}
+}
+
 /* ---- driver ---- */
 
 struct op {
@@ -140,6 +167,7 @@ static const struct op OPS[] = {
 	{ "read", op_read, 300000 },
 	{ "fault", op_fault, 30000 },
 	{ "switch", op_switch, 100000 },
+	{ "fork", op_fork, 1000 },
 };
 #define NOPS (sizeof OPS / sizeof OPS[0])
 
@@ -180,7 +208,7 @@ int main(int argc, char **argv)
 		case 'n': iters = num_arg("--iters", optarg, 1, 1000000000L); break;
 		case 'j': json = 1; break;
 		case 'h':
-			printf("usage: host_tax [--op getppid|read|fault|switch|all] [--iters N] [--json]\n");
+			printf("usage: host_tax [--op getppid|read|fault|switch|fork|all] [--iters N] [--json]\n");
 			return 0;
 		case ':': die(2, "%s needs a value (see --help)", argv[optind - 1]);
 		default: die(2, "unknown option %s (see --help)", argv[optind - 1]);
@@ -194,7 +222,7 @@ int main(int argc, char **argv)
 			if (strcmp(which, OPS[i].name) == 0)
 				selected = (int)i;
 		if (selected < 0)
-			die(2, "--op takes getppid, read, fault, switch or all, got \"%s\"", which);
+			die(2, "--op takes getppid, read, fault, switch, fork or all, got \"%s\"", which);
 	}
 	g_ps = sysconf(_SC_PAGESIZE);
 	g_zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
@@ -210,15 +238,19 @@ int main(int argc, char **argv)
 			continue;
 		const long n = iters ? iters : OPS[i].iters;
 		OPS[i].fn(n / 10 ? n / 10 : 1); /* warm-up: caches, page tables, the partner's stack */
-		struct rusage r0, r1;
+		struct rusage r0, r1, k0, k1;
 		getrusage(RUSAGE_SELF, &r0);
+		getrusage(RUSAGE_CHILDREN, &k0);
 		uint64_t c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID), w0 = clock_ns(CLOCK_MONOTONIC);
 		OPS[i].fn(n);
 		uint64_t w1 = clock_ns(CLOCK_MONOTONIC), c1 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 		getrusage(RUSAGE_SELF, &r1);
+		getrusage(RUSAGE_CHILDREN, &k1);
 		long minflt = r1.ru_minflt - r0.ru_minflt;
 		long ctxsw = (r1.ru_nvcsw - r0.ru_nvcsw) + (r1.ru_nivcsw - r0.ru_nivcsw);
-		double ns = (double)(w1 - w0) / (double)n, cns = (double)(c1 - c0) / (double)n;
+		/* reaped children's CPU (fork: the child's exit, where exit hooks run), in µs steps */
+		uint64_t kids = (rusage_us(&k1) - rusage_us(&k0)) * 1000u;
+		double ns = (double)(w1 - w0) / (double)n, cns = (double)(c1 - c0 + kids) / (double)n;
 		if (json)
 			printf("%s\"%s\":{\"iters\":%ld,\"ns_per_op\":%.1f,\"cpu_ns_per_op\":%.1f,\"wall_ns\":%llu,\"minflt\":%ld,\"ctxsw\":%ld}", first ? "" : ",",
 			       OPS[i].name, n, ns, cns, (unsigned long long)(w1 - w0), minflt, ctxsw);

@@ -1,7 +1,7 @@
 // Host-tax benchmark: what a tracer costs the processes that never use
 // userfaultfd (the rest of a VMM host).
 //
-//   node dist/bench/host_tax.js [--quick] [--rounds N] [--ops getppid,read,fault,switch]
+//   node dist/bench/host_tax.js [--quick] [--rounds N] [--ops getppid,read,fault,switch,fork]
 //        [--variants stat,stat_per_fault,top,top_per_fault,serve,record,bpftrace | untraced]
 //        [--settle-ms MS] [--clock cpu|wall] [--cli FILE]
 //
@@ -113,8 +113,8 @@ const WHAT: Record<Tracer, string> = {
 
 // ---- options ----
 
-type Op = 'getppid' | 'read' | 'fault' | 'switch';
-const OPS: Op[] = ['getppid', 'read', 'fault', 'switch'];
+type Op = 'getppid' | 'read' | 'fault' | 'switch' | 'fork';
+const OPS: Op[] = ['getppid', 'read', 'fault', 'switch', 'fork'];
 const SYSCALL_OPS: ReadonlySet<Op> = new Set(['getppid', 'read']);
 
 const args = (() => {
