@@ -57,7 +57,9 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env
       reject(new Error(`${cmd} ${args.join(' ')} timed out after ${opts.timeoutMs} ms\n${stderr}`));
     }, opts.timeoutMs ?? 120_000);
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': at 'exit' the last of stdout/stderr may still be
+    // unread (a JSON report cut short, the final line of a tracer missing)
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
