@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { requireLive, tmp, cli, uffdscope, workloadBinary } from './support.js';
+import { waitFor } from '../fixtures/reliability/harness.js';
 
 /** Pids whose command line contains `tag` (a unique temporary path). */
 function pidsWith(tag: string): number[] {
@@ -23,16 +24,6 @@ function killAll(tag: string): void {
       /* gone */
     }
   }
-}
-
-/** Until `ok()` or `ms` pass (then false). */
-async function waitFor(ok: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) return false;
-    await sleep(50);
-  }
-  return true;
 }
 
 /** Whether a process whose command line holds `tag` runs the workload binary itself (not a shell or node before it). */

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants } from 'node:os';
-import { requireLive, tmp, cli, workloadBinary } from './support.js';
+import { recordsOnDisk, requireLive, tmp, cli, workloadBinary } from './support.js';
 import { openRecording } from '../../src/recording/reader.js';
 import { bpfIdsOf, idsLeft, waitFor, type BpfIds } from '../fixtures/reliability/harness.js';
 
@@ -40,15 +40,6 @@ async function recordThenSignal(signal: NodeJS.Signals): Promise<{ code: number 
     // Never leave a recorder or workload behind, whatever failed above.
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     spawnSync('pkill', ['-KILL', '-f', tag]);
-  }
-}
-
-/** Records in the complete chunks of a recording being written (0 until its header is there). */
-function recordsOnDisk(file: string): number {
-  try {
-    return openRecording(file).status().records;
-  } catch {
-    return 0;
   }
 }
 

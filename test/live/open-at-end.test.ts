@@ -9,19 +9,12 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cli, requireLive, tmp, uffdscope, workloadBinary } from './support.js';
+import { childrenOf } from '../fixtures/reliability/harness.js';
 
 /** What each thread of `pid` sleeps in (/proc wchan), '' when it is gone. */
 function wchans(pid: number): string[] {
   try {
     return readdirSync(`/proc/${pid}/task`).map((tid) => readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8'));
-  } catch {
-    return [];
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
   }

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { requireLive, tmp, workloadBinary } from './support.js';
+import { recordsOnDisk, requireLive, tmp, workloadBinary } from './support.js';
 import { skipOrFail } from '../fixtures/skipOrFail.js';
 import { alive, assertOneLineError, bpfIdsOf, childrenOf, cli, idsLeft, pidsByArgv0, runProgram, waitBpfIds, waitFor, type BpfIds } from '../fixtures/reliability/harness.js';
 import { projectRoot } from '../../src/paths.js';
@@ -306,15 +306,6 @@ function injector(trigger: string): string {
     ].join('\n'),
   );
   return pathToFileURL(f).href;
-}
-
-/** Records in the complete chunks of a recording being written (0 until its header is there). */
-function recordsOnDisk(file: string): number {
-  try {
-    return openRecording(file).status().records;
-  } catch {
-    return 0;
-  }
 }
 
 test('record: an uncaught exception after capture started -> one line, exit 4, file readable, nothing attached, command ended', { timeout: 60_000 }, async (t) => {

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot, workloadBinary } from '../../src/paths.js';
+import { openRecording } from '../../src/recording/reader.js';
 import { privileges } from '../../src/capture/privileges.js';
 import { ensureTracefs } from '../../src/capture/tracefs.js';
 import { addonPath } from '../../src/native/addon.js';
@@ -85,4 +86,13 @@ export interface WorkloadTruth {
 
 export function readTruth(path: string): WorkloadTruth {
   return JSON.parse(readFileSync(path, 'utf8')) as WorkloadTruth;
+}
+
+/** Records in the complete chunks of a recording being written (0 until its header is there). */
+export function recordsOnDisk(file: string): number {
+  try {
+    return openRecording(file).status().records;
+  } catch {
+    return 0;
+  }
 }
