@@ -182,7 +182,8 @@ function programsLoaded(names: RegExp): string[] {
 
 async function noPreciseProgramsLeft(): Promise<string[]> {
   let left = programsLoaded(/^uscope_(hu|sm)_/);
-  for (let i = 0; i < 40 && left.length; i++) {
+  // freed after an RCU grace period, which a loaded machine stretches
+  for (const end = Date.now() + 15_000; left.length && Date.now() < end; ) {
     await sleep(100);
     left = programsLoaded(/^uscope_(hu|sm)_/);
   }

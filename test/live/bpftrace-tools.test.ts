@@ -23,7 +23,8 @@ async function alongside(tool: string, fn: () => Promise<void>): Promise<string>
   let out = '';
   let err = '';
   bt.stderr.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => bt.on('exit', (code) => resolve(code)));
+  // 'close': bpftrace prints its maps as it exits; at 'exit' some may be unread
+  const exited = new Promise<number | null>((resolve) => bt.on('close', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${tool} did not attach in 60 s: ${err}`)), 60_000);
     bt.stdout.on('data', (d) => {

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants } from 'node:os';
-import { requireLive, tmp, cli, workloadBinary } from './support.js';
+import { recordsOnDisk, requireLive, tmp, cli, workloadBinary } from './support.js';
 import { openRecording } from '../../src/recording/reader.js';
-import { waitBpfIds, idsLeft, type BpfIds } from '../fixtures/reliability/harness.js';
+import { bpfIdsOf, idsLeft, waitFor, type BpfIds } from '../fixtures/reliability/harness.js';
 
 // Clean-up is checked on the ids of the programs and maps THIS recorder held
 // (from /proc/PID/fdinfo), so another uffdscope running on the host at the
@@ -23,10 +23,15 @@ async function recordThenSignal(signal: NodeJS.Signals): Promise<{ code: number 
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
-    // Wait until this recorder holds its programs and the workload runs.
-    const ids = await waitBpfIds(child.pid!, 1, 20_000);
+    // The signal comes once the recorder has attached every program (its
+    // "recording" line) and the file holds a complete chunk of records, not a
+    // fixed time after its first program fd: on a slow machine that time
+    // could end before the attach finished or before any chunk was written.
+    assert.ok(await waitFor(() => /^uffdscope: recording /m.test(stderr) || child.exitCode !== null, 20_000), `record did not start tracing in 20 s: ${stderr}`);
+    assert.equal(child.exitCode, null, `record exited before tracing: ${stderr}`);
+    const ids = bpfIdsOf(child.pid!);
     assert.ok(ids.progs.length > 0, `programs attached while recording (${stderr})`);
-    await sleep(700);
+    assert.ok(await waitFor(() => recordsOnDisk(file) > 0, 20_000), `no complete chunk of records written in 20 s: ${stderr}`);
     child.kill(signal);
     const code = await Promise.race([exited, sleep(10_000).then(() => 'timeout' as const)]);
     assert.notEqual(code, 'timeout', `record did not exit after ${signal}: ${stderr}`);

@@ -22,7 +22,7 @@ test('host-wide stat: a child whose uffd the kernel made at fork, forked before 
   // child's), and the child touches its pages 6 s later; during: the
   // parent's uffd, the fork and the child's uffd all come while stat traces
   const ready = { what: 'the first workload to fork', ok: (pid: number) => findUffdHolders().filter((h) => h.pid === pid).length === 2 };
-  const { summary: s, truthBefore, truthDuring } = await beforeAndDuring('fork', ready, 10);
+  const { summary: s, truthBefore, truthDuring } = await beforeAndDuring('fork', ready);
   assert.equal(s.lost, 0);
   for (const [name, path] of [['before', truthBefore], ['during', truthDuring]] as const) {
     const truth = readTruth(path) as ForkTruth;

@@ -16,7 +16,7 @@ test('host-wide stat: a uffd registered before tracing began and one created whi
   // before: creates and registers its uffd now, touches its pages 6 s later;
   // during: its uffd is created while stat traces
   const ready = { what: 'the first workload to hold its uffd', ok: (pid: number) => findUffdHolders().some((h) => h.pid === pid) };
-  const { summary: s, truthBefore, truthDuring } = await beforeAndDuring('postcopy', ready, 14);
+  const { summary: s, truthBefore, truthDuring } = await beforeAndDuring('postcopy', ready);
   assert.equal(s.lost, 0);
   for (const [name, path, existedBefore] of [['before', truthBefore, true], ['during', truthDuring, false]] as const) {
     const truth = readTruth(path);

@@ -20,7 +20,8 @@ test('a stalled consumer with a tiny ring buffer: delivered + lost == produced, 
   });
   const rec = spawn(process.execPath, [cli, 'record', '-o', file, '--ring-buffer-kb', '16', '-p', String(work.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  const recExit = once(rec, 'exit');
+  // 'close': the loss line comes last on stderr; at 'exit' it may be unread
+  const recExit = once(rec, 'close');
   try {
     await new Promise<void>((resolve, reject) => {
       rec.stderr!.on('data', (d) => {

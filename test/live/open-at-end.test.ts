@@ -5,20 +5,75 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { requireLive, tmp, uffdscope, workloadBinary } from './support.js';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cli, requireLive, tmp, uffdscope, workloadBinary } from './support.js';
+import { childrenOf } from '../fixtures/reliability/harness.js';
+
+/** What each thread of `pid` sleeps in (/proc wchan), '' when it is gone. */
+function wchans(pid: number): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map((tid) => readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+function kill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
 
 test('a fault its handler has not answered when tracing stops is in the recording, open at the end', async (t) => {
   if (!requireLive(t)) return;
   const rec = tmp('stuck.uscope');
-  // One missing fault, 1.5 s after start; its handler sleeps 10 s before
-  // resolving it. The workload is traced by pid, so stopping after 3 s
-  // does not signal it: its fault still waits.
-  const w = spawn(workloadBinary, ['--scenario', 'postcopy', '--pages', '1', '--threads', '1', '--handler-delay-us', '10000000', '--start-delay-ms', '1500', '--quiet', '--json', tmp('stuck.truth.json')], { stdio: 'ignore' });
+  // One missing fault, served by a handler process. Every step is awaited,
+  // none timed (a start delay and a duration raced record's attach and the
+  // handler's 10 s on a loaded machine): the workload waits on stdin until
+  // record traces it; once the handler has read the fault's message (it then
+  // sleeps before resolving) it is stopped (SIGSTOP), so the fault waits for
+  // as long as it takes; record is stopped by SIGINT then. Traced by pid, the
+  // workload itself is not signalled.
+  const w = spawn('/bin/sh', ['-c', 'read -r _; exec "$@"', 'gate', workloadBinary, '--scenario', 'postcopy', '--pages', '1', '--threads', '1', '--handler-process', '--handler-delay-us', '10000000', '--quiet', '--json', tmp('stuck.truth.json')], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  const r = spawn(process.execPath, [cli, 'record', '-o', rec, '-p', String(w.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const closed = once(r, 'close');
+  let handler: number | undefined;
   try {
-    const r = await uffdscope(['record', '-o', rec, '-p', String(w.pid), '-d', '3'], { timeoutMs: 60_000 });
-    assert.equal(r.code, 0, `record failed: ${r.stderr}`);
+    await new Promise<void>((resolve, reject) => {
+      r.stderr!.on('data', (d) => {
+        stderr += d;
+        if (/^uffdscope: recording /m.test(stderr)) resolve();
+      });
+      r.on('exit', () => reject(new Error(`record exited before tracing: ${stderr}`)));
+    });
+    w.stdin!.end('go\n');
+    const end = Date.now() + 30_000;
+    for (;;) {
+      handler = childrenOf(w.pid!).find((c) => wchans(c).some((x) => /nanosleep/.test(x)));
+      if (handler !== undefined) break;
+      assert.ok(Date.now() < end, `the handler did not read the fault's message in 30 s (workload threads in ${wchans(w.pid!).join(', ')})`);
+      await sleep(20);
+    }
+    process.kill(handler, 'SIGSTOP');
+    // its thread may still be on its way to sleep (preempted after queueing the message)
+    while (!wchans(w.pid!).includes('handle_userfault')) {
+      assert.ok(Date.now() < end, `the fault does not wait (workload threads in ${wchans(w.pid!).join(', ')})`);
+      await sleep(20);
+    }
+    r.kill('SIGINT');
+    const [code] = (await closed) as [number | null];
+    assert.equal(code, 130, `stopped by SIGINT: ${stderr}`);
   } finally {
+    if (handler !== undefined) kill(handler);
     w.kill('SIGKILL');
+    r.kill('SIGKILL');
   }
   const rep = await uffdscope(['report', '--json', rec]);
   assert.equal(rep.code, 0, `report failed: ${rep.stderr}`);

@@ -153,17 +153,21 @@ test('Prometheus scrapes serve: rate and histogram_quantile agree with the workl
       }
     });
     const doneAt = Date.now() / 1000;
-    // two more scrapes after the end: serve must still answer, with every fault
-    const last = await until('two scrapes after the workload ended', 30_000, async () => {
-      const r = await query(base, 'up{job="uffdscope"}');
-      return r.length === 1 && r[0].value![0] > doneAt + 2 * SCRAPE_S ? r[0] : null;
+    // two more scrapes after the end: serve must still answer, with every
+    // fault. Awaited by the samples' own timestamps (an instant query of up is
+    // stamped with the time of the query, not of a scrape, and a loaded
+    // machine delays scrapes)
+    const rangeQuery = 'uffdscope_userfaults_total{job="uffdscope",kind="missing"}[10m]';
+    const series = await until(`two scrapes after the workload ended (serve: ${serveErr})`, 30_000, async () => {
+      const r = await query(base, rangeQuery);
+      return r.length === 1 && r[0].values!.filter(([ts]) => ts > doneAt).length >= 2 ? r : null;
     });
-    assert.equal(last.value![1], '1', `serve stopped answering scrapes after the command ended: ${serveErr}`);
+    const samples = series[0].values!;
+    const up = await query(base, 'up{job="uffdscope"}', samples[samples.length - 1][0]);
+    assert.equal(up.length, 1);
+    assert.equal(up[0].value![1], '1', `serve stopped answering scrapes after the command ended: ${serveErr}`);
 
     // the counter's samples: the first is 0, the last is the final count
-    const series = await query(base, 'uffdscope_userfaults_total{job="uffdscope",kind="missing"}[10m]', last.value![0]);
-    assert.equal(series.length, 1);
-    const samples = series[0].values!;
     const [t0, v0] = samples[0];
     const [tEnd, vEnd] = samples[samples.length - 1];
     assert.equal(Number(v0), 0, 'the first scrape saw no fault');

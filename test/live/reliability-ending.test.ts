@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { requireLive, tmp, workloadBinary } from './support.js';
+import { recordsOnDisk, requireLive, tmp, workloadBinary } from './support.js';
 import { skipOrFail } from '../fixtures/skipOrFail.js';
 import { alive, assertOneLineError, bpfIdsOf, childrenOf, cli, idsLeft, pidsByArgv0, runProgram, waitBpfIds, waitFor, type BpfIds } from '../fixtures/reliability/harness.js';
 import { projectRoot } from '../../src/paths.js';
@@ -286,20 +286,20 @@ test('a TUI view throws while rendering (top wiring, in a terminal): the process
   }
 });
 
-/** A preload that makes the real CLI throw, uncaught, `ms` after it starts. */
-/** A module that throws `ms` after the process has attached its programs
- *  (a bpf_link fd), whatever the start-up took on a loaded machine. */
-function injector(ms: number): string {
+/** A module (--import) that makes the real CLI throw, uncaught, once the
+ *  file `trigger` exists: the test makes it when it has seen what it needs
+ *  (records on disk, the workload started), which a fixed time after the
+ *  attach did not promise on a slow machine. */
+function injector(trigger: string): string {
   const f = tmp('inject.mjs');
   writeFileSync(
     f,
     [
-      "import { readdirSync, readlinkSync } from 'node:fs';",
-      "const attached = () => readdirSync('/proc/self/fd').some((fd) => { try { return readlinkSync('/proc/self/fd/' + fd).includes('bpf_link'); } catch { return false; } });",
+      "import { existsSync } from 'node:fs';",
       'const poll = setInterval(() => {',
-      '  if (!attached()) return;',
+      `  if (!existsSync(${JSON.stringify(trigger)})) return;`,
       '  clearInterval(poll);',
-      `  setTimeout(() => { throw new Error('injected failure after start'); }, ${ms}).unref();`,
+      "  throw new Error('injected failure after start');",
       '}, 50);',
       'poll.unref();',
       '',
@@ -312,16 +312,25 @@ test('record: an uncaught exception after capture started -> one line, exit 4, f
   if (!requireLive(t)) return;
   const file = tmp('inject.uscope');
   const tag = tmp('inject-truth.json');
-  const child = spawn(process.execPath, ['--import', injector(1000), cli, 'record', '-o', file, '--', workloadBinary, '--scenario', 'mixed', '--loops', '0', '--pages', '64', '--quiet', '--json', tag], {
+  const trigger = tmp('inject-now');
+  const child = spawn(process.execPath, ['--import', injector(trigger), cli, 'record', '-o', file, '--', workloadBinary, '--scenario', 'mixed', '--loops', '0', '--pages', '64', '--quiet', '--json', tag], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  const ids = await waitBpfIds(child.pid!);
+  // the one error line is checked whole: at 'exit' some of stderr may be unread
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  let ids = await waitBpfIds(child.pid!);
+  // thrown once a complete chunk of records is on disk (or after 20 s: then the records check below fails)
+  await waitFor(() => recordsOnDisk(file) > 0 || child.exitCode !== null, 20_000);
+  const all = bpfIdsOf(child.pid!); // every program by now, not only the first seen
+  if (all.progs.length > ids.progs.length) ids = all;
+  writeFileSync(trigger, '');
   const code = await Promise.race([exit, sleep(30_000, undefined, { ref: false }).then(() => 'timeout' as const)]);
   try {
     assert.notEqual(code, 'timeout', `record did not end: ${stderr}`);
+    await Promise.race([closed, sleep(10_000, undefined, { ref: false })]);
     const ours = stderr.split('\n').filter((l) => !l.startsWith('uffd-workload:')).join('\n');
     assertOneLineError({ code: code as number, signal: null, stdout: '', stderr: ours, ms: 0, timedOut: false }, 4, /internal error: injected failure/, 'record');
     assert.ok(ids.progs.length > 0, 'programs were attached');
@@ -340,7 +349,8 @@ test('top --demo in a terminal: an uncaught exception -> one line, exit 4, nothi
   if (spawnSync('tmux', ['-V']).status !== 0) return skipOrFail(t, 'tmux is not installed (scripts/setup.sh installs it)');
   const done = tmp('inject-top-exit');
   const session = `uscope-rel-inject-${process.pid}`;
-  tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} --import ${injector(1500)} ${cli} top --demo 2>${done}.err; echo $? > ${done}`);
+  const trigger = tmp('inject-top-now');
+  tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} --import ${injector(trigger)} ${cli} top --demo 2>${done}.err; echo $? > ${done}`);
   let workload: number[] = [];
   let ids: BpfIds = { progs: [], maps: [] };
   try {
@@ -350,6 +360,10 @@ test('top --demo in a terminal: an uncaught exception -> one line, exit 4, nothi
     assert.ok(top, 'top runs in the pane');
     ids = await waitBpfIds(top!);
     await waitFor(() => (workload = childrenOf(top!)).length > 0, 10_000);
+    const all = bpfIdsOf(top!); // every program by now, not only the first seen
+    if (all.progs.length > ids.progs.length) ids = all;
+    // thrown once the demo workload is seen running (or after 10 s: then the workload check below fails)
+    writeFileSync(trigger, '');
     const ended = await waitFor(() => existsSync(done), 20_000);
     assert.ok(ended, 'top did not end');
   } finally {

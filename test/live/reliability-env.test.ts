@@ -83,7 +83,8 @@ test('disk full while recording: exit 4, one line naming the file, the command e
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  // 'close': "report=N" comes last on stdout; at 'exit' it may be unread
+  const exit = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   await waitFor(() => /pid=\d+/.test(stdout), 10_000);
   const pid = Number(/pid=(\d+)/.exec(stdout)?.[1]);
   let ids: BpfIds = { progs: [], maps: [] };

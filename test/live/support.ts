@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot, workloadBinary } from '../../src/paths.js';
+import { openRecording } from '../../src/recording/reader.js';
 import { privileges } from '../../src/capture/privileges.js';
 import { ensureTracefs } from '../../src/capture/tracefs.js';
 import { addonPath } from '../../src/native/addon.js';
@@ -57,7 +58,9 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env
       reject(new Error(`${cmd} ${args.join(' ')} timed out after ${opts.timeoutMs} ms\n${stderr}`));
     }, opts.timeoutMs ?? 120_000);
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': at 'exit' the last of stdout/stderr may still be
+    // unread (a JSON report cut short, the final line of a tracer missing)
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
@@ -83,4 +86,13 @@ export interface WorkloadTruth {
 
 export function readTruth(path: string): WorkloadTruth {
   return JSON.parse(readFileSync(path, 'utf8')) as WorkloadTruth;
+}
+
+/** Records in the complete chunks of a recording being written (0 until its header is there). */
+export function recordsOnDisk(file: string): number {
+  try {
+    return openRecording(file).status().records;
+  } catch {
+    return 0;
+  }
 }

@@ -32,7 +32,9 @@ test('top --demo in a terminal: live faults on screen, q quits within 2 s and de
   try {
     let screen = '';
     let faults = 0;
-    for (let i = 0; i < 150 && faults === 0; i++) {
+    // the start (attach, the demo workload, the first frame) gets a generous deadline: a loaded machine slows it
+    const end = Date.now() + 60_000;
+    while (faults === 0 && Date.now() < end) {
       await sleep(100);
       screen = tmux('capture-pane', '-t', session, '-p');
       const m = /faults ([\d.]+)(k?)\/s/.exec(screen);
@@ -50,7 +52,8 @@ test('top --demo in a terminal: live faults on screen, q quits within 2 s and de
     assert.ok(took <= 2000, `q took ${took} ms to exit`);
     assert.equal(readFileSync(done, 'utf8').trim(), '0', 'exit status 0');
     let left = ourPrograms();
-    for (let i = 0; i < 20 && left; i++) {
+    // freed after an RCU grace period, which a loaded machine stretches
+    for (const stopAt = Date.now() + 10_000; left && Date.now() < stopAt; ) {
       await sleep(100);
       left = ourPrograms();
     }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { request } from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cli, readTruth, requireLive, tmp, uffdscope, workloadBinary } from './support.js';
 
@@ -108,9 +108,13 @@ for (const perFault of [false, true]) {
     if (!requireLive(t)) return;
     const truthPath = tmp('truth.json');
     const marker = tmp('ended');
-    // the workload ends, then its parent sleeps: no more records come to push the last ones through
+    const stop = tmp('stop');
+    // the workload ends, then its parent waits: no more records come to push
+    // the last ones through. It waits for a file the test makes once two
+    // tables came 2 s or more after the end (or 30 s passed), not a fixed
+    // time: how many intervals a fixed wait holds depends on the machine.
     const script = tmp('run.sh');
-    writeFileSync(script, `#!/bin/sh\n"${workloadBinary}" ${WORKLOAD.join(' ')} --json "${truthPath}" || exit 1\ndate +%s%N > "${marker}"\nsleep 4\n`, { mode: 0o755 });
+    writeFileSync(script, `#!/bin/sh\n"${workloadBinary}" ${WORKLOAD.join(' ')} --json "${truthPath}" || exit 1\ndate +%s%N > "${marker}"\nwhile [ ! -e "${stop}" ]; do sleep 0.1; done\n`, { mode: 0o755 });
     const child = spawn(process.execPath, [cli, 'stat', '--interval', '0.5', ...(perFault ? ['--per-fault'] : []), '--', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: Array<{ at: number; text: string }> = [];
     let out = '';
@@ -120,23 +124,30 @@ for (const perFault of [false, true]) {
       out = parts.pop()!;
       for (const p of parts) if (p.trim()) lines.push({ at: Date.now(), text: p });
     });
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    const endedAt = () => (existsSync(marker) ? Number(readFileSync(marker, 'utf8').trim()) / 1e6 : NaN);
+    const giveUp = Date.now() + 30_000;
+    while (child.exitCode === null && child.signalCode === null) {
+      const end = endedAt();
+      if (Date.now() > giveUp || (Number.isFinite(end) && end > 0 && lines.filter((l) => l.at >= end + 2000).length >= 2)) writeFileSync(stop, '');
+      await sleep(100);
+    }
+    const code = await closed;
     assert.equal(code, 0);
     const truth = readTruth(truthPath);
-    const endedAt = Number(spawnSync('cat', [marker], { encoding: 'utf8' }).stdout.trim()) / 1e6;
     // tables printed from 2 s after the workload's end until the command ends
-    const late = lines.filter((l) => l.at >= endedAt + 2000);
+    const late = lines.filter((l) => l.at >= endedAt() + 2000);
     assert.ok(late.length >= 2, `interval tables after the end: ${late.length}`);
     for (const l of late) {
       if (perFault) {
         const m = /^\s+total\s+missing[^\n]*\n\s+(\d+)/m.exec(l.text);
         assert.ok(m, l.text);
-        assert.equal(Number(m![1]), truth.faults.total, `a table ${((l.at - endedAt) / 1000).toFixed(1)} s after the end:\n${l.text}`);
+        assert.equal(Number(m![1]), truth.faults.total, `a table ${((l.at - endedAt()) / 1000).toFixed(1)} s after the end:\n${l.text}`);
         assert.doesNotMatch(l.text, /\b[1-9]\d* open\b/, 'no fault left open');
       } else {
         const row = l.text.split('\n').find((x) => x.trim().startsWith(`${truth.pid} `));
         assert.ok(row, l.text);
-        assert.equal(Number(row!.trim().split(/\s+/)[5]), truth.faults.total, `a table ${((l.at - endedAt) / 1000).toFixed(1)} s after the end:\n${l.text}`);
+        assert.equal(Number(row!.trim().split(/\s+/)[5]), truth.faults.total, `a table ${((l.at - endedAt()) / 1000).toFixed(1)} s after the end:\n${l.text}`);
       }
     }
   });
