@@ -4,7 +4,8 @@
 // its own pipeline - must agree exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { requireLive, tmp, uffdscope, workloadBinary, readTruth, type WorkloadTruth } from './support.js';
 import { bpftraceTools } from '../../src/paths.js';
@@ -17,7 +18,21 @@ function haveBpftrace(t: import('node:test').TestContext): boolean {
   return false;
 }
 
-/** Starts TOOL, waits until its probes are attached, runs `fn`, then SIGINTs it and returns its output. */
+/** SIGINT, as Ctrl-C, and again every 5 s, as a user would: bpftrace 0.17 here
+ *  once sat in its poll loop after the first (CI hung 17 min; one more SIGINT
+ *  ended it, with the right maps). SIGKILL after 60 s: the exit code then fails. */
+async function stopWithCtrlC(bt: ChildProcess, closed: Promise<number | null>): Promise<void> {
+  const end = Date.now() + 60_000;
+  let done = false;
+  void closed.then(() => (done = true));
+  while (!done && Date.now() < end) {
+    bt.kill('SIGINT');
+    await Promise.race([closed, sleep(5_000)]);
+  }
+  if (!done) bt.kill('SIGKILL');
+}
+
+/** Starts TOOL, waits until its probes are attached, runs `fn`, then stops it with Ctrl-C and returns its output. */
 async function alongside(tool: string, fn: () => Promise<void>): Promise<string> {
   const bt = spawn('bpftrace', [join(bpftraceTools, tool)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -26,7 +41,10 @@ async function alongside(tool: string, fn: () => Promise<void>): Promise<string>
   // 'close': bpftrace prints its maps as it exits; at 'exit' some may be unread
   const exited = new Promise<number | null>((resolve) => bt.on('close', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${tool} did not attach in 60 s: ${err}`)), 60_000);
+    const timer = setTimeout(() => {
+      bt.kill('SIGKILL');
+      reject(new Error(`${tool} did not attach in 60 s: ${err}`));
+    }, 60_000);
     bt.stdout.on('data', (d) => {
       out += d;
       // BEGIN runs after every probe is attached
@@ -40,7 +58,7 @@ async function alongside(tool: string, fn: () => Promise<void>): Promise<string>
   try {
     await fn();
   } finally {
-    bt.kill('SIGINT');
+    await stopWithCtrlC(bt, exited);
   }
   assert.equal(await exited, 0, `${tool} failed: ${err}`);
   return out;
