@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { requireLive, tmp, cli, uffdscope, workloadBinary } from './support.js';
+import { requireLive, signalIfAlive, tmp, cli, uffdscope, workloadBinary } from './support.js';
 import { waitFor } from '../fixtures/reliability/harness.js';
 
 /** Pids whose command line contains `tag` (a unique temporary path). */
@@ -18,11 +18,7 @@ function pidsWith(tag: string): number[] {
 
 function killAll(tag: string): void {
   for (const p of pidsWith(tag)) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
+    signalIfAlive(p, 'SIGKILL');
   }
 }
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cli, tmp, workloadBinary } from './support.js';
+import { cli, signalIfAlive, tmp, workloadBinary } from './support.js';
 import type { KernelSummary } from '../../src/cli/stat.js';
 
 async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
@@ -22,14 +22,6 @@ const exited = (p: ChildProcess) => new Promise<number | null>((res) => p.on('ex
 const workload = (scenario: string, truth: string, extra: string[]) =>
   spawn(workloadBinary, ['--scenario', scenario, '--pages', '256', '--threads', '2', ...extra, '--quiet', '--json', truth], { stdio: 'ignore', detached: true });
 
-/** Signals a process group, if it is still there. */
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    /* gone */
-  }
-}
 
 interface HostWideStat {
   proc: ChildProcess;
@@ -76,19 +68,19 @@ export async function beforeAndDuring(scenario: string, ready: { what: string; o
   let stat: HostWideStat | null = null;
   try {
     await until(ready.what, () => ready.ok(before.pid!), 10_000);
-    signalGroup(before.pid!, 'SIGSTOP');
+    signalIfAlive(-before.pid!, 'SIGSTOP');
     assert.ok(Date.now() - t0 < 6000, 'the first workload was stopped before it touched its pages');
 
     stat = await startHostWideStat(out);
-    signalGroup(before.pid!, 'SIGCONT');
+    signalIfAlive(-before.pid!, 'SIGCONT');
     during = workload(scenario, truthDuring, []);
     assert.equal(await exited(during), 0, 'second workload');
     assert.equal(await beforeExit, 0, 'first workload');
     stat.proc.kill('SIGINT');
     assert.equal(await stat.exit, 130, `stat, stopped by SIGINT: ${stat.stderr()}`);
   } finally {
-    signalGroup(before.pid!, 'SIGKILL');
-    if (during?.pid) signalGroup(during.pid, 'SIGKILL');
+    signalIfAlive(-before.pid!, 'SIGKILL');
+    if (during?.pid) signalIfAlive(-during.pid, 'SIGKILL');
     if (stat && stat.proc.exitCode === null && stat.proc.signalCode === null) stat.proc.kill('SIGKILL');
   }
   return { summary: JSON.parse(readFileSync(out, 'utf8')) as KernelSummary, truthBefore, truthDuring };

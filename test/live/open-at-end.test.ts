@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cli, requireLive, tmp, uffdscope, workloadBinary } from './support.js';
+import { cli, requireLive, signalIfAlive, tmp, uffdscope, workloadBinary } from './support.js';
 import { childrenOf } from '../fixtures/reliability/harness.js';
 
 /** What each thread of `pid` sleeps in (/proc wchan), '' when it is gone. */
@@ -17,14 +17,6 @@ function wchans(pid: number): string[] {
     return readdirSync(`/proc/${pid}/task`).map((tid) => readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8'));
   } catch {
     return [];
-  }
-}
-
-function kill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    /* gone */
   }
 }
 
@@ -71,7 +63,7 @@ test('a fault its handler has not answered when tracing stops is in the recordin
     const [code] = (await closed) as [number | null];
     assert.equal(code, 130, `stopped by SIGINT: ${stderr}`);
   } finally {
-    if (handler !== undefined) kill(handler);
+    if (handler !== undefined) signalIfAlive(handler, 'SIGKILL');
     w.kill('SIGKILL');
     r.kill('SIGKILL');
   }

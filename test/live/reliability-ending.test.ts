@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { recordsOnDisk, requireLive, tmp, workloadBinary } from './support.js';
+import { recordsOnDisk, requireLive, signalIfAlive, tmp, workloadBinary } from './support.js';
 import { skipOrFail } from '../fixtures/skipOrFail.js';
 import { alive, assertOneLineError, bpfIdsOf, childrenOf, cli, idsLeft, pidsByArgv0, runProgram, waitBpfIds, waitFor, type BpfIds } from '../fixtures/reliability/harness.js';
 import { projectRoot } from '../../src/paths.js';
@@ -28,11 +28,7 @@ function pidsWith(tag: string): number[] {
 
 function killAll(pids: number[]): void {
   for (const p of pids) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
+    signalIfAlive(p, 'SIGKILL');
   }
 }
 

@@ -88,6 +88,15 @@ export function readTruth(path: string): WorkloadTruth {
   return JSON.parse(readFileSync(path, 'utf8')) as WorkloadTruth;
 }
 
+/** Sends `signal` to `pid` (a process group when negative), if it is still there. */
+export function signalIfAlive(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* gone */
+  }
+}
+
 /** Records in the complete chunks of a recording being written (0 until its header is there). */
 export function recordsOnDisk(file: string): number {
   try {
